@@ -1,0 +1,16 @@
+"""pdsgd: parallel and distributed SGD, taught.
+
+A NumPy MLP on a flat parameter buffer (:class:`MLP`), the seed's bulk-synchronous
+data-parallel engine (Broker, Data Generator, Results Aggregator, Workers, cyclic
+barrier) behind one training call (:func:`train`), and the datasets they run on
+(:func:`load_dataset`).
+"""
+
+from .data import DATASETS, Dataset, load_dataset
+from .errors import DataError, PdsgdError
+from .mlp import MLP
+from .train import TrainResult, train
+
+__all__ = ["DATASETS", "DataError", "Dataset", "MLP", "PdsgdError", "TrainResult",
+           "load_dataset", "train"]
+__version__ = "0.1.0"

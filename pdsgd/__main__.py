@@ -1,0 +1,7 @@
+"""``python -m pdsgd`` is the ``pdsgd`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,44 @@
+"""Execution backends: one BSP algorithm, several ways to run its workers.
+
+Each backend is a small class in a module of its own, behind the interface of
+:class:`pdsgd.backends.base.Backend` (``start``, ``run_span``, ``close``):
+
+========== ================================================================
+serial     the oracle: the same BSP math, workers called one after another
+threads    N threads over shared NumPy arrays, ``threading.Barrier``
+processes  N long-lived loky processes, shared memory, our cyclic barrier
+========== ================================================================
+
+To add one (say ``dask``), write ``pdsgd/backends/dask.py`` with a ``Backend``
+subclass and add a line to :data:`BACKENDS`; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import PdsgdError
+
+#: name -> "module:class", imported only when used.
+BACKENDS = {
+    "serial": "pdsgd.backends.serial:SerialBackend",
+    "threads": "pdsgd.backends.threads:ThreadsBackend",
+    "processes": "pdsgd.backends.processes:ProcessesBackend",
+}
+
+#: the backend used when more than one worker is asked for and none is named.
+DEFAULT_BACKEND = "processes"
+
+
+def get_backend(name):
+    """The backend class registered as ``name``.
+
+    Raises
+    ------
+    PdsgdError
+        If no backend has that name (the message lists those that do).
+    """
+    if name not in BACKENDS:
+        raise PdsgdError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    module, cls = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module), cls)

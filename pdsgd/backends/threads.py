@@ -1,0 +1,79 @@
+"""The threads backend: N worker threads over shared NumPy arrays.
+
+Threads share the process's memory, so the weights and result slots are plain
+arrays and the barriers are :class:`threading.Barrier`. NumPy releases the GIL
+inside BLAS calls, so the matrix products of different workers can overlap; the
+Python between them cannot, which is what this backend lets a student see.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..mlp import MLP
+from ..worker import Worker, run_worker
+from .base import PoolBackend, WorkerError
+
+
+class ThreadsBackend(PoolBackend):
+    """N threads and ``threading.Barrier`` (see :class:`~pdsgd.backends.base.Backend`)."""
+
+    name = "threads"
+
+    def launch(self):
+        n, m = self.workers, self.model
+        central = self.aggregate == "central"
+        self.span_barrier = threading.Barrier(n + 1)
+        # Central: the broker's aggregator is a party of every iteration's barrier.
+        self.step_barrier = threading.Barrier(n + 1 if central else n, timeout=self.timeout)
+        self.errors = {}
+        self.threads = []
+        for i in range(n):
+            params = self.block["params"] if central else m.params.copy()
+            model = MLP(m.sizes, bias=m.bias, dtype=m.dtype, params=params)
+            worker = Worker(i, model, self.X, self.T, self.micro_batch, self.send)
+            thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
+                                      name=f"pdsgd-worker-{i}")
+            thread.start()
+            self.threads.append(thread)
+
+    def _work(self, worker):
+        from ..aggregator import ResultsAggregator
+
+        try:
+            run_worker(worker, self.block, self.slots, self.span_barrier, self.step_barrier,
+                       ResultsAggregator(self.send, self.micro_batch),
+                       replicated=self.aggregate == "replicated", t0=self.t0,
+                       trace=self.trace)
+        except threading.BrokenBarrierError:
+            pass  # another party failed or the run was stopped; that one reports
+        except BaseException as error:
+            self.errors[worker.index] = error
+            self.abort()
+
+    def span_wait(self):
+        self._wait(self.span_barrier)
+
+    def step_wait(self):
+        self._wait(self.step_barrier)
+
+    def _wait(self, barrier):
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            self._raise_worker_error()
+            raise
+
+    def _raise_worker_error(self):
+        for i, error in sorted(self.errors.items()):
+            raise WorkerError(f"worker {i} failed: {type(error).__name__}: {error}") from error
+
+    def abort(self):
+        self.block["flags"][0] = 1
+        self.span_barrier.abort()
+        self.step_barrier.abort()
+
+    def shutdown(self):
+        self.abort()
+        for thread in self.threads:
+            thread.join(timeout=10)

@@ -1,0 +1,15 @@
+"""Benchmarks: each prints its numbers beside its baseline, measured in one run.
+
+Each benchmark module defines ``add_parser(subparsers)`` registering its
+``pdsgd bench NAME`` subcommand.
+"""
+
+from . import scaling, sequential
+
+MODULES = [sequential, scaling]
+
+
+def add_bench_parsers(subparsers):
+    """Register every benchmark as a ``pdsgd bench`` subcommand."""
+    for module in MODULES:
+        module.add_parser(subparsers)

@@ -1,0 +1,194 @@
+"""``pdsgd bench scaling``: samples per second of the parallel engine, N workers by b.
+
+Every cell trains the seed's network (784-200-10) on the same samples of
+``mnist-5k`` with one backend, aggregation strategy, N and b, inside one
+:class:`~pdsgd.broker.Broker` (started once, warmed up, then timed ``repeats``
+times; medians reported). Speedups are taken against pdsgd's own *best*
+sequential path at the same b (the batch-1 fast path ``step_one`` for b = 1,
+``sgd_step`` for b = 16, with one or all BLAS threads, whichever is faster),
+never against a slowed-down N = 1 of the engine; for b = 1 also against the
+naive NumPy loop of ``pdsgd bench sequential``. All in one process tree.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..files import write_json
+
+GRID = {"workers": (1, 2, 4, 8), "micro_batch": (1, 16),
+        "engines": ("serial:central", "threads:central", "threads:replicated",
+                    "processes:central", "processes:replicated")}
+
+
+def _data(dataset, samples):
+    from ..data import load_dataset
+
+    data = load_dataset(dataset, train_size=samples)
+    X = np.ascontiguousarray(data.X_train[:samples])
+    return X, data.targets(data.y_train[:samples]).astype(X.dtype)
+
+
+def _median_rate(run, n_samples, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return n_samples / float(np.median(times))
+
+
+def sequential_rates(X, T, micro_batch, repeats, sizes):
+    """Samples/s of the sequential runner with one BLAS thread and with all; and the naive loop."""
+    from ..mlp import MLP
+    from ..sequential import SequentialRunner
+    from .sequential import naive_step
+
+    order = np.arange(len(X))
+    out = {}
+    for threads in (1, None):
+        with threadpool_limits(limits=threads):
+            runner = SequentialRunner(MLP(sizes), X, T, micro_batch)
+            runner.run_epoch(order[:64 * micro_batch], 0.1)  # warm-up
+            out[f"sequential ({threads or 'all'} BLAS threads)"] = _median_rate(
+                lambda r=runner: r.run_epoch(order, 0.1), len(X), repeats)
+    if micro_batch == 1:
+        m = MLP(sizes)
+        ws, bs = [w.copy() for w in m.weights], [b.copy() for b in m.biases]
+
+        def naive():
+            for i in range(len(X)):
+                naive_step(ws, bs, X[i], T[i], 0.1)
+
+        out["naive NumPy loop"] = _median_rate(naive, len(X), repeats)
+    return out
+
+
+def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, trace=True):
+    """Samples/s of one engine cell, and the memory (MB) of its process tree."""
+    from ..broker import Broker
+    from ..mlp import MLP
+
+    order = np.arange(len(X))
+    with Broker(MLP(sizes), X, T, workers=workers, micro_batch=micro_batch, backend=backend,
+                aggregate=aggregate, trace=trace, span=4096) as broker:
+        broker.run_epoch(order[:64 * workers * micro_batch], 0.1)  # warm-up: workers started
+        rate = _median_rate(lambda: broker.run_epoch(order, 0.1), len(X), repeats)
+        memory = _tree_memory_mb()
+    return rate, memory
+
+
+def _tree_memory_mb():
+    """Unique memory of this process and its children, plus shared memory counted once."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            if "resource_tracker" in " ".join(p.cmdline()):
+                continue
+            info = p.memory_full_info()
+            total += info.uss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
+        micro_batches=GRID["micro_batch"], engines=GRID["engines"], progress=print):
+    """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts)."""
+    from ..machine import machine_facts
+
+    X, T = _data(dataset, samples)
+    sizes = (X.shape[1], 200, T.shape[1])
+    result = {"dataset": dataset, "samples": len(X), "repeats": repeats,
+              "sizes": list(sizes), "machine": machine_facts(), "baselines": {}, "rows": []}
+    for b in micro_batches:
+        base = sequential_rates(X, T, b, repeats, sizes)
+        best = max(v for k, v in base.items() if k.startswith("sequential"))
+        result["baselines"][b] = {**base, "best sequential": best}
+        progress(f"b={b}: best sequential {best:,.0f} samples/s")
+        for engine in engines:
+            backend, aggregate = engine.split(":")
+            for n in workers:
+                rate, memory = engine_rate(X, T, backend, aggregate, n, b, repeats, sizes)
+                row = {"backend": backend, "aggregate": aggregate, "workers": n,
+                       "micro_batch": b, "samples_per_s": rate, "speedup": rate / best,
+                       "memory_mb": memory}
+                if "naive NumPy loop" in base:
+                    row["vs_naive"] = rate / base["naive NumPy loop"]
+                result["rows"].append(row)
+                progress(format_row(row))
+    return result
+
+
+def trace_overhead(dataset="mnist-5k", samples=2000, repeats=5, workers=2, micro_batch=1,
+                   backend="processes", aggregate="replicated"):
+    """Run time with the trace recorded over run time without it, minus 1 (median of pairs)."""
+    X, T = _data(dataset, samples)
+    sizes = (X.shape[1], 200, T.shape[1])
+    ratios = []
+    for _ in range(repeats):
+        on, _ = engine_rate(X, T, backend, aggregate, workers, micro_batch, 1, sizes, True)
+        off, _ = engine_rate(X, T, backend, aggregate, workers, micro_batch, 1, sizes, False)
+        ratios.append(off / on - 1.0)
+    return float(np.median(ratios))
+
+
+def format_row(r):
+    """One table line."""
+    naive = f"{r['vs_naive']:>8.2f}x" if "vs_naive" in r else f"{'':>9}"
+    return (f"{r['backend']:<10} {r['aggregate']:<11} {r['workers']:>3} {r['micro_batch']:>3} "
+            f"{r['samples_per_s']:>12,.0f} {r['speedup']:>8.2f}x {naive} {r['memory_mb']:>8.0f}")
+
+
+def format_table(result):
+    """The result of :func:`run` as a fixed-width table."""
+    lines = [f"BSP scaling, {'-'.join(map(str, result['sizes']))}, {result['dataset']}, "
+             f"{result['samples']} samples per timing, median of {result['repeats']}",
+             f"{'backend':<10} {'aggregate':<11} {'N':>3} {'b':>3} {'samples/s':>12} "
+             f"{'vs seq':>9} {'vs naive':>9} {'mem MB':>8}"]
+    for b, base in result["baselines"].items():
+        lines.append(f"-- b={b}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in base.items()))
+        lines += [format_row(r) for r in result["rows"] if r["micro_batch"] == int(b)]
+    if "trace_overhead" in result:
+        lines.append(f"trace recording overhead: {100 * result['trace_overhead']:.1f}%")
+    return "\n".join(lines)
+
+
+def add_parser(subparsers):
+    """Register ``pdsgd bench scaling``."""
+    from ..cli import positive_int
+
+    p = subparsers.add_parser("scaling", help="samples/s of the engine for N workers and "
+                                              "micro-batch b, against the best sequential path")
+    p.add_argument("--dataset", default="mnist-5k")
+    p.add_argument("--samples", type=positive_int, default=2000,
+                   help="samples per timing (default 2000; more: steadier, slower)")
+    p.add_argument("--repeats", type=positive_int, default=3)
+    p.add_argument("--workers", type=lambda s: tuple(positive_int(x) for x in s.split(",")),
+                   default=GRID["workers"], metavar="1,2,4,8")
+    p.add_argument("--micro-batch", type=lambda s: tuple(positive_int(x) for x in s.split(",")),
+                   default=GRID["micro_batch"], metavar="1,16")
+    p.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=GRID["engines"],
+                   metavar="BACKEND:AGGREGATE,...")
+    p.add_argument("--trace-overhead", action="store_true",
+                   help="also measure what recording the trace costs")
+    p.add_argument("--json", default=None, help="also write the result here")
+    p.set_defaults(func=main)
+
+
+def main(args):
+    """Run the benchmark from parsed CLI arguments and print its table."""
+    result = run(args.dataset, args.samples, args.repeats, args.workers, args.micro_batch,
+                 args.engines)
+    if args.trace_overhead:
+        result["trace_overhead"] = trace_overhead(args.dataset, args.samples)
+    print(format_table(result))
+    if args.json:
+        write_json(args.json, result)
+    return 0

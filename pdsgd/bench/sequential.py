@@ -1,0 +1,136 @@
+"""``pdsgd bench sequential``: microseconds per sample of one-sample SGD, three ways.
+
+1. pdsgd's batch-1 fast path (:meth:`pdsgd.mlp.MLP.step_one`): BLAS in place.
+2. The same network written the usual way in NumPy: new arrays every step,
+   ``np.outer`` for the weight update (Rashid's code). This is the baseline.
+3. PyTorch on the CPU at batch 1, float64 and float32, when torch is installed.
+
+All run in one process, on the same samples, repeated; medians are reported.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..files import write_json
+from ..mlp import MLP
+
+
+def naive_step(weights, biases, x, t, lr):
+    """One SGD step written the usual way: new arrays each step, ``np.outer`` updates."""
+    acts = [x]
+    for w, b in zip(weights, biases):
+        acts.append(1.0 / (1.0 + np.exp(-(w @ acts[-1] + b))))
+    out = acts[-1]
+    delta = (out - t) * out * (1.0 - out)
+    for l in range(len(weights) - 1, -1, -1):
+        prev = weights[l].T @ delta
+        weights[l] -= lr * np.outer(delta, acts[l])
+        biases[l] -= lr * delta
+        delta = prev * acts[l] * (1.0 - acts[l])
+
+
+def _time_per_sample(step, X, T, repeats):
+    """Median over ``repeats`` of microseconds per sample of ``step(x, t)`` over all rows."""
+    step(X[0], T[0])  # warm caches and lazy allocations outside the timing
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for i in range(len(X)):
+            step(X[i], T[i])
+        times.append((time.perf_counter() - start) / len(X) * 1e6)
+    return float(np.median(times))
+
+
+def _torch_step(sizes, dtype):
+    """A batch-1 PyTorch SGD step on the same network, or None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch_dtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(n_in, n_out, dtype=torch_dtype), torch.nn.Sigmoid()]
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    loss_fn = torch.nn.MSELoss(reduction="sum")
+
+    def step(x, t):
+        opt.zero_grad()
+        loss = 0.5 * loss_fn(net(torch.from_numpy(x)), torch.from_numpy(t))
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def run(sizes=(784, 200, 10), samples=2000, repeats=5, seed=0):
+    """Measure the three ways on the same random samples.
+
+    Returns
+    -------
+    dict
+        ``{"rows": [{"method", "dtype", "us_per_sample", "speedup_vs_naive"}], ...}``
+        with machine facts.
+    """
+    from ..machine import machine_facts
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for dtype in ("float64", "float32"):
+        X = rng.random((samples, sizes[0])).astype(dtype)
+        T = np.full((samples, sizes[-1]), 0.01, dtype=dtype)
+        T[np.arange(samples), rng.integers(0, sizes[-1], samples)] = 0.99
+        model = MLP(sizes, dtype=dtype, seed=seed)
+        naive = model.copy()
+        ws = [w.copy() for w in naive.weights]
+        bs = [b.copy() for b in naive.biases]
+        found = {
+            "naive NumPy loop": _time_per_sample(
+                lambda x, t: naive_step(ws, bs, x, t, 0.1), X, T, repeats),
+            "pdsgd step_one": _time_per_sample(
+                lambda x, t: model.step_one(x, t, 0.1), X, T, repeats),
+        }
+        torch_step = _torch_step(sizes, dtype)
+        if torch_step is not None:
+            found["PyTorch CPU"] = _time_per_sample(torch_step, X, T, repeats)
+        base = found["naive NumPy loop"]
+        rows += [{"method": m, "dtype": dtype, "us_per_sample": us,
+                  "speedup_vs_naive": base / us} for m, us in found.items()]
+    return {"sizes": list(sizes), "samples": samples, "repeats": repeats,
+            "machine": machine_facts(), "rows": rows}
+
+
+def format_table(result):
+    """The result of :func:`run` as a fixed-width text table."""
+    lines = [f"one-sample SGD, {'-'.join(map(str, result['sizes']))}, "
+             f"median of {result['repeats']} x {result['samples']} samples",
+             f"{'method':<20} {'dtype':<8} {'us/sample':>10} {'vs naive':>9}"]
+    for r in result["rows"]:
+        lines.append(f"{r['method']:<20} {r['dtype']:<8} {r['us_per_sample']:>10.1f} "
+                     f"{r['speedup_vs_naive']:>8.2f}x")
+    return "\n".join(lines)
+
+
+def add_parser(subparsers):
+    """Register ``pdsgd bench sequential``."""
+    from ..cli import positive_int
+
+    p = subparsers.add_parser("sequential", help="pdsgd's batch-1 path vs a naive loop "
+                                                 "(and PyTorch when installed)")
+    p.add_argument("--samples", type=positive_int, default=2000)
+    p.add_argument("--repeats", type=positive_int, default=5)
+    p.add_argument("--json", default=None, help="also write the result here")
+    p.set_defaults(func=main)
+
+
+def main(args):
+    """Run the benchmark from parsed CLI arguments and print its table."""
+    result = run(samples=args.samples, repeats=args.repeats)
+    print(format_table(result))
+    if args.json:
+        write_json(args.json, result)
+    return 0

@@ -1,0 +1,161 @@
+"""The seed's Broker: owns the parent model and runs bulk-synchronous SGD with N workers.
+
+Semantics: iteration ``t`` gives each of the N workers ``b`` samples of the
+epoch's random order (:mod:`pdsgd.shuffle`), and the parent takes one SGD step
+with the average over those ``N*b`` samples. That is minibatch SGD with batch
+``N*b``, whichever backend runs the workers; the tests hold every backend to it.
+
+The Broker starts the :class:`~pdsgd.data_generator.DataGenerator` (a thread
+feeding sample assignments through a bounded queue) and a backend that runs the
+workers and the :class:`~pdsgd.aggregator.ResultsAggregator`. It is a *runner*,
+used like :class:`~pdsgd.sequential.SequentialRunner`: :func:`pdsgd.train`
+creates one when ``workers > 1`` or a backend is named.
+
+Example
+-------
+>>> from pdsgd.mlp import MLP
+>>> import numpy as np
+>>> X = np.random.default_rng(0).random((8, 4)); T = np.eye(2)[[0, 1] * 4]
+>>> model = MLP((4, 3, 2))
+>>> with Broker(model, X, T, workers=2, backend="serial") as broker:
+...     broker.run_epoch(np.arange(8), lr=0.1)
+>>> broker.trace.size > 0
+True
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .aggregator import SENDS
+from .backends import DEFAULT_BACKEND, get_backend
+from .backends.base import AGGREGATES
+from .data_generator import DataGenerator
+from .errors import PdsgdError
+from .shuffle import n_iterations
+from .trace import empty_trace
+
+#: ``--aggregate`` when none is given, per backend: the faster one measured here.
+DEFAULT_AGGREGATE = {"processes": "replicated", "threads": "central", "serial": "central"}
+
+
+class Broker:
+    """Bulk-synchronous data-parallel SGD on a parent model, with N workers.
+
+    Parameters
+    ----------
+    model : MLP
+        The parent model, the source of truth: updated in place, current after
+        every span (so after every epoch and at every checkpoint).
+    X, T : ndarray
+        Training inputs and targets, in the model's dtype.
+    workers : int, default 2
+        N.
+    micro_batch : int, default 1
+        b, samples per worker per iteration.
+    backend : {"serial", "threads", "processes"}, optional
+        Default ``"processes"``.
+    aggregate : {"central", "replicated"}, optional
+        Default per backend, see :data:`DEFAULT_AGGREGATE`.
+    send : {"factors", "gradients"}, default "factors"
+    trace : bool, default True
+        Record the timeline (:attr:`trace`).
+    timeout : float, default 60
+        Seconds a worker may wait at the iteration barrier before the run is
+        declared stuck and stopped.
+    span : int, default 512
+        Most iterations the workers run before the broker regains control
+        (progress bar, checkpoints, weights copied back to the parent).
+    checkpoint_every : int, optional
+        Also hand control back after every multiple of this many iterations of
+        an epoch, so that ``on_iteration`` can save a checkpoint there.
+    """
+
+    def __init__(self, model, X, T, *, workers=2, micro_batch=1, backend=None, aggregate=None,
+                 send="factors", trace=True, timeout=60.0, span=512, checkpoint_every=None):
+        backend = backend or DEFAULT_BACKEND
+        cls = get_backend(backend)
+        aggregate = aggregate or DEFAULT_AGGREGATE.get(backend, "central")
+        if aggregate not in AGGREGATES:
+            raise PdsgdError(f"--aggregate {aggregate}: choose one of {', '.join(AGGREGATES)}")
+        if send not in SENDS:
+            raise PdsgdError(f"--send {send}: choose one of {', '.join(SENDS)}")
+        if X.dtype != model.dtype or T.dtype != model.dtype:
+            raise PdsgdError(f"the data are {X.dtype}/{T.dtype} but the model is {model.dtype}; "
+                             "convert them with .astype(model.dtype)")
+        self.model, self.X, self.T = model, X, T
+        self.workers, self.micro_batch = int(workers), int(micro_batch)
+        self.backend_name, self.aggregate, self.send = backend, aggregate, send
+        self.checkpoint_every = checkpoint_every
+        self.span = int(span)
+        self.backend = cls(model, X, T, workers=self.workers, micro_batch=self.micro_batch,
+                           aggregate=aggregate, send=send, span=self.span, trace=trace,
+                           timeout=timeout)
+        self._traces, self._iteration = [], 0
+        self._limits, self.started = None, False
+
+    # -------------------------------------------------------------- lifetime
+    def start(self):
+        """Start the workers (done by ``with`` or the first :meth:`run_epoch`)."""
+        if self.started:
+            return
+        # One BLAS thread for every GEMM in this process: the results then do
+        # not depend on the machine's thread count, and backends agree bit for bit.
+        self._limits = threadpool_limits(limits=1)
+        self.t0 = time.perf_counter()
+        self.started = True
+        try:
+            self.backend.start(self.t0)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        """Stop the workers and release shared memory; safe to call more than once."""
+        if not self.started:
+            return
+        self.started = False
+        try:
+            self.backend.close()
+        finally:
+            self._limits.restore_original_limits()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -------------------------------------------------------------- training
+    def iterations(self, n_samples):
+        """Number of BSP iterations in an epoch of ``n_samples`` samples."""
+        return n_iterations(n_samples, self.workers, self.micro_batch)
+
+    def run_epoch(self, order, lr, *, first_iteration=0, on_iteration=None, progress=None):
+        """Train on one epoch's ``order`` of samples, as the sequential runner does.
+
+        ``on_iteration(t)`` is called at the end of every span, with ``t`` the
+        last iteration done (epoch-local); ``progress.update(n)`` likewise.
+        """
+        self.start()
+        with DataGenerator(order, self.workers, self.micro_batch,
+                           first_iteration=first_iteration, span=self.span,
+                           every=self.checkpoint_every) as generator:
+            for span in generator:
+                rows = self.backend.run_span(span, lr, self._iteration)
+                self._iteration += span.count
+                if rows is not None:
+                    self._traces.append(rows)
+                if progress is not None:
+                    progress.update(int(span.n_rows.sum()))
+                if on_iteration is not None:
+                    on_iteration(span.last)
+
+    @property
+    def trace(self):
+        """The timeline so far: :data:`~pdsgd.trace.TRACE_DTYPE` rows, iterations counted from 0."""
+        return np.concatenate(self._traces) if self._traces else empty_trace()

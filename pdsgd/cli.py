@@ -1,0 +1,199 @@
+"""Command line: ``pdsgd train``, ``pdsgd data fetch``, ``pdsgd bench ...``, ``pdsgd reproduce``.
+
+Every problem a user can fix ends in one line on stderr and exit code 2, with
+nothing written; only bugs keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .errors import PdsgdError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage dump) and exit 2."""
+
+    def error(self, message):
+        raise PdsgdError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def positive_int(text):
+    """argparse type: an integer greater than zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a number greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def layer_sizes(text):
+    """argparse type: hidden layer widths, ``200`` or ``200,100``."""
+    return tuple(positive_int(part) for part in text.split(",") if part.strip())
+
+
+def writable_dir(path):
+    """Raise unless ``path`` is a directory we could create or write into."""
+    path = Path(path).absolute()
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise PdsgdError(f"--out {path}: cannot write there ({probe} is not a writable "
+                         "directory); choose another --out")
+    return path
+
+
+def add_train_arguments(p):
+    """The options of ``pdsgd train`` (the seed's command line, named)."""
+    from .data import DATASETS
+
+    seed = p.add_argument_group("the seed's command line")
+    seed.add_argument("--input-nodes", type=positive_int, default=784,
+                      help="input layer width; must match the data (default 784)")
+    seed.add_argument("--hidden", type=layer_sizes, default=(200,), metavar="200[,100...]",
+                      help="hidden layer widths (default 200)")
+    seed.add_argument("--output-nodes", type=positive_int, default=10,
+                      help="output layer width = number of classes (default 10)")
+    seed.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                      help="number of workers (default 1)")
+    seed.add_argument("--train-size", type=positive_int, default=None, metavar="P",
+                      help="train on the first P samples (default: all)")
+    seed.add_argument("--data", default=None, metavar="DIR",
+                      help="folder holding downloaded datasets (default data/)")
+    seed.add_argument("--out", default="results/train", metavar="DIR",
+                      help="where model.npz and metrics.json go (default results/train)")
+    more = p.add_argument_group("training")
+    more.add_argument("--dataset", choices=DATASETS, default="mnist-5k")
+    more.add_argument("--epochs", type=positive_int, default=5)
+    more.add_argument("--lr", type=positive_float, default=0.1)
+    more.add_argument("--lr-rule", choices=("fixed", "linear"), default="fixed",
+                      help="fixed: the seed's; linear: scale lr by N*b (Goyal et al. 2017)")
+    more.add_argument("--seed", type=int, default=0)
+    more.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    more.add_argument("--no-bias", dest="bias", action="store_false",
+                      help="no biases (Rashid's reference network)")
+    more.add_argument("--scaling", choices=("rashid", "zscore"), default="rashid",
+                      help="input scaling: x/255*0.99+0.01 (default) or z-score")
+    more.add_argument("--micro-batch", type=positive_int, default=1, metavar="b",
+                      help="samples per worker per iteration (default 1: the seed)")
+    more.add_argument("--backend", default=None,
+                      help="serial, threads, processes or dask (default: sequential for "
+                           "N=1, processes above)")
+    more.add_argument("--quiet", action="store_true", help="no progress bar")
+    engine = p.add_argument_group("parallel engine")
+    engine.add_argument("--aggregate", choices=("central", "replicated"), default=None,
+                        help="central: the broker updates shared weights (the seed's); "
+                             "replicated: every worker applies the update to its own copy "
+                             "(default: the faster for the backend)")
+    engine.add_argument("--send", choices=("factors", "gradients"), default="factors",
+                        help="what workers send: sufficient factors (default) or full "
+                             "gradient matrices")
+    engine.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="K",
+                        help="save a checkpoint every K iterations of an epoch (and at "
+                             "each epoch's end)")
+    engine.add_argument("--checkpoint", default=None, metavar="PATH",
+                        help="checkpoint file (default <out>/checkpoint.npz)")
+    engine.add_argument("--resume", default=None, metavar="PATH",
+                        help="continue from a checkpoint (same settings, same final weights)")
+    engine.add_argument("--timeout", type=positive_float, default=60.0, metavar="S",
+                        help="seconds a worker may wait at the barrier before the run is "
+                             "stopped (default 60)")
+    engine.add_argument("--no-trace", dest="trace", action="store_false",
+                        help="do not record the engine's timeline")
+
+
+def cmd_train(args):
+    """``pdsgd train``: train, save the model and metrics, print a summary line."""
+    from .data import load_dataset
+    from .train import train
+
+    out = writable_dir(args.out)
+    checkpoint = args.checkpoint
+    if checkpoint is None and args.checkpoint_every is not None:
+        checkpoint = out / "checkpoint.npz"
+    data = load_dataset(args.dataset, data_dir=args.data, train_size=args.train_size,
+                        scaling=args.scaling, dtype=args.dtype, n_classes=args.output_nodes)
+    result = train(data, hidden=args.hidden, epochs=args.epochs, lr=args.lr,
+                   workers=args.workers, micro_batch=args.micro_batch, backend=args.backend,
+                   bias=args.bias, dtype=args.dtype, seed=args.seed,
+                   lr_rule=args.lr_rule, input_nodes=args.input_nodes,
+                   output_nodes=args.output_nodes, progress=not args.quiet,
+                   aggregate=args.aggregate, send=args.send, trace=args.trace,
+                   timeout=args.timeout, checkpoint=checkpoint,
+                   checkpoint_every=args.checkpoint_every, resume=args.resume)
+    out.mkdir(parents=True, exist_ok=True)
+    result.save(out)
+    print(f"{result.summary()} -> {out}")
+    return 0
+
+
+def cmd_fetch(args):
+    """``pdsgd data fetch NAME``: download and verify a dataset's files."""
+    from .fetch import cli_fetch
+
+    return cli_fetch(args)
+
+
+def build_parser():
+    """The ``pdsgd`` argument parser with all its subcommands."""
+    parser = _Parser(prog="pdsgd", description="Parallel and distributed SGD, taught.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train the MLP (sequentially or in parallel)")
+    add_train_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+    data = sub.add_parser("data", help="datasets")
+    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    f = data_sub.add_parser("fetch", help="download a dataset's IDX files into data/")
+    f.add_argument("name", choices=("mnist", "fashion-mnist"))
+    f.add_argument("--data-dir", default=None)
+    f.add_argument("--base-url", default=None, help="a mirror to use instead of the defaults")
+    f.add_argument("--quiet", action="store_true")
+    f.set_defaults(func=cmd_fetch)
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
+    from .bench import add_bench_parsers
+
+    add_bench_parsers(bench_sub)
+    from .reproduce import add_parser as add_reproduce_parser
+
+    add_reproduce_parser(sub)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``pdsgd`` console script and ``python -m pdsgd``."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except PdsgdError as error:
+        print(f"pdsgd: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("pdsgd: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

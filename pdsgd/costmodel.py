@@ -1,0 +1,198 @@
+"""Where the time goes, as formulas: Amdahl's law and a BSP cost model fitted to measurements.
+
+**Amdahl's law.** If a fraction ``f`` of the sequential work parallelises
+perfectly and the rest does not, N workers give ``S(N) = 1 / ((1 - f) + f / N)``.
+
+**The BSP cost model.** One iteration of the seed's algorithm with N workers,
+each on ``b`` samples, on a machine with C cores costs::
+
+    T_iter(N) = ceil(N / C) * b * compute   # workers run in parallel, C at a time
+              + N * b * aggregate           # the N*b samples' updates are applied one after another
+              + sync0 + sync1 * log2(N)     # barrier, hand-offs, publishing the new weights
+
+and an epoch of P samples takes ``ceil(P / (N b))`` iterations. ``compute``
+and ``aggregate`` come from the engine's trace (the compute and aggregation
+phases); ``sync`` is what remains of the measured iteration time, fitted
+against ``log2 N`` (a tree barrier's depth). The sequential reference costs
+``sequential`` seconds per sample. The model predicts speedup for machines
+with more cores than the one that measured it: as N grows, ``N * aggregate``
+dominates and the speedup levels off at ``sequential / aggregate``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+
+def amdahl_speedup(n, f):
+    """Speedup with ``n`` workers when a fraction ``f`` of the work is parallel."""
+    n = np.asarray(n, dtype=float)
+    return 1.0 / ((1.0 - f) + f / n)
+
+
+def fit_amdahl(n, speedup):
+    """The parallel fraction ``f`` in [0, 1] that best fits measured speedups (least squares).
+
+    Parameters
+    ----------
+    n, speedup : sequence of float
+        Worker counts and the speedups measured there.
+
+    Returns
+    -------
+    float or None
+        None when there is nothing to fit (no point with ``n > 1``).
+    """
+    n, s = np.asarray(n, dtype=float), np.asarray(speedup, dtype=float)
+    keep = (n > 1) & np.isfinite(s)
+    if not keep.any():
+        return None
+    n, s = n[keep], s[keep]
+    res = minimize_scalar(lambda f: float(np.sum((amdahl_speedup(n, f) - s) ** 2)),
+                          bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-6})
+    return float(res.x)
+
+
+def fit_log(n, speedup):
+    """Fit ``S(N) = 1 + k log2 N`` (the seed's "roughly logarithmic") by least squares.
+
+    Returns
+    -------
+    (k, r2) : tuple of float, or None
+        The slope and the coefficient of determination of the fit.
+    """
+    n, s = np.asarray(n, dtype=float), np.asarray(speedup, dtype=float)
+    keep = np.isfinite(s)
+    n, s = n[keep], s[keep]
+    x = np.log2(n)
+    if not np.any(x > 0):
+        return None
+    k = float(np.dot(x, s - 1.0) / np.dot(x, x))
+    return k, r_squared(s, 1.0 + k * x)
+
+
+def r_squared(measured, predicted):
+    """Coefficient of determination; 1 is a perfect fit, 0 no better than the mean."""
+    measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
+    total = np.sum((measured - measured.mean()) ** 2)
+    if total == 0:
+        return float("nan")
+    return float(1.0 - np.sum((measured - predicted) ** 2) / total)
+
+
+@dataclass
+class CostModel:
+    """Seconds per sample and per iteration of the BSP engine (see the module docstring).
+
+    Attributes
+    ----------
+    sequential : float
+        Seconds per sample of the sequential reference (the T(1) of speedups).
+    compute : float
+        Seconds per sample of a worker's forward and backward pass.
+    aggregate : float
+        Seconds per sample to apply one sample's update to the parent model.
+    sync0, sync1 : float
+        Synchronisation per iteration: ``sync0 + sync1 * log2(N)`` seconds.
+    cores : int
+        Cores of the machine that measured it.
+    source : str
+        How the terms were obtained ("trace" or "totals").
+    """
+
+    sequential: float
+    compute: float
+    aggregate: float
+    sync0: float
+    sync1: float
+    cores: int
+    source: str = "trace"
+
+    def iteration_seconds(self, n, micro_batch=1, cores=None):
+        """Predicted seconds of one iteration with ``n`` workers on ``cores`` cores."""
+        cores = cores or self.cores
+        rounds = math.ceil(n / cores)
+        return (rounds * micro_batch * self.compute + n * micro_batch * self.aggregate
+                + self.sync0 + self.sync1 * math.log2(n))
+
+    def seconds(self, n, train_size, epochs=1, micro_batch=1, cores=None):
+        """Predicted training seconds of ``epochs`` epochs on ``train_size`` samples."""
+        iters = math.ceil(train_size / (n * micro_batch))
+        return epochs * iters * self.iteration_seconds(n, micro_batch, cores)
+
+    def speedup(self, n, train_size=60_000, micro_batch=1, cores=None):
+        """Predicted ``T(1) / T(n)``, T(1) being the sequential reference."""
+        return (train_size * self.sequential
+                / self.seconds(n, train_size, 1, micro_batch, cores))
+
+    def limit(self):
+        """The speedup that no number of workers exceeds (``sequential / aggregate``)."""
+        return self.sequential / self.aggregate if self.aggregate > 0 else float("inf")
+
+    def as_dict(self):
+        """The fitted terms, for JSON."""
+        return asdict(self)
+
+
+def fit_cost_model(rows, cores):
+    """Fit a :class:`CostModel` to measured cells.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One per cell, with keys ``workers``, ``micro_batch``, ``train_size``,
+        ``epochs``, ``seconds`` (median training time) and ``backend`` (None for
+        the sequential reference); engine cells may carry ``phases``: mean
+        seconds per iteration of ``compute`` (one worker), ``aggregate`` and
+        ``wait``, from the trace.
+    cores : int
+        Cores of the measuring machine: only cells with ``workers <= cores``
+        are fitted, because the model's terms assume a core per worker.
+
+    Returns
+    -------
+    CostModel or None
+        None without a sequential cell and an engine cell to fit.
+    """
+    seq = [r["seconds"] / (r["epochs"] * r["train_size"]) for r in rows
+           if r["backend"] is None and r["workers"] == 1 and r["micro_batch"] == 1]
+    eng = [r for r in rows if r["backend"] is not None and r["workers"] <= cores]
+    if not seq or not eng:
+        return None
+    sequential = float(np.median(seq))
+    n = np.array([r["workers"] for r in eng], float)
+    b = np.array([r["micro_batch"] for r in eng], float)
+    iters = np.array([math.ceil(r["train_size"] / (r["workers"] * r["micro_batch"]))
+                      for r in eng], float)
+    per_iter = np.array([r["seconds"] / r["epochs"] for r in eng]) / iters
+    if all(r.get("phases") for r in eng):
+        # The trace splits an iteration: compute and aggregation are read off it,
+        # and everything else (barrier, hand-offs, bookkeeping) is synchronisation.
+        compute = float(np.median([r["phases"]["compute"] for r in eng] / b))
+        aggregate = float(np.median([r["phases"]["aggregate"] for r in eng] / (n * b)))
+        sync = per_iter - b * compute - n * b * aggregate
+        source = "trace"
+    else:
+        # Without a trace only totals are known: per-sample time = alpha / N + beta,
+        # alpha the parallel part (compute, sync included), beta the serial part.
+        per_sample = per_iter / (n * b)
+        coef = _nonneg_lstsq(np.column_stack([1 / n, np.ones_like(n)]), per_sample)
+        compute, aggregate = float(coef[0]), float(coef[1])
+        sync = np.zeros_like(per_iter)
+        source = "totals"
+    sync0, sync1 = _nonneg_lstsq(np.column_stack([np.ones_like(n), np.log2(n)]), sync)
+    return CostModel(sequential=sequential, compute=compute, aggregate=aggregate,
+                     sync0=float(sync0), sync1=float(sync1), cores=int(cores), source=source)
+
+
+def _nonneg_lstsq(A, y):
+    """Least squares with coefficients clipped at zero (a cost is never negative)."""
+    from scipy.optimize import nnls
+
+    # A column that is all zeros (log2 1 when only N=1 was measured) would be
+    # arbitrary; nnls leaves it at zero, which is the honest "not measured".
+    return nnls(A, np.maximum(np.asarray(y, float), 0.0))[0]

@@ -1,0 +1,15 @@
+"""The one exception type that reaches a user as a one-line message.
+
+Anything the user can fix (an argument, a file, a missing dataset) raises
+:class:`PdsgdError` with a message that says what is wrong and how to fix it.
+The CLI prints it on one line and exits with code 2; anything else is a bug
+and keeps its traceback.
+"""
+
+
+class PdsgdError(Exception):
+    """A problem the user can fix; ``str(error)`` is the whole message."""
+
+
+class DataError(PdsgdError):
+    """Bad or missing data: the message names the file (and line) at fault."""

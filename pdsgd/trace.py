@@ -1,0 +1,111 @@
+"""A run's timeline: who computed, who waited, when the aggregator ran.
+
+A trace is a NumPy structured array with one row per interval. Rows are
+recorded into a preallocated array (a few stores per iteration), so recording
+costs far less than the work it describes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COMPUTE, WAIT, AGGREGATE = 0, 1, 2
+PHASES = {COMPUTE: "compute", WAIT: "barrier wait", AGGREGATE: "aggregate"}
+AGGREGATOR = -1  # the worker id used for rows recorded by the broker's aggregator
+
+TRACE_DTYPE = np.dtype([
+    ("worker", np.int16),     # worker id, or AGGREGATOR
+    ("iteration", np.int64),  # global iteration number since the run started
+    ("phase", np.uint8),      # COMPUTE, WAIT or AGGREGATE
+    ("start", np.float64),    # seconds since the run started
+    ("end", np.float64),
+])
+
+
+def empty_trace(n=0):
+    """An empty trace array with room for ``n`` rows."""
+    return np.zeros(n, dtype=TRACE_DTYPE)
+
+
+def summarize(trace):
+    """Total seconds spent in each phase, per worker.
+
+    Returns
+    -------
+    dict
+        ``{worker: {"compute": s, "barrier wait": s, "aggregate": s}}``.
+    """
+    out = {}
+    for w in np.unique(trace["worker"]):
+        rows = trace[trace["worker"] == w]
+        out[int(w)] = {name: float(np.sum(rows["end"][rows["phase"] == p]
+                                          - rows["start"][rows["phase"] == p]))
+                       for p, name in PHASES.items()}
+    return out
+
+
+def from_times(times, first_iteration=0):
+    """Trace rows from a ``(parties, iterations, 3, 2)`` array of start/end times.
+
+    Party ``parties - 1`` is the aggregator; entries whose end is 0 were not
+    recorded (for example no aggregate phase for workers in central mode).
+    """
+    parties = times.shape[0]
+    party, k, phase = np.nonzero(times[..., 1] > 0)
+    rows = empty_trace(len(party))
+    rows["worker"] = np.where(party == parties - 1, AGGREGATOR, party)
+    rows["iteration"] = first_iteration + k
+    rows["phase"] = phase
+    rows["start"] = times[party, k, phase, 0]
+    rows["end"] = times[party, k, phase, 1]
+    return rows
+
+
+COLORS = {COMPUTE: "tab:blue", WAIT: "tab:red", AGGREGATE: "tab:green"}
+
+
+def plot_timeline(trace, ax=None, *, start=None, end=None):
+    """Draw a trace as a timeline: one row per worker, plus one for the aggregator.
+
+    Parameters
+    ----------
+    trace : ndarray
+        :data:`TRACE_DTYPE` rows, as in ``TrainResult.trace``.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made if None.
+    start, end : float, optional
+        Show only this window of the run, in seconds (a few iterations are
+        easier to read than thousands).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3))
+    rows = trace
+    if start is not None:
+        rows = rows[rows["end"] >= start]
+    if end is not None:
+        rows = rows[rows["start"] <= end]
+    workers = sorted(int(w) for w in np.unique(rows["worker"]) if w != AGGREGATOR)
+    lanes = {w: i for i, w in enumerate(workers)}
+    lanes[AGGREGATOR] = len(workers)
+    for phase, color in COLORS.items():
+        sel = rows[rows["phase"] == phase]
+        if len(sel) == 0:
+            continue
+        y = np.array([lanes[int(w)] for w in sel["worker"]])
+        ax.barh(y, sel["end"] - sel["start"], left=sel["start"], height=0.8, color=color,
+                linewidth=0)
+    ax.set_yticks(range(len(lanes)), [f"worker {w}" for w in workers] + ["aggregator"])
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds since the run started")
+    if start is not None or end is not None:
+        ax.set_xlim(start, end)
+    ax.legend(handles=[Patch(color=c, label=PHASES[p]) for p, c in COLORS.items()],
+              loc="upper right", ncol=3, fontsize="small")
+    return ax

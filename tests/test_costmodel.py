@@ -1,0 +1,74 @@
+"""Amdahl's law, the logarithmic fit and the BSP cost model recover what generated their data."""
+
+import math
+
+import numpy as np
+import pytest
+
+from pdsgd.costmodel import CostModel, amdahl_speedup, fit_amdahl, fit_cost_model, fit_log
+
+
+def test_amdahl_law_limits():
+    assert amdahl_speedup(1, 0.7) == pytest.approx(1.0)
+    assert amdahl_speedup(8, 1.0) == pytest.approx(8.0)
+    assert amdahl_speedup(1e9, 0.9) == pytest.approx(10.0, rel=1e-6)
+
+
+def test_fit_amdahl_recovers_the_parallel_fraction():
+    n = np.array([1, 2, 4, 8, 16])
+    assert fit_amdahl(n, amdahl_speedup(n, 0.83)) == pytest.approx(0.83, abs=1e-4)
+    assert fit_amdahl([1], [1.0]) is None  # nothing with N > 1 to fit
+
+
+def test_fit_log_recovers_the_slope():
+    n = np.array([1, 2, 4, 8])
+    k, r2 = fit_log(n, 1 + 0.6 * np.log2(n))
+    assert k == pytest.approx(0.6)
+    assert r2 == pytest.approx(1.0)
+
+
+def _rows(model, workers, sizes=(1000, 4000), epochs=2, phases=True):
+    """What the experiment runner would measure if ``model`` were the truth."""
+    rows = [dict(backend=None, workers=1, micro_batch=1, train_size=p, epochs=epochs,
+                 seconds=epochs * p * model.sequential, phases=None) for p in sizes]
+    for p in sizes:
+        for n in workers:
+            ph = {"compute": model.compute, "aggregate": n * model.aggregate,
+                  "wait": 0.0} if phases else None
+            rows.append(dict(backend="processes", workers=n, micro_batch=1, train_size=p,
+                             epochs=epochs, seconds=model.seconds(n, p, epochs), phases=ph))
+    return rows
+
+
+def test_cost_model_fit_recovers_its_terms_from_traced_cells():
+    truth = CostModel(sequential=80e-6, compute=60e-6, aggregate=25e-6, sync0=10e-6,
+                      sync1=4e-6, cores=2)
+    fitted = fit_cost_model(_rows(truth, (1, 2, 4, 8)), cores=2)
+    for term in ("sequential", "compute", "aggregate", "sync0", "sync1"):
+        assert getattr(fitted, term) == pytest.approx(getattr(truth, term), rel=1e-6)
+    assert fitted.source == "trace"
+    # With more workers than anything else, aggregation is the serial part.
+    assert fitted.limit() == pytest.approx(80 / 25)
+    assert fitted.speedup(64, cores=64) < fitted.limit()
+
+
+def test_cost_model_without_a_trace_fits_totals():
+    truth = CostModel(sequential=80e-6, compute=60e-6, aggregate=25e-6, sync0=0.0, sync1=0.0,
+                      cores=2)
+    fitted = fit_cost_model(_rows(truth, (1, 2), phases=False), cores=2)
+    assert fitted.source == "totals"
+    assert fitted.speedup(2, 4000) == pytest.approx(truth.speedup(2, 4000), rel=1e-6)
+
+
+def test_cost_model_counts_oversubscribed_rounds():
+    m = CostModel(sequential=1.0, compute=1.0, aggregate=0.0, sync0=0.0, sync1=0.0, cores=2)
+    # 8 workers on 2 cores take 4 rounds per iteration: no faster than 2 workers.
+    assert m.iteration_seconds(8) == pytest.approx(4.0)
+    assert m.speedup(8, 800) == pytest.approx(2.0)
+    assert m.speedup(8, 800, cores=8) == pytest.approx(8.0)
+    assert math.isinf(m.limit())
+
+
+def test_no_engine_cells_means_no_model():
+    rows = [dict(backend=None, workers=1, micro_batch=1, train_size=100, epochs=1, seconds=1.0)]
+    assert fit_cost_model(rows, cores=2) is None

@@ -1,0 +1,93 @@
+"""Checkpoints are atomic and resuming gives the uninterrupted run's weights, bit for bit."""
+
+import importlib
+
+import numpy as np
+import pytest
+
+from pdsgd import checkpoint as checkpoint_module
+from pdsgd.checkpoint import load_checkpoint
+from pdsgd.data import load_dataset
+from pdsgd.errors import PdsgdError
+from pdsgd.train import train
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("synthetic", train_size=50, test_size=10, synthetic_features=8,
+                        n_classes=3)
+
+
+KW = dict(hidden=(5,), epochs=3, lr=0.5, workers=2, micro_batch=2)
+
+
+train_module = importlib.import_module("pdsgd.train")
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("backend", ["serial", "processes"])
+def test_resume_gives_the_same_final_weights(data, tmp_path, monkeypatch, backend):
+    path = tmp_path / "ck.npz"
+    whole = train(data, backend=backend, checkpoint=tmp_path / "whole.npz",
+                  checkpoint_every=4, **KW)
+    saves = []
+    real = checkpoint_module.save_checkpoint
+
+    def crash_after_fifth_save(*args, **kwargs):
+        real(*args, **kwargs)
+        saves.append(kwargs["iteration"])
+        if len(saves) == 5:  # 13 iterations per epoch: saves at 4, 8, 12, end, 4
+            raise Crash
+
+    monkeypatch.setattr(train_module, "save_checkpoint", crash_after_fifth_save)
+    with pytest.raises(Crash):
+        train(data, backend=backend, checkpoint=path, checkpoint_every=4, **KW)
+    state = load_checkpoint(path)
+    assert (state.epoch, state.iteration) == (1, 4) and len(state.history["epoch"]) == 1
+    monkeypatch.undo()
+    resumed = train(data, backend="threads", resume=path, **KW)
+    assert np.array_equal(resumed.model.params, whole.model.params)
+    for key in ("loss", "train_accuracy", "test_accuracy"):
+        assert resumed.history[key] == whole.history[key]
+
+
+def test_resume_from_the_sequential_runner(data, tmp_path):
+    kw = {**KW, "workers": 1, "micro_batch": 3}
+    whole = train(data, **kw)
+    train(data, **{**kw, "epochs": 1}, checkpoint=tmp_path / "c.npz", checkpoint_every=5)
+    resumed = train(data, **kw, resume=tmp_path / "c.npz")
+    assert np.array_equal(resumed.model.params, whole.model.params)
+
+
+def test_resume_refuses_other_settings_and_missing_files(data, tmp_path):
+    path = tmp_path / "c.npz"
+    train(data, backend="serial", checkpoint=path, **{**KW, "epochs": 1})
+    with pytest.raises(PdsgdError, match="micro_batch: 2 there, 3 here"):
+        train(data, backend="serial", resume=path, **{**KW, "micro_batch": 3})
+    with pytest.raises(PdsgdError, match="already finished 1 epochs"):
+        train(data, backend="serial", resume=path, **{**KW, "epochs": 1})
+    with pytest.raises(PdsgdError, match="no such checkpoint"):
+        train(data, resume=tmp_path / "nope.npz", **KW)
+    with pytest.raises(PdsgdError, match="--checkpoint PATH"):
+        train(data, checkpoint_every=3, **KW)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]  # no temporary left
+
+
+def test_cli_checkpoint_and_resume(tmp_path, capsys):
+    from pdsgd.cli import main
+
+    args = ["train", "--dataset", "synthetic", "--train-size", "40", "--hidden", "4",
+            "--workers", "2", "--backend", "serial", "--aggregate", "central", "--send",
+            "gradients", "--quiet", "--epochs", "1", "--checkpoint-every", "5",
+            "--out", str(tmp_path / "a")]
+    assert main(args) == 0
+    assert (tmp_path / "a" / "checkpoint.npz").is_file()
+    more = [*args[:-1], str(tmp_path / "b"), "--epochs", "2", "--resume",
+            str(tmp_path / "a" / "checkpoint.npz")]
+    assert main(more) == 0
+    assert "2 epochs" in capsys.readouterr().out
+    assert main([*args, "--resume", str(tmp_path / "missing.npz")]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err

@@ -1,0 +1,170 @@
+"""Nothing hangs, leaks or lingers: dead workers, failing workers, Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+from engine_helpers import problem, shm_segments, worker_children
+
+from pdsgd.backends.base import WorkerError
+from pdsgd.barrier import BarrierTimeout, BrokenBarrierError, CyclicBarrier
+from pdsgd.broker import Broker
+from pdsgd.mlp import MLP
+from pdsgd.shuffle import epoch_order
+
+
+def _barrier_arrays(parties):
+    return (np.zeros(parties, np.int64), np.zeros(parties, np.int64), np.zeros(4, np.int64),
+            [threading.Semaphore(0) for _ in range(parties)])
+
+
+@pytest.mark.parametrize("spin", [0.0, 0.001])
+def test_cyclic_barrier_keeps_parties_in_step(spin):
+    arrive, sleeping, flags, sems = _barrier_arrays(3)
+    log, errors = [], []
+
+    def party(p):
+        barrier = CyclicBarrier(arrive, sleeping, flags, sems, p, spin=spin, timeout=10)
+        try:
+            for g in range(200):
+                log.append(g)
+                barrier.wait()
+                # Everyone has logged generation g before anyone logs g + 1.
+                assert log.count(g) == 3
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=party, args=(p,)) for p in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and len(log) == 600
+
+
+def test_cyclic_barrier_abort_and_timeout_wake_waiters():
+    arrive, sleeping, flags, sems = _barrier_arrays(2)
+    waiter = CyclicBarrier(arrive, sleeping, flags, sems, 0)
+    other = CyclicBarrier(arrive, sleeping, flags, sems, 1)
+    raised = []
+    thread = threading.Thread(target=lambda: raised.append(_raises(waiter.wait)))
+    thread.start()
+    time.sleep(0.05)
+    other.abort()
+    thread.join(5)
+    assert raised and isinstance(raised[0], BrokenBarrierError) and other.broken
+
+    arrive, sleeping, flags, sems = _barrier_arrays(2)
+    alone = CyclicBarrier(arrive, sleeping, flags, sems, 0)
+    with pytest.raises(BarrierTimeout, match=r"parties \[1\]"):
+        alone.wait(timeout=0.1)
+    assert alone.broken
+
+
+def _raises(fn):
+    try:
+        fn()
+    except BaseException as error:
+        return error
+    return None
+
+
+def test_failing_worker_thread_is_named(monkeypatch):
+    from pdsgd import worker as worker_module
+
+    compute = worker_module.Worker.compute
+
+    def flaky(self, slots, indices, n_rows):
+        if self.index == 1:
+            raise ValueError("boom")
+        return compute(self, slots, indices, n_rows)
+
+    monkeypatch.setattr(worker_module.Worker, "compute", flaky)
+    X, T = problem()
+    with pytest.raises(WorkerError, match="worker 1 failed: ValueError: boom"):
+        with Broker(MLP((6, 5, 3)), X, T, workers=2, backend="threads") as broker:
+            broker.run_epoch(np.arange(len(X)), 0.1)
+
+
+@pytest.mark.parametrize("aggregate", ["replicated", "central"])
+def test_killed_worker_process_is_named_and_cleaned_up(aggregate):
+    before_shm = shm_segments()
+    X, T = problem(n=400, n_in=30)
+    model = MLP((30, 20, 3))
+    killed, errors = [], []
+
+    def kill_worker_1(broker):
+        pids = broker.backend.block["pids"]
+        while pids[1] == 0 and not broker.backend.closed:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        killed.append(int(pids[1]))
+        os.kill(killed[0], signal.SIGKILL)
+
+    start = None
+    with pytest.raises(WorkerError) as info:
+        with Broker(model, X, T, workers=2, backend="processes", aggregate=aggregate,
+                    span=50) as broker:
+            threading.Thread(target=kill_worker_1, args=(broker,), daemon=True).start()
+            for epoch in range(10_000):
+                if killed and start is None:
+                    start = time.monotonic()
+                broker.run_epoch(epoch_order(len(X), 0, epoch), 0.1)
+    assert time.monotonic() - (start or time.monotonic()) < 10
+    assert f"worker 1 (pid {killed[0]}) died" in str(info.value)
+    assert not errors
+    assert shm_segments() <= before_shm
+    assert worker_children() == []
+
+
+def _descendants(proc):
+    try:
+        return [p for p in proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_sigint_stops_a_cli_run_cleanly(tmp_path):
+    before_shm = shm_segments()
+    cmd = [sys.executable, "-m", "pdsgd", "train", "--dataset", "synthetic", "--train-size",
+           "2000", "--hidden", "20", "--epochs", "1000", "--workers", "2", "--backend",
+           "processes", "--quiet", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    # Wait until both workers run (two python children besides the trackers).
+    while time.monotonic() < deadline:
+        kids = [p for p in _descendants(parent) if "resource_tracker" not in
+                " ".join(_cmdline(p))]
+        if len(kids) >= 2 and proc.poll() is None:
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+    everyone = _descendants(parent)
+    assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - the failure we test for
+        proc.kill()
+        pytest.fail("the run did not stop within 5 s of SIGINT")
+    assert time.monotonic() - start < 5
+    assert proc.returncode == 130
+    assert "interrupted" in proc.stderr.read()
+    gone, alive = psutil.wait_procs(everyone, timeout=3)
+    assert alive == []
+    assert shm_segments() <= before_shm
+
+
+def _cmdline(p):
+    try:
+        return p.cmdline()
+    except psutil.Error:
+        return []

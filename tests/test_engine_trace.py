@@ -1,0 +1,58 @@
+"""The trace: who computed, waited and aggregated when; and its timeline plot."""
+
+import matplotlib
+import numpy as np
+import pytest
+from engine_helpers import problem
+
+from pdsgd.broker import Broker
+from pdsgd.mlp import MLP
+from pdsgd.trace import AGGREGATE, AGGREGATOR, COMPUTE, WAIT, plot_timeline, summarize
+
+matplotlib.use("Agg")
+
+
+def _trace(backend, aggregate, workers=2, n=20, **kw):
+    X, T = problem(n=n)
+    with Broker(MLP((6, 5, 3)), X, T, workers=workers, backend=backend, aggregate=aggregate,
+                span=4, **kw) as broker:
+        broker.run_epoch(np.arange(n), 0.1)
+        broker.run_epoch(np.arange(n), 0.1)
+        return broker.trace
+
+
+@pytest.mark.parametrize("backend,aggregate", [("serial", "central"), ("threads", "central"),
+                                               ("processes", "replicated"),
+                                               ("processes", "central")])
+def test_trace_has_every_phase_of_every_iteration(backend, aggregate):
+    trace = _trace(backend, aggregate)
+    iterations = 20  # two epochs of 10
+    assert np.all(trace["start"] <= trace["end"]) and np.all(trace["start"] >= 0)
+    for worker in (0, 1):
+        rows = trace[trace["worker"] == worker]
+        for phase in (COMPUTE,) + ((WAIT,) if backend != "serial" else ()):
+            assert sorted(rows["iteration"][rows["phase"] == phase]) == list(range(iterations))
+    agg = trace[trace["phase"] == AGGREGATE]
+    if aggregate == "replicated":
+        assert set(agg["worker"]) == {0, 1} and len(agg) == 2 * iterations
+    else:
+        assert set(agg["worker"]) == {AGGREGATOR} and len(agg) == iterations
+        # BSP: the aggregator of iteration t starts after both workers computed t.
+        comp = trace[trace["phase"] == COMPUTE]
+        for row in agg[:5]:
+            done = comp["end"][comp["iteration"] == row["iteration"]]
+            assert row["start"] >= done.max()
+    assert set(summarize(trace)) >= {0, 1}
+
+
+def test_no_trace_when_turned_off():
+    assert len(_trace("threads", "central", trace=False)) == 0
+
+
+def test_plot_timeline_draws_one_row_per_worker_and_the_aggregator():
+    ax = plot_timeline(_trace("serial", "central", workers=3))
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["worker 0", "worker 1", "worker 2", "aggregator"]
+    assert len(ax.patches) > 0 and ax.get_legend() is not None
+    ax = plot_timeline(_trace("serial", "central"), start=0.0, end=1e-3)
+    assert ax.get_xlim() == (0.0, 1e-3)
