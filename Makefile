@@ -6,12 +6,13 @@ STAMP   := $(VENV)/.installed
 PROFILE ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: help venv test lint reproduce lab bench clean
+.PHONY: help venv test lint reproduce lab notebooks bench clean
 
 help:
 	@echo "make reproduce   regenerate every result, figure and report under results/ (PROFILE=quick|full)"
 	@echo "make test        lint and run the test suite (notebooks included)"
 	@echo "make lab         open the notebooks in JupyterLab"
+	@echo "make notebooks   rewrite notebooks/*.ipynb from their .py scripts, without outputs"
 	@echo "make bench       run the benchmarks and print their tables"
 
 $(STAMP): pyproject.toml
@@ -32,6 +33,12 @@ reproduce: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
+
+# The .py (py:percent) scripts and the .ipynb are paired by jupytext (notebooks/jupytext.toml).
+# This syncs each pair (the newer side wins) and strips outputs, as tests/test_notebooks.py wants.
+notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/[0-9]*.py
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/[0-9]*.ipynb
 
 bench: $(STAMP)
 	$(PY) -m pdsgd bench sequential

@@ -2,9 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -98,8 +100,8 @@ print(f"Algorithm 1, k = {k} (parameter averaging): {averaged['test_accuracy'][-
 #
 # | seed | pdsgd | what it does |
 # | --- | --- | --- |
-# | Broker | the engine behind `train(workers=N)` | owns the parent model, starts the others, assigns samples (`ShuffleSlice`), publishes new weights |
-# | Data Generator | a thread with a bounded queue | feeds sample assignments (the seed's buffered channel) |
+# | Broker | `pdsgd.broker.Broker`, behind `train(workers=N)` | owns the parent model, starts the others, assigns samples (`ShuffleSlice`), publishes new weights |
+# | Data Generator | `pdsgd.data_generator.DataGenerator`, a thread | feeds sample assignments (the seed's buffered channel) |
 # | Results Aggregator | `pdsgd.aggregator.ResultsAggregator` | averages the N workers' results, updates the parent |
 # | Worker | `pdsgd.worker.Worker` | forward and backward pass on its sample(s), sends the result |
 # | Circular Barrier | `pdsgd.barrier.CyclicBarrier` (or `threading.Barrier`) | no worker starts iteration t+1 before all N finished t |

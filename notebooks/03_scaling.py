@@ -2,9 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -50,14 +52,15 @@ data = load_dataset("mnist-5k")
 # worker. The others run on the `processes` backend, one process per worker.
 # `run_grid` caches every finished cell on disk, so running this cell again
 # only reads the cache. (A fresh temporary cache per session: restart the
-# kernel to measure again.)
+# kernel to measure again.) Each cell runs once here, to stay quick;
+# `make reproduce` repeats every cell and reports medians, because a
+# timing taken once can be spoiled by whatever else the machine is doing.
 
 # %%
 cache = tempfile.mkdtemp(prefix="pdsgd-03-")
-cells = [experiment.Cell(train_size=P, workers=1, backend=None, epochs=1, repeat=r)
-         for r in range(2)]
-cells += [experiment.Cell(train_size=P, workers=n, backend="processes", epochs=1, repeat=r)
-          for n in workers_grid for r in range(2)]
+cells = [experiment.Cell(train_size=P, workers=1, backend=None, epochs=1)]
+cells += [experiment.Cell(train_size=P, workers=n, backend="processes", epochs=1)
+          for n in workers_grid]
 records = experiment.run_grid(cells, data, cache_dir=cache, desc="scaling")
 rows = experiment.summarize(records)
 for r in rows:

@@ -24,7 +24,7 @@ def analyse(profile, data, parts, notice, machine):
     """The study's numbers from the records of each part (timing, accuracy, timeline)."""
     from .experiment import dataset_id
 
-    cores = machine.get("logical_cores") or 1
+    cores = machine.get("hardware_threads") or 1
     timing = summarize(parts["timing"])
     table = speedup_table(timing, profile.backend)
     amdahl, log_fit = {}, {}
@@ -129,7 +129,7 @@ def save_seed_defaults(record, cache_dir, dest):
 
 def draw_figures(study, timeline_record, cache_dir, out, formats=("png", "svg")):
     """Draw every figure of the study into ``out`` (PNG and SVG); return their file names."""
-    out, cores = Path(out), study["machine"].get("logical_cores")
+    out, cores = Path(out), study["machine"].get("hardware_threads")
     acc = study["accuracy"]
     # With one worker both rules are the same run: start the linear line from it.
     acc_lines = acc + [{**r, "lr_rule": "linear"} for r in acc if r["workers"] == 1]

@@ -72,10 +72,15 @@ class Broker:
     checkpoint_every : int, optional
         Also hand control back after every multiple of this many iterations of
         an epoch, so that ``on_iteration`` can save a checkpoint there.
+    straggler : int, optional
+        Make this worker slow on purpose (a lesson on the barrier) ...
+    straggler_delay : float, default 0
+        ... by this many seconds per iteration.
     """
 
     def __init__(self, model, X, T, *, workers=2, micro_batch=1, backend=None, aggregate=None,
-                 send="factors", trace=True, timeout=60.0, span=512, checkpoint_every=None):
+                 send="factors", trace=True, timeout=60.0, span=512, checkpoint_every=None,
+                 straggler=None, straggler_delay=0.0):
         backend = backend or DEFAULT_BACKEND
         cls = get_backend(backend)
         aggregate = aggregate or DEFAULT_AGGREGATE.get(backend, "central")
@@ -83,6 +88,10 @@ class Broker:
             raise PdsgdError(f"--aggregate {aggregate}: choose one of {', '.join(AGGREGATES)}")
         if send not in SENDS:
             raise PdsgdError(f"--send {send}: choose one of {', '.join(SENDS)}")
+        if straggler is not None and not 0 <= straggler < workers:
+            raise PdsgdError(f"--straggler {straggler}: workers are numbered 0 to {workers - 1}")
+        if straggler_delay < 0:
+            raise PdsgdError(f"--straggler-delay must be >= 0, got {straggler_delay}")
         if X.dtype != model.dtype or T.dtype != model.dtype:
             raise PdsgdError(f"the data are {X.dtype}/{T.dtype} but the model is {model.dtype}; "
                              "convert them with .astype(model.dtype)")
@@ -93,7 +102,8 @@ class Broker:
         self.span = int(span)
         self.backend = cls(model, X, T, workers=self.workers, micro_batch=self.micro_batch,
                            aggregate=aggregate, send=send, span=self.span, trace=trace,
-                           timeout=timeout)
+                           timeout=timeout, straggler=straggler,
+                           straggler_delay=straggler_delay)
         self._traces, self._iteration = [], 0
         self._limits, self.started = None, False
 

@@ -38,7 +38,7 @@ def defaults():
         ``train_size`` (P), ``epochs``, ``hidden``, ``lr`` and ``workers_grid``
         (the values of N a scaling sweep tries).
     """
-    return dict(train_size=pick(1000, 300), epochs=pick(2, 1), hidden=(200,), lr=0.1,
+    return dict(train_size=pick(1000, 300), epochs=2, hidden=(200,), lr=0.1,
                 workers_grid=pick((1, 2, 3, 4), (1, 2)))
 
 
@@ -121,7 +121,7 @@ def measure_messages(sizes=(784, 200, 10), workers=4, repeats=20, dtype="float64
             np.add(total, g, out=total)
         model.params -= (lr / workers) * total
 
-    per_sample = sum(n_in + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    per_sample = sum(n_in + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))
     with threadpool_limits(1):  # one BLAS thread, as each worker of the engine has
         return {
             "factors": dict(

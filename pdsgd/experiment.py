@@ -60,8 +60,9 @@ class Cell:
 
     def label(self):
         """A short readable name, used in file names and progress bars."""
+        keep = ("-trace" if self.keep_trace else "") + ("-model" if self.keep_model else "")
         return (f"P{self.train_size}-N{self.workers}-{self.backend or 'seq'}-b{self.micro_batch}"
-                f"-{self.lr_rule}-e{self.epochs}-r{self.repeat}")
+                f"-{self.lr_rule}-e{self.epochs}-r{self.repeat}{keep}")
 
     def group(self):
         """The cell's parameters without the repeat index (what repeats share)."""
@@ -79,6 +80,9 @@ def machine_facts():
         engine_facts = None
     facts = dict(engine_facts()) if engine_facts else {}
     facts.setdefault("logical_cores", os.cpu_count())
+    # What can run at once: the cores this process may use (its affinity), else all.
+    facts["hardware_threads"] = facts.get("usable_cores") or facts["logical_cores"]
+    facts["blas_threads_per_process"] = 1  # see run_cell
     facts.setdefault("cpu", machine_key()["cpu"])
     facts.setdefault("platform", platform.platform())
     facts.setdefault("python", platform.python_version())

@@ -134,19 +134,27 @@ def fetch(name, data_dir=None, *, base_url=None, files=None, timeout=30, progres
         paths.append(path)
         if path.exists() and sha256_of(path) == sha256:
             continue  # already here and intact: no need to download again
-        errors = []
+        failures = []
         for base in bases:
-            url = base.rstrip("/") + "/" + filename
             try:
-                _download(url, path, sha256, timeout, progress)
+                _download(base.rstrip("/") + "/" + filename, path, sha256, timeout, progress)
                 break
             except DataError as exc:
-                errors.append(str(exc))
+                failures.append(exc)
         else:
-            if len(errors) == 1:
-                raise DataError(errors[0])
-            raise DataError(f"every mirror failed for {filename} -- " + " / ".join(errors))
+            if len(failures) == 1:
+                raise failures[0]
+            raise DataError(f"could not download {filename} from any mirror ("
+                            + "; ".join(exc.short for exc in failures)
+                            + "): check that you are online, or pass --base-url")
     return paths
+
+
+def _failure(url, reason, advice):
+    """A one-line DataError; ``.short`` says just what went wrong, for a summary."""
+    exc = DataError(f"could not download {url}: {reason}; {advice}")
+    exc.short = f"{url}: {reason}"
+    return exc
 
 
 def _download(url, path, sha256, timeout, progress):
@@ -163,26 +171,27 @@ def _download(url, path, sha256, timeout, progress):
                     out.write(block)
                     digest.update(block)
                     bar.update(len(block))
-            out.flush()
             got = digest.hexdigest()
             if got != sha256:
                 # Raised inside atomic_path: the temporary file is removed.
-                raise DataError(
+                exc = DataError(
                     f"checksum mismatch for {filename} from {url}: expected {sha256}, "
                     f"got {got}; the mirror may be corrupt, try again later or another "
                     "--base-url")
+                exc.short = f"{url}: checksum mismatch"
+                raise exc
     except urllib.error.HTTPError as exc:
-        raise DataError(f"could not download {url}: HTTP {exc.code} {exc.reason}; "
-                        "try again later or another --base-url") from None
+        raise _failure(url, f"HTTP {exc.code} {exc.reason}",
+                       "try again later or another --base-url") from None
     except urllib.error.URLError as exc:
-        raise DataError(f"could not download {url}: {exc.reason}; check that you are "
-                        "online, or pass another --base-url") from None
+        raise _failure(url, str(exc.reason),
+                       "check that you are online, or pass another --base-url") from None
     except TimeoutError:
-        raise DataError(f"could not download {url}: no answer within {timeout} s; "
-                        "try again later or another --base-url") from None
+        raise _failure(url, f"no answer within {timeout} s",
+                       "try again later or another --base-url") from None
     except (OSError, http.client.HTTPException) as exc:
-        raise DataError(f"could not download {url}: the connection broke "
-                        f"({type(exc).__name__}); try again") from None
+        raise _failure(url, f"the connection broke ({type(exc).__name__})",
+                       "try again") from None
 
 
 def cli_fetch(args):

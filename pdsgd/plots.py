@@ -10,6 +10,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
+from matplotlib.ticker import MaxNLocator
 
 from .files import atomic_path
 
@@ -31,6 +32,7 @@ def plot_history(history, title=None):
     ax_acc.legend()
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     if title:
         fig.suptitle(title)
     return fig
@@ -204,7 +206,7 @@ def plot_speedup(table, amdahl=None, cores=None, ax=None):
         f = (amdahl or {}).get(p)
         if f is not None:
             ax.plot(grid, amdahl_speedup(grid, f), color=f"C{i}", ls="--", lw=1,
-                    label=f"Amdahl f = {f:.2f}")
+                    label=f"Amdahl fit, P = {p:,}: f = {f:.2f}")
     _workers_axis(ax, ns, cores)
     ax.set(yscale="log", ylabel="speedup S = T(1) / T(N)", title="Speedup")
     ax.legend(fontsize="x-small", ncol=2)
@@ -323,7 +325,7 @@ def plot_cost_model(model, measured=(), n_max=64, train_size=60_000, ax=None):
 def plot_digits(X, y, side=28):
     """A row of images (rows of ``X``, ``side`` x ``side`` pixels) titled by label."""
     fig = Figure(figsize=(1.1 * len(X), 1.4), layout="constrained")
-    for i, (x, label) in enumerate(zip(X, y)):
+    for i, (x, label) in enumerate(zip(X, y, strict=True)):
         ax = fig.add_subplot(1, len(X), i + 1)
         ax.imshow(x.reshape(side, side), cmap="gray_r")
         ax.set_title(str(label))
@@ -344,7 +346,7 @@ def plot_phase_totals(totals, ax=None):
     for phase, color in colors.items():  # the colours of pdsgd.trace.plot_timeline
         values = [totals[w][phase] for w in parties]
         ax.barh(names, values, left=bottom, color=color, label=phase)
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.invert_yaxis()
     ax.set(xlabel="seconds, whole run", title="Where each party's time went")
     ax.legend(fontsize="small")

@@ -53,7 +53,7 @@ def assess_claims(study):
         ``claim``, ``verdict`` ("agrees", "disagrees" or "cannot tell") and
         ``evidence`` (a sentence with the numbers).
     """
-    threads = study["machine"].get("logical_cores") or 1
+    threads = study["machine"].get("hardware_threads") or 1
     curves = _curves(study["speedup"])
     out = []
 
@@ -88,10 +88,14 @@ def assess_claims(study):
         verdict = "disagrees" if any(v[3] for v in plateaus.values()) else "agrees"
         evidence = "; ".join(f"P = {p:,}: S = {at:.2f} at N = {threads}, best beyond: "
                              f"{best:.2f} at N = {n}" for p, (at, best, n, _) in plateaus.items())
-        out.append({"claim": CLAIMS["threads"], "verdict": verdict,
-                    "evidence": f"This machine has {threads} hardware threads. {evidence}. "
-                                f"A large gain means at least {GAIN - 1:.0%} more speedup, "
-                                "beyond the spread of the repeats."})
+        evidence = (f"This machine has {threads} hardware threads. {evidence}. A large gain "
+                    f"means at least {GAIN - 1:.0%} more speedup, beyond the spread of the "
+                    "repeats.")
+        best = max(c[1] for curve in curves.values() for c in curve)
+        if best < 1:
+            evidence += (f" But no N beat the sequential run here (best S = {best:.2f}): with "
+                         "no gain to begin with, a plateau says little.")
+        out.append({"claim": CLAIMS["threads"], "verdict": verdict, "evidence": evidence})
 
     # 3. The plateau is weaker for P > 10,000.
     large = {p: v[1] / v[0] for p, v in plateaus.items() if p > 10_000}
@@ -192,7 +196,8 @@ def render(study):
                   f"{cm['sync0'] * us:.1f} + {cm['sync1'] * us:.1f} log2 N us. The "
                   "aggregation is applied once per sample whatever N, so it is the serial "
                   "part: no N beats sequential / aggregate. The model assumes a core per "
-                  "worker; where this machine has fewer, measured and predicted part ways.",
+                  "worker; where this machine has fewer, measured and predicted part ways. "
+                  + _sync_caveat(s),
                   _table(["N", "predicted, a core each", f"predicted, {cm['cores']} cores",
                           "measured"],
                          [(p["workers"], f"{p['many_cores']:.2f}", f"{p['this_machine']:.2f}",
@@ -203,6 +208,17 @@ def render(study):
     parts += ["## The seed's defaults", "`seed_defaults/`: " + s["seed_defaults"],
               "## Machine", _machine(s["machine"])]
     return "\n\n".join(parts) + "\n"
+
+
+def _sync_caveat(study):
+    """How much to trust the synchronisation term's growth with N."""
+    threads = study["machine"].get("hardware_threads") or 1
+    ns = sorted({r["workers"] for r in study["speedup"] if r["workers"] <= threads})
+    if len(ns) <= 2:
+        return (f"Its growth with N rests on N = {', '.join(map(str, ns))} alone (the only N "
+                f"with a core each on {threads} cores), so predictions for large N are a "
+                "guess at the form, log2 N, not a measurement: read them as a shape.")
+    return f"Its terms are fitted over N = {', '.join(map(str, ns))}."
 
 
 def _fmt_log(fit):

@@ -18,6 +18,8 @@ soon as the *worker* exits (a known wart of Python < 3.13, fixed there by
 
 from __future__ import annotations
 
+import os
+import secrets
 import weakref
 from multiprocessing import resource_tracker, shared_memory
 
@@ -63,7 +65,9 @@ class SharedArrays:
             self._shm = _attach_untracked(_name)
             buffer = self._shm.buf
         elif shared:
-            self._shm = shared_memory.SharedMemory(create=True, size=size)
+            # A telling name (``/dev/shm/pdsgd_<pid>_<random>``): a leak names its culprit.
+            name = f"pdsgd_{os.getpid()}_{secrets.token_hex(4)}"
+            self._shm = shared_memory.SharedMemory(name=name, create=True, size=size)
             # Unlink even if close() is never called (garbage collection, exit).
             self._finalizer = weakref.finalize(self, _unlink, self._shm)
             buffer = self._shm.buf

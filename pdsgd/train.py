@@ -113,25 +113,29 @@ def _check_positive(**values):
 
 
 def make_runner(model, X, T, *, workers, micro_batch, backend, aggregate=None, send="factors",
-                trace=True, timeout=60.0, checkpoint_every=None):
+                trace=True, timeout=60.0, checkpoint_every=None, straggler=None,
+                straggler_delay=0.0):
     """The runner for a run: sequential for one worker with no backend named, else the Broker.
 
     See :class:`pdsgd.broker.Broker` for the engine's parameters.
     """
-    if workers == 1 and backend is None and aggregate is None and send == "factors":
+    if (workers == 1 and backend is None and aggregate is None and send == "factors"
+            and straggler is None):
         return SequentialRunner(model, X, T, micro_batch)
     from .broker import Broker
 
     return Broker(model, X, T, workers=workers, micro_batch=micro_batch, backend=backend,
                   aggregate=aggregate, send=send, trace=trace, timeout=timeout,
-                  checkpoint_every=checkpoint_every)
+                  checkpoint_every=checkpoint_every, straggler=straggler,
+                  straggler_delay=straggler_delay)
 
 
 def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_batch=1,
           backend=None, bias=True, dtype="float64", seed=0, train_size=None,
           lr_rule="fixed", input_nodes=None, output_nodes=None, progress=False,
           on_epoch=None, aggregate=None, send="factors", trace=True, timeout=60.0,
-          checkpoint=None, checkpoint_every=None, resume=None):
+          checkpoint=None, checkpoint_every=None, resume=None, straggler=None,
+          straggler_delay=0.0):
     """Train the seed's MLP with bulk-synchronous data-parallel SGD.
 
     Parameters
@@ -182,6 +186,10 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
     resume : str or Path, optional
         A checkpoint to continue from; the final weights equal those of an
         uninterrupted run with the same settings.
+    straggler : int, optional
+        Make this worker sleep ``straggler_delay`` seconds every iteration, to
+        see the barrier make everyone wait (the weights do not change).
+    straggler_delay : float, default 0
 
     Returns
     -------
@@ -228,7 +236,8 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         history, start_epoch, first_iteration = state.history, state.epoch, state.iteration
     runner = make_runner(model, X, T, workers=workers, micro_batch=micro_batch,
                          backend=backend, aggregate=aggregate, send=send, trace=trace,
-                         timeout=timeout, checkpoint_every=checkpoint_every)
+                         timeout=timeout, checkpoint_every=checkpoint_every,
+                         straggler=straggler, straggler_delay=straggler_delay)
     bar = tqdm(total=epochs * len(X), unit="sample", disable=not progress, leave=False,
                initial=min(start_epoch * len(X) + first_iteration * workers * micro_batch,
                            epochs * len(X)))

@@ -21,9 +21,10 @@ from IPython.display import Image, clear_output, display
 from threadpoolctl import threadpool_limits
 
 from . import course, plots
+from .backends import BACKENDS as ENGINE_BACKENDS
 from .errors import PdsgdError
 
-BACKENDS = ("auto", "serial", "threads", "processes")
+BACKENDS = ("auto", *ENGINE_BACKENDS)  # auto: sequential for N = 1, the engine's default above
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32, 64)
 _WIDE = {"description_width": "initial"}
 
@@ -55,8 +56,9 @@ class _Panel(w.VBox):
         self.error = None
         self.run_button.on_click(lambda _button: self.run())
         header = [w.HTML(f"<b>{self.heading}</b>")] if self.heading else []
-        super().__init__(header + [w.HBox([w.VBox(controls[::2]), w.VBox(controls[1::2])]),
-                                   w.HBox([self.run_button, self.status]), self.messages, self.plot_area])
+        columns = w.HBox([w.VBox(controls[::2]), w.VBox(controls[1::2])])
+        super().__init__(header + [columns, w.HBox([self.run_button, self.status]),
+                                   self.messages, self.plot_area])
 
     def show(self, fig):
         """Display ``fig`` in the plot area, below what is there, and keep it."""
@@ -154,6 +156,15 @@ class TrainingPanel(_Panel):
         return train(self.data, progress=True, on_epoch=self._on_epoch, **self.options())
 
 
+def engine_has_straggler():
+    """Whether :func:`pdsgd.train` takes the ``straggler`` and ``straggler_delay`` options."""
+    import inspect
+
+    from .train import train
+
+    return {"straggler", "straggler_delay"} <= set(inspect.signature(train).parameters)
+
+
 class StragglerPanel(_Panel):
     """Slow one worker down and watch every other worker wait at the barrier.
 
@@ -170,8 +181,9 @@ class StragglerPanel(_Panel):
         self.data = data
         self.workers = _slider(w.IntSlider, "workers N", value=2, min=2, max=4)
         self.straggler = _slider(w.IntSlider, "slow worker", value=1, min=0, max=1)
-        self.delay_ms = _slider(w.FloatSlider, "extra ms per iteration", value=2.0, min=0.0,
-                                max=10.0, step=0.5)
+        self.delay_ms = _slider(w.FloatSlider, "extra ms per iteration",
+                                value=2.0 if engine_has_straggler() else 0.0, min=0.0,
+                                max=10.0, step=0.5, disabled=not engine_has_straggler())
         self.backend = w.Dropdown(description="backend", options=("threads", "processes"),
                                   value="threads", style=_WIDE)
         self.train_size = _slider(w.IntSlider, "samples P", value=course.pick(400, 200),

@@ -28,12 +28,19 @@ def reference(sizes, X, T, batch, lr=0.5, epochs=1, seed=3):
     return model.params
 
 
-def shm_segments():
-    """Names in /dev/shm (empty where there is no such folder)."""
+def shm_segments(pid=None):
+    """Names in /dev/shm created by process ``pid`` (default: this one).
+
+    Other programs on the machine may be using shared memory at the same time,
+    so only the names that carry our pid count: pdsgd's blocks
+    (``pdsgd_<pid>_...``) and loky's semaphores (``sem.loky-<pid>-...``).
+    """
+    pid = os.getpid() if pid is None else pid
     try:
-        return set(os.listdir("/dev/shm"))
+        names = os.listdir("/dev/shm")
     except FileNotFoundError:
         return set()
+    return {n for n in names if n.startswith((f"pdsgd_{pid}_", f"sem.loky-{pid}-"))}
 
 
 def worker_children():

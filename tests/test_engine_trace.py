@@ -56,3 +56,17 @@ def test_plot_timeline_draws_one_row_per_worker_and_the_aggregator():
     assert len(ax.patches) > 0 and ax.get_legend() is not None
     ax = plot_timeline(_trace("serial", "central"), start=0.0, end=1e-3)
     assert ax.get_xlim() == (0.0, 1e-3)
+
+
+def test_a_straggler_makes_the_others_wait_without_changing_the_weights():
+    X, T = problem(n=12)
+    params, waits = {}, {}
+    for delay in (0.0, 0.02):
+        model = MLP((6, 5, 3))
+        with Broker(model, X, T, workers=2, backend="threads", straggler=1,
+                    straggler_delay=delay) as broker:
+            broker.run_epoch(np.arange(12), 0.1)
+            waits[delay] = summarize(broker.trace)[0]["barrier wait"]
+        params[delay] = model.params
+    assert np.array_equal(params[0.0], params[0.02])
+    assert waits[0.02] > 6 * 0.02 * 0.9  # worker 0 waited for worker 1 every iteration

@@ -7,7 +7,7 @@ def _study(curves, threads=2):
     table = [{"train_size": p, "workers": n, "speedup": s, "speedup_lo": s * 0.98,
               "speedup_hi": s * 1.02, "efficiency": s / n}
              for p, points in curves.items() for n, s in points]
-    return {"machine": {"logical_cores": threads}, "speedup": table,
+    return {"machine": {"hardware_threads": threads}, "speedup": table,
             "log_fit": {p: [0.5, 0.9] for p in curves}}
 
 

@@ -48,7 +48,7 @@ def test_grid_runs_every_cell_once_then_trains_nothing(data, tmp_path):
                        train_fn=first)
     assert first.calls == len(GRID)
     assert not any(r["cached"] for r in records)
-    assert all(r["machine"]["logical_cores"] >= 1 for r in records)
+    assert all(r["machine"]["hardware_threads"] >= 1 for r in records)
     engine = [r for r in records if r["cell"]["workers"] == 2]
     assert all(r["phases"]["iterations"] > 0 for r in engine)  # from the engine's trace
 
@@ -109,7 +109,7 @@ def test_reproduce_writes_every_figure_and_the_report(reproduced):
     report = (out / "REPORT.md").read_text()
     for name in FIGURES:
         assert f"({name}.png)" in report
-    assert "The seed's claims" in report and "logical_cores" in report
+    assert "The seed's claims" in report and "hardware_threads" in report
     assert len(study["claims"]) == 3
     assert json.loads((out / "study.json").read_text())["profile"] == "tiny"
 

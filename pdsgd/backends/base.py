@@ -60,12 +60,16 @@ class Backend:
     timeout : float
         Seconds a worker may wait at the iteration barrier before the run is
         declared stuck.
+    straggler : int, optional
+        A worker made slow on purpose, by ``straggler_delay`` seconds per iteration.
+    straggler_delay : float
     """
 
     name = "base"
 
     def __init__(self, model, X, T, *, workers, micro_batch=1, aggregate="central",
-                 send="factors", span=512, trace=True, timeout=60.0):
+                 send="factors", span=512, trace=True, timeout=60.0, straggler=None,
+                 straggler_delay=0.0):
         if aggregate not in AGGREGATES:
             raise PdsgdError(f"--aggregate {aggregate}: choose one of {', '.join(AGGREGATES)}")
         self.model, self.X, self.T = model, X, T
@@ -73,6 +77,7 @@ class Backend:
         self.aggregate, self.send, self.span = aggregate, send, span
         self.trace, self.timeout = trace, timeout
         self.aggregator = ResultsAggregator(send, micro_batch)
+        self.delays = [straggler_delay if i == straggler else 0.0 for i in range(workers)]
 
     def start(self, t0):
         """Start the workers; ``t0`` is the run's ``time.perf_counter()`` origin."""

@@ -29,7 +29,7 @@ class SerialBackend(Backend):
         block = SharedArrays(slot_fields(m.sizes, n, self.micro_batch, m.dtype, self.send,
                                          m.bias), shared=False)
         self.slots = ResultSlots(block, 0, m.n_layers)
-        self.pool = [Worker(i, m, self.X, self.T, self.micro_batch, self.send)
+        self.pool = [Worker(i, m, self.X, self.T, self.micro_batch, self.send, self.delays[i])
                      for i in range(n)]
         self.times = np.zeros((n + 1, self.span, 3, 2))
 

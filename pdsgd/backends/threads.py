@@ -31,7 +31,8 @@ class ThreadsBackend(PoolBackend):
         for i in range(n):
             params = self.block["params"] if central else m.params.copy()
             model = MLP(m.sizes, bias=m.bias, dtype=m.dtype, params=params)
-            worker = Worker(i, model, self.X, self.T, self.micro_batch, self.send)
+            worker = Worker(i, model, self.X, self.T, self.micro_batch, self.send,
+                            self.delays[i])
             thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
                                       name=f"pdsgd-worker-{i}")
             thread.start()
