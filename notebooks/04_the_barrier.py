@@ -81,6 +81,14 @@ panel = widgets.StragglerPanel(data)
 panel
 
 # %% [markdown]
+# The next cell presses **Run** once for you (2 workers, worker 1 slowed by
+# 2 ms per iteration); the results appear in the panel above. Worker 1's blue
+# bars are long; worker 0 spends the same time in red, waiting for it.
+
+# %%
+panel.run_button.click()
+
+# %% [markdown]
 # ## The cost of one crossing
 #
 # When nobody is late, what does a barrier cost? In every iteration the last

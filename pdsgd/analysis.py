@@ -137,7 +137,7 @@ def draw_figures(study, timeline_record, cache_dir, out, formats=("png", "svg"))
         "time_vs_workers": plots.plot_time_vs_workers(study["timing"], cores),
         "speedup": plots.plot_speedup(study["speedup"], study["amdahl"], cores),
         "efficiency": plots.plot_efficiency(study["speedup"], cores),
-        "accuracy_vs_workers": plots.plot_accuracy_vs_workers(acc_lines, cores),
+        "accuracy_vs_workers": plots.plot_accuracy_vs_workers(acc_lines),
         "accuracy_vs_time": plots.plot_accuracy_vs_time(acc),
     }
     trace_file = timeline_record.get("files", {}).get("trace")

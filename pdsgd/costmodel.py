@@ -184,7 +184,9 @@ def fit_cost_model(rows, cores):
         compute, aggregate = float(coef[0]), float(coef[1])
         sync = np.zeros_like(per_iter)
         source = "totals"
-    sync0, sync1 = _nonneg_lstsq(np.column_stack([np.ones_like(n), np.log2(n)]), sync)
+    # Fitted on epoch seconds (each row times its iterations), not per iteration: long
+    # cells, whose start-up costs are spread thinnest, then weigh the most.
+    sync0, sync1 = _nonneg_lstsq(np.column_stack([iters, iters * np.log2(n)]), sync * iters)
     return CostModel(sequential=sequential, compute=compute, aggregate=aggregate,
                      sync0=float(sync0), sync1=float(sync1), cores=int(cores), source=source)
 

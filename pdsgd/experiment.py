@@ -222,8 +222,12 @@ def run_grid(cells, data, *, cache_dir, settings=None, progress=True, train_fn=N
     records = {}
     for cell in unique:
         path = record_path(cell, data, settings, cache_dir)
-        if path.exists():
+        try:
             records[cell] = {**json.loads(path.read_text()), "cached": True}
+        except FileNotFoundError:
+            pass  # not run yet
+        except (OSError, ValueError):  # unreadable (edited by hand?): measure it again
+            path.unlink(missing_ok=True)
     todo = sorted((c for c in unique if c not in records), key=lambda c: c.repeat)
     bar = tqdm(total=len(unique), initial=len(records), desc=desc, unit="cell",
                disable=not progress)

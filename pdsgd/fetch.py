@@ -34,17 +34,18 @@ MIRRORS = {
     ),
 }
 
-# SHA-256 of the official .gz files. How they were checked (see data/README.md):
-# - fashion-mnist: Debian's dataset-fashion-mnist package holds the same deflate
-#   streams with the file name and time dropped from the gzip header; putting
-#   them back gives files whose MD5 equals the one Zalando publishes (and
-#   torchvision checks), and whose SHA-256 is below. tests/test_fetch.py redoes
-#   this whenever the Debian package is installed.
-# - mnist: t10k-labels was rebuilt the same way from the raw IDX file and
-#   matches its published MD5 and the SHA-256 below. The other three are the
-#   values that tensorflow-datasets and many other projects publish for these
-#   mirrors; their sizes match LeCun's page (9,912,422 / 28,881 / 1,648,877 /
-#   4,542 bytes).
+# SHA-256 of the official .gz files. How they were checked (data/README.md):
+# - fashion-mnist, all four: Debian's dataset-fashion-mnist package holds the
+#   same deflate streams with the file name and time dropped from the gzip
+#   header. Putting them back gives files whose MD5 equals the one Zalando
+#   publishes (and torchvision checks) and whose SHA-256 is below;
+#   tests/test_fetch.py redoes this whenever the Debian package is installed.
+# - mnist, t10k-*: rebuilt the same way from the raw IDX files (`gzip -6`,
+#   original name and time in the header): published MD5 and the SHA-256
+#   below both match.
+# - mnist, train-*: not rebuilt here (their gzip time was not found). These are
+#   the values tensorflow-datasets and many other projects publish for these
+#   mirrors, and they match LeCun's published file sizes.
 FILES = {
     "mnist": {
         "train-images-idx3-ubyte.gz":

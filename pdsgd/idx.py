@@ -65,7 +65,7 @@ def read_idx(path, *, hint=""):
         raise DataError(f"{path} does not exist{fix}") from None
     except (OSError, EOFError, zlib.error) as exc:
         # gzip raises BadGzipFile (an OSError) or EOFError for cut-off streams.
-        raise DataError(f"{path} is not a readable gzip file ({exc}){fix}") from None
+        raise DataError(f"{path} cannot be read ({exc}){fix}") from None
 
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in TYPES or raw[3] == 0:
         raise DataError(f"{path} is not an IDX file (bad header {raw[:4].hex()}){fix}")

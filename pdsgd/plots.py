@@ -177,7 +177,8 @@ def plot_time_vs_workers(rows, cores=None, ax=None):
                 [r["seconds"] for r in seq if r["train_size"] == p], "*", ms=10,
                 color=f"C{i}", mec="k", label="sequential" if i == 0 else None)
     _workers_axis(ax, [r["workers"] for r in rows], cores)
-    ax.set(yscale="log", ylabel=f"training time, {rows[0]['epochs']} epochs (s)",
+    epochs = rows[0]["epochs"]
+    ax.set(yscale="log", ylabel=f"training time, {epochs} epoch{'s' * (epochs > 1)} (s)",
            title="Execution time")
     ax.legend(fontsize="small")
     return ax.figure

@@ -156,21 +156,12 @@ class TrainingPanel(_Panel):
         return train(self.data, progress=True, on_epoch=self._on_epoch, **self.options())
 
 
-def engine_has_straggler():
-    """Whether :func:`pdsgd.train` takes the ``straggler`` and ``straggler_delay`` options."""
-    import inspect
-
-    from .train import train
-
-    return {"straggler", "straggler_delay"} <= set(inspect.signature(train).parameters)
-
-
 class StragglerPanel(_Panel):
     """Slow one worker down and watch every other worker wait at the barrier.
 
     Trains one short epoch with N workers and draws a window of the engine's
     timeline (compute, barrier wait, aggregate per worker) and each worker's
-    totals. With ``delay`` above zero the chosen worker takes that many extra
+    totals. With a delay above zero the chosen worker takes that many extra
     milliseconds in every iteration, through the engine options
     ``straggler`` (which worker) and ``straggler_delay`` (seconds).
     """
@@ -181,9 +172,8 @@ class StragglerPanel(_Panel):
         self.data = data
         self.workers = _slider(w.IntSlider, "workers N", value=2, min=2, max=4)
         self.straggler = _slider(w.IntSlider, "slow worker", value=1, min=0, max=1)
-        self.delay_ms = _slider(w.FloatSlider, "extra ms per iteration",
-                                value=2.0 if engine_has_straggler() else 0.0, min=0.0,
-                                max=10.0, step=0.5, disabled=not engine_has_straggler())
+        self.delay_ms = _slider(w.FloatSlider, "extra ms per iteration", value=2.0, min=0.0,
+                                max=10.0, step=0.5)
         self.backend = w.Dropdown(description="backend", options=("threads", "processes"),
                                   value="threads", style=_WIDE)
         self.train_size = _slider(w.IntSlider, "samples P", value=course.pick(400, 200),
@@ -210,14 +200,7 @@ class StragglerPanel(_Panel):
         from . import trace as tr
         from .train import train
 
-        try:
-            result = train(self.data, **self.options())
-        except TypeError as error:  # an engine without the straggler options
-            if "straggler" not in str(error):
-                raise
-            raise PdsgdError("this engine has no straggler option yet (it needs "
-                             "train(..., straggler=i, straggler_delay=seconds)); "
-                             "set the delay to 0") from None
+        result = train(self.data, **self.options())
         self.show(plots.plot_run_timeline(result.trace, count=self.window.value))
         self.show(plots.plot_phase_totals(tr.summarize(result.trace)))
         cost = course.crossing_cost(result.trace)

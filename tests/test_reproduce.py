@@ -71,6 +71,16 @@ def test_a_different_setting_is_a_different_cell(data, tmp_path):
     assert other.calls == 1
 
 
+def test_an_unreadable_record_is_measured_again(data, tmp_path):
+    run_grid(GRID[:1], data, cache_dir=tmp_path, settings=SETTINGS, progress=False)
+    (record,) = tmp_path.glob("*.json")
+    record.write_text("{not json")
+    again = CountingTrain()
+    run_grid(GRID[:1], data, cache_dir=tmp_path, settings=SETTINGS, progress=False,
+             train_fn=again)
+    assert again.calls == 1 and json.loads(record.read_text())["cell"]["train_size"] == 40
+
+
 def test_an_interrupted_grid_resumes_without_redoing_finished_cells(data, tmp_path):
     crash = CountingTrain(stop=3)
     with pytest.raises(KeyboardInterrupt):
@@ -154,10 +164,8 @@ def test_full_profile_without_data_fails_in_one_line(tmp_path, monkeypatch):
 
 
 def test_full_profile_falls_back_to_fashion_mnist_with_a_notice(tmp_path, monkeypatch, capsys):
-    import pdsgd.reproduce as rp
-
     monkeypatch.setenv("PDSGD_DATA_DIR", str(tmp_path))  # no MNIST there
-    profile = rp.replace(tiny_profile(), datasets=("mnist", "synthetic"))
+    profile = tiny_profile(datasets=("mnist", "synthetic"))
     data, notice = load_profile_data(profile)
     assert data.name == "synthetic" and "mnist" in notice
     assert "notice" in capsys.readouterr().out

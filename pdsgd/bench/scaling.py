@@ -12,6 +12,7 @@ naive NumPy loop of ``pdsgd bench sequential``. All in one process tree.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -95,6 +96,11 @@ def _tree_memory_mb():
             total += info.uss
         except psutil.Error:
             pass
+    # Shared pages are in no process's unique set: add our shared blocks once.
+    prefix = f"pdsgd_{os.getpid()}_"
+    if os.path.isdir("/dev/shm"):
+        total += sum(os.stat(os.path.join("/dev/shm", n)).st_size
+                     for n in os.listdir("/dev/shm") if n.startswith(prefix))
     return total / 2**20
 
 
