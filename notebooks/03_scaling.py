@@ -57,11 +57,11 @@ data = load_dataset("mnist-5k")
 # timing taken once can be spoiled by whatever else the machine is doing.
 
 # %%
-cache = tempfile.mkdtemp(prefix="pdsgd-03-")
+cache = tempfile.TemporaryDirectory(prefix="pdsgd-03-")  # removed when the kernel stops
 cells = [experiment.Cell(train_size=P, workers=1, backend=None, epochs=1)]
 cells += [experiment.Cell(train_size=P, workers=n, backend="processes", epochs=1)
           for n in workers_grid]
-records = experiment.run_grid(cells, data, cache_dir=cache, desc="scaling")
+records = experiment.run_grid(cells, data, cache_dir=cache.name, desc="scaling")
 rows = experiment.summarize(records)
 for r in rows:
     print(f"N = {r['workers']}  backend = {r['backend'] or 'sequential':10s} "

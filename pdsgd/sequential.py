@@ -8,6 +8,8 @@ with ``N`` workers and micro-batch ``b`` must equal this runner with batch
 
 from __future__ import annotations
 
+from threadpoolctl import threadpool_limits
+
 from .shuffle import n_iterations
 
 
@@ -30,13 +32,19 @@ class SequentialRunner:
         self.model, self.X, self.T, self.micro_batch = model, X, T, micro_batch
 
     def __enter__(self):
+        # One BLAS thread: at batch 1 a second thread only adds hand-offs, and a
+        # BLAS thread spinning on a busy core slows every step many times over.
+        self._limits = threadpool_limits(limits=1)
         return self
 
     def __exit__(self, *exc):
         self.close()
 
     def close(self):
-        """Nothing to release; present so every runner is used the same way."""
+        """Give BLAS back its usual number of threads."""
+        limits, self._limits = getattr(self, "_limits", None), None
+        if limits is not None:
+            limits.restore_original_limits()
 
     def iterations(self, n_samples):
         """Number of steps in an epoch of ``n_samples`` samples."""

@@ -90,9 +90,9 @@ def run(sizes=(784, 200, 10), samples=2000, repeats=5, seed=0):
         bs = [b.copy() for b in naive.biases]
         found = {
             "naive NumPy loop": _time_per_sample(
-                lambda x, t: naive_step(ws, bs, x, t, 0.1), X, T, repeats),
+                lambda x, t, ws=ws, bs=bs: naive_step(ws, bs, x, t, 0.1), X, T, repeats),
             "pdsgd step_one": _time_per_sample(
-                lambda x, t: model.step_one(x, t, 0.1), X, T, repeats),
+                lambda x, t, m=model: m.step_one(x, t, 0.1), X, T, repeats),
         }
         torch_step = _torch_step(sizes, dtype)
         if torch_step is not None:
