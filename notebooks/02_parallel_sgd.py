@@ -76,25 +76,35 @@ print("largest difference between the two models' parameters:",
       np.abs(seed_way.model.params - minibatch.model.params).max())
 
 # %% [markdown]
-# Equal up to rounding. Now Algorithm 1 with k = 4 machines (simulated one
-# after another by `course.parameter_averaging`), beside the seed's way with
-# N = 4 and plain sequential SGD, for the same number of epochs:
+# Equal up to rounding.
+#
+# The engine also runs Algorithm 1: `algorithm="average"` lets each of the k
+# workers take K plain SGD steps on its own samples, starting from the
+# parent's weights, and then averages the k workers' *parameters* into the
+# parent. With K = 1 that is the seed's algorithm again (the average of k
+# one-step parameter vectors is one step with the averaged gradient). With
+# K = P / k every worker runs through its whole share of the epoch alone and
+# the parameters are averaged once per epoch: Zinkevich's parallel SGD.
 
 # %%
 k = 4
-_, averaged = course.parameter_averaging(data, machines=k, epochs=epochs, train_size=P)
-seed_n4 = pdsgd.train(data, workers=k, backend="serial", epochs=epochs, train_size=P)
 sequential = pdsgd.train(data, epochs=epochs, train_size=P)
-print(f"sequential SGD (one sample per step):     {sequential.test_accuracy:.3f}")
-print(f"the seed, N = {k} (minibatch of {k}):        {seed_n4.test_accuracy:.3f}")
-print(f"Algorithm 1, k = {k} (parameter averaging): {averaged['test_accuracy'][-1]:.3f}")
+print(f"sequential SGD, one sample per step:            {sequential.test_accuracy:.3f}")
+for K in (1, 10, P // k):
+    averaged = pdsgd.train(data, workers=k, backend="threads", algorithm="average",
+                           local_steps=K, epochs=epochs, train_size=P)
+    print(f"Algorithm 1, k = {k}, averaging every K = {K:3d} steps: "
+          f"{averaged.test_accuracy:.3f}")
 
 # %% [markdown]
-# With the seed's unscaled learning rate, a batch of N takes N times fewer
-# steps than sequential SGD, each no longer: it learns less per epoch.
-# Parameter averaging gives each machine a whole shard of steps, but each
-# machine has seen only 1/k of the data. The `lr rule` control below offers
+# With the seed's unscaled learning rate, averaging over k workers learns less
+# per epoch than sequential SGD. At K = 1 a step averages k gradients, so an
+# epoch takes k times fewer steps, each no longer. At large K each worker takes
+# all its steps, but on 1/k of the data, and averaging k models that drifted
+# apart loses some of what each learned. The `lr rule` control below offers
 # Goyal et al.'s (2017) fix for the first: multiply the rate by the batch size.
+# What Algorithm 1 buys is communication: one exchange per K steps instead of
+# one per step.
 #
 # ## The seed's architecture
 #
@@ -159,8 +169,9 @@ for send in ("factors", "gradients"):
 #
 # 1. In the panel, set N = 8 with the fixed learning rate, then with
 #    `lr rule = linear`. Explain the accuracies with the minibatch view above.
-# 2. Run `course.parameter_averaging` with `machines=1`. What algorithm is it
-#    then? Now raise `machines` to 16: what happens to accuracy, and why?
+# 2. Run Algorithm 1 (`algorithm="average"`) with `workers=1`: what algorithm
+#    is it then, whatever K? Now try `workers=16` with `local_steps=P // 16`: what
+#    happens to accuracy, and why?
 # 3. Using `course.measure_messages(sizes=(784, 1000, 10))`, how does the
 #    advantage of sufficient factors grow with the hidden layer? For which
 #    micro-batch b would sending b sets of factors cost as much as a gradient?

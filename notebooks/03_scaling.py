@@ -60,8 +60,17 @@ data = load_dataset("mnist-5k")
 cache = tempfile.TemporaryDirectory(prefix="pdsgd-03-")  # removed when the kernel stops
 cells = [experiment.Cell(train_size=P, workers=1, backend=None, epochs=1)]
 cells += [experiment.Cell(train_size=P, workers=n, backend="processes", epochs=1)
-          for n in workers_grid]
-records = experiment.run_grid(cells, data, cache_dir=cache.name, desc="scaling")
+          for n in workers_grid if n <= cores]
+records = experiment.run_grid(cells, data, cache_dir=cache.name, desc="a core per worker")
+
+# %% [markdown]
+# Now more workers than cores (if this machine has more cores than the
+# largest N of the grid, this cell has nothing to do: see exercise 2).
+
+# %%
+more = [experiment.Cell(train_size=P, workers=n, backend="processes", epochs=1)
+        for n in workers_grid if n > cores]
+records += experiment.run_grid(more, data, cache_dir=cache.name, desc="more workers than cores")
 rows = experiment.summarize(records)
 for r in rows:
     print(f"N = {r['workers']}  backend = {r['backend'] or 'sequential':10s} "
@@ -103,6 +112,12 @@ print(f"fitted parallel fraction f = {f:.2f}; Amdahl's limit 1/(1-f) = "
 plots.plot_speedup(table, amdahl={P: f}, cores=cores)
 
 # %% [markdown]
+# Amdahl's law never predicts a speedup below 1: it has no term for the cost
+# of working together. When the measured speedup *is* below 1 (the workers
+# spend longer agreeing than computing), the best fit is f = 0, "nothing
+# parallelises", and the law has nothing more to say. The cost model does.
+
+# %% [markdown]
 # ## The cost model: where an iteration's time goes
 #
 # One iteration with N workers on C cores costs
@@ -123,7 +138,10 @@ plots.plot_speedup(table, amdahl={P: f}, cores=cores)
 
 # %%
 model = costmodel.fit_cost_model(rows, cores)
-print(model)
+us = 1e6
+print(f"per sample: sequential {model.sequential * us:.0f} us, compute {model.compute * us:.0f} us,"
+      f" aggregate {model.aggregate * us:.0f} us; per iteration: synchronisation "
+      f"{model.sync0 * us:.0f} + {model.sync1 * us:.0f} log2(N) us")
 print(f"the speedup no number of workers exceeds: {model.limit():.1f}")
 plots.plot_cost_model(model, measured=[(r["workers"], r["speedup"]) for r in table],
                       n_max=32, train_size=P)
@@ -134,8 +152,8 @@ plots.plot_cost_model(model, measured=[(r["workers"], r["speedup"]) for r in tab
 # 1. Add micro-batches: the same grid with `micro_batch=16` in every cell. The
 #    work per iteration grows 16-fold while the synchronisation stays the same.
 #    What happens to the speedup and to the fitted $f$?
-# 2. Add N = 8 on this machine. Where is the time going? (Look at each row's
-#    `phases`: mean compute, wait and aggregate seconds per iteration.)
+# 2. Add N = 2 x cores to the grid. Where is the time going? (Look at each
+#    row's `phases`: mean compute, wait and aggregate seconds per iteration.)
 # 3. The seed claims speedup grows "nearly logarithmically" in N. Fit
 #    `costmodel.fit_log` to your speedups. Is a logarithm a good description, or
 #    does Amdahl's curve fit better (compare with `costmodel.r_squared`)?

@@ -93,24 +93,33 @@ panel.run_button.click()
 #
 # When nobody is late, what does a barrier cost? In every iteration the last
 # worker to arrive waits for no one, so its wait is the price of the
-# crossing itself. Compare with `threading.Barrier` crossed by two threads
-# doing nothing else, and with a sample's forward and backward pass.
+# crossing itself. Here N = 2 processes, each applying the update to its own
+# replica (one crossing per iteration), measured from the trace; beside it,
+# `threading.Barrier` crossed by two threads doing nothing else.
 
 # %%
 fast = pdsgd.train(data, workers=2, backend="processes", aggregate="replicated", epochs=1,
                    train_size=P)
-per_iteration = fast.train_seconds / (P / 2)  # 2 samples per iteration, one per worker
-print(f"processes, our cyclic barrier: {course.crossing_cost(fast.trace) * 1e6:6.1f} us per crossing")
-print(f"threads, threading.Barrier:    {course.measure_thread_barrier(2) * 1e6:6.1f} us per crossing")
-print(f"one iteration of the run:      {per_iteration * 1e6:6.1f} us")
+profile = course.iteration_profile(fast.trace)
+print(f"one worker's forward and backward pass: {profile['compute'] * 1e6:7.1f} us")
+print(f"one whole iteration:                    {profile['iteration'] * 1e6:7.1f} us")
+print(f"a crossing of our cyclic barrier:       {profile['crossing'] * 1e6:7.1f} us (processes)")
+print(f"a crossing of threading.Barrier:        "
+      f"{course.measure_thread_barrier(2) * 1e6:7.1f} us (threads)")
 
 # %% [markdown]
-# At batch 1 a crossing costs about as much as the work it separates, and the
-# seed crosses once or twice per sample. Two ways out, both in the kit:
-# give each worker more samples per iteration (`micro_batch`, notebook 3's
-# first exercise), so that a crossing is paid once per b samples; or let each
-# worker apply the update to its own replica (`aggregate="replicated"`), so
-# that one crossing per iteration suffices instead of two.
+# A barrier that spins on shared memory crosses in a few microseconds, as long
+# as every worker has a core of its own. One built on the operating system's
+# locks (`threading.Barrier`, `multiprocessing.Barrier`) costs tens of
+# microseconds: as much as the sample's forward and backward pass, and the
+# seed crosses it once or twice per sample. When workers outnumber cores, a
+# spinning worker even steals the core that the late one needs (exercise 3).
+#
+# Two ways out, both in the kit: give each worker more samples per iteration
+# (`micro_batch`, notebook 3's first exercise), so that a crossing is paid once
+# per b samples; and let each worker apply the update to its own replica
+# (`aggregate="replicated"`), so that one crossing per iteration suffices
+# instead of two.
 #
 # ## Exercises
 #

@@ -33,10 +33,17 @@ from .mlp import param_count
 SENDS = ("factors", "gradients")
 
 
-def slot_fields(sizes, workers, micro_batch, dtype, send="factors", bias=True):
-    """The result slots as ``{name: (shape, dtype)}``, for :class:`~pdsgd.shm.SharedArrays`."""
+def slot_fields(sizes, workers, micro_batch, dtype, send="factors", bias=True,
+                local_steps=None):
+    """The result slots as ``{name: (shape, dtype)}``, for :class:`~pdsgd.shm.SharedArrays`.
+
+    With parameter averaging (``local_steps`` given) each worker's result is its
+    whole parameter vector: one row of ``replicas`` per worker.
+    """
     rows, fields = workers * micro_batch, {}
     for parity in (0, 1):
+        if local_steps:
+            fields[f"replicas{parity}"] = ((workers, param_count(sizes, bias)), dtype)
         for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             fields[f"deltas{parity}_{l}"] = ((rows, n_out), dtype)
             fields[f"inputs{parity}_{l}"] = ((rows, n_in), dtype)
@@ -52,6 +59,7 @@ class ResultSlots:
         self.deltas = [block[f"deltas{parity}_{l}"] for l in range(n_layers)]
         self.inputs = [block[f"inputs{parity}_{l}"] for l in range(n_layers)]
         self.grads = block.arrays.get(f"grads{parity}")
+        self.replicas = block.arrays.get(f"replicas{parity}")  # parameter averaging
 
 
 class ResultsAggregator:
@@ -63,12 +71,18 @@ class ResultsAggregator:
         What the workers left in their slots.
     micro_batch : int
         b, rows per worker: worker ``i`` owns rows ``[i*b, (i+1)*b)``.
+    workers : int, default 1
+        N (needed by parameter averaging only).
+    local_steps : int, optional
+        K: average the workers' parameters after K local steps
+        (:mod:`pdsgd.averaging`) instead of taking one step with their gradients.
     """
 
-    def __init__(self, send="factors", micro_batch=1):
+    def __init__(self, send="factors", micro_batch=1, workers=1, local_steps=None):
         if send not in SENDS:
             raise ValueError(f"send must be one of {SENDS}, got {send!r}")
         self.send, self.micro_batch = send, micro_batch
+        self.workers, self.local_steps = workers, local_steps
         self._total = None
 
     def apply(self, model, slots, n_rows, lr):
@@ -83,6 +97,9 @@ class ResultsAggregator:
             Samples seen this iteration (``N*b``, fewer in an epoch's last one).
         lr : float
         """
+        if self.local_steps:
+            self._average(model, slots, n_rows)
+            return
         scale = -lr / n_rows
         if self.send == "factors":
             model.apply_factors([d[:n_rows] for d in slots.deltas],
@@ -97,3 +114,12 @@ class ResultsAggregator:
         for i in range(1, n_busy):  # worker order, always: the sum is bit-reproducible
             total += grads[i]
         model.params += scale * total
+
+    def _average(self, model, slots, n_rows):
+        """Parameter averaging: the parent becomes the (sample-weighted) mean of the replicas."""
+        from .averaging import average_into, samples_per_worker
+
+        if self._total is None:
+            self._total = np.empty((2, len(model.params)), model.dtype)
+        counts = samples_per_worker(n_rows, self.workers, self.local_steps, self.micro_batch)
+        average_into(model.params, slots.replicas, counts, self._total)

@@ -39,7 +39,8 @@ from .shuffle import n_iterations
 from .trace import empty_trace
 
 #: ``--aggregate`` when none is given, per backend: the faster one measured here.
-DEFAULT_AGGREGATE = {"processes": "replicated", "threads": "central", "serial": "central"}
+DEFAULT_AGGREGATE = {"processes": "replicated", "threads": "central", "serial": "central",
+                     "dask": "central"}
 
 
 class Broker:
@@ -56,7 +57,7 @@ class Broker:
         N.
     micro_batch : int, default 1
         b, samples per worker per iteration.
-    backend : {"serial", "threads", "processes"}, optional
+    backend : {"serial", "threads", "processes", "dask"}, optional
         Default ``"processes"``.
     aggregate : {"central", "replicated"}, optional
         Default per backend, see :data:`DEFAULT_AGGREGATE`.
@@ -76,11 +77,22 @@ class Broker:
         Make this worker slow on purpose (a lesson on the barrier) ...
     straggler_delay : float, default 0
         ... by this many seconds per iteration.
+    algorithm : {"bsp", "average"}, default "bsp"
+        Average the workers' gradients every iteration (the seed's BSP), or
+        their parameters after ``local_steps`` local SGD steps (Algorithm 1,
+        :mod:`pdsgd.averaging`); then an "iteration" is a round of ``N*K*b`` samples.
+    local_steps : int, default 1
+        K, local steps per round (``"average"`` only).
+    scheduler : str, optional
+        The ``dask`` backend's scheduler address (default: a LocalCluster of its own).
     """
 
     def __init__(self, model, X, T, *, workers=2, micro_batch=1, backend=None, aggregate=None,
                  send="factors", trace=True, timeout=60.0, span=512, checkpoint_every=None,
-                 straggler=None, straggler_delay=0.0):
+                 straggler=None, straggler_delay=0.0, algorithm="bsp", local_steps=1,
+                 scheduler=None):
+        from .averaging import ALGORITHMS
+
         backend = backend or DEFAULT_BACKEND
         cls = get_backend(backend)
         aggregate = aggregate or DEFAULT_AGGREGATE.get(backend, "central")
@@ -90,6 +102,15 @@ class Broker:
             raise PdsgdError(f"--send {send}: choose one of {', '.join(SENDS)}")
         if straggler is not None and not 0 <= straggler < workers:
             raise PdsgdError(f"--straggler {straggler}: workers are numbered 0 to {workers - 1}")
+        if algorithm not in ALGORITHMS:
+            raise PdsgdError(f"--algorithm {algorithm}: choose one of {', '.join(ALGORITHMS)}")
+        if int(local_steps) != local_steps or local_steps < 1:
+            raise PdsgdError(f"--local-steps must be a positive integer, got {local_steps}")
+        if algorithm == "average" and send != "factors":
+            raise PdsgdError("--send applies to --algorithm bsp only: averaging workers send "
+                             "their parameters")
+        if scheduler is not None and backend != "dask":
+            raise PdsgdError(f"--scheduler needs --backend dask (not {backend})")
         if straggler_delay < 0:
             raise PdsgdError(f"--straggler-delay must be >= 0, got {straggler_delay}")
         if X.dtype != model.dtype or T.dtype != model.dtype:
@@ -100,10 +121,16 @@ class Broker:
         self.backend_name, self.aggregate, self.send = backend, aggregate, send
         self.checkpoint_every = checkpoint_every
         self.span = int(span)
+        self.algorithm = algorithm
+        # K for averaging, None for BSP; a round of averaging has K*b samples per worker.
+        self.local_steps = local_steps if algorithm == "average" else None
+        self.round_batch = self.micro_batch * (self.local_steps or 1)
+        options = {"scheduler": scheduler} if backend == "dask" else {}
         self.backend = cls(model, X, T, workers=self.workers, micro_batch=self.micro_batch,
                            aggregate=aggregate, send=send, span=self.span, trace=trace,
                            timeout=timeout, straggler=straggler,
-                           straggler_delay=straggler_delay)
+                           straggler_delay=straggler_delay, local_steps=self.local_steps,
+                           **options)
         self._traces, self._iteration = [], 0
         self._limits, self.started = None, False
 
@@ -143,7 +170,7 @@ class Broker:
     # -------------------------------------------------------------- training
     def iterations(self, n_samples):
         """Number of BSP iterations in an epoch of ``n_samples`` samples."""
-        return n_iterations(n_samples, self.workers, self.micro_batch)
+        return n_iterations(n_samples, self.workers, self.round_batch)
 
     def run_epoch(self, order, lr, *, first_iteration=0, on_iteration=None, progress=None):
         """Train on one epoch's ``order`` of samples, as the sequential runner does.
@@ -152,7 +179,7 @@ class Broker:
         last iteration done (epoch-local); ``progress.update(n)`` likewise.
         """
         self.start()
-        with DataGenerator(order, self.workers, self.micro_batch,
+        with DataGenerator(order, self.workers, self.round_batch,
                            first_iteration=first_iteration, span=self.span,
                            every=self.checkpoint_every) as generator:
             for span in generator:

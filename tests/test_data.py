@@ -288,3 +288,8 @@ def test_synthetic_is_learnable():
     centroids = np.stack([d.X_train[d.y_train == c].mean(axis=0) for c in range(10)])
     predicted = np.argmin(((d.X_test[:, None, :] - centroids) ** 2).sum(axis=2), axis=1)
     assert (predicted == d.y_test).mean() > 0.9
+
+
+def test_synthetic_larger_than_memory_is_refused_in_one_line():
+    with pytest.raises(PdsgdError, match="smaller --train-size"):
+        load_dataset("synthetic", train_size=10**11)

@@ -64,6 +64,7 @@ def _execute(name, tmp_path, monkeypatch):
 
     monkeypatch.setenv("PDSGD_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "agg")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # what a notebook puts in a temp folder
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     client = NotebookClient(nb, timeout=BUDGET_S, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})

@@ -116,14 +116,6 @@ def test_measure_messages_counts_the_floats():
     assert isinstance(plots.plot_messages(m), Figure)
 
 
-def test_parameter_averaging_is_the_mean_of_the_machines(data):
-    _, one = course.parameter_averaging(data, machines=1, hidden=(20,), epochs=2, train_size=200)
-    model, four = course.parameter_averaging(data, machines=4, hidden=(20,), epochs=1,
-                                             train_size=200)
-    assert one["epoch"] == [1, 2] and four["epoch"] == [1]
-    assert 0.0 <= four["test_accuracy"][0] <= 1.0 and model.sizes == (784, 20, 10)
-
-
 def test_crossing_cost_is_the_last_arrivals_wait():
     rows = trace.empty_trace(6)
     rows["phase"] = trace.WAIT
@@ -155,3 +147,14 @@ def test_course_figures_draw():
                                               "aggregate": 0.3}})):
         assert isinstance(fig, Figure)
         assert widgets.figure_image(fig).data[:4] == b"\x89PNG"
+
+
+def test_iteration_profile_reads_medians_off_the_trace():
+    rows = trace.empty_trace(4)
+    rows["worker"] = [0, 1, 0, 1]
+    rows["iteration"] = [0, 0, 0, 0]
+    rows["phase"] = [trace.COMPUTE, trace.COMPUTE, trace.WAIT, trace.WAIT]
+    rows["start"] = [0.0, 0.0, 1.0, 3.0]
+    rows["end"] = [1.0, 3.0, 3.5, 3.5]
+    profile = course.iteration_profile(rows)
+    assert profile == {"iteration": 3.5, "compute": 2.0, "crossing": 0.5}

@@ -7,10 +7,11 @@ Each backend is a small class in a module of its own, behind the interface of
 serial     the oracle: the same BSP math, workers called one after another
 threads    N threads over shared NumPy arrays, ``threading.Barrier``
 processes  N long-lived loky processes, shared memory, our cyclic barrier
+dask       N Dask workers (one machine or many); a round is N futures
 ========== ================================================================
 
-To add one (say ``dask``), write ``pdsgd/backends/dask.py`` with a ``Backend``
-subclass and add a line to :data:`BACKENDS`; nothing else changes.
+To add one, write ``pdsgd/backends/NAME.py`` with a ``Backend`` subclass and
+add a line to :data:`BACKENDS`; nothing else changes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ BACKENDS = {
     "serial": "pdsgd.backends.serial:SerialBackend",
     "threads": "pdsgd.backends.threads:ThreadsBackend",
     "processes": "pdsgd.backends.processes:ProcessesBackend",
+    "dask": "pdsgd.backends.dask:DaskBackend",
 }
 
 #: the backend used when more than one worker is asked for and none is named.

@@ -63,21 +63,32 @@ class Backend:
     straggler : int, optional
         A worker made slow on purpose, by ``straggler_delay`` seconds per iteration.
     straggler_delay : float
+    local_steps : int, optional
+        K for parameter averaging (:mod:`pdsgd.averaging`); None for BSP. A
+        round (N*K*b samples) then plays the part of an iteration.
     """
 
     name = "base"
 
     def __init__(self, model, X, T, *, workers, micro_batch=1, aggregate="central",
                  send="factors", span=512, trace=True, timeout=60.0, straggler=None,
-                 straggler_delay=0.0):
+                 straggler_delay=0.0, local_steps=None):
         if aggregate not in AGGREGATES:
             raise PdsgdError(f"--aggregate {aggregate}: choose one of {', '.join(AGGREGATES)}")
         self.model, self.X, self.T = model, X, T
         self.workers, self.micro_batch = workers, micro_batch
         self.aggregate, self.send, self.span = aggregate, send, span
         self.trace, self.timeout = trace, timeout
-        self.aggregator = ResultsAggregator(send, micro_batch)
+        self.local_steps = local_steps
+        # Samples per iteration (BSP) or per round (averaging): a schedule row.
+        self.round_size = workers * micro_batch * (local_steps or 1)
+        self.aggregator = ResultsAggregator(send, micro_batch, **self.averaging)
         self.delays = [straggler_delay if i == straggler else 0.0 for i in range(workers)]
+
+    @property
+    def averaging(self):
+        """Keyword arguments that make a Worker or ResultsAggregator average parameters (or not)."""
+        return dict(workers=self.workers, local_steps=self.local_steps)
 
     def start(self, t0):
         """Start the workers; ``t0`` is the run's ``time.perf_counter()`` origin."""
@@ -107,13 +118,14 @@ class PoolBackend(Backend):
         return {
             "control": ((4,), np.int64), "lr": ((1,), np.float64),
             "flags": ((4,), np.int64),
-            "schedule": ((self.span, n * self.micro_batch), np.int64),
+            "schedule": ((self.span, self.round_size), np.int64),
             "n_rows": ((self.span,), np.int64),
             "params": (m.params.shape, m.dtype),
             "checksums": ((n,), np.int64), "pids": ((n,), np.int64),
             # [party, iteration in span, phase, start/end]; party n is the aggregator
             "trace": ((n + 1, self.span, 3, 2), np.float64),
-            **slot_fields(m.sizes, n, self.micro_batch, m.dtype, self.send, m.bias),
+            **slot_fields(m.sizes, n, self.micro_batch, m.dtype, self.send, m.bias,
+                          self.local_steps),
         }
 
     def start(self, t0):

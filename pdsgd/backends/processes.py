@@ -72,7 +72,7 @@ def _worker_main(index, spec, config):
         params = block["params"].copy() if replicated else block["params"]
         model = MLP(config["sizes"], bias=config["bias"], dtype=config["dtype"], params=params)
         worker = Worker(index, model, block["X"], block["T"], config["micro_batch"],
-                        config["send"], config["delays"][index])
+                        config["send"], config["delays"][index], **config["averaging"])
         slots = [ResultSlots(block, p, model.n_layers) for p in (0, 1)]
         parent = os.getppid()
 
@@ -81,7 +81,8 @@ def _worker_main(index, spec, config):
                 raise BrokenBarrierError("the broker process has gone")
 
         run_worker(worker, block, slots, span, step,
-                   ResultsAggregator(config["send"], config["micro_batch"]),
+                   ResultsAggregator(config["send"], config["micro_batch"],
+                                     **config["averaging"]),
                    replicated=replicated, t0=config["t0"], trace=config["trace"],
                    check=parent_alive)
     except BaseException:
@@ -124,6 +125,7 @@ class ProcessesBackend(PoolBackend):
         config = dict(sizes=m.sizes, bias=m.bias, dtype=m.dtype.name, workers=n,
                       micro_batch=self.micro_batch, aggregate=self.aggregate, send=self.send,
                       trace=self.trace, timeout=self.timeout, t0=self.t0, delays=self.delays,
+                      averaging=self.averaging,
                       spin=(worker_spin, worker_spin))
         self.span_barrier, self.step_barrier = _barriers(
             block, self.semaphores, n, dict(spin=(0.0, parent_spin), timeout=None),

@@ -27,10 +27,10 @@ class SerialBackend(Backend):
         m, n = self.model, self.workers
         self.t0 = t0
         block = SharedArrays(slot_fields(m.sizes, n, self.micro_batch, m.dtype, self.send,
-                                         m.bias), shared=False)
+                                         m.bias, self.local_steps), shared=False)
         self.slots = ResultSlots(block, 0, m.n_layers)
-        self.pool = [Worker(i, m, self.X, self.T, self.micro_batch, self.send, self.delays[i])
-                     for i in range(n)]
+        self.pool = [Worker(i, m, self.X, self.T, self.micro_batch, self.send, self.delays[i],
+                            **self.averaging) for i in range(n)]
         self.times = np.zeros((n + 1, self.span, 3, 2))
 
     def run_span(self, span, lr, first):
@@ -41,7 +41,7 @@ class SerialBackend(Backend):
             n_rows = int(span.n_rows[k])
             for worker in self.pool:
                 s = clock()
-                worker.compute(slots, span.indices[k], n_rows)
+                worker.compute(slots, span.indices[k], n_rows, lr)
                 if self.trace:
                     times[worker.index, k, COMPUTE] = s - t0, clock() - t0
             s = clock()

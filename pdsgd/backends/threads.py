@@ -32,7 +32,7 @@ class ThreadsBackend(PoolBackend):
             params = self.block["params"] if central else m.params.copy()
             model = MLP(m.sizes, bias=m.bias, dtype=m.dtype, params=params)
             worker = Worker(i, model, self.X, self.T, self.micro_batch, self.send,
-                            self.delays[i])
+                            self.delays[i], **self.averaging)
             thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
                                       name=f"pdsgd-worker-{i}")
             thread.start()
@@ -43,7 +43,7 @@ class ThreadsBackend(PoolBackend):
 
         try:
             run_worker(worker, self.block, self.slots, self.span_barrier, self.step_barrier,
-                       ResultsAggregator(self.send, self.micro_batch),
+                       ResultsAggregator(self.send, self.micro_batch, **self.averaging),
                        replicated=self.aggregate == "replicated", t0=self.t0,
                        trace=self.trace)
         except threading.BrokenBarrierError:

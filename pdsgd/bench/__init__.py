@@ -4,9 +4,9 @@ Each benchmark module defines ``add_parser(subparsers)`` registering its
 ``pdsgd bench NAME`` subcommand.
 """
 
-from . import scaling, sequential
+from . import dask, scaling, sequential
 
-MODULES = [sequential, scaling]
+MODULES = [sequential, scaling, dask]
 
 
 def add_bench_parsers(subparsers):

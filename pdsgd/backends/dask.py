@@ -1,0 +1,298 @@
+"""The dask backend: the same rounds as the serial backend, run as dask.distributed futures.
+
+One *round* is one BSP iteration (or, with parameter averaging, K local steps):
+
+1. the broker scatters the parent's weights to the N chosen Dask workers (once per round);
+2. it submits N tasks, task ``i`` pinned to Dask worker ``i``: each runs
+   :meth:`pdsgd.worker.Worker.compute`, the very code of the other backends,
+   and returns its result (sufficient factors, a gradient, or its parameters);
+3. gathering the N results is the barrier; the broker's
+   :class:`~pdsgd.aggregator.ResultsAggregator` then updates the parent, in
+   worker order, exactly as the serial backend does: the weights agree bit for bit.
+
+The training data are scattered once per run (every chosen worker holds all of
+``X`` and ``T``); a worker that joins later fetches them from a peer.
+
+Losing a worker: a round is a pure function of (weights, samples, lr), so it is
+simply computed again. The tasks are pinned *loosely*: when their worker has
+gone, the scheduler reruns them on another (Dask retries a task whose worker
+died, up to ``distributed.scheduler.allowed-failures`` times). If the round's
+data were lost too, the broker scatters them again and repeats the round. The
+run finishes with the same weights; it stops with :class:`WorkerError` only
+when no worker is left within ``timeout`` seconds.
+
+With no scheduler address the backend starts a ``LocalCluster`` of N
+single-threaded worker processes on 127.0.0.1, and closes it on every exit path.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+import numpy as np
+
+from ..aggregator import ResultSlots, slot_fields
+from ..errors import PdsgdError
+from ..shm import SharedArrays
+from ..trace import AGGREGATE, COMPUTE, WAIT, from_times
+from .base import Backend, WorkerError
+
+#: Rounds are retried this many times after lost data before the run is stopped.
+RETRIES = 3
+_NOISY = ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker",
+          "distributed.core", "distributed.comm", "tornado", "bokeh")
+
+_STATE = {}  # in a Dask worker process: (run token, worker index) -> (Worker, ResultSlots)
+
+
+def local_cluster(workers):
+    """A ``LocalCluster`` of ``workers`` single-threaded processes, listening on 127.0.0.1 only.
+
+    No dashboard; the scheduler's small HTTP server takes a free port rather
+    than 8787, so that two clusters never fight over one. Close it when done
+    (it is a context manager).
+    """
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address=None,
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                        silence_logs=logging.ERROR)
+
+
+def _config(backend):
+    m = backend.model
+    return dict(sizes=m.sizes, bias=m.bias, dtype=m.dtype.name, micro_batch=backend.micro_batch,
+                send=backend.send, delays=backend.delays, **backend.averaging)
+
+
+def _state(token, index, config, X, T):
+    """This process's Worker for (run, index), made once and kept between rounds."""
+    state = _STATE.get((token, index))
+    if state is None:
+        from threadpoolctl import threadpool_limits
+
+        from ..mlp import MLP
+        from ..worker import Worker
+
+        threadpool_limits(limits=1)  # one core per Dask worker, and reproducible GEMMs
+        c = config
+        model = MLP(c["sizes"], bias=c["bias"], dtype=c["dtype"])
+        block = SharedArrays(slot_fields(c["sizes"], c["workers"], c["micro_batch"], c["dtype"],
+                                         c["send"], c["bias"], c["local_steps"]), shared=False)
+        worker = Worker(index, model, X, T, c["micro_batch"], c["send"], c["delays"][index],
+                        workers=c["workers"], local_steps=c["local_steps"])
+        state = _STATE[(token, index)] = (worker, ResultSlots(block, 0, model.n_layers))
+    return state
+
+
+def round_task(token, index, config, params, X, T, indices, n_rows, lr):
+    """Worker ``index``'s part of one round, run in a Dask worker process.
+
+    Returns
+    -------
+    result, seconds
+        The worker's result (its parameters when averaging; else its factor
+        rows or its gradient) and how long the computation took.
+    """
+    start = time.perf_counter()
+    worker, slots = _state(token, index, config, X, T)
+    worker.X, worker.T = X, T  # this process's copy of the scattered data
+    worker.model.params[...] = params
+    worker.compute(slots, indices, n_rows, lr)
+    if config["local_steps"]:
+        result = slots.replicas[index].copy()
+    elif config["send"] == "gradients":
+        result = slots.grads[index].copy()
+    else:
+        lo, hi = worker.rows(n_rows)
+        result = ([d[lo:hi].copy() for d in slots.deltas], [a[lo:hi].copy() for a in slots.inputs])
+    return result, time.perf_counter() - start
+
+
+def forget(token):
+    """Drop a finished run's Workers from a Dask worker process (``client.run``)."""
+    for key in [k for k in _STATE if k[0] == token]:
+        del _STATE[key]
+
+
+class DaskBackend(Backend):
+    """N tasks per round on N Dask workers (see :class:`~pdsgd.backends.base.Backend`).
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        A running scheduler's address, ``tcp://HOST:8786``; None starts a LocalCluster.
+    **options
+        As for :class:`~pdsgd.backends.base.Backend`.
+    """
+
+    name = "dask"
+
+    def __init__(self, model, X, T, *, scheduler=None, **options):
+        super().__init__(model, X, T, **options)
+        self.scheduler = scheduler
+        self.client = self.cluster = None
+
+    # -------------------------------------------------------------- lifetime
+    def start(self, t0):
+        self.t0, self.token = t0, secrets.token_hex(4)
+        self._quiet()
+        try:
+            self._connect()
+            self._place()
+            self._scatter_data()
+        except BaseException:
+            self.close()
+            raise
+        m, n = self.model, self.workers
+        block = SharedArrays(slot_fields(m.sizes, n, self.micro_batch, m.dtype, self.send,
+                                         m.bias, self.local_steps), shared=False)
+        self.slots = ResultSlots(block, 0, m.n_layers)
+        self.config = _config(self)
+        self.times = np.zeros((n + 1, self.span, 3, 2))
+        self.rounds = 0
+
+    def _quiet(self):
+        # Dask logs every restarted worker and lost connection at WARNING: noise
+        # for a student, so only errors get through while the run lasts.
+        self._levels = {name: logging.getLogger(name).level for name in _NOISY}
+        for name in _NOISY:
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+    def _connect(self):
+        from distributed import Client
+
+        if self.scheduler is None:
+            self.cluster = local_cluster(self.workers)
+            address = self.cluster.scheduler_address
+        else:
+            address = self.scheduler
+        try:
+            self.client = Client(address, timeout=self.timeout, set_as_default=False)
+        except OSError as error:
+            raise PdsgdError(f"--scheduler {address}: cannot reach a Dask scheduler there "
+                             f"({error}); start one with `dask scheduler`") from None
+        self._wait_for_workers()
+
+    def _wait_for_workers(self):
+        try:
+            self.client.wait_for_workers(self.workers, timeout=self.timeout)
+        except TimeoutError:
+            have = len(self.client.scheduler_info(n_workers=-1)["workers"])
+            raise WorkerError(f"the Dask scheduler has {have} workers, fewer than the "
+                              f"{self.workers} asked for, after {self.timeout:g} s; start more "
+                              "with `dask worker ADDRESS` or ask for fewer with --workers"
+                              ) from None
+
+    def _place(self):
+        """Choose N distinct Dask workers, keeping those already chosen that are still there."""
+        alive = sorted(self.client.scheduler_info(n_workers=-1)["workers"])
+        kept = [a for a in getattr(self, "addresses", []) if a in alive]
+        spare = [a for a in alive if a not in kept]
+        self.addresses = (kept + spare)[:self.workers]
+        # Fewer alive than N (a worker has just died): share the ones left.
+        while len(self.addresses) < self.workers:
+            self.addresses.append(alive[len(self.addresses) % len(alive)])
+
+    def _scatter_data(self):
+        self.data = self.client.scatter([self.X, self.T], workers=self.addresses,
+                                        broadcast=True, hash=False)
+
+    def close(self):
+        client, cluster, self.client, self.cluster = self.client, self.cluster, None, None
+        try:
+            if client is not None:
+                try:
+                    if cluster is None:  # a shared scheduler lives on: tidy its workers
+                        client.run(forget, self.token, on_error="ignore")
+                finally:
+                    client.close()
+        finally:
+            try:
+                if cluster is not None:
+                    cluster.close()
+            finally:
+                for name, level in getattr(self, "_levels", {}).items():
+                    logging.getLogger(name).setLevel(level)
+
+    # -------------------------------------------------------------- training
+    def run_span(self, span, lr, first):
+        clock, t0, times = time.perf_counter, self.t0, self.times
+        if self.trace:
+            times[:, :span.count] = 0.0
+        for k in range(span.count):
+            n_rows = int(span.n_rows[k])
+            s = clock()
+            results = self._round(span.indices[k], n_rows, lr)
+            g = clock()
+            self._collect(results, n_rows)
+            self.aggregator.apply(self.model, self.slots, n_rows, lr)
+            if self.trace:
+                # A worker's clock is not ours: its compute time is placed from
+                # the round's start (transfer time shows up as waiting).
+                for i, (_, seconds) in enumerate(results):
+                    c = min(s + seconds, g)
+                    times[i, k, COMPUTE] = s - t0, c - t0
+                    times[i, k, WAIT] = c - t0, g - t0
+                times[self.workers, k, AGGREGATE] = g - t0, clock() - t0
+        self._place()  # once a span: notice workers that left or joined
+        return from_times(times[:, :span.count], first) if self.trace else None
+
+    def _round(self, indices, n_rows, lr):
+        """Run one round on the cluster; repeat it if a worker's loss took its data along."""
+        for attempt in range(RETRIES + 1):
+            try:
+                return self._submit_and_gather(indices, n_rows, lr)
+            except WorkerError:
+                raise
+            except Exception as error:  # data lost with a worker, a worker gone mid-scatter
+                if attempt == RETRIES:
+                    raise WorkerError(f"round {self.rounds} failed {RETRIES + 1} times on the "
+                                      f"Dask cluster ({type(error).__name__}: {error}); the "
+                                      "run was stopped") from error
+                self._wait_for_workers()
+                self._place()
+                self._scatter_data()
+
+    def _submit_and_gather(self, indices, n_rows, lr):
+        from distributed import wait
+        from distributed.scheduler import KilledWorker
+
+        client, X, T = self.client, *self.data
+        params = client.scatter(self.model.params, workers=self.addresses, broadcast=True,
+                                hash=False)
+        futures = [client.submit(round_task, self.token, i, self.config, params, X, T, indices,
+                                 n_rows, lr, key=f"pdsgd-{self.token}-{self.rounds}-{i}",
+                                 workers=[address], allow_other_workers=True, pure=False)
+                   for i, address in enumerate(self.addresses)]
+        try:
+            with client.as_current():  # wait() asks for "the" client; ours is not the default
+                wait(futures, timeout=self.timeout)
+            results = client.gather(futures)
+        except KilledWorker as error:
+            raise WorkerError(f"a task of round {self.rounds} was running on every Dask "
+                              f"worker that died ({error}); the run was stopped") from error
+        except TimeoutError:
+            raise WorkerError(f"round {self.rounds} did not finish within --timeout "
+                              f"{self.timeout:g} s on the Dask cluster; the run was stopped"
+                              ) from None
+        self.rounds += 1
+        return results
+
+    def _collect(self, results, n_rows):
+        """Copy the workers' results into the broker's slots, as the other backends hold them."""
+        slots, b = self.slots, self.micro_batch
+        for i, (result, _) in enumerate(results):
+            if self.local_steps:
+                slots.replicas[i] = result
+            elif self.send == "gradients":
+                slots.grads[i] = result
+            else:
+                lo = i * b
+                deltas, inputs = result
+                for l, (d, a) in enumerate(zip(deltas, inputs, strict=True)):
+                    slots.deltas[l][lo:lo + len(d)] = d
+                    slots.inputs[l][lo:lo + len(a)] = a
