@@ -352,3 +352,22 @@ def plot_phase_totals(totals, ax=None):
     ax.set(xlabel="seconds, whole run", title="Where each party's time went")
     ax.legend(fontsize="small")
     return ax.figure
+
+
+def plot_rounds_and_time(rows):
+    """Test accuracy against communication rounds and against wall time, one line per run.
+
+    ``rows`` as returned by :func:`pdsgd.distributed.compare`.
+    """
+    fig, (by_rounds, by_time) = new_figure(ncols=2)
+    for r in rows:
+        by_rounds.plot(r["rounds"], r["accuracy"], "o-", label=r["label"])
+        by_time.plot(r["seconds"], r["accuracy"], "o-", label=r["label"])
+    by_rounds.set_xscale("log")
+    by_rounds.set_xlabel("communication rounds (log scale)")
+    by_time.set_xlabel("training time (s)")
+    for ax in (by_rounds, by_time):
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+    by_rounds.legend()
+    return fig

@@ -67,21 +67,32 @@ class _Panel(w.VBox):
             display(figure_image(fig))
 
     def run(self):
-        """Run with the current values of the controls (what the Run button calls)."""
+        """Run with the current values of the controls (what the Run button calls).
+
+        A refusal (:class:`~pdsgd.errors.PdsgdError`: something the student can
+        change) shows as one red line. Any other error shows its traceback in
+        the panel; in a kernel the Output widget then swallows it, elsewhere
+        (tests, scripts) it propagates.
+        """
         self.run_button.disabled = True
-        self.error, self.figures = None, []
+        self.result, self.error, self.figures = None, None, []
         self.status.value = "running..."
         self.messages.clear_output()
         self.plot_area.clear_output()
         try:
             with self.messages:
-                self.result = self._run()
-            self.status.value = f"<code>{self.result.summary()}</code>"
-        except PdsgdError as error:
-            self.result, self.error = None, str(error)
-            self.status.value = f"<span style='color:#b00'>refused: {error}</span>"
+                try:
+                    self.result = self._run()
+                except PdsgdError as error:
+                    self.error = str(error)
         finally:
             self.run_button.disabled = False
+            if self.result is not None:
+                self.status.value = f"<code>{self.result.summary()}</code>"
+            elif self.error is not None:
+                self.status.value = f"<span style='color:#b00'>refused: {self.error}</span>"
+            else:
+                self.status.value = "<span style='color:#b00'>failed: see the error below</span>"
         return self.result
 
     def _run(self):

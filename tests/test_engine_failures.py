@@ -80,10 +80,10 @@ def test_failing_worker_thread_is_named(monkeypatch):
 
     compute = worker_module.Worker.compute
 
-    def flaky(self, slots, indices, n_rows):
+    def flaky(self, slots, indices, n_rows, lr=None):
         if self.index == 1:
             raise ValueError("boom")
-        return compute(self, slots, indices, n_rows)
+        return compute(self, slots, indices, n_rows, lr)
 
     monkeypatch.setattr(worker_module.Worker, "compute", flaky)
     X, T = problem()

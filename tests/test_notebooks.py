@@ -17,7 +17,8 @@ nbformat = pytest.importorskip("nbformat")
 jupytext = pytest.importorskip("jupytext")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-COURSE = ["01_the_network", "02_parallel_sgd", "03_scaling", "04_the_barrier"]
+COURSE = ["01_the_network", "02_parallel_sgd", "03_scaling", "04_the_barrier",
+          "05_going_distributed"]
 BUDGET_S = 120  # each notebook, headless, on 2 cores
 
 
@@ -75,11 +76,35 @@ def _execute(name, tmp_path, monkeypatch):
     return nb, seconds
 
 
+def _cell_seconds(nb):
+    """``(seconds, first line)`` of every code cell, from nbclient's timing metadata."""
+    from datetime import datetime
+
+    out = []
+    for cell in nb.cells:
+        t = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in t and "shell.execute_reply" in t:
+            start, end = (datetime.fromisoformat(t[k].replace("Z", "+00:00"))
+                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            out.append(((end - start).total_seconds(), cell.source.splitlines()[0]))
+    return sorted(out, reverse=True)
+
+
+def _widget_texts(nb):
+    """Every string value held by the notebook's widgets (status lines, labels...)."""
+    state = nb.metadata.get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    return [m["state"]["value"] for m in state.values()
+            if isinstance(m.get("state", {}).get("value"), str)]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", COURSE)
 def test_notebook_runs_headless(name, tmp_path, monkeypatch):
     nb, seconds = _execute(name, tmp_path, monkeypatch)
-    print(f"{name}: {seconds:.1f} s headless")
+    slowest = _cell_seconds(nb)[:3]
+    print(f"{name}: {seconds:.1f} s headless; slowest cells: "
+          + "; ".join(f"{s:.1f} s {line!r}" for s, line in slowest))
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
@@ -87,4 +112,7 @@ def test_notebook_runs_headless(name, tmp_path, monkeypatch):
     if name in ("02_parallel_sgd", "04_the_barrier"):
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
                    for o in outputs), "the widget panel is displayed"
-    assert seconds < BUDGET_S or os.environ.get("PDSGD_NO_TIME_LIMIT")
+    # A panel pressed from a cell reports a refusal or a failure in its status line.
+    assert not [t for t in _widget_texts(nb) if "refused:" in t or "failed:" in t]
+    assert seconds < BUDGET_S or os.environ.get("PDSGD_NO_TIME_LIMIT"), (
+        f"{name} took {seconds:.0f} s (budget {BUDGET_S} s); slowest cells: {slowest}")

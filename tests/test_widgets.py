@@ -1,5 +1,7 @@
 """The notebooks' widget panels and helpers, driven as a student would: set values, press Run."""
 
+import sys
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -158,3 +160,17 @@ def test_iteration_profile_reads_medians_off_the_trace():
     rows["end"] = [1.0, 3.0, 3.5, 3.5]
     profile = course.iteration_profile(rows)
     assert profile == {"iteration": 3.5, "compute": 2.0, "crossing": 0.5}
+
+
+def test_a_bug_in_a_run_is_reported_and_the_button_comes_back(data, monkeypatch):
+    panel = widgets.TrainingPanel(data, train_size=100)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sys.modules["pdsgd.train"], "train", broken)
+    panel.run_button.click()  # ipywidgets logs what a click handler raises
+    assert panel.result is None and panel.error is None
+    assert "failed" in panel.status.value and not panel.run_button.disabled
+    with pytest.raises(RuntimeError, match="a bug"):  # outside a kernel, run() raises it
+        panel.run()

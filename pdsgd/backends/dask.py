@@ -17,9 +17,9 @@ Losing a worker: a round is a pure function of (weights, samples, lr), so it is
 simply computed again. The tasks are pinned *loosely*: when their worker has
 gone, the scheduler reruns them on another (Dask retries a task whose worker
 died, up to ``distributed.scheduler.allowed-failures`` times). If the round's
-data were lost too, the broker scatters them again and repeats the round. The
-run finishes with the same weights; it stops with :class:`WorkerError` only
-when no worker is left within ``timeout`` seconds.
+data were lost too, the broker scatters them again and repeats the round,
+until ``timeout`` seconds have passed. The run finishes with the same weights;
+it stops with :class:`WorkerError` only when no round completes in that time.
 
 With no scheduler address the backend starts a ``LocalCluster`` of N
 single-threaded worker processes on 127.0.0.1, and closes it on every exit path.
@@ -39,8 +39,8 @@ from ..shm import SharedArrays
 from ..trace import AGGREGATE, COMPUTE, WAIT, from_times
 from .base import Backend, WorkerError
 
-#: Rounds are retried this many times after lost data before the run is stopped.
-RETRIES = 3
+#: Seconds between two tries of a round whose data were lost with a worker.
+RETRY_PAUSE = 0.5
 _NOISY = ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker",
           "distributed.core", "distributed.comm", "tornado", "bokeh")
 
@@ -243,16 +243,18 @@ class DaskBackend(Backend):
 
     def _round(self, indices, n_rows, lr):
         """Run one round on the cluster; repeat it if a worker's loss took its data along."""
-        for attempt in range(RETRIES + 1):
+        deadline = time.monotonic() + self.timeout
+        while True:
             try:
                 return self._submit_and_gather(indices, n_rows, lr)
             except WorkerError:
                 raise
             except Exception as error:  # data lost with a worker, a worker gone mid-scatter
-                if attempt == RETRIES:
-                    raise WorkerError(f"round {self.rounds} failed {RETRIES + 1} times on the "
-                                      f"Dask cluster ({type(error).__name__}: {error}); the "
-                                      "run was stopped") from error
+                if time.monotonic() > deadline:
+                    raise WorkerError(f"round {self.rounds} kept failing on the Dask cluster "
+                                      f"for --timeout {self.timeout:g} s ({type(error).__name__}"
+                                      f": {error}); the run was stopped") from error
+                time.sleep(RETRY_PAUSE)  # let the scheduler notice the loss (and a restart)
                 self._wait_for_workers()
                 self._place()
                 self._scatter_data()
@@ -262,12 +264,15 @@ class DaskBackend(Backend):
         from distributed.scheduler import KilledWorker
 
         client, X, T = self.client, *self.data
-        params = client.scatter(self.model.params, workers=self.addresses, broadcast=True,
-                                hash=False)
+        # One copy of the weights per worker, sent straight to it: no second hop.
+        copies = [client.scatter(self.model.params, workers=[address], hash=False)
+                  for address in self.addresses]
+        # A fresh key for every try: Dask would hand back a failed key's old future.
+        self.tries = getattr(self, "tries", 0) + 1
         futures = [client.submit(round_task, self.token, i, self.config, params, X, T, indices,
-                                 n_rows, lr, key=f"pdsgd-{self.token}-{self.rounds}-{i}",
+                                 n_rows, lr, key=f"pdsgd-{self.token}-{self.tries}-{i}",
                                  workers=[address], allow_other_workers=True, pure=False)
-                   for i, address in enumerate(self.addresses)]
+                   for i, (address, params) in enumerate(zip(self.addresses, copies))]
         try:
             with client.as_current():  # wait() asks for "the" client; ours is not the default
                 wait(futures, timeout=self.timeout)

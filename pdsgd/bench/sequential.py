@@ -5,7 +5,8 @@
    ``np.outer`` for the weight update (Rashid's code). This is the baseline.
 3. PyTorch on the CPU at batch 1, float64 and float32, when torch is installed.
 
-All run in one process, on the same samples, repeated; medians are reported.
+All run in one process, on one core (one BLAS thread, one torch thread), on
+the same samples, repeated; medians are reported.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def _torch_step(sizes, dtype):
         import torch
     except ImportError:
         return None
+    torch.set_num_threads(1)  # the same single core as the NumPy paths
     torch_dtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
     layers = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
@@ -76,8 +78,17 @@ def run(sizes=(784, 200, 10), samples=2000, repeats=5, seed=0):
         ``{"rows": [{"method", "dtype", "us_per_sample", "speedup_vs_naive"}], ...}``
         with machine facts.
     """
+    from threadpoolctl import threadpool_limits
+
     from ..machine import machine_facts
 
+    with threadpool_limits(limits=1):  # one core each: batch 1 gains nothing from threads
+        rows = _measure(sizes, samples, repeats, seed)
+    return {"sizes": list(sizes), "samples": samples, "repeats": repeats,
+            "machine": machine_facts(), "rows": rows}
+
+
+def _measure(sizes, samples, repeats, seed):
     rng = np.random.default_rng(seed)
     rows = []
     for dtype in ("float64", "float32"):
@@ -100,8 +111,7 @@ def run(sizes=(784, 200, 10), samples=2000, repeats=5, seed=0):
         base = found["naive NumPy loop"]
         rows += [{"method": m, "dtype": dtype, "us_per_sample": us,
                   "speedup_vs_naive": base / us} for m, us in found.items()]
-    return {"sizes": list(sizes), "samples": samples, "repeats": repeats,
-            "machine": machine_facts(), "rows": rows}
+    return rows
 
 
 def format_table(result):
