@@ -167,6 +167,25 @@ class MLP:
         grad.apply_factors(deltas, inputs, 1.0 / len(X))
         return grad.params
 
+    def layer_into(self, l, A, out):
+        """``out[...] = A @ W_l.T + b_l`` for the rows of ``A``, written into ``out``.
+
+        The parallel workers' forward pass: it writes straight into their result
+        slots. One row takes BLAS ``gemv``, which at 784-200 is about twice as
+        fast as ``np.matmul`` on a one-row matrix.
+        """
+        w, b = self.weights[l], self.biases[l]
+        if len(A) == 1:
+            y = out[0]
+            if b is not None:
+                y[:] = b
+            self._blas["gemv"](1.0, w.T, A[0], beta=0.0 if b is None else 1.0, y=y,
+                               trans=1, overwrite_y=1)
+        else:
+            np.matmul(A, w.T, out=out)
+            if b is not None:
+                out += b
+
     def apply_factors(self, deltas, inputs, scale):
         """In place: ``W_l += scale * deltas[l].T @ inputs[l]``, ``b_l += scale * sum``.
 

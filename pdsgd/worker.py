@@ -94,12 +94,10 @@ class Worker:
         a = slots.inputs[0][lo:hi]
         np.take(self.X, idx, axis=0, out=a)
         last = model.n_layers - 1
-        for l, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
+        for l in range(model.n_layers):
             # The activations land in the next layer's input slot: no copy later.
             z = slots.inputs[l + 1][lo:hi] if l < last else self._out[:n]
-            np.matmul(a, w.T, out=z)
-            if b is not None:
-                z += b
+            model.layer_into(l, a, z)
             expit(z, out=z)
             a = z
         d = slots.deltas[last][lo:hi]

@@ -107,3 +107,17 @@ def test_bad_sizes_are_refused_with_a_clear_message(sizes):
 
     with pytest.raises(PdsgdError, match="layer"):
         MLP(sizes)
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+@pytest.mark.parametrize("bias", [True, False])
+def test_layer_into_is_the_affine_map_of_the_forward_pass(rows, bias):
+    rng = np.random.default_rng(rows)
+    model = MLP((6, 4, 3), bias=bias, seed=1)
+    if bias:
+        model.biases[0][:] = rng.normal(size=4)
+    A = rng.random((rows, 6))
+    out = np.empty((rows, 4))
+    model.layer_into(0, A, out)
+    assert np.allclose(out, A @ model.weights[0].T + (model.biases[0] if bias else 0),
+                       rtol=1e-14, atol=1e-15)
