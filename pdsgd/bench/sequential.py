@@ -33,16 +33,30 @@ def naive_step(weights, biases, x, t, lr):
         delta = prev * acts[l] * (1.0 - acts[l])
 
 
-def _time_per_sample(step, X, T, repeats):
-    """Median over ``repeats`` of microseconds per sample of ``step(x, t)`` over all rows."""
-    step(X[0], T[0])  # warm caches and lazy allocations outside the timing
-    times = []
+def _time_interleaved(steps, X, T, repeats):
+    """Microseconds per sample of each ``step(x, t)``, over all rows, repeats interleaved.
+
+    Each repeat times every method once, one after the other, so that a burst
+    of load on a shared machine hits all of them alike; the speedups are the
+    medians of the per-repeat ratios to the first method.
+
+    Returns
+    -------
+    dict
+        ``{name: (median us/sample, median ratio first/this)}``.
+    """
+    for step in steps.values():
+        step(X[0], T[0])  # warm caches and lazy allocations outside the timing
+    times = {name: [] for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for i in range(len(X)):
-            step(X[i], T[i])
-        times.append((time.perf_counter() - start) / len(X) * 1e6)
-    return float(np.median(times))
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for i in range(len(X)):
+                step(X[i], T[i])
+            times[name].append((time.perf_counter() - start) / len(X) * 1e6)
+    base = np.array(times[next(iter(steps))])
+    return {name: (float(np.median(t)), float(np.median(base / np.array(t))))
+            for name, t in times.items()}
 
 
 def _torch_step(sizes, dtype):
@@ -99,18 +113,16 @@ def _measure(sizes, samples, repeats, seed):
         naive = model.copy()
         ws = [w.copy() for w in naive.weights]
         bs = [b.copy() for b in naive.biases]
-        found = {
-            "naive NumPy loop": _time_per_sample(
-                lambda x, t, ws=ws, bs=bs: naive_step(ws, bs, x, t, 0.1), X, T, repeats),
-            "pdsgd step_one": _time_per_sample(
-                lambda x, t, m=model: m.step_one(x, t, 0.1), X, T, repeats),
+        steps = {
+            "naive NumPy loop": lambda x, t, ws=ws, bs=bs: naive_step(ws, bs, x, t, 0.1),
+            "pdsgd step_one": lambda x, t, m=model: m.step_one(x, t, 0.1),
         }
         torch_step = _torch_step(sizes, dtype)
         if torch_step is not None:
-            found["PyTorch CPU"] = _time_per_sample(torch_step, X, T, repeats)
-        base = found["naive NumPy loop"]
-        rows += [{"method": m, "dtype": dtype, "us_per_sample": us,
-                  "speedup_vs_naive": base / us} for m, us in found.items()]
+            steps["PyTorch CPU"] = torch_step
+        found = _time_interleaved(steps, X, T, repeats)
+        rows += [{"method": m, "dtype": dtype, "us_per_sample": us, "speedup_vs_naive": ratio}
+                 for m, (us, ratio) in found.items()]
     return rows
 
 
