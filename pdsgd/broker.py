@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from .aggregator import SENDS
 from .backends import DEFAULT_BACKEND, get_backend
-from .backends.base import AGGREGATES
+from .backends.base import AGGREGATES, usable_cores
 from .data_generator import DataGenerator
 from .errors import PdsgdError
 from .shuffle import n_iterations
@@ -41,6 +41,19 @@ from .trace import empty_trace
 #: ``--aggregate`` when none is given, per backend: the faster one measured here.
 DEFAULT_AGGREGATE = {"processes": "replicated", "threads": "central", "serial": "central",
                      "dask": "central"}
+
+
+def default_aggregate(backend, workers):
+    """The ``--aggregate`` used when none is named.
+
+    ``replicated`` on processes while every worker has a core of its own; past
+    that, each extra replica adds the whole update to the cores' work, so the
+    seed's ``central`` aggregation (one update, by the broker) degrades more
+    gently (see the README's scaling table).
+    """
+    if backend == "processes" and workers > usable_cores():
+        return "central"
+    return DEFAULT_AGGREGATE.get(backend, "central")
 
 
 class Broker:
@@ -60,7 +73,7 @@ class Broker:
     backend : {"serial", "threads", "processes", "dask"}, optional
         Default ``"processes"``.
     aggregate : {"central", "replicated"}, optional
-        Default per backend, see :data:`DEFAULT_AGGREGATE`.
+        Default per backend and N, see :func:`default_aggregate`.
     send : {"factors", "gradients"}, default "factors"
     trace : bool, default True
         Record the timeline (:attr:`trace`).
@@ -95,7 +108,7 @@ class Broker:
 
         backend = backend or DEFAULT_BACKEND
         cls = get_backend(backend)
-        aggregate = aggregate or DEFAULT_AGGREGATE.get(backend, "central")
+        aggregate = aggregate or default_aggregate(backend, workers)
         if aggregate not in AGGREGATES:
             raise PdsgdError(f"--aggregate {aggregate}: choose one of {', '.join(AGGREGATES)}")
         if send not in SENDS:

@@ -172,7 +172,7 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         Who applies each iteration's averaged update: the broker, to shared
         weights (the seed's), or every worker to its own replica (one barrier
         per iteration). Same weights, bit for bit; default: the faster one
-        for the backend (:data:`pdsgd.broker.DEFAULT_AGGREGATE`).
+        for the backend and N (:func:`pdsgd.broker.default_aggregate`).
     send : {"factors", "gradients"}, default "factors"
         What workers send: sufficient factors or full gradient matrices.
     trace : bool, default True

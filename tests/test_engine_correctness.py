@@ -86,3 +86,13 @@ def test_train_uses_the_broker_for_several_workers():
     np.testing.assert_allclose(parallel.model.params, sequential.model.params, rtol=1e-12)
     assert parallel.trace is not None and len(parallel.trace) > 0
     assert parallel.config["workers"] == 3 and len(parallel.history["loss"]) == 2
+
+
+def test_default_aggregation_is_replicated_only_while_every_worker_has_a_core(monkeypatch):
+    from pdsgd import broker
+
+    monkeypatch.setattr(broker, "usable_cores", lambda: 2)
+    assert broker.default_aggregate("processes", 2) == "replicated"
+    assert broker.default_aggregate("processes", 3) == "central"
+    assert broker.default_aggregate("threads", 2) == "central"
+    assert broker.default_aggregate("dask", 8) == "central"
