@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from .files import write_json
 
 # Bump when a change to the code makes cached measurements wrong or incomparable.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 SEED_SETTINGS = dict(hidden=[200], lr=0.1, dtype="float64", seed=0, bias=True)
 

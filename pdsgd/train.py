@@ -261,7 +261,10 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         save_checkpoint(checkpoint, model, epoch=epoch, iteration=iteration, history=history,
                         config=config)
 
+    started = time.perf_counter()
     with runner, bar:
+        # Starting the workers is timed apart from training (the seed's T(N) is training).
+        config["startup_seconds"] = time.perf_counter() - started
         for epoch in range(start_epoch, epochs):
             order = epoch_order(len(X), seed, epoch)
             on_iteration = None

@@ -138,6 +138,12 @@ class PoolBackend(Backend):
         self.shared_model = MLP(m.sizes, bias=m.bias, dtype=m.dtype,
                                 params=self.block["params"])
         self.launch()
+        # An empty span: it returns once every worker is up and waiting, so that
+        # starting them is not counted as training time in the first epoch.
+        self.block["params"][...] = m.params
+        self.block["control"][:2] = RUN, 0
+        self.span_wait()
+        self.span_wait()
 
     # Subclasses provide these five.
     def launch(self):
