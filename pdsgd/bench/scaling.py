@@ -46,7 +46,7 @@ def sequential_rates(X, T, micro_batch, repeats, sizes):
     """Samples/s of the sequential runner with one BLAS thread and with all; and the naive loop."""
     from ..mlp import MLP
     from ..sequential import SequentialRunner
-    from .sequential import naive_step
+    from .sequential import naive_step, torch_step
 
     order = np.arange(len(X))
     out = {}
@@ -65,6 +65,10 @@ def sequential_rates(X, T, micro_batch, repeats, sizes):
                 naive_step(ws, bs, X[i], T[i], 0.1)
 
         out["naive NumPy loop"] = _median_rate(naive, len(X), repeats)
+        step = torch_step(sizes, X.dtype.name)
+        if step is not None:  # PyTorch CPU at batch 1, when installed
+            out["PyTorch CPU"] = _median_rate(
+                lambda: [step(X[i], T[i]) for i in range(len(X))], len(X), repeats)
     return out
 
 
@@ -127,6 +131,8 @@ def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
                        "memory_mb": memory}
                 if "naive NumPy loop" in base:
                     row["vs_naive"] = rate / base["naive NumPy loop"]
+                if "PyTorch CPU" in base:
+                    row["vs_torch"] = rate / base["PyTorch CPU"]
                 result["rows"].append(row)
                 progress(format_row(row))
     return result
@@ -147,9 +153,10 @@ def trace_overhead(dataset="mnist-5k", samples=2000, repeats=5, workers=2, micro
 
 def format_row(r):
     """One table line."""
-    naive = f"{r['vs_naive']:>8.2f}x" if "vs_naive" in r else f"{'':>9}"
+    naive, torch = (f"{r[k]:>8.2f}x" if k in r else f"{'':>9}" for k in ("vs_naive", "vs_torch"))
     return (f"{r['backend']:<10} {r['aggregate']:<11} {r['workers']:>3} {r['micro_batch']:>3} "
-            f"{r['samples_per_s']:>12,.0f} {r['speedup']:>8.2f}x {naive} {r['memory_mb']:>8.0f}")
+            f"{r['samples_per_s']:>12,.0f} {r['speedup']:>8.2f}x {naive} {torch} "
+            f"{r['memory_mb']:>8.0f}")
 
 
 def format_table(result):
@@ -157,7 +164,7 @@ def format_table(result):
     lines = [f"BSP scaling, {'-'.join(map(str, result['sizes']))}, {result['dataset']}, "
              f"{result['samples']} samples per timing, median of {result['repeats']}",
              f"{'backend':<10} {'aggregate':<11} {'N':>3} {'b':>3} {'samples/s':>12} "
-             f"{'vs seq':>9} {'vs naive':>9} {'mem MB':>8}"]
+             f"{'vs seq':>9} {'vs naive':>9} {'vs torch':>9} {'mem MB':>8}"]
     for b, base in result["baselines"].items():
         lines.append(f"-- b={b}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in base.items()))
         lines += [format_row(r) for r in result["rows"] if r["micro_batch"] == int(b)]

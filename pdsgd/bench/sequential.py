@@ -59,7 +59,7 @@ def _time_interleaved(steps, X, T, repeats):
             for name, t in times.items()}
 
 
-def _torch_step(sizes, dtype):
+def torch_step(sizes, dtype):
     """A batch-1 PyTorch SGD step on the same network, or None without torch."""
     try:
         import torch
@@ -117,9 +117,9 @@ def _measure(sizes, samples, repeats, seed):
             "naive NumPy loop": lambda x, t, ws=ws, bs=bs: naive_step(ws, bs, x, t, 0.1),
             "pdsgd step_one": lambda x, t, m=model: m.step_one(x, t, 0.1),
         }
-        torch_step = _torch_step(sizes, dtype)
-        if torch_step is not None:
-            steps["PyTorch CPU"] = torch_step
+        torch_step_ = torch_step(sizes, dtype)
+        if torch_step_ is not None:
+            steps["PyTorch CPU"] = torch_step_
         found = _time_interleaved(steps, X, T, repeats)
         rows += [{"method": m, "dtype": dtype, "us_per_sample": us, "speedup_vs_naive": ratio}
                  for m, (us, ratio) in found.items()]
