@@ -19,6 +19,11 @@ The reduction order is fixed (worker 0 first, one GEMM, one BLAS thread), so
 the result is bit for bit the same whichever backend ran the workers, and the
 replicas of ``--aggregate replicated`` stay identical.
 
+With ``--aggregate sharded`` the update is split by rows: worker ``i`` of N
+applies share ``i`` of every layer's rows (:meth:`ResultsAggregator.apply_rows`)
+to the shared weights, and the serial backend applies the N shares in turn, so
+both give the same bits.
+
 Slots are double-buffered (``parity`` 0 and 1, by iteration): with replicated
 aggregation a fast worker may write its results for ``t + 1`` while a slower one
 still reads those of ``t``.
@@ -76,13 +81,17 @@ class ResultsAggregator:
     local_steps : int, optional
         K: average the workers' parameters after K local steps
         (:mod:`pdsgd.averaging`) instead of taking one step with their gradients.
+    shards : int, optional
+        Apply the update in this many row blocks, one after another (``--aggregate
+        sharded`` on one thread: the same arithmetic as N workers each applying one).
     """
 
-    def __init__(self, send="factors", micro_batch=1, workers=1, local_steps=None):
+    def __init__(self, send="factors", micro_batch=1, workers=1, local_steps=None,
+                 shards=None):
         if send not in SENDS:
             raise ValueError(f"send must be one of {SENDS}, got {send!r}")
         self.send, self.micro_batch = send, micro_batch
-        self.workers, self.local_steps = workers, local_steps
+        self.workers, self.local_steps, self.shards = workers, local_steps, shards
         self._total = None
 
     def apply(self, model, slots, n_rows, lr):
@@ -100,6 +109,10 @@ class ResultsAggregator:
         if self.local_steps:
             self._average(model, slots, n_rows)
             return
+        if self.shards:
+            for part in range(self.shards):
+                self.apply_rows(model, slots, n_rows, lr, part, self.shards)
+            return
         scale = -lr / n_rows
         if self.send == "factors":
             model.apply_factors([d[:n_rows] for d in slots.deltas],
@@ -114,6 +127,28 @@ class ResultsAggregator:
         for i in range(1, n_busy):  # worker order, always: the sum is bit-reproducible
             total += grads[i]
         model.params += scale * total
+
+    def apply_rows(self, model, slots, n_rows, lr, part, parts):
+        """Share ``part`` of ``parts`` of :meth:`apply`'s update (``--aggregate sharded``).
+
+        Factors: rows ``[part*n_out//parts, (part+1)*n_out//parts)`` of every
+        layer (:meth:`pdsgd.mlp.MLP.apply_factors_rows`). Gradients: the same
+        share of the flat parameter vector. Shares are disjoint, so the N
+        workers may apply theirs to the shared weights at the same time.
+        """
+        scale = -lr / n_rows
+        if self.send == "factors":
+            model.apply_factors_rows([d[:n_rows] for d in slots.deltas],
+                                     [a[:n_rows] for a in slots.inputs], scale, part, parts)
+            return
+        size = len(model.params)
+        lo, hi = part * size // parts, (part + 1) * size // parts
+        n_busy = -(-n_rows // self.micro_batch)
+        grads = slots.grads
+        total = grads[0, lo:hi].copy()
+        for i in range(1, n_busy):  # worker order, as in apply
+            total += grads[i, lo:hi]
+        model.params[lo:hi] += scale * total
 
     def _average(self, model, slots, n_rows):
         """Parameter averaging: the parent becomes the (sample-weighted) mean of the replicas."""

@@ -43,16 +43,28 @@ DEFAULT_AGGREGATE = {"processes": "replicated", "threads": "central", "serial": 
                      "dask": "central"}
 
 
-def default_aggregate(backend, workers):
+#: Smallest b at which ``sharded`` is the default on processes (while N <= cores).
+SHARDED_FROM_BATCH = 8
+
+
+def default_aggregate(backend, workers, micro_batch=1, algorithm="bsp"):
     """The ``--aggregate`` used when none is named.
 
-    ``replicated`` on processes while every worker has a core of its own; past
-    that, each extra replica adds the whole update to the cores' work, so the
+    On processes, while every worker has a core of its own: ``sharded`` from
+    b = 8 up, where the update is a GEMM big enough that splitting it by rows
+    pays for the second barrier crossing (N = 2, median of interleaved runs on
+    the 2-core machine: 1.22x replicated at b = 8, 1.26x-1.36x at b = 16), and
+    ``replicated`` below (b = 1 to 4: within noise of sharded, which also
+    pulls the weights between the cores' caches every iteration). Past N =
+    cores, each extra replica adds the whole update to the cores' work, so the
     seed's ``central`` aggregation (one update, by the broker) degrades more
-    gently (see the README's scaling table).
+    gently (see the README's scaling table). Parameter averaging never shards.
     """
     if backend == "processes" and workers > usable_cores():
         return "central"
+    if (backend == "processes" and algorithm == "bsp"
+            and micro_batch >= SHARDED_FROM_BATCH):
+        return "sharded"
     return DEFAULT_AGGREGATE.get(backend, "central")
 
 
@@ -72,7 +84,7 @@ class Broker:
         b, samples per worker per iteration.
     backend : {"serial", "threads", "processes", "dask"}, optional
         Default ``"processes"``.
-    aggregate : {"central", "replicated"}, optional
+    aggregate : {"central", "replicated", "sharded"}, optional
         Default per backend and N, see :func:`default_aggregate`.
     send : {"factors", "gradients"}, default "factors"
     trace : bool, default True
@@ -108,7 +120,7 @@ class Broker:
 
         backend = backend or DEFAULT_BACKEND
         cls = get_backend(backend)
-        aggregate = aggregate or default_aggregate(backend, workers)
+        aggregate = aggregate or default_aggregate(backend, workers, micro_batch, algorithm)
         if aggregate not in AGGREGATES:
             raise PdsgdError(f"--aggregate {aggregate}: choose one of {', '.join(AGGREGATES)}")
         if send not in SENDS:
@@ -119,6 +131,8 @@ class Broker:
             raise PdsgdError(f"--algorithm {algorithm}: choose one of {', '.join(ALGORITHMS)}")
         if int(local_steps) != local_steps or local_steps < 1:
             raise PdsgdError(f"--local-steps must be a positive integer, got {local_steps}")
+        if algorithm == "average" and aggregate == "sharded":
+            raise PdsgdError("--aggregate sharded applies to --algorithm bsp only")
         if algorithm == "average" and send != "factors":
             raise PdsgdError("--send applies to --algorithm bsp only: averaging workers send "
                              "their parameters")

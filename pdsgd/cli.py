@@ -100,10 +100,12 @@ def add_train_arguments(p):
                            "N=1, processes above)")
     more.add_argument("--quiet", action="store_true", help="no progress bar")
     engine = p.add_argument_group("parallel engine")
-    engine.add_argument("--aggregate", choices=("central", "replicated"), default=None,
+    engine.add_argument("--aggregate", choices=("central", "replicated", "sharded"),
+                        default=None,
                         help="central: the broker updates shared weights (the seed's); "
-                             "replicated: every worker applies the update to its own copy "
-                             "(default: the faster for the backend)")
+                             "replicated: every worker applies the update to its own copy; "
+                             "sharded: every worker updates its share of the shared weights' "
+                             "rows (default: the faster for the backend)")
     engine.add_argument("--send", choices=("factors", "gradients"), default="factors",
                         help="what workers send: sufficient factors (default) or full "
                              "gradient matrices")

@@ -201,6 +201,28 @@ class MLP:
             if b is not None:
                 b += scale * d.sum(axis=0)
 
+    def apply_factors_rows(self, deltas, inputs, scale, part, parts):
+        """:meth:`apply_factors` on share ``part`` of ``parts`` of every layer's rows.
+
+        Layer ``l``'s share is rows ``[part*n_out//parts, (part+1)*n_out//parts)``
+        of ``W_l`` and the same entries of ``b_l`` (empty when ``parts > n_out``
+        leaves it none). ``parts`` callers with ``part = 0 .. parts-1`` update
+        disjoint rows, so they may run at the same time on shared weights.
+        """
+        gemm = self._blas["gemm"]
+        for w, b, d, a in zip(self.weights, self.biases, deltas, inputs):
+            n_out = w.shape[0]
+            lo, hi = part * n_out // parts, (part + 1) * n_out // parts
+            if hi == lo:
+                continue
+            # W[lo:hi].T is Fortran-contiguous, so the GEMM writes in place; the
+            # deltas' columns are strided, and a copy of them is a few hundred numbers.
+            d = np.ascontiguousarray(d[:, lo:hi], dtype=self.dtype)
+            a = np.asarray(a, dtype=self.dtype)
+            gemm(scale, a.T, d.T, beta=1.0, c=w[lo:hi].T, trans_b=1, overwrite_c=1)
+            if b is not None:
+                b[lo:hi] += scale * d.sum(axis=0)
+
     def sgd_step(self, X, T, lr):
         """One SGD step on the mean loss of the batch ``(X, T)`` (any batch size)."""
         deltas, inputs = self.factors(X, T)

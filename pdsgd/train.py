@@ -168,11 +168,12 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         Show a progress bar.
     on_epoch : callable, optional
         Called as ``on_epoch(epoch, history)`` after each epoch (live plots).
-    aggregate : {"central", "replicated"}, optional
+    aggregate : {"central", "replicated", "sharded"}, optional
         Who applies each iteration's averaged update: the broker, to shared
-        weights (the seed's), or every worker to its own replica (one barrier
-        per iteration). Same weights, bit for bit; default: the faster one
-        for the backend and N (:func:`pdsgd.broker.default_aggregate`).
+        weights (the seed's); every worker to its own replica (one barrier
+        per iteration); or every worker its share of the shared weights' rows.
+        Same weights to rounding (central and replicated bit for bit); default:
+        the faster one for the backend, N and b (:func:`pdsgd.broker.default_aggregate`).
     send : {"factors", "gradients"}, default "factors"
         What workers send: sufficient factors or full gradient matrices.
     trace : bool, default True

@@ -147,14 +147,16 @@ def checksum(params):
 
 
 def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, *,
-               replicated, t0, trace=True, check=None):
+               replicated, t0, trace=True, check=None, sharded=False):
     """A worker's life on the threads and processes backends: run spans until told to stop.
 
     Each span starts and ends with a crossing of ``span_barrier`` (all workers
     and the broker). Inside, every iteration: compute, cross ``step_barrier``;
     then either apply the summed factors to the own replica (``replicated``:
-    one crossing per iteration) or wait a second time while the broker's
-    aggregator updates the shared weights (``central``: the seed's design).
+    one crossing per iteration), or wait a second time while the broker's
+    aggregator updates the shared weights (``central``: the seed's design), or
+    apply its share of the rows to the shared weights and wait a second time so
+    that all shares are in before the next forward pass (``sharded``).
 
     Parameters
     ----------
@@ -167,12 +169,15 @@ def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, *,
     span_barrier, step_barrier
         ``threading.Barrier`` or :class:`pdsgd.barrier.CyclicBarrier` handles.
     aggregator : ResultsAggregator
-        Used on the replica when ``replicated``.
+        Used on the replica when ``replicated``, on the shared weights when ``sharded``.
     t0 : float
         ``time.perf_counter()`` at the start of the run (trace times are relative).
     check : callable, optional
         Passed to waits at the span barrier (a process checks its parent is alive).
+    sharded : bool, default False
+        ``--aggregate sharded``; the step barrier then has the N workers as parties.
     """
+    parts = aggregator.workers
     clock, i = time.perf_counter, worker.index
     control, lr_box, schedule = block["control"], block["lr"], block["schedule"]
     n_rows_of = block["n_rows"]
@@ -197,15 +202,21 @@ def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, *,
             w = clock()
             if replicated:
                 aggregator.apply(worker.model, slots[parity], n_rows, lr)
+            elif sharded:
+                aggregator.apply_rows(worker.model, slots[0], n_rows, lr, i, parts)
+                e = clock()
+                step_barrier.wait()  # every share is in before anyone reads the weights
             else:
                 step_barrier.wait()  # the broker's aggregator is publishing new weights
-            e = clock()
+            if not sharded:
+                e = clock()
             if trace:  # six stores into a preallocated array: well under 1 us
                 j = 6 * k
                 times[j + 2 * COMPUTE] = s - t0
                 times[j + 2 * COMPUTE + 1] = c - t0
                 times[j + 2 * WAIT] = c - t0
-                if replicated:
+                # Sharded: the second wait shows as the gap before the next compute.
+                if replicated or sharded:
                     times[j + 2 * WAIT + 1] = w - t0
                     times[j + 2 * AGGREGATE] = w - t0
                     times[j + 2 * AGGREGATE + 1] = e - t0

@@ -93,6 +93,9 @@ def test_default_aggregation_is_replicated_only_while_every_worker_has_a_core(mo
 
     monkeypatch.setattr(broker, "usable_cores", lambda: 2)
     assert broker.default_aggregate("processes", 2) == "replicated"
+    assert broker.default_aggregate("processes", 2, micro_batch=16) == "sharded"
+    assert broker.default_aggregate("processes", 2, 16, algorithm="average") == "replicated"
+    assert broker.default_aggregate("processes", 3, micro_batch=16) == "central"
     assert broker.default_aggregate("processes", 3) == "central"
     assert broker.default_aggregate("threads", 2) == "central"
     assert broker.default_aggregate("dask", 8) == "central"

@@ -6,7 +6,8 @@ workers waiting at a span barrier; for each span it writes the sample schedule
 and the parent's weights into the shared block, lets the workers go, runs the
 Results Aggregator itself in ``central`` mode, and, after the span, copies the
 weights back into the parent model (checking first, in ``replicated`` mode,
-that every replica holds the very same bytes).
+that every replica holds the very same bytes). In ``sharded`` mode the workers
+update the shared weights themselves, each its share of the rows.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..mlp import MLP
 from ..trace import from_times
 from ..worker import RUN, STOP, checksum
 
-AGGREGATES = ("central", "replicated")
+AGGREGATES = ("central", "replicated", "sharded")
 
 
 class WorkerError(PdsgdError):
@@ -49,9 +50,10 @@ class Backend:
         Training inputs and targets.
     workers, micro_batch : int
         N and b.
-    aggregate : {"central", "replicated"}
+    aggregate : {"central", "replicated", "sharded"}
         Who applies the averaged update: the broker's aggregator, to shared
-        weights the workers read (the seed's), or every worker to its own replica.
+        weights the workers read (the seed's); every worker to its own replica;
+        or every worker its share of the rows of the shared weights.
     send : {"factors", "gradients"}
     span : int
         Most iterations per span (sizes the schedule and trace buffers).
@@ -82,13 +84,19 @@ class Backend:
         self.local_steps = local_steps
         # Samples per iteration (BSP) or per round (averaging): a schedule row.
         self.round_size = workers * micro_batch * (local_steps or 1)
-        self.aggregator = ResultsAggregator(send, micro_batch, **self.averaging)
+        self.aggregator = ResultsAggregator(send, micro_batch, **self.averaging,
+                                            **self.sharding)
         self.delays = [straggler_delay if i == straggler else 0.0 for i in range(workers)]
 
     @property
     def averaging(self):
         """Keyword arguments that make a Worker or ResultsAggregator average parameters (or not)."""
         return dict(workers=self.workers, local_steps=self.local_steps)
+
+    @property
+    def sharding(self):
+        """Keyword arguments that make the serial aggregator apply the update in N row blocks."""
+        return {"shards": self.workers} if self.aggregate == "sharded" else {}
 
     def start(self, t0):
         """Start the workers; ``t0`` is the run's ``time.perf_counter()`` origin."""

@@ -84,7 +84,7 @@ def _worker_main(index, spec, config):
                    ResultsAggregator(config["send"], config["micro_batch"],
                                      **config["averaging"]),
                    replicated=replicated, t0=config["t0"], trace=config["trace"],
-                   check=parent_alive)
+                   check=parent_alive, sharded=config["aggregate"] == "sharded")
     except BaseException:
         span.abort()  # wake everyone: nobody waits for a worker that has gone
         step.abort()
@@ -129,7 +129,7 @@ class ProcessesBackend(PoolBackend):
                       spin=(worker_spin, worker_spin))
         self.span_barrier, self.step_barrier = _barriers(
             block, self.semaphores, n, dict(spin=(0.0, parent_spin), timeout=None),
-            step=central)  # replicated: the broker takes no part in iterations
+            step=central)  # replicated, sharded: the broker takes no part in iterations
         self.executor = ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
                                             initargs=(self.semaphores,), env=ONE_THREAD,
                                             context=context)

@@ -29,7 +29,9 @@ class ThreadsBackend(PoolBackend):
         self.errors = {}
         self.threads = []
         for i in range(n):
-            params = self.block["params"] if central else m.params.copy()
+            # Replicated: a copy of its own; central and sharded: the shared weights.
+            replicated = self.aggregate == "replicated"
+            params = m.params.copy() if replicated else self.block["params"]
             model = MLP(m.sizes, bias=m.bias, dtype=m.dtype, params=params)
             worker = Worker(i, model, self.X, self.T, self.micro_batch, self.send,
                             self.delays[i], **self.averaging)
@@ -45,7 +47,7 @@ class ThreadsBackend(PoolBackend):
             run_worker(worker, self.block, self.slots, self.span_barrier, self.step_barrier,
                        ResultsAggregator(self.send, self.micro_batch, **self.averaging),
                        replicated=self.aggregate == "replicated", t0=self.t0,
-                       trace=self.trace)
+                       trace=self.trace, sharded=self.aggregate == "sharded")
         except threading.BrokenBarrierError:
             pass  # another party failed or the run was stopped; that one reports
         except BaseException as error:
