@@ -109,44 +109,33 @@ class ResultsAggregator:
         if self.local_steps:
             self._average(model, slots, n_rows)
             return
-        if self.shards:
-            for part in range(self.shards):
-                self.apply_rows(model, slots, n_rows, lr, part, self.shards)
-            return
-        scale = -lr / n_rows
-        if self.send == "factors":
-            model.apply_factors([d[:n_rows] for d in slots.deltas],
-                                [a[:n_rows] for a in slots.inputs], scale)
-            return
-        n_busy = -(-n_rows // self.micro_batch)  # workers that had samples
-        grads = slots.grads
-        if self._total is None:
-            self._total = np.empty_like(model.params)
-        total = self._total
-        total[...] = grads[0]
-        for i in range(1, n_busy):  # worker order, always: the sum is bit-reproducible
-            total += grads[i]
-        model.params += scale * total
+        parts = self.shards or 1
+        for part in range(parts):
+            self.apply_rows(model, slots, n_rows, lr, part, parts)
 
     def apply_rows(self, model, slots, n_rows, lr, part, parts):
         """Share ``part`` of ``parts`` of :meth:`apply`'s update (``--aggregate sharded``).
 
         Factors: rows ``[part*n_out//parts, (part+1)*n_out//parts)`` of every
-        layer (:meth:`pdsgd.mlp.MLP.apply_factors_rows`). Gradients: the same
-        share of the flat parameter vector. Shares are disjoint, so the N
-        workers may apply theirs to the shared weights at the same time.
+        layer (:meth:`pdsgd.mlp.MLP.apply_factors` with ``part``). Gradients: the
+        same share of the flat parameter vector. Shares are disjoint, so the N
+        workers may apply theirs to the shared weights at the same time; one
+        share of one is the whole update.
         """
         scale = -lr / n_rows
         if self.send == "factors":
-            model.apply_factors_rows([d[:n_rows] for d in slots.deltas],
-                                     [a[:n_rows] for a in slots.inputs], scale, part, parts)
+            model.apply_factors([d[:n_rows] for d in slots.deltas],
+                                [a[:n_rows] for a in slots.inputs], scale, part, parts)
             return
         size = len(model.params)
         lo, hi = part * size // parts, (part + 1) * size // parts
-        n_busy = -(-n_rows // self.micro_batch)
+        n_busy = -(-n_rows // self.micro_batch)  # workers that had samples
         grads = slots.grads
-        total = grads[0, lo:hi].copy()
-        for i in range(1, n_busy):  # worker order, as in apply
+        if self._total is None:
+            self._total = np.empty_like(model.params)
+        total = self._total[lo:hi]
+        total[...] = grads[0, lo:hi]
+        for i in range(1, n_busy):  # worker order, always: the sum is bit-reproducible
             total += grads[i, lo:hi]
         model.params[lo:hi] += scale * total
 

@@ -186,28 +186,18 @@ class MLP:
             if b is not None:
                 out += b
 
-    def apply_factors(self, deltas, inputs, scale):
+    def apply_factors(self, deltas, inputs, scale, part=0, parts=1):
         """In place: ``W_l += scale * deltas[l].T @ inputs[l]``, ``b_l += scale * sum``.
 
         One GEMM per layer, written straight into the parameter buffer (BLAS
         works on ``W.T``, which is Fortran-contiguous, so nothing is copied).
         For an SGD step over a batch of ``B`` rows, ``scale = -lr / B``.
-        """
-        gemm = self._blas["gemm"]
-        for w, b, d, a in zip(self.weights, self.biases, deltas, inputs):
-            d = np.asarray(d, dtype=self.dtype)
-            a = np.asarray(a, dtype=self.dtype)
-            gemm(scale, a.T, d.T, beta=1.0, c=w.T, trans_b=1, overwrite_c=1)
-            if b is not None:
-                b += scale * d.sum(axis=0)
 
-    def apply_factors_rows(self, deltas, inputs, scale, part, parts):
-        """:meth:`apply_factors` on share ``part`` of ``parts`` of every layer's rows.
-
-        Layer ``l``'s share is rows ``[part*n_out//parts, (part+1)*n_out//parts)``
-        of ``W_l`` and the same entries of ``b_l`` (empty when ``parts > n_out``
-        leaves it none). ``parts`` callers with ``part = 0 .. parts-1`` update
-        disjoint rows, so they may run at the same time on shared weights.
+        With ``parts > 1`` only share ``part`` of every layer's rows is updated:
+        rows ``[part*n_out//parts, (part+1)*n_out//parts)`` of ``W_l`` and the
+        same entries of ``b_l`` (none when ``parts > n_out``). Callers with
+        ``part = 0 .. parts-1`` update disjoint rows, so they may run at the
+        same time on shared weights (``--aggregate sharded``).
         """
         gemm = self._blas["gemm"]
         for w, b, d, a in zip(self.weights, self.biases, deltas, inputs):
@@ -215,8 +205,8 @@ class MLP:
             lo, hi = part * n_out // parts, (part + 1) * n_out // parts
             if hi == lo:
                 continue
-            # W[lo:hi].T is Fortran-contiguous, so the GEMM writes in place; the
-            # deltas' columns are strided, and a copy of them is a few hundred numbers.
+            # W[lo:hi].T is Fortran-contiguous, so the GEMM writes in place; a share
+            # of the deltas' columns is strided, and its copy is a few hundred numbers.
             d = np.ascontiguousarray(d[:, lo:hi], dtype=self.dtype)
             a = np.asarray(a, dtype=self.dtype)
             gemm(scale, a.T, d.T, beta=1.0, c=w[lo:hi].T, trans_b=1, overwrite_c=1)

@@ -28,7 +28,7 @@ def test_row_shares_add_up_to_the_whole_update():
     deltas, inputs = whole.factors(X, T)
     whole.apply_factors(deltas, inputs, -0.1)
     for part in range(7):  # more shares than any layer has rows
-        parts.apply_factors_rows(deltas, inputs, -0.1, part, 7)
+        parts.apply_factors(deltas, inputs, -0.1, part, 7)
     np.testing.assert_allclose(parts.params, whole.params, rtol=1e-13, atol=1e-15)
 
 
