@@ -202,13 +202,13 @@ def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, *,
             w = clock()
             if replicated:
                 aggregator.apply(worker.model, slots[parity], n_rows, lr)
+                e = clock()
             elif sharded:
                 aggregator.apply_rows(worker.model, slots[0], n_rows, lr, i, parts)
                 e = clock()
                 step_barrier.wait()  # every share is in before anyone reads the weights
             else:
                 step_barrier.wait()  # the broker's aggregator is publishing new weights
-            if not sharded:
                 e = clock()
             if trace:  # six stores into a preallocated array: well under 1 us
                 j = 6 * k
