@@ -16,44 +16,32 @@ Every timing is a median over ``repeats`` epochs, after a warm-up epoch.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ..files import write_json
-
-
-def _data(dataset, samples):
-    from ..data import load_dataset
-
-    data = load_dataset(dataset, train_size=samples)
-    X = np.ascontiguousarray(data.X_train[:samples])
-    return X, data.targets(data.y_train[:samples]).astype(X.dtype)
 
 
 def median_epoch_seconds(X, T, repeats, **engine):
     """Median seconds of one epoch over ``X`` in a Broker started once (after a warm-up)."""
     from ..broker import Broker
     from ..mlp import MLP
+    from .scaling import median_rate
 
     order = np.arange(len(X))
-    times = []
     with Broker(MLP((X.shape[1], 200, T.shape[1])), X, T, trace=False, **engine) as broker:
         broker.run_epoch(order[:len(order) // 4], 0.1)  # warm-up: first tasks, caches
-        for _ in range(repeats):
-            start = time.perf_counter()
-            broker.run_epoch(order, 0.1)
-            times.append(time.perf_counter() - start)
+        rate = median_rate(lambda: broker.run_epoch(order, 0.1), len(X), repeats)
         rounds = broker.iterations(len(X))
-    return float(np.median(times)), rounds
+    return len(X) / rate, rounds
 
 
 def run(dataset="mnist-5k", samples=400, average_samples=4000, local_steps=100,
         micro_batch=1, repeats=3):
     """Both measurements; returns a dict (see :func:`format_table`)."""
     from ..backends.dask import local_cluster
+    from .scaling import load_samples
 
-    X, T = _data(dataset, max(samples, average_samples))
+    X, T = load_samples(dataset, max(samples, average_samples))
     Xr, Tr = X[:samples], T[:samples]
     out = {"samples": samples, "average_samples": average_samples,
            "local_steps": local_steps, "micro_batch": micro_batch, "rounds": {}}

@@ -25,7 +25,8 @@ GRID = {"workers": (1, 2, 4, 8), "micro_batch": (1, 16),
                     "processes:central", "processes:replicated")}
 
 
-def _data(dataset, samples):
+def load_samples(dataset, samples):
+    """The first ``samples`` training inputs of ``dataset`` and their targets."""
     from ..data import load_dataset
 
     data = load_dataset(dataset, train_size=samples)
@@ -33,7 +34,8 @@ def _data(dataset, samples):
     return X, data.targets(data.y_train[:samples]).astype(X.dtype)
 
 
-def _median_rate(run, n_samples, repeats):
+def median_rate(run, n_samples, repeats):
+    """Samples per second of ``run()`` over ``n_samples``, median of ``repeats`` calls."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -54,7 +56,7 @@ def sequential_rates(X, T, micro_batch, repeats, sizes):
         with threadpool_limits(limits=threads):
             runner = SequentialRunner(MLP(sizes), X, T, micro_batch)
             runner.run_epoch(order[:64 * micro_batch], 0.1)  # warm-up
-            out[f"sequential ({threads or 'all'} BLAS threads)"] = _median_rate(
+            out[f"sequential ({threads or 'all'} BLAS threads)"] = median_rate(
                 lambda r=runner: r.run_epoch(order, 0.1), len(X), repeats)
     if micro_batch == 1:
         m = MLP(sizes)
@@ -64,10 +66,10 @@ def sequential_rates(X, T, micro_batch, repeats, sizes):
             for i in range(len(X)):
                 naive_step(ws, bs, X[i], T[i], 0.1)
 
-        out["naive NumPy loop"] = _median_rate(naive, len(X), repeats)
+        out["naive NumPy loop"] = median_rate(naive, len(X), repeats)
         step = torch_step(sizes, X.dtype.name)
         if step is not None:  # PyTorch CPU at batch 1, when installed
-            out["PyTorch CPU"] = _median_rate(
+            out["PyTorch CPU"] = median_rate(
                 lambda: [step(X[i], T[i]) for i in range(len(X))], len(X), repeats)
     return out
 
@@ -81,7 +83,7 @@ def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, 
     with Broker(MLP(sizes), X, T, workers=workers, micro_batch=micro_batch, backend=backend,
                 aggregate=aggregate, trace=trace, span=4096) as broker:
         broker.run_epoch(order[:64 * workers * micro_batch], 0.1)  # warm-up: workers started
-        rate = _median_rate(lambda: broker.run_epoch(order, 0.1), len(X), repeats)
+        rate = median_rate(lambda: broker.run_epoch(order, 0.1), len(X), repeats)
         memory = _tree_memory_mb()
     return rate, memory
 
@@ -113,7 +115,7 @@ def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
     """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts)."""
     from ..machine import machine_facts
 
-    X, T = _data(dataset, samples)
+    X, T = load_samples(dataset, samples)
     sizes = (X.shape[1], 200, T.shape[1])
     result = {"dataset": dataset, "samples": len(X), "repeats": repeats,
               "sizes": list(sizes), "machine": machine_facts(), "baselines": {}, "rows": []}
@@ -141,7 +143,7 @@ def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
 def trace_overhead(dataset="mnist-5k", samples=2000, repeats=5, workers=2, micro_batch=1,
                    backend="processes", aggregate="replicated"):
     """Run time with the trace recorded over run time without it, minus 1 (median of pairs)."""
-    X, T = _data(dataset, samples)
+    X, T = load_samples(dataset, samples)
     sizes = (X.shape[1], 200, T.shape[1])
     ratios = []
     for _ in range(repeats):
