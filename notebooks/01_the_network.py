@@ -38,9 +38,10 @@
 import numpy as np
 
 import pdsgd
-from pdsgd import MLP, course, load_dataset, plots, widgets
+from pdsgd import MLP, load_dataset, plots
+from pdsgd.course import lessons, widgets
 
-settings = course.defaults()  # small sizes: every cell runs in seconds
+settings = lessons.defaults()  # small sizes: every cell runs in seconds
 settings
 
 # %% [markdown]
@@ -119,7 +120,7 @@ print("gradient of W1 == outer(delta_1, x):", np.allclose(grad_W1, np.outer(delt
 # %%
 small = MLP((6, 5, 3), seed=1)
 rng = np.random.default_rng(0)
-check = course.gradient_check(small, rng.random((4, 6)), rng.random((4, 3)))
+check = lessons.gradient_check(small, rng.random((4, 6)), rng.random((4, 3)))
 for k in range(len(check["index"])):
     print(f"param {check['index'][k]:3d}: backprop {check['backprop'][k]:+.8f}  "
           f"finite difference {check['finite_difference'][k]:+.8f}  "

@@ -31,9 +31,10 @@
 import numpy as np
 
 import pdsgd
-from pdsgd import course, load_dataset, plots, widgets
+from pdsgd import load_dataset, plots
+from pdsgd.course import lessons, widgets
 
-settings = course.defaults()
+settings = lessons.defaults()
 P, epochs = settings["train_size"], settings["epochs"]
 data = load_dataset("mnist-5k")
 
@@ -110,11 +111,11 @@ for K in (1, 10, P // k):
 #
 # | seed | pdsgd | what it does |
 # | --- | --- | --- |
-# | Broker | `pdsgd.broker.Broker`, behind `train(workers=N)` | owns the parent model, starts the others, assigns samples (`ShuffleSlice`), publishes new weights |
-# | Data Generator | `pdsgd.data_generator.DataGenerator`, a thread | feeds sample assignments (the seed's buffered channel) |
-# | Results Aggregator | `pdsgd.aggregator.ResultsAggregator` | averages the N workers' results, updates the parent |
-# | Worker | `pdsgd.worker.Worker` | forward and backward pass on its sample(s), sends the result |
-# | Circular Barrier | `pdsgd.barrier.CyclicBarrier` (or `threading.Barrier`) | no worker starts iteration t+1 before all N finished t |
+# | Broker | `pdsgd.engine.broker.Broker`, behind `train(workers=N)` | owns the parent model, starts the others, assigns samples (`ShuffleSlice`), publishes new weights |
+# | Data Generator | `pdsgd.engine.data_generator.DataGenerator`, a thread | feeds sample assignments (the seed's buffered channel) |
+# | Results Aggregator | `pdsgd.engine.aggregator.ResultsAggregator` | averages the N workers' results, updates the parent |
+# | Worker | `pdsgd.engine.worker.Worker` | forward and backward pass on its sample(s), sends the result |
+# | Circular Barrier | `pdsgd.engine.barrier.CyclicBarrier` (or `threading.Barrier`) | no worker starts iteration t+1 before all N finished t |
 
 # %%
 plots.draw_architecture(workers=3)
@@ -148,7 +149,7 @@ panel
 # rows. Measured here on one core:
 
 # %%
-measured = course.measure_messages(workers=4)
+measured = lessons.measure_messages(workers=4)
 for name, m in measured.items():
     print(f"{name:9s}: {m['floats']:7,} floats per worker, worker {m['worker_seconds'] * 1e6:6.0f} us,"
           f" aggregator (all 4) {m['aggregate_seconds'] * 1e6:6.0f} us")
@@ -172,6 +173,6 @@ for send in ("factors", "gradients"):
 # 2. Run Algorithm 1 (`algorithm="average"`) with `workers=1`: what algorithm
 #    is it then, whatever K? Now try `workers=16` with `local_steps=P // 16`: what
 #    happens to accuracy, and why?
-# 3. Using `course.measure_messages(sizes=(784, 1000, 10))`, how does the
+# 3. Using `lessons.measure_messages(sizes=(784, 1000, 10))`, how does the
 #    advantage of sufficient factors grow with the hidden layer? For which
 #    micro-batch b would sending b sets of factors cost as much as a gradient?

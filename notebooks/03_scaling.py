@@ -34,9 +34,11 @@
 import os
 import tempfile
 
-from pdsgd import analysis, costmodel, course, experiment, load_dataset, plots
+from pdsgd import load_dataset, plots
+from pdsgd.course import lessons
+from pdsgd.study import analysis, costmodel, experiment
 
-settings = course.defaults()
+settings = lessons.defaults()
 P = settings["train_size"]
 workers_grid = settings["workers_grid"]
 cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -31,9 +31,11 @@
 # %%
 # %matplotlib inline
 import pdsgd
-from pdsgd import course, load_dataset, plots, trace, widgets
+from pdsgd import load_dataset, plots
+from pdsgd.course import lessons, widgets
+from pdsgd.engine import trace
 
-settings = course.defaults()
+settings = lessons.defaults()
 P = settings["train_size"]
 data = load_dataset("mnist-5k")
 
@@ -100,12 +102,12 @@ panel.run_button.click()
 # %%
 fast = pdsgd.train(data, workers=2, backend="processes", aggregate="replicated", epochs=1,
                    train_size=P)
-profile = course.iteration_profile(fast.trace)
+profile = lessons.iteration_profile(fast.trace)
 print(f"one worker's forward and backward pass: {profile['compute'] * 1e6:7.1f} us")
 print(f"one whole iteration:                    {profile['iteration'] * 1e6:7.1f} us")
 print(f"a crossing of our cyclic barrier:       {profile['crossing'] * 1e6:7.1f} us (processes)")
 print(f"a crossing of threading.Barrier:        "
-      f"{course.measure_thread_barrier(2) * 1e6:7.1f} us (threads)")
+      f"{lessons.measure_thread_barrier(2) * 1e6:7.1f} us (threads)")
 
 # %% [markdown]
 # A barrier that spins on shared memory crosses in a few microseconds, as long

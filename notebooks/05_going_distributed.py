@@ -35,10 +35,11 @@
 # %matplotlib inline
 import numpy as np
 
-from pdsgd import course, distributed, load_dataset, plots, train
-from pdsgd.backends.dask import local_cluster
+from pdsgd import load_dataset, plots, train
+from pdsgd.course import distributed, lessons
+from pdsgd.engine.backends.dask import local_cluster
 
-settings = course.defaults()
+settings = lessons.defaults()
 P, epochs = settings["train_size"], settings["epochs"]
 data = load_dataset("mnist-5k")
 cluster = local_cluster(2)  # two worker processes; close it at the end

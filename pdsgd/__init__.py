@@ -6,10 +6,10 @@ barrier) behind one training call (:func:`train`), and the datasets they run on
 (:func:`load_dataset`).
 """
 
-from .data import DATASETS, Dataset, load_dataset
-from .errors import DataError, PdsgdError
-from .mlp import MLP
-from .train import TrainResult, train
+from pdsgd.data.datasets import DATASETS, Dataset, load_dataset
+from pdsgd.errors import DataError, PdsgdError
+from pdsgd.mlp import MLP
+from pdsgd.train import TrainResult, train
 
 __all__ = ["DATASETS", "DataError", "Dataset", "MLP", "PdsgdError", "TrainResult",
            "load_dataset", "train"]

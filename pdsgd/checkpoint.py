@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PdsgdError
-from .files import write_npz
-from .mlp import MLP
+from pdsgd.errors import PdsgdError
+from pdsgd.files import write_npz
+from pdsgd.mlp import MLP
 
 #: Settings that must match for a resumed run to continue the same computation.
 MUST_MATCH = ("dataset", "train_size", "sizes", "bias", "dtype", "lr", "lr_rule", "step_lr",

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import PdsgdError
+from pdsgd.errors import PdsgdError
 
 EXIT_USAGE = 2
 
@@ -64,7 +64,7 @@ def writable_dir(path):
 
 def add_train_arguments(p):
     """The options of ``pdsgd train`` (the seed's command line, named)."""
-    from .data import DATASETS
+    from pdsgd.data.datasets import DATASETS
 
     seed = p.add_argument_group("the seed's command line")
     seed.add_argument("--input-nodes", type=positive_int, default=784,
@@ -134,8 +134,8 @@ def add_train_arguments(p):
 
 def cmd_train(args):
     """``pdsgd train``: train, save the model and metrics, print a summary line."""
-    from .data import load_dataset
-    from .train import train
+    from pdsgd.data.datasets import load_dataset
+    from pdsgd.train import train
 
     out = writable_dir(args.out)
     checkpoint = args.checkpoint
@@ -161,7 +161,7 @@ def cmd_train(args):
 
 def cmd_fetch(args):
     """``pdsgd data fetch NAME``: download and verify a dataset's files."""
-    from .fetch import cli_fetch
+    from pdsgd.data.fetch import cli_fetch
 
     return cli_fetch(args)
 
@@ -186,10 +186,10 @@ def build_parser():
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
-    from .bench import add_bench_parsers
+    from pdsgd.bench import add_bench_parsers
 
     add_bench_parsers(bench_sub)
-    from .reproduce import add_parser as add_reproduce_parser
+    from pdsgd.study.reproduce import add_parser as add_reproduce_parser
 
     add_reproduce_parser(sub)
     return parser

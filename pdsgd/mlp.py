@@ -17,8 +17,8 @@ import numpy as np
 from scipy.linalg import blas
 from scipy.special import expit
 
-from .errors import PdsgdError
-from .files import write_npz
+from pdsgd.errors import PdsgdError
+from pdsgd.files import write_npz
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 

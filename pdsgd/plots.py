@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
-from .files import atomic_path
+from pdsgd.files import atomic_path
 
 
 def new_figure(ncols=1, width=5.0, height=3.6):
@@ -62,7 +62,7 @@ def plot_loss_curve(curve, ax=None):
 def plot_messages(measured):
     """Sufficient factors against whole gradients: floats sent and seconds spent.
 
-    ``measured`` is what :func:`pdsgd.course.measure_messages` returns.
+    ``measured`` is what :func:`pdsgd.course.lessons.measure_messages` returns.
     """
     fig, (ax_size, ax_time) = new_figure(2, width=4.5, height=3.2)
     names = list(measured)
@@ -130,7 +130,7 @@ def draw_architecture(workers=3):
 
 
 # ------------------------------------------------------------ the study (make reproduce)
-# Each takes the rows of :func:`pdsgd.experiment.summarize` (or tables built from them).
+# Each takes the rows of :func:`pdsgd.study.experiment.summarize` (or tables built from them).
 
 
 def _workers_axis(ax, workers, cores=None):
@@ -192,7 +192,7 @@ def plot_speedup(table, amdahl=None, cores=None, ax=None):
     """
     import numpy as np
 
-    from .costmodel import amdahl_speedup
+    from pdsgd.study.costmodel import amdahl_speedup
 
     ax = _axes(ax)
     ns = [r["workers"] for r in table]
@@ -268,32 +268,17 @@ def plot_run_timeline(trace, first=None, count=8, title=None):
     """A window of ``count`` iterations of a run's trace: per worker, compute, wait, aggregate.
 
     The window starts at iteration ``first`` (default: the middle of the run,
-    away from start-up); the engine's :func:`pdsgd.trace.plot_timeline` draws it
-    when it exists.
+    away from start-up); :func:`pdsgd.engine.trace.plot_timeline` draws it.
     """
     import numpy as np
 
-    from . import trace as tr
+    from pdsgd.engine.trace import plot_timeline
 
     its = np.unique(trace["iteration"])
     first = its[len(its) // 2] if first is None else first
     window = trace[(trace["iteration"] >= first) & (trace["iteration"] < first + count)]
     fig, (ax,) = new_figure(1, width=8.0, height=3.2)
-    if hasattr(tr, "plot_timeline"):
-        tr.plot_timeline(window, ax=ax)
-    else:  # a minimal drawing, for traces from before the engine's own
-        t0 = window["start"].min()
-        for p, name in tr.PHASES.items():
-            label = name  # one legend entry per phase
-            for w in np.unique(window["worker"]):
-                r = window[(window["worker"] == w) & (window["phase"] == p)]
-                if len(r):
-                    ax.broken_barh(list(zip((r["start"] - t0) * 1e6,
-                                            (r["end"] - r["start"]) * 1e6, strict=True)),
-                                   (w - 0.4, 0.8), color=f"C{p}", label=label)
-                    label = None
-        ax.set(xlabel="microseconds", ylabel="worker (-1: aggregator)")
-        ax.legend(fontsize="small")
+    plot_timeline(window, ax=ax)
     ax.set_title(title or f"Iterations {first} to {first + count - 1} of one run")
     return fig
 
@@ -337,14 +322,14 @@ def plot_digits(X, y, side=28):
 def plot_phase_totals(totals, ax=None):
     """Seconds each worker spent computing, waiting at the barrier and aggregating.
 
-    ``totals`` is :func:`pdsgd.trace.summarize` of a run's trace.
+    ``totals`` is :func:`pdsgd.engine.trace.summarize` of a run's trace.
     """
     ax = _axes(ax, width=5.0, height=3.0)
     parties = sorted(totals, key=lambda w: (w < 0, w))
     names = [f"worker {w}" if w >= 0 else "aggregator" for w in parties]
     bottom = [0.0] * len(parties)
     colors = {"compute": "tab:blue", "barrier wait": "tab:red", "aggregate": "tab:green"}
-    for phase, color in colors.items():  # the colours of pdsgd.trace.plot_timeline
+    for phase, color in colors.items():  # the colours of pdsgd.engine.trace.plot_timeline
         values = [totals[w][phase] for w in parties]
         ax.barh(names, values, left=bottom, color=color, label=phase)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
@@ -357,7 +342,7 @@ def plot_phase_totals(totals, ax=None):
 def plot_rounds_and_time(rows):
     """Test accuracy against communication rounds and against wall time, one line per run.
 
-    ``rows`` as returned by :func:`pdsgd.distributed.compare`.
+    ``rows`` as returned by :func:`pdsgd.course.distributed.compare`.
     """
     fig, (by_rounds, by_time) = new_figure(ncols=2)
     for r in rows:

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .checkpoint import check_resumable, load_checkpoint, save_checkpoint
-from .data import Dataset, load_dataset
-from .errors import PdsgdError
-from .files import write_json
-from .mlp import MLP
-from .sequential import SequentialRunner
-from .shuffle import epoch_order
+from pdsgd.checkpoint import check_resumable, load_checkpoint, save_checkpoint
+from pdsgd.data.datasets import Dataset, load_dataset
+from pdsgd.engine.sequential import SequentialRunner
+from pdsgd.engine.shuffle import epoch_order
+from pdsgd.errors import PdsgdError
+from pdsgd.files import write_json
+from pdsgd.mlp import MLP
 
 LR_RULES = ("fixed", "linear")
 
@@ -38,7 +38,7 @@ class TrainResult:
         set), ``train_accuracy``, ``test_accuracy`` and ``seconds`` (training
         time of the epoch, evaluation excluded).
     trace : ndarray or None
-        The engine's timeline (:data:`pdsgd.trace.TRACE_DTYPE`); None for a
+        The engine's timeline (:data:`pdsgd.engine.trace.TRACE_DTYPE`); None for a
         sequential run.
     config : dict
         The arguments of the run, for the record.
@@ -117,12 +117,12 @@ def make_runner(model, X, T, *, workers, micro_batch, backend, aggregate=None, s
                 straggler_delay=0.0, algorithm="bsp", local_steps=1, scheduler=None):
     """The runner for a run: sequential for one worker with no backend named, else the Broker.
 
-    See :class:`pdsgd.broker.Broker` for the engine's parameters.
+    See :class:`pdsgd.engine.broker.Broker` for the engine's parameters.
     """
     if (workers == 1 and backend is None and aggregate is None and send == "factors"
             and straggler is None and algorithm == "bsp" and scheduler is None):
         return SequentialRunner(model, X, T, micro_batch)
-    from .broker import Broker
+    from pdsgd.engine.broker import Broker
 
     return Broker(model, X, T, workers=workers, micro_batch=micro_batch, backend=backend,
                   aggregate=aggregate, send=send, trace=trace, timeout=timeout,
@@ -142,7 +142,7 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
     Parameters
     ----------
     data : str or Dataset, default "mnist-5k"
-        A dataset name (see :data:`pdsgd.data.DATASETS`) or a loaded :class:`Dataset`.
+        A dataset name (see :data:`pdsgd.data.datasets.DATASETS`) or a loaded :class:`Dataset`.
     hidden : sequence of int, default (200,)
         Hidden layer widths.
     epochs : int, default 5
@@ -173,7 +173,7 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         weights (the seed's); every worker to its own replica (one barrier
         per iteration); or every worker its share of the shared weights' rows.
         Same weights to rounding (central and replicated bit for bit); default:
-        the faster one for the backend, N and b (:func:`pdsgd.broker.default_aggregate`).
+        the faster one for the backend, N and b (:func:`pdsgd.engine.broker.default_aggregate`).
     send : {"factors", "gradients"}, default "factors"
         What workers send: sufficient factors or full gradient matrices.
     trace : bool, default True
@@ -196,7 +196,7 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         ``"bsp"``: the seed's, gradients averaged every iteration.
         ``"average"``: Algorithm 1, parameter averaging: each worker takes
         ``local_steps`` SGD steps on its own samples, then the parameters are
-        averaged (:mod:`pdsgd.averaging`). Checkpoints then count rounds.
+        averaged (:mod:`pdsgd.engine.averaging`). Checkpoints then count rounds.
     local_steps : int, default 1
         K, local steps per round (``"average"`` only).
     scheduler : str, optional

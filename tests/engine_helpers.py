@@ -7,9 +7,9 @@ import os
 import numpy as np
 import psutil
 
+from pdsgd.engine.sequential import SequentialRunner
+from pdsgd.engine.shuffle import epoch_order
 from pdsgd.mlp import MLP
-from pdsgd.sequential import SequentialRunner
-from pdsgd.shuffle import epoch_order
 
 
 def problem(n=37, n_in=6, n_out=3, seed=1):

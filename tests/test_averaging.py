@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from engine_helpers import problem, reference, shm_segments, worker_children
 
-from pdsgd.averaging import local_steps_of, samples_per_worker
-from pdsgd.broker import Broker
+from pdsgd.engine.averaging import local_steps_of, samples_per_worker
+from pdsgd.engine.broker import Broker
+from pdsgd.engine.shuffle import epoch_order
 from pdsgd.errors import PdsgdError
 from pdsgd.mlp import MLP
-from pdsgd.shuffle import epoch_order
 
 SIZES = (6, 7, 3)
 
@@ -75,7 +75,7 @@ def test_every_backend_gives_the_same_weights():
 
 def test_train_resumes_an_averaging_run(tmp_path):
     from pdsgd.checkpoint import load_checkpoint
-    from pdsgd.data import load_dataset
+    from pdsgd.data.datasets import load_dataset
     from pdsgd.train import train
 
     data = load_dataset("synthetic", train_size=50, test_size=10, synthetic_features=8,

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from pdsgd.costmodel import CostModel, amdahl_speedup, fit_amdahl, fit_cost_model, fit_log
+from pdsgd.study.costmodel import CostModel, amdahl_speedup, fit_amdahl, fit_cost_model, fit_log
 
 
 def test_amdahl_law_limits():

@@ -13,9 +13,9 @@ import psutil
 import pytest
 from engine_helpers import problem, worker_children
 
-from pdsgd.broker import Broker
+from pdsgd.engine.broker import Broker
+from pdsgd.engine.shuffle import epoch_order
 from pdsgd.mlp import MLP
-from pdsgd.shuffle import epoch_order
 
 pytest.importorskip("distributed")
 SIZES = (6, 7, 3)
@@ -31,7 +31,7 @@ def listening_ports():
 def cluster():
     from distributed import Client
 
-    from pdsgd.backends.dask import local_cluster
+    from pdsgd.engine.backends.dask import local_cluster
 
     children, ports = worker_children(), listening_ports()
     cluster = local_cluster(2)
@@ -75,7 +75,7 @@ def test_averaging_with_one_local_step_on_dask_is_bsp(cluster):
 
 
 def test_tasks_run_on_distinct_dask_workers(cluster):
-    from pdsgd.backends.dask import DaskBackend
+    from pdsgd.engine.backends.dask import DaskBackend
 
     X, T = problem()
     backend = DaskBackend(MLP(SIZES), X, T, workers=2, scheduler=cluster[0].scheduler_address)
@@ -87,14 +87,14 @@ def test_tasks_run_on_distinct_dask_workers(cluster):
 
 
 def test_too_few_workers_is_a_clear_error(cluster):
-    from pdsgd.backends.base import WorkerError
+    from pdsgd.engine.backends.base import WorkerError
 
     with pytest.raises(WorkerError, match="fewer than the 3"):
         run("dask", workers=3, scheduler=cluster[0].scheduler_address, timeout=1.0)
 
 
 def test_train_starts_and_closes_its_own_cluster():
-    from pdsgd.data import load_dataset
+    from pdsgd.data.datasets import load_dataset
     from pdsgd.train import train
 
     before, ports = worker_children(), listening_ports()

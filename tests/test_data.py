@@ -5,10 +5,10 @@ import gzip
 import numpy as np
 import pytest
 
-from pdsgd import data
-from pdsgd.data import DATASETS, IDX_FILES, Dataset, load_dataset, read_csv
+from pdsgd.data import datasets as data
+from pdsgd.data.datasets import DATASETS, IDX_FILES, Dataset, load_dataset, read_csv
+from pdsgd.data.idx import read_idx, write_idx
 from pdsgd.errors import DataError, PdsgdError
-from pdsgd.idx import read_idx, write_idx
 
 
 @pytest.fixture(scope="module")

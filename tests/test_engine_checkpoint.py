@@ -7,7 +7,7 @@ import pytest
 
 from pdsgd import checkpoint as checkpoint_module
 from pdsgd.checkpoint import load_checkpoint
-from pdsgd.data import load_dataset
+from pdsgd.data.datasets import load_dataset
 from pdsgd.errors import PdsgdError
 from pdsgd.train import train
 

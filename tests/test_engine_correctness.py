@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from engine_helpers import problem, reference, shm_segments, worker_children
 
-from pdsgd.broker import Broker
+from pdsgd.engine.broker import Broker
+from pdsgd.engine.shuffle import epoch_order
 from pdsgd.mlp import MLP
-from pdsgd.shuffle import epoch_order
 
 
 def bsp(sizes, X, T, workers, micro_batch, lr=0.5, epochs=1, seed=3, **options):
@@ -75,7 +75,7 @@ def test_bad_engine_options_raise_one_line_errors():
 
 
 def test_train_uses_the_broker_for_several_workers():
-    from pdsgd.data import load_dataset
+    from pdsgd.data.datasets import load_dataset
     from pdsgd.train import train
 
     data = load_dataset("synthetic", train_size=60, test_size=20, synthetic_features=8,
@@ -89,7 +89,7 @@ def test_train_uses_the_broker_for_several_workers():
 
 
 def test_default_aggregation_is_replicated_only_while_every_worker_has_a_core(monkeypatch):
-    from pdsgd import broker
+    from pdsgd.engine import broker
 
     monkeypatch.setattr(broker, "usable_cores", lambda: 2)
     assert broker.default_aggregate("processes", 2) == "replicated"

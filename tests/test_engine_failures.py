@@ -12,11 +12,11 @@ import psutil
 import pytest
 from engine_helpers import problem, shm_segments, worker_children
 
-from pdsgd.backends.base import WorkerError
-from pdsgd.barrier import BarrierTimeout, BrokenBarrierError, CyclicBarrier
-from pdsgd.broker import Broker
+from pdsgd.engine.backends.base import WorkerError
+from pdsgd.engine.barrier import BarrierTimeout, BrokenBarrierError, CyclicBarrier
+from pdsgd.engine.broker import Broker
+from pdsgd.engine.shuffle import epoch_order
 from pdsgd.mlp import MLP
-from pdsgd.shuffle import epoch_order
 
 
 def _barrier_arrays(parties):
@@ -76,7 +76,7 @@ def _raises(fn):
 
 
 def test_failing_worker_thread_is_named(monkeypatch):
-    from pdsgd import worker as worker_module
+    from pdsgd.engine import worker as worker_module
 
     compute = worker_module.Worker.compute
 

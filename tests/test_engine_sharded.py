@@ -5,7 +5,7 @@ import pytest
 from engine_helpers import problem, reference, shm_segments, worker_children
 from test_engine_correctness import bsp
 
-from pdsgd.broker import Broker
+from pdsgd.engine.broker import Broker
 from pdsgd.errors import PdsgdError
 from pdsgd.mlp import MLP
 

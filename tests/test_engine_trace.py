@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from engine_helpers import problem
 
-from pdsgd.broker import Broker
+from pdsgd.engine.broker import Broker
+from pdsgd.engine.trace import AGGREGATE, AGGREGATOR, COMPUTE, WAIT, plot_timeline, summarize
 from pdsgd.mlp import MLP
-from pdsgd.trace import AGGREGATE, AGGREGATOR, COMPUTE, WAIT, plot_timeline, summarize
 
 matplotlib.use("Agg")
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pdsgd import data, fetch
-from pdsgd.data import IDX_FILES, load_dataset
+from pdsgd.data import datasets as data
+from pdsgd.data import fetch
+from pdsgd.data.datasets import IDX_FILES, load_dataset
+from pdsgd.data.idx import write_idx
 from pdsgd.errors import DataError, PdsgdError
-from pdsgd.idx import write_idx
 
 
 @pytest.fixture

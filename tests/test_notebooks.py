@@ -3,7 +3,7 @@
 Storage (see notebooks/README.md): each notebook is an ``.ipynb`` **without outputs**
 paired by jupytext with a ``py:percent`` script; both are committed and must hold
 the same cells. Each notebook is executed headless in a fresh kernel with
-``PDSGD_QUICK=1`` (the course's small sizes, :func:`pdsgd.course.defaults`).
+``PDSGD_QUICK=1`` (the course's small sizes, :func:`pdsgd.course.lessons.defaults`).
 """
 
 import os

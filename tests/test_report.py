@@ -1,6 +1,6 @@
 """The report sets the seed's claims beside the measurements, and says when it cannot tell."""
 
-from pdsgd.report import assess_claims
+from pdsgd.study.report import assess_claims
 
 
 def _study(curves, threads=2):

@@ -9,10 +9,10 @@ import json
 
 import pytest
 
-from pdsgd.data import load_dataset
+from pdsgd.data.datasets import load_dataset
 from pdsgd.errors import PdsgdError
-from pdsgd.experiment import Cell, run_grid, summarize
-from pdsgd.reproduce import PROFILES, build_cells, load_profile_data, reproduce, tiny_profile
+from pdsgd.study.experiment import Cell, run_grid, summarize
+from pdsgd.study.reproduce import PROFILES, build_cells, load_profile_data, reproduce, tiny_profile
 from pdsgd.train import train
 
 SETTINGS = dict(hidden=[8])
@@ -154,10 +154,10 @@ def test_cells_of_a_profile():
 
 
 def test_full_profile_without_data_fails_in_one_line(tmp_path, monkeypatch):
-    import pdsgd.data
+    import pdsgd.data.datasets
 
     monkeypatch.setenv("PDSGD_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(pdsgd.data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    monkeypatch.setattr(pdsgd.data.datasets, "FASHION_MNIST_SYSTEM_DIRS", ())
     with pytest.raises(PdsgdError) as err:
         load_profile_data(PROFILES["full"])
     assert "\n" not in str(err.value) and "pdsgd data fetch mnist" in str(err.value)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from pdsgd import MLP, PdsgdError, load_dataset, train
-from pdsgd.sequential import SequentialRunner
-from pdsgd.shuffle import assignment, epoch_order, n_iterations
+from pdsgd.engine.sequential import SequentialRunner
+from pdsgd.engine.shuffle import assignment, epoch_order, n_iterations
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from pdsgd import course, load_dataset, plots, trace, widgets
+from pdsgd import load_dataset, plots
+from pdsgd.course import lessons, widgets
+from pdsgd.engine import trace
 from pdsgd.mlp import MLP
 
 
@@ -30,7 +32,7 @@ def test_training_panel_controls_map_to_train_arguments(data):
 
 def test_training_panel_defaults_are_the_course_defaults():
     panel = widgets.TrainingPanel()
-    d = course.defaults()
+    d = lessons.defaults()
     assert panel.train_size.value == d["train_size"] and panel.epochs.value == d["epochs"]
     assert panel.hidden == tuple(d["hidden"]) and panel.workers.value == 1
 
@@ -103,14 +105,14 @@ def test_live_epoch_draws_a_falling_loss(data):
 
 def test_gradient_check_agrees_with_finite_differences():
     rng = np.random.default_rng(0)
-    check = course.gradient_check(MLP((6, 5, 3), seed=1), rng.random((4, 6)),
+    check = lessons.gradient_check(MLP((6, 5, 3), seed=1), rng.random((4, 6)),
                                   rng.random((4, 3)), n_checks=10)
     assert check["relative_error"].max() < 1e-6
     assert len(set(check["index"])) == 10
 
 
 def test_measure_messages_counts_the_floats():
-    m = course.measure_messages(sizes=(784, 200, 10), workers=2, repeats=2)
+    m = lessons.measure_messages(sizes=(784, 200, 10), workers=2, repeats=2)
     assert m["factors"]["floats"] == 784 + 200 + 200 + 10
     assert m["gradients"]["floats"] == 784 * 200 + 200 + 200 * 10 + 10
     for kind in m.values():
@@ -124,20 +126,20 @@ def test_crossing_cost_is_the_last_arrivals_wait():
     rows["worker"] = [0, 1, 0, 1, trace.AGGREGATOR, 0]
     rows["iteration"] = [0, 0, 1, 1, 1, 2]
     rows["end"] = [5.0, 1.0, 2.0, 3.0, 0.1, 4.0]
-    assert course.crossing_cost(rows) == 2.0  # median of 1, 2 and 4; the aggregator ignored
+    assert lessons.crossing_cost(rows) == 2.0  # median of 1, 2 and 4; the aggregator ignored
 
 
 def test_thread_barrier_measurement_is_a_small_positive_time():
-    assert 0 < course.measure_thread_barrier(2, crossings=200) < 0.05
+    assert 0 < lessons.measure_thread_barrier(2, crossings=200) < 0.05
 
 
 def test_quick_mode_shrinks_the_defaults(monkeypatch):
-    monkeypatch.setenv(course.QUICK_ENV, "1")
-    quick = course.defaults()
-    monkeypatch.setenv(course.QUICK_ENV, "0")
-    normal = course.defaults()
+    monkeypatch.setenv(lessons.QUICK_ENV, "1")
+    quick = lessons.defaults()
+    monkeypatch.setenv(lessons.QUICK_ENV, "0")
+    normal = lessons.defaults()
     assert quick["train_size"] < normal["train_size"]
-    assert course.pick("a", "b") == "a"
+    assert lessons.pick("a", "b") == "a"
 
 
 def test_course_figures_draw():
@@ -158,7 +160,7 @@ def test_iteration_profile_reads_medians_off_the_trace():
     rows["phase"] = [trace.COMPUTE, trace.COMPUTE, trace.WAIT, trace.WAIT]
     rows["start"] = [0.0, 0.0, 1.0, 3.0]
     rows["end"] = [1.0, 3.0, 3.5, 3.5]
-    profile = course.iteration_profile(rows)
+    profile = lessons.iteration_profile(rows)
     assert profile == {"iteration": 3.5, "compute": 2.0, "crossing": 0.5}
 
 

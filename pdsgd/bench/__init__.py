@@ -4,7 +4,7 @@ Each benchmark module defines ``add_parser(subparsers)`` registering its
 ``pdsgd bench NAME`` subcommand.
 """
 
-from . import dask, scaling, sequential
+from pdsgd.bench import dask, scaling, sequential
 
 MODULES = [sequential, scaling, dask]
 

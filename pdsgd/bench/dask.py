@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..files import write_json
+from pdsgd.files import write_json
 
 
 def median_epoch_seconds(X, T, repeats, **engine):
     """Median seconds of one epoch over ``X`` in a Broker started once (after a warm-up)."""
-    from ..broker import Broker
-    from ..mlp import MLP
-    from .scaling import median_rate
+    from pdsgd.bench.scaling import median_rate
+    from pdsgd.engine.broker import Broker
+    from pdsgd.mlp import MLP
 
     order = np.arange(len(X))
     with Broker(MLP((X.shape[1], 200, T.shape[1])), X, T, trace=False, **engine) as broker:
@@ -38,8 +38,8 @@ def median_epoch_seconds(X, T, repeats, **engine):
 def run(dataset="mnist-5k", samples=400, average_samples=4000, local_steps=100,
         micro_batch=1, repeats=3):
     """Both measurements; returns a dict (see :func:`format_table`)."""
-    from ..backends.dask import local_cluster
-    from .scaling import load_samples
+    from pdsgd.bench.scaling import load_samples
+    from pdsgd.engine.backends.dask import local_cluster
 
     X, T = load_samples(dataset, max(samples, average_samples))
     Xr, Tr = X[:samples], T[:samples]
@@ -84,7 +84,7 @@ def format_table(r):
 
 def add_parser(subparsers):
     """Register ``pdsgd bench dask``."""
-    from ..cli import positive_int
+    from pdsgd.cli import positive_int
 
     p = subparsers.add_parser("dask", help="per-round overhead of dask against processes; "
                                            "speedup of parameter averaging, N=2 over N=1")

@@ -2,7 +2,7 @@
 
 Every cell trains the seed's network (784-200-10) on the same samples of
 ``mnist-5k`` with one backend, aggregation strategy, N and b, inside one
-:class:`~pdsgd.broker.Broker` (started once, warmed up, then timed ``repeats``
+:class:`~pdsgd.engine.broker.Broker` (started once, warmed up, then timed ``repeats``
 times; medians reported). Speedups are taken against pdsgd's own *best*
 sequential path at the same b (the batch-1 fast path ``step_one`` for b = 1,
 ``sgd_step`` for b = 16, with one or all BLAS threads, whichever is faster),
@@ -18,7 +18,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..files import write_json
+from pdsgd.files import write_json
 
 GRID = {"workers": (1, 2, 4, 8), "micro_batch": (1, 16),
         "engines": ("serial:central", "threads:central", "threads:replicated",
@@ -27,7 +27,7 @@ GRID = {"workers": (1, 2, 4, 8), "micro_batch": (1, 16),
 
 def load_samples(dataset, samples):
     """The first ``samples`` training inputs of ``dataset`` and their targets."""
-    from ..data import load_dataset
+    from pdsgd.data.datasets import load_dataset
 
     data = load_dataset(dataset, train_size=samples)
     X = np.ascontiguousarray(data.X_train[:samples])
@@ -46,9 +46,9 @@ def median_rate(run, n_samples, repeats):
 
 def sequential_rates(X, T, micro_batch, repeats, sizes):
     """Samples/s of the sequential runner with one BLAS thread and with all; and the naive loop."""
-    from ..mlp import MLP
-    from ..sequential import SequentialRunner
-    from .sequential import naive_step, torch_step
+    from pdsgd.bench.sequential import naive_step, torch_step
+    from pdsgd.engine.sequential import SequentialRunner
+    from pdsgd.mlp import MLP
 
     order = np.arange(len(X))
     out = {}
@@ -76,8 +76,8 @@ def sequential_rates(X, T, micro_batch, repeats, sizes):
 
 def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, trace=True):
     """Samples/s of one engine cell, and the memory (MB) of its process tree."""
-    from ..broker import Broker
-    from ..mlp import MLP
+    from pdsgd.engine.broker import Broker
+    from pdsgd.mlp import MLP
 
     order = np.arange(len(X))
     with Broker(MLP(sizes), X, T, workers=workers, micro_batch=micro_batch, backend=backend,
@@ -113,7 +113,7 @@ def _tree_memory_mb():
 def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
         micro_batches=GRID["micro_batch"], engines=GRID["engines"], progress=print):
     """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts)."""
-    from ..machine import machine_facts
+    from pdsgd.machine import machine_facts
 
     X, T = load_samples(dataset, samples)
     sizes = (X.shape[1], 200, T.shape[1])
@@ -177,7 +177,7 @@ def format_table(result):
 
 def add_parser(subparsers):
     """Register ``pdsgd bench scaling``."""
-    from ..cli import positive_int
+    from pdsgd.cli import positive_int
 
     p = subparsers.add_parser("scaling", help="samples/s of the engine for N workers and "
                                               "micro-batch b, against the best sequential path")

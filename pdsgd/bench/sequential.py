@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from ..files import write_json
-from ..mlp import MLP
+from pdsgd.files import write_json
+from pdsgd.mlp import MLP
 
 
 def naive_step(weights, biases, x, t, lr):
@@ -94,7 +94,7 @@ def run(sizes=(784, 200, 10), samples=2000, repeats=5, seed=0):
     """
     from threadpoolctl import threadpool_limits
 
-    from ..machine import machine_facts
+    from pdsgd.machine import machine_facts
 
     with threadpool_limits(limits=1):  # one core each: batch 1 gains nothing from threads
         rows = _measure(sizes, samples, repeats, seed)
@@ -139,7 +139,7 @@ def format_table(result):
 
 def add_parser(subparsers):
     """Register ``pdsgd bench sequential``."""
-    from ..cli import positive_int
+    from pdsgd.cli import positive_int
 
     p = subparsers.add_parser("sequential", help="pdsgd's batch-1 path vs a naive loop "
                                                  "(and PyTorch when installed)")

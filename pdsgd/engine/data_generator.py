@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .shuffle import n_iterations
+from pdsgd.engine.shuffle import n_iterations
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from pdsgd.errors import DataError
 
 
 def check_labels(y, n_classes, where):

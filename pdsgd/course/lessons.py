@@ -14,7 +14,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .mlp import MLP, param_count
+from pdsgd.mlp import MLP, param_count
 
 QUICK_ENV = "PDSGD_QUICK"
 
@@ -170,7 +170,7 @@ def crossing_cost(trace):
     wait of any worker, in seconds (with ``aggregate="central"`` the wait also
     holds the broker's update of the weights).
     """
-    from .trace import WAIT
+    from pdsgd.engine.trace import WAIT
 
     rows = trace[(trace["phase"] == WAIT) & (trace["worker"] >= 0)]
     if len(rows) == 0:
@@ -192,7 +192,7 @@ def iteration_profile(trace):
         ``compute`` (one worker's forward and backward pass) and ``crossing``
         (:func:`crossing_cost`).
     """
-    from .trace import COMPUTE
+    from pdsgd.engine.trace import COMPUTE
 
     its, inverse = np.unique(trace["iteration"], return_inverse=True)
     first = np.full(len(its), np.inf)

@@ -20,9 +20,10 @@ import ipywidgets as w
 from IPython.display import Image, clear_output, display
 from threadpoolctl import threadpool_limits
 
-from . import course, plots
-from .backends import BACKENDS as ENGINE_BACKENDS
-from .errors import PdsgdError
+from pdsgd import plots
+from pdsgd.course import lessons
+from pdsgd.engine.backends import BACKENDS as ENGINE_BACKENDS
+from pdsgd.errors import PdsgdError
 
 BACKENDS = ("auto", *ENGINE_BACKENDS)  # auto: sequential for N = 1, the engine's default above
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32, 64)
@@ -112,13 +113,13 @@ class TrainingPanel(_Panel):
         The largest P the slider offers.
     **values
         Initial values of the controls, by attribute name (``workers=2``,
-        ``train_size=500``, ...); unnamed ones take :func:`pdsgd.course.defaults`.
+        ``train_size=500``, ...); unnamed ones take :func:`pdsgd.course.lessons.defaults`.
     """
 
     heading = "Parallel SGD: choose, then press Run"
 
     def __init__(self, data="mnist-5k", max_samples=5000, **values):
-        d = course.defaults()
+        d = lessons.defaults()
         self.data = data
         self.workers = _slider(w.IntSlider, "workers N", value=1, min=1, max=8)
         self.train_size = _slider(w.IntSlider, "samples P", value=d["train_size"], min=100,
@@ -162,7 +163,7 @@ class TrainingPanel(_Panel):
             display(figure_image(fig))
 
     def _run(self):
-        from .train import train
+        from pdsgd.train import train
 
         return train(self.data, progress=True, on_epoch=self._on_epoch, **self.options())
 
@@ -187,7 +188,7 @@ class StragglerPanel(_Panel):
                                 max=10.0, step=0.5)
         self.backend = w.Dropdown(description="backend", options=("threads", "processes"),
                                   value="threads", style=_WIDE)
-        self.train_size = _slider(w.IntSlider, "samples P", value=course.pick(400, 200),
+        self.train_size = _slider(w.IntSlider, "samples P", value=lessons.pick(400, 200),
                                   min=50, max=2000, step=50)
         self.window = _slider(w.IntSlider, "iterations drawn", value=6, min=2, max=30)
         self.workers.observe(self._limit_straggler, names="value")
@@ -208,13 +209,13 @@ class StragglerPanel(_Panel):
         return opts
 
     def _run(self):
-        from . import trace as tr
-        from .train import train
+        from pdsgd.engine import trace as tr
+        from pdsgd.train import train
 
         result = train(self.data, **self.options())
         self.show(plots.plot_run_timeline(result.trace, count=self.window.value))
         self.show(plots.plot_phase_totals(tr.summarize(result.trace)))
-        cost = course.crossing_cost(result.trace)
+        cost = lessons.crossing_cost(result.trace)
         print(f"median shortest barrier wait per iteration: {cost * 1e6:.0f} us")
         return result
 
@@ -234,10 +235,10 @@ def live_epoch(data="mnist-5k", *, hidden=(200,), lr=0.1, train_size=None, every
     curve : dict of list
         ``samples`` seen and ``loss`` measured at each point.
     """
-    from .data import Dataset, load_dataset
-    from .mlp import MLP
-    from .sequential import SequentialRunner
-    from .shuffle import epoch_order
+    from pdsgd.data.datasets import Dataset, load_dataset
+    from pdsgd.engine.sequential import SequentialRunner
+    from pdsgd.engine.shuffle import epoch_order
+    from pdsgd.mlp import MLP
 
     ds = data if isinstance(data, Dataset) else load_dataset(data, train_size=train_size,
                                                              dtype=dtype)

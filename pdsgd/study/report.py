@@ -7,7 +7,7 @@ turns the study into Markdown. A claim this machine cannot test says so, and why
 
 from __future__ import annotations
 
-from .files import atomic_path
+from pdsgd.files import atomic_path
 
 # The seed's claims, quoted closely enough to be recognised.
 CLAIMS = {

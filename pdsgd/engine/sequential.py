@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from threadpoolctl import threadpool_limits
 
-from .shuffle import n_iterations
+from pdsgd.engine.shuffle import n_iterations
 
 
 class SequentialRunner:
@@ -56,7 +56,7 @@ class SequentialRunner:
         Parameters
         ----------
         order : ndarray of int
-            The epoch's sample order (:func:`pdsgd.shuffle.epoch_order`).
+            The epoch's sample order (:func:`pdsgd.engine.shuffle.epoch_order`).
         lr : float
             Learning rate of each step.
         first_iteration : int, default 0

@@ -1,7 +1,7 @@
 """Execution backends: one BSP algorithm, several ways to run its workers.
 
 Each backend is a small class in a module of its own, behind the interface of
-:class:`pdsgd.backends.base.Backend` (``start``, ``run_span``, ``close``):
+:class:`pdsgd.engine.backends.base.Backend` (``start``, ``run_span``, ``close``):
 
 ========== ================================================================
 serial     the oracle: the same BSP math, workers called one after another
@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import PdsgdError
+from pdsgd.errors import PdsgdError
 
 #: name -> "module:class", imported only when used.
 BACKENDS = {
-    "serial": "pdsgd.backends.serial:SerialBackend",
-    "threads": "pdsgd.backends.threads:ThreadsBackend",
-    "processes": "pdsgd.backends.processes:ProcessesBackend",
-    "dask": "pdsgd.backends.dask:DaskBackend",
+    "serial": "pdsgd.engine.backends.serial:SerialBackend",
+    "threads": "pdsgd.engine.backends.threads:ThreadsBackend",
+    "processes": "pdsgd.engine.backends.processes:ProcessesBackend",
+    "dask": "pdsgd.engine.backends.dask:DaskBackend",
 }
 
 #: the backend used when more than one worker is asked for and none is named.

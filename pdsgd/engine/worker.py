@@ -5,7 +5,7 @@
 :func:`run_worker`), which is what makes their weights bit-identical.
 
 A worker writes its sufficient factors straight into its rows of the shared
-result slots (see :mod:`pdsgd.aggregator`): the forward pass stores each layer's
+result slots (see :mod:`pdsgd.engine.aggregator`): the forward pass stores each layer's
 activations where the aggregator will read them, so nothing is copied or
 pickled on the way.
 """
@@ -18,8 +18,8 @@ import zlib
 import numpy as np
 from scipy.special import expit
 
-from .mlp import MLP
-from .trace import AGGREGATE, COMPUTE, WAIT
+from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT
+from pdsgd.mlp import MLP
 
 RUN, STOP = 1, 2  # commands in control[0]
 
@@ -45,7 +45,7 @@ class Worker:
     workers : int, default 1
         N (needed by parameter averaging only).
     local_steps : int, optional
-        K: parameter averaging (:mod:`pdsgd.averaging`). Each call then copies
+        K: parameter averaging (:mod:`pdsgd.engine.averaging`). Each call then copies
         ``model``'s weights into this worker's row of ``slots.replicas`` and
         runs K local SGD steps there, instead of computing factors.
     """
@@ -115,7 +115,7 @@ class Worker:
 
     def _local_sgd(self, slots, indices, n_rows, lr):
         """Parameter averaging: K SGD steps from the current weights, in its replica row."""
-        from .averaging import local_sgd, local_steps_of
+        from pdsgd.engine.averaging import local_sgd, local_steps_of
 
         key = id(slots)
         if key not in self._replicas:
@@ -163,11 +163,11 @@ def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, *,
     worker : Worker
     block : SharedArrays
         Holds ``control``, ``lr``, ``schedule``, ``n_rows``, ``params``,
-        ``checksums`` and ``trace`` (see :mod:`pdsgd.backends.base`).
+        ``checksums`` and ``trace`` (see :mod:`pdsgd.engine.backends.base`).
     slots : list of ResultSlots
         The two parities of result slots.
     span_barrier, step_barrier
-        ``threading.Barrier`` or :class:`pdsgd.barrier.CyclicBarrier` handles.
+        ``threading.Barrier`` or :class:`pdsgd.engine.barrier.CyclicBarrier` handles.
     aggregator : ResultsAggregator
         Used on the replica when ``replicated``, on the shared weights when ``sharded``.
     t0 : float

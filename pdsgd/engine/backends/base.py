@@ -18,11 +18,11 @@ from threading import BrokenBarrierError
 
 import numpy as np
 
-from ..aggregator import ResultsAggregator, ResultSlots, slot_fields
-from ..errors import PdsgdError
-from ..mlp import MLP
-from ..trace import from_times
-from ..worker import RUN, STOP, checksum
+from pdsgd.engine.aggregator import ResultsAggregator, ResultSlots, slot_fields
+from pdsgd.engine.trace import from_times
+from pdsgd.engine.worker import RUN, STOP, checksum
+from pdsgd.errors import PdsgdError
+from pdsgd.mlp import MLP
 
 AGGREGATES = ("central", "replicated", "sharded")
 
@@ -40,7 +40,7 @@ def usable_cores():
 
 
 class Backend:
-    """Runs the N workers of a :class:`~pdsgd.broker.Broker`.
+    """Runs the N workers of a :class:`~pdsgd.engine.broker.Broker`.
 
     Parameters
     ----------
@@ -66,7 +66,7 @@ class Backend:
         A worker made slow on purpose, by ``straggler_delay`` seconds per iteration.
     straggler_delay : float
     local_steps : int, optional
-        K for parameter averaging (:mod:`pdsgd.averaging`); None for BSP. A
+        K for parameter averaging (:mod:`pdsgd.engine.averaging`); None for BSP. A
         round (N*K*b samples) then plays the part of an iteration.
     """
 
@@ -102,12 +102,12 @@ class Backend:
         """Start the workers; ``t0`` is the run's ``time.perf_counter()`` origin."""
 
     def run_span(self, span, lr, first):
-        """Run the iterations of ``span`` (a :class:`~pdsgd.data_generator.Span`).
+        """Run the iterations of ``span`` (a :class:`~pdsgd.engine.data_generator.Span`).
 
         Returns
         -------
         ndarray
-            Trace rows (:data:`~pdsgd.trace.TRACE_DTYPE`); iterations numbered from ``first``.
+            Trace rows (:data:`~pdsgd.engine.trace.TRACE_DTYPE`), iterations from ``first``.
         """
         raise NotImplementedError
 
@@ -137,7 +137,7 @@ class PoolBackend(Backend):
         }
 
     def start(self, t0):
-        from ..shm import SharedArrays
+        from pdsgd.engine.shm import SharedArrays
 
         self.t0, self.closed = t0, False
         self.block = SharedArrays(self.fields(), shared=self.shared_memory)

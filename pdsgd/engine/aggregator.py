@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mlp import param_count
+from pdsgd.mlp import param_count
 
 SENDS = ("factors", "gradients")
 
 
 def slot_fields(sizes, workers, micro_batch, dtype, send="factors", bias=True,
                 local_steps=None):
-    """The result slots as ``{name: (shape, dtype)}``, for :class:`~pdsgd.shm.SharedArrays`.
+    """The result slots as ``{name: (shape, dtype)}``, for :class:`~pdsgd.engine.shm.SharedArrays`.
 
     With parameter averaging (``local_steps`` given) each worker's result is its
     whole parameter vector: one row of ``replicas`` per worker.
@@ -80,7 +80,7 @@ class ResultsAggregator:
         N (needed by parameter averaging only).
     local_steps : int, optional
         K: average the workers' parameters after K local steps
-        (:mod:`pdsgd.averaging`) instead of taking one step with their gradients.
+        (:mod:`pdsgd.engine.averaging`) instead of taking one step with their gradients.
     shards : int, optional
         Apply the update in this many row blocks, one after another (``--aggregate
         sharded`` on one thread: the same arithmetic as N workers each applying one).
@@ -141,7 +141,7 @@ class ResultsAggregator:
 
     def _average(self, model, slots, n_rows):
         """Parameter averaging: the parent becomes the (sample-weighted) mean of the replicas."""
-        from .averaging import average_into, samples_per_worker
+        from pdsgd.engine.averaging import average_into, samples_per_worker
 
         if self._total is None:
             self._total = np.empty((2, len(model.params)), model.dtype)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .data import IDX_FILES, default_data_dir
-from .errors import DataError, PdsgdError
-from .files import atomic_path
+from pdsgd.data.datasets import IDX_FILES, default_data_dir
+from pdsgd.errors import DataError, PdsgdError
+from pdsgd.files import atomic_path
 
 # Public copies of the official files, tried in order. LeCun's own site
 # (yann.lecun.com) now often refuses downloads, so it is not listed.
@@ -99,7 +99,7 @@ def fetch(name, data_dir=None, *, base_url=None, files=None, timeout=30, progres
     ----------
     name : {"mnist", "fashion-mnist"}
     data_dir : str or Path, optional
-        Default :func:`pdsgd.data.default_data_dir`. Fashion-MNIST lands in
+        Default :func:`pdsgd.data.datasets.default_data_dir`. Fashion-MNIST lands in
         its ``fashion-mnist/`` subfolder.
     base_url : str, optional
         Download from here instead of the :data:`MIRRORS` (tried in order).

@@ -5,7 +5,7 @@
 - ``fashion-mnist``: ``data/fashion-mnist/`` or Debian's package; 60,000 / 10,000.
 - ``synthetic``: noisy class prototypes generated from ``seed``; any size; offline.
 
-``pdsgd data fetch NAME`` downloads the two big ones (:mod:`pdsgd.fetch`,
+``pdsgd data fetch NAME`` downloads the two big ones (:mod:`pdsgd.data.fetch`,
 ``data/README.md``).
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from .errors import DataError, PdsgdError
-from .idx import read_idx
-from .mnist_csv import check_labels, read_csv
+from pdsgd.data.idx import read_idx
+from pdsgd.data.mnist_csv import check_labels, read_csv
+from pdsgd.errors import DataError, PdsgdError
 
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist", "synthetic")
 SCALINGS = ("rashid", "zscore")

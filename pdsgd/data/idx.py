@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .files import atomic_path
+from pdsgd.errors import DataError
+from pdsgd.files import atomic_path
 
 # IDX type code -> NumPy dtype. The format is big-endian, hence the ">".
 TYPES = {

@@ -11,15 +11,15 @@ import time
 
 import numpy as np
 
-from ..aggregator import ResultSlots, slot_fields
-from ..shm import SharedArrays
-from ..trace import AGGREGATE, COMPUTE, from_times
-from ..worker import Worker
-from .base import Backend
+from pdsgd.engine.aggregator import ResultSlots, slot_fields
+from pdsgd.engine.backends.base import Backend
+from pdsgd.engine.shm import SharedArrays
+from pdsgd.engine.trace import AGGREGATE, COMPUTE, from_times
+from pdsgd.engine.worker import Worker
 
 
 class SerialBackend(Backend):
-    """N workers taking turns in the calling thread (see :class:`~pdsgd.backends.base.Backend`)."""
+    """N workers taking turns in the calling thread (see :class:`~.base.Backend`)."""
 
     name = "serial"
 

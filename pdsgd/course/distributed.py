@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from itertools import accumulate
 
-from .shuffle import n_iterations
-from .train import train
+from pdsgd.engine.shuffle import n_iterations
+from pdsgd.train import train
 
 
 def rounds_per_epoch(train_size, workers, micro_batch, local_steps=1):

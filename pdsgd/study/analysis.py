@@ -1,4 +1,4 @@
-"""From cached cell records to the study: tables, fits, figures (used by :mod:`pdsgd.reproduce`).
+"""From cached cell records to the study: tables, fits, figures (for :mod:`.reproduce`).
 
 Nothing here trains. :func:`analyse` turns records into the numbers of
 ``study.json`` (speedups, Amdahl and logarithmic fits, the cost model, the
@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import plots
-from .costmodel import CostModel, fit_amdahl, fit_cost_model, fit_log
-from .experiment import select, summarize
+from pdsgd import plots
+from pdsgd.study.costmodel import CostModel, fit_amdahl, fit_cost_model, fit_log
+from pdsgd.study.experiment import select, summarize
 
 PREDICT_WORKERS = (1, 2, 4, 8, 16, 32, 64)
 
 
 def analyse(profile, data, parts, notice, machine):
     """The study's numbers from the records of each part (timing, accuracy, timeline)."""
-    from .experiment import dataset_id
+    from pdsgd.study.experiment import dataset_id
 
     cores = machine.get("hardware_threads") or 1
     timing = summarize(parts["timing"])
@@ -62,7 +62,7 @@ def analyse(profile, data, parts, notice, machine):
         "timeline_cell": {k: v for k, v in tl.items() if k != "history"},
         "timeline_note": _timeline_note(tl),
     }
-    from .report import assess_claims
+    from pdsgd.study.report import assess_claims
 
     study["claims"] = assess_claims(study)
     return study
@@ -114,8 +114,8 @@ def _timeline_note(row):
 
 def save_seed_defaults(record, cache_dir, dest):
     """Write the seed's default run (model, metrics, history figure) into ``dest``."""
-    from .mlp import MLP
-    from .train import TrainResult
+    from pdsgd.mlp import MLP
+    from pdsgd.train import TrainResult
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ class BarrierTimeout(BrokenBarrierError):
 
 
 def barrier_fields(prefix, parties):
-    """The shared arrays one :class:`CyclicBarrier` needs, for :class:`~pdsgd.shm.SharedArrays`."""
+    """The shared arrays one :class:`CyclicBarrier` needs (for :class:`~.shm.SharedArrays`)."""
     return {f"{prefix}_arrive": ((parties,), np.int64),
             f"{prefix}_sleeping": ((parties,), np.int64)}
 

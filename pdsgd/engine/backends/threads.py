@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import threading
 
-from ..mlp import MLP
-from ..worker import Worker, run_worker
-from .base import PoolBackend, WorkerError
+from pdsgd.engine.backends.base import PoolBackend, WorkerError
+from pdsgd.engine.worker import Worker, run_worker
+from pdsgd.mlp import MLP
 
 
 class ThreadsBackend(PoolBackend):
-    """N threads and ``threading.Barrier`` (see :class:`~pdsgd.backends.base.Backend`)."""
+    """N threads and ``threading.Barrier`` (see :class:`~pdsgd.engine.backends.base.Backend`)."""
 
     name = "threads"
 
@@ -41,7 +41,7 @@ class ThreadsBackend(PoolBackend):
             self.threads.append(thread)
 
     def _work(self, worker):
-        from ..aggregator import ResultsAggregator
+        from pdsgd.engine.aggregator import ResultsAggregator
 
         try:
             run_worker(worker, self.block, self.slots, self.span_barrier, self.step_barrier,

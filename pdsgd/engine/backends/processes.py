@@ -1,14 +1,14 @@
 """The processes backend: N long-lived loky worker processes around shared memory.
 
 * The workers start once per run (a fresh loky executor, shut down at close, so
-  none outlives the run) and stay: each runs :func:`pdsgd.worker.run_worker`
+  none outlives the run) and stay: each runs :func:`pdsgd.engine.worker.run_worker`
   until told to stop.
 * Weights, training data, result slots, control words, barrier counters and
   trace live in one ``multiprocessing.shared_memory`` block; only its name
   travels to the workers, once. Nothing is pickled per iteration.
 * Each worker's BLAS is limited to one thread (environment and threadpoolctl),
   so N workers use N cores and GEMMs give the same bits everywhere.
-* The barriers are :class:`pdsgd.barrier.CyclicBarrier`; their semaphores come
+* The barriers are :class:`pdsgd.engine.barrier.CyclicBarrier`; their semaphores come
   from loky's context and reach the workers through the executor's
   ``initializer``: that is the one way such objects can be handed to them.
 * Failures: the broker polls the workers' futures while it waits; a dead or
@@ -26,8 +26,8 @@ import numpy as np
 from joblib.externals.loky import ProcessPoolExecutor
 from joblib.externals.loky.backend.context import get_context
 
-from ..barrier import BrokenBarrierError, CyclicBarrier, barrier_fields
-from .base import PoolBackend, WorkerError, usable_cores
+from pdsgd.engine.backends.base import PoolBackend, WorkerError, usable_cores
+from pdsgd.engine.barrier import BrokenBarrierError, CyclicBarrier, barrier_fields
 
 #: Seconds a waiting party spins before it blocks, when every party has a core.
 SPIN = 0.0005
@@ -59,10 +59,10 @@ def _barriers(block, semaphores, party, config, step=True):
 
 def _worker_main(index, spec, config):
     """Entry point of worker ``index`` in its process (a module function, so it pickles)."""
-    from ..aggregator import ResultsAggregator, ResultSlots
-    from ..mlp import MLP
-    from ..shm import SharedArrays
-    from ..worker import Worker, run_worker
+    from pdsgd.engine.aggregator import ResultsAggregator, ResultSlots
+    from pdsgd.engine.shm import SharedArrays
+    from pdsgd.engine.worker import Worker, run_worker
+    from pdsgd.mlp import MLP
 
     block = SharedArrays.attach(spec)
     span, step = _barriers(block, _SEMAPHORES, index, config)
@@ -95,7 +95,7 @@ def _worker_main(index, spec, config):
 
 
 class ProcessesBackend(PoolBackend):
-    """N loky processes, shared memory, :class:`~pdsgd.barrier.CyclicBarrier`."""
+    """N loky processes, shared memory, :class:`~pdsgd.engine.barrier.CyclicBarrier`."""
 
     name = "processes"
     shared_memory = True

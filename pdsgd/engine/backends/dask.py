@@ -4,10 +4,10 @@ One *round* is one BSP iteration (or, with parameter averaging, K local steps):
 
 1. the broker scatters the parent's weights to the N chosen Dask workers (once per round);
 2. it submits N tasks, task ``i`` pinned to Dask worker ``i``: each runs
-   :meth:`pdsgd.worker.Worker.compute`, the very code of the other backends,
+   :meth:`pdsgd.engine.worker.Worker.compute`, the very code of the other backends,
    and returns its result (sufficient factors, a gradient, or its parameters);
 3. gathering the N results is the barrier; the broker's
-   :class:`~pdsgd.aggregator.ResultsAggregator` then updates the parent, in
+   :class:`~pdsgd.engine.aggregator.ResultsAggregator` then updates the parent, in
    worker order, exactly as the serial backend does: the weights agree bit for bit.
 
 The training data are scattered once per run (every chosen worker holds all of
@@ -33,11 +33,11 @@ import time
 
 import numpy as np
 
-from ..aggregator import ResultSlots, slot_fields
-from ..errors import PdsgdError
-from ..shm import SharedArrays
-from ..trace import AGGREGATE, COMPUTE, WAIT, from_times
-from .base import Backend, WorkerError
+from pdsgd.engine.aggregator import ResultSlots, slot_fields
+from pdsgd.engine.backends.base import Backend, WorkerError
+from pdsgd.engine.shm import SharedArrays
+from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
+from pdsgd.errors import PdsgdError
 
 #: Seconds between two tries of a round whose data were lost with a worker.
 RETRY_PAUSE = 0.5
@@ -74,8 +74,8 @@ def _state(token, index, config, X, T):
     if state is None:
         from threadpoolctl import threadpool_limits
 
-        from ..mlp import MLP
-        from ..worker import Worker
+        from pdsgd.engine.worker import Worker
+        from pdsgd.mlp import MLP
 
         threadpool_limits(limits=1)  # one core per Dask worker, and reproducible GEMMs
         c = config
@@ -119,14 +119,14 @@ def forget(token):
 
 
 class DaskBackend(Backend):
-    """N tasks per round on N Dask workers (see :class:`~pdsgd.backends.base.Backend`).
+    """N tasks per round on N Dask workers (see :class:`~pdsgd.engine.backends.base.Backend`).
 
     Parameters
     ----------
     scheduler : str, optional
         A running scheduler's address, ``tcp://HOST:8786``; None starts a LocalCluster.
     **options
-        As for :class:`~pdsgd.backends.base.Backend`.
+        As for :class:`~pdsgd.engine.backends.base.Backend`.
     """
 
     name = "dask"

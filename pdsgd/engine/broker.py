@@ -1,14 +1,14 @@
 """The seed's Broker: owns the parent model and runs bulk-synchronous SGD with N workers.
 
 Semantics: iteration ``t`` gives each of the N workers ``b`` samples of the
-epoch's random order (:mod:`pdsgd.shuffle`), and the parent takes one SGD step
+epoch's random order (:mod:`pdsgd.engine.shuffle`), and the parent takes one SGD step
 with the average over those ``N*b`` samples. That is minibatch SGD with batch
 ``N*b``, whichever backend runs the workers; the tests hold every backend to it.
 
-The Broker starts the :class:`~pdsgd.data_generator.DataGenerator` (a thread
+The Broker starts the :class:`~pdsgd.engine.data_generator.DataGenerator` (a thread
 feeding sample assignments through a bounded queue) and a backend that runs the
-workers and the :class:`~pdsgd.aggregator.ResultsAggregator`. It is a *runner*,
-used like :class:`~pdsgd.sequential.SequentialRunner`: :func:`pdsgd.train`
+workers and the :class:`~pdsgd.engine.aggregator.ResultsAggregator`. It is a *runner*,
+used like :class:`~pdsgd.engine.sequential.SequentialRunner`: :func:`pdsgd.train`
 creates one when ``workers > 1`` or a backend is named.
 
 Example
@@ -30,13 +30,13 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .aggregator import SENDS
-from .backends import DEFAULT_BACKEND, get_backend
-from .backends.base import AGGREGATES, usable_cores
-from .data_generator import DataGenerator
-from .errors import PdsgdError
-from .shuffle import n_iterations
-from .trace import empty_trace
+from pdsgd.engine.aggregator import SENDS
+from pdsgd.engine.backends import DEFAULT_BACKEND, get_backend
+from pdsgd.engine.backends.base import AGGREGATES, usable_cores
+from pdsgd.engine.data_generator import DataGenerator
+from pdsgd.engine.shuffle import n_iterations
+from pdsgd.engine.trace import empty_trace
+from pdsgd.errors import PdsgdError
 
 #: ``--aggregate`` when none is given, per backend: the faster one measured here.
 DEFAULT_AGGREGATE = {"processes": "replicated", "threads": "central", "serial": "central",
@@ -105,7 +105,7 @@ class Broker:
     algorithm : {"bsp", "average"}, default "bsp"
         Average the workers' gradients every iteration (the seed's BSP), or
         their parameters after ``local_steps`` local SGD steps (Algorithm 1,
-        :mod:`pdsgd.averaging`); then an "iteration" is a round of ``N*K*b`` samples.
+        :mod:`pdsgd.engine.averaging`); then an "iteration" is a round of ``N*K*b`` samples.
     local_steps : int, default 1
         K, local steps per round (``"average"`` only).
     scheduler : str, optional
@@ -116,7 +116,7 @@ class Broker:
                  send="factors", trace=True, timeout=60.0, span=512, checkpoint_every=None,
                  straggler=None, straggler_delay=0.0, algorithm="bsp", local_steps=1,
                  scheduler=None):
-        from .averaging import ALGORITHMS
+        from pdsgd.engine.averaging import ALGORITHMS
 
         backend = backend or DEFAULT_BACKEND
         cls = get_backend(backend)
@@ -221,5 +221,5 @@ class Broker:
 
     @property
     def trace(self):
-        """The timeline so far: :data:`~pdsgd.trace.TRACE_DTYPE` rows, iterations counted from 0."""
+        """The timeline so far: :data:`~.trace.TRACE_DTYPE` rows, iterations counted from 0."""
         return np.concatenate(self._traces) if self._traces else empty_trace()

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .files import write_json
+from pdsgd.files import write_json
 
 # Bump when a change to the code makes cached measurements wrong or incomparable.
 CACHE_VERSION = 3
@@ -75,7 +75,7 @@ class Cell:
 def machine_facts():
     """Cores, CPU, BLAS and threads: the engine's :func:`pdsgd.machine.machine_facts` if present."""
     try:
-        from .machine import machine_facts as engine_facts
+        from pdsgd.machine import machine_facts as engine_facts
     except ImportError:  # the engine's module is optional; fall back to the basics
         engine_facts = None
     facts = dict(engine_facts()) if engine_facts else {}
@@ -117,7 +117,7 @@ def dataset_id(data):
 
 def cell_key(cell, data_id, settings):
     """The hash that names a cell's record (see the module docstring)."""
-    from . import __version__
+    from pdsgd import __version__
 
     blob = json.dumps({"cell": asdict(cell), "data": data_id, "settings": settings,
                        "cache_version": CACHE_VERSION, "pdsgd": __version__,
@@ -132,7 +132,7 @@ def phase_summary(trace):
     """
     if trace is None or len(trace) == 0:
         return None
-    from .trace import AGGREGATOR, summarize
+    from pdsgd.engine.trace import AGGREGATOR, summarize
 
     per = summarize(trace)
     iterations = len(np.unique(trace["iteration"]))
@@ -165,7 +165,7 @@ def run_cell(cell, data, settings, cache_dir, train_fn, progress=False):
     # Artifacts first, the record last: a record on disk means the cell is complete.
     files = {}
     if cell.keep_trace and result.trace is not None:
-        from .files import write_npz
+        from pdsgd.files import write_npz
 
         files["trace"] = f"{base.name}.trace.npz"
         write_npz(base.parent / files["trace"], trace=result.trace)
@@ -213,7 +213,7 @@ def run_grid(cells, data, *, cache_dir, settings=None, progress=True, train_fn=N
         The records; each has ``"cached"``: whether it was read rather than trained.
     """
     if train_fn is None:
-        from .train import train as train_fn
+        from pdsgd.train import train as train_fn
     settings = {**SEED_SETTINGS, **(settings or {})}
     settings["hidden"] = list(settings["hidden"])
     cache_dir = Path(cache_dir)

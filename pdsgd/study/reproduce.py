@@ -7,7 +7,7 @@ training sizes P, times every cell, and writes under ``results/``:
 - the study's figures (PNG and SVG), ``study.json`` (every number behind them) and
   ``REPORT.md``, which sets the seed's claims beside what this machine measured.
 
-Cells are cached under ``results/.cache`` (see :mod:`pdsgd.experiment`): a second
+Cells are cached under ``results/.cache`` (see :mod:`pdsgd.study.experiment`): a second
 run trains nothing, an interrupted one resumes. Two profiles: ``quick`` (the
 default: the embedded ``mnist-5k``, a few minutes on 2 cores) and ``full`` (the
 seed's grid on full MNIST, or Fashion-MNIST when only that is present).
@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import DataError, PdsgdError
-from .experiment import Cell, machine_facts, run_grid
-from .files import write_json
+from pdsgd.errors import DataError, PdsgdError
+from pdsgd.files import write_json
+from pdsgd.study.experiment import Cell, machine_facts, run_grid
 
 SEED_EPOCHS = 5
 
@@ -52,8 +52,8 @@ class Profile:
     notes : tuple of str
         Where the profile departs from the seed's settings, for the report.
     data_options, settings : dict
-        Passed to :func:`pdsgd.data.load_dataset` and over the seed's training
-        settings (:data:`pdsgd.experiment.SEED_SETTINGS`); tests shrink the problem here.
+        Passed to :func:`pdsgd.data.datasets.load_dataset` and over the seed's training
+        settings (:data:`pdsgd.study.experiment.SEED_SETTINGS`); tests shrink the problem here.
     """
 
     name: str
@@ -93,7 +93,7 @@ PROFILES = {
 
 def load_profile_data(profile):
     """Load the profile's first available dataset: ``(dataset, notice or None)``."""
-    from .data import load_dataset
+    from pdsgd.data.datasets import load_dataset
 
     missing = []
     for name in profile.datasets:
@@ -164,8 +164,8 @@ def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, 
     dict
         The study (what ``study.json`` holds).
     """
-    from .analysis import analyse, draw_figures, save_seed_defaults
-    from .report import write_report
+    from pdsgd.study.analysis import analyse, draw_figures, save_seed_defaults
+    from pdsgd.study.report import write_report
 
     started = time.perf_counter()
     prof = PROFILES[profile] if isinstance(profile, str) else profile
