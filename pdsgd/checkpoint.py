@@ -19,12 +19,14 @@ import numpy as np
 from pdsgd.errors import PdsgdError
 from pdsgd.files import write_npz
 from pdsgd.mlp import MLP
+from pdsgd.spec import EngineSpec
 
-#: Settings that must match for a resumed run to continue the same computation.
-MUST_MATCH = ("dataset", "train_size", "sizes", "bias", "dtype", "lr", "lr_rule", "step_lr",
-              "workers", "micro_batch", "seed", "algorithm", "local_steps")
+#: Settings that must match for a resumed run to continue the same computation: the
+#: run's own, and every field of the engine spec that changes the weights.
+MUST_MATCH = ("dataset", "scaling", "train_size", "lr", "lr_rule", "step_lr", "seed",
+              *EngineSpec.arithmetic_fields())
 #: What a checkpoint written before a setting existed means by it.
-OLD_DEFAULTS = {"algorithm": "bsp", "local_steps": 1}
+OLD_DEFAULTS = {"algorithm": "bsp", "local_steps": 1, "scaling": "rashid"}
 
 
 @dataclass
@@ -93,8 +95,7 @@ def load_checkpoint(path):
 
 def check_resumable(checkpoint, config):
     """Raise :class:`PdsgdError` unless ``config`` continues the checkpointed run."""
-    old = checkpoint.config
-    old = {**OLD_DEFAULTS, **old}
+    old = {**OLD_DEFAULTS, **_sizes_fields(checkpoint.config.get("sizes")), **checkpoint.config}
     diff = [f"{k}: {old.get(k)!r} there, {config.get(k)!r} here" for k in MUST_MATCH
             if _norm(old.get(k)) != _norm(config.get(k))]
     if diff:
@@ -103,6 +104,13 @@ def check_resumable(checkpoint, config):
     if checkpoint.epoch >= config["epochs"]:
         raise PdsgdError(f"cannot resume: the checkpoint has already finished "
                          f"{checkpoint.epoch} epochs; ask for more with --epochs")
+
+
+def _sizes_fields(sizes):
+    """The spec's size fields, for a checkpoint that recorded only ``sizes``."""
+    if not sizes:
+        return {}
+    return {"n_inputs": sizes[0], "hidden": list(sizes[1:-1]), "n_outputs": sizes[-1]}
 
 
 def _norm(value):

@@ -7,11 +7,17 @@ nothing written; only bugs keep their traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
+from pdsgd.arguments import layer_sizes, positive_float, positive_int, writable_dir
+from pdsgd.bench import add_bench_parsers
+from pdsgd.data.datasets import DATASETS, SCALINGS, load_dataset
+from pdsgd.data.fetch import cli_fetch
+from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
 from pdsgd.errors import PdsgdError
+from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec, OptionError
+from pdsgd.study.reproduce import add_parser as add_reproduce_parser
+from pdsgd.train import LR_RULES, train
 
 EXIT_USAGE = 2
 
@@ -23,49 +29,13 @@ class _Parser(argparse.ArgumentParser):
         raise PdsgdError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def positive_int(text):
-    """argparse type: an integer greater than zero."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def positive_float(text):
-    """argparse type: a number greater than zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def layer_sizes(text):
-    """argparse type: hidden layer widths, ``200`` or ``200,100``."""
-    return tuple(positive_int(part) for part in text.split(",") if part.strip())
-
-
-def writable_dir(path):
-    """Raise unless ``path`` is a directory we could create or write into."""
-    path = Path(path).absolute()
-    probe = path
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise PdsgdError(f"--out {path}: cannot write there ({probe} is not a writable "
-                         "directory); choose another --out")
-    return path
-
-
 def add_train_arguments(p):
-    """The options of ``pdsgd train`` (the seed's command line, named)."""
-    from pdsgd.data.datasets import DATASETS
+    """The options of ``pdsgd train`` (the seed's command line, named).
 
+    A flag whose ``dest`` is a field of :class:`~pdsgd.spec.EngineSpec` reaches
+    the spec by that name (:func:`engine_options`): a new engine option needs
+    only its flag here.
+    """
     seed = p.add_argument_group("the seed's command line")
     seed.add_argument("--input-nodes", type=positive_int, default=784,
                       help="input layer width; must match the data (default 784)")
@@ -85,28 +55,28 @@ def add_train_arguments(p):
     more.add_argument("--dataset", choices=DATASETS, default="mnist-5k")
     more.add_argument("--epochs", type=positive_int, default=5)
     more.add_argument("--lr", type=positive_float, default=0.1)
-    more.add_argument("--lr-rule", choices=("fixed", "linear"), default="fixed",
+    more.add_argument("--lr-rule", choices=LR_RULES, default="fixed",
                       help="fixed: the seed's; linear: scale lr by N*b (Goyal et al. 2017)")
     more.add_argument("--seed", type=int, default=0)
-    more.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    more.add_argument("--dtype", choices=DTYPES, default="float64")
     more.add_argument("--no-bias", dest="bias", action="store_false",
                       help="no biases (Rashid's reference network)")
-    more.add_argument("--scaling", choices=("rashid", "zscore"), default="rashid",
+    more.add_argument("--scaling", choices=SCALINGS, default="rashid",
                       help="input scaling: x/255*0.99+0.01 (default) or z-score")
     more.add_argument("--micro-batch", type=positive_int, default=1, metavar="b",
                       help="samples per worker per iteration (default 1: the seed)")
-    more.add_argument("--backend", default=None,
-                      help="serial, threads, processes or dask (default: sequential for "
-                           "N=1, processes above)")
+    more.add_argument("--backend", choices=BACKEND_CHOICES, default=None,
+                      help="how the workers run (default: sequential for N=1, processes "
+                           "above)")
     more.add_argument("--quiet", action="store_true", help="no progress bar")
     engine = p.add_argument_group("parallel engine")
-    engine.add_argument("--aggregate", choices=("central", "replicated", "sharded"),
+    engine.add_argument("--aggregate", choices=tuple(AGGREGATIONS),
                         default=None,
                         help="central: the broker updates shared weights (the seed's); "
                              "replicated: every worker applies the update to its own copy; "
                              "sharded: every worker updates its share of the shared weights' "
                              "rows (default: the faster for the backend)")
-    engine.add_argument("--send", choices=("factors", "gradients"), default="factors",
+    engine.add_argument("--send", choices=SENDS, default="factors",
                         help="what workers send: sufficient factors (default) or full "
                              "gradient matrices")
     engine.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="K",
@@ -121,7 +91,7 @@ def add_train_arguments(p):
                              "stopped (default 60)")
     engine.add_argument("--no-trace", dest="trace", action="store_false",
                         help="do not record the engine's timeline")
-    engine.add_argument("--algorithm", choices=("bsp", "average"), default="bsp",
+    engine.add_argument("--algorithm", choices=tuple(ALGORITHMS), default="bsp",
                         help="bsp: average gradients every iteration (the seed's); average: "
                              "each worker takes --local-steps SGD steps, then parameters "
                              "are averaged (Algorithm 1)")
@@ -132,27 +102,24 @@ def add_train_arguments(p):
                              "LocalCluster on this machine)")
 
 
+def engine_options(args):
+    """The parsed flags that are :class:`~pdsgd.spec.EngineSpec` options, by field name."""
+    values = vars(args)
+    return {name: values[name] for name in EngineSpec.__dataclass_fields__ if name in values}
+
+
 def cmd_train(args):
     """``pdsgd train``: train, save the model and metrics, print a summary line."""
-    from pdsgd.data.datasets import load_dataset
-    from pdsgd.train import train
-
     out = writable_dir(args.out)
     checkpoint = args.checkpoint
     if checkpoint is None and args.checkpoint_every is not None:
         checkpoint = out / "checkpoint.npz"
     data = load_dataset(args.dataset, data_dir=args.data, train_size=args.train_size,
                         scaling=args.scaling, dtype=args.dtype, n_classes=args.output_nodes)
-    result = train(data, hidden=args.hidden, epochs=args.epochs, lr=args.lr,
-                   workers=args.workers, micro_batch=args.micro_batch, backend=args.backend,
-                   bias=args.bias, dtype=args.dtype, seed=args.seed,
+    result = train(data, epochs=args.epochs, lr=args.lr, seed=args.seed,
                    lr_rule=args.lr_rule, input_nodes=args.input_nodes,
                    output_nodes=args.output_nodes, progress=not args.quiet,
-                   aggregate=args.aggregate, send=args.send, trace=args.trace,
-                   timeout=args.timeout, checkpoint=checkpoint,
-                   checkpoint_every=args.checkpoint_every, resume=args.resume,
-                   algorithm=args.algorithm, local_steps=args.local_steps,
-                   scheduler=args.scheduler)
+                   checkpoint=checkpoint, resume=args.resume, **engine_options(args))
     out.mkdir(parents=True, exist_ok=True)
     result.save(out)
     print(f"{result.summary()} -> {out}")
@@ -161,8 +128,6 @@ def cmd_train(args):
 
 def cmd_fetch(args):
     """``pdsgd data fetch NAME``: download and verify a dataset's files."""
-    from pdsgd.data.fetch import cli_fetch
-
     return cli_fetch(args)
 
 
@@ -186,11 +151,7 @@ def build_parser():
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
-    from pdsgd.bench import add_bench_parsers
-
     add_bench_parsers(bench_sub)
-    from pdsgd.study.reproduce import add_parser as add_reproduce_parser
-
     add_reproduce_parser(sub)
     return parser
 
@@ -201,7 +162,8 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
         return args.func(args)
     except PdsgdError as error:
-        print(f"pdsgd: error: {error}", file=sys.stderr)
+        message = error.for_cli() if isinstance(error, OptionError) else str(error)
+        print(f"pdsgd: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("pdsgd: interrupted", file=sys.stderr)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 
+from pdsgd.engine.trace import plot_timeline
 from pdsgd.files import atomic_path
+from pdsgd.study.costmodel import amdahl_speedup
 
 
 def new_figure(ncols=1, width=5.0, height=3.6):
@@ -135,7 +138,6 @@ def draw_architecture(workers=3):
 
 def _workers_axis(ax, workers, cores=None):
     """x axis in N, log 2, ticks at the measured N, a dotted line at the number of cores."""
-    from matplotlib.ticker import NullLocator
 
     workers = sorted(set(workers))
     ax.set_xscale("log", base=2)
@@ -190,9 +192,7 @@ def plot_speedup(table, amdahl=None, cores=None, ax=None):
     ``table`` rows hold ``train_size``, ``workers``, ``speedup``, ``speedup_lo`` and
     ``speedup_hi``; ``amdahl`` maps P to its fitted parallel fraction.
     """
-    import numpy as np
 
-    from pdsgd.study.costmodel import amdahl_speedup
 
     ax = _axes(ax)
     ns = [r["workers"] for r in table]
@@ -246,7 +246,6 @@ def plot_accuracy_vs_workers(rows, cores=None, ax=None):
 
 def plot_accuracy_vs_time(rows, ax=None):
     """Test accuracy after each epoch against training seconds so far, per N and lr rule."""
-    import numpy as np
 
     ax = _axes(ax)
     styles = {"fixed": "-", "linear": "--"}
@@ -270,9 +269,7 @@ def plot_run_timeline(trace, first=None, count=8, title=None):
     The window starts at iteration ``first`` (default: the middle of the run,
     away from start-up); :func:`pdsgd.engine.trace.plot_timeline` draws it.
     """
-    import numpy as np
 
-    from pdsgd.engine.trace import plot_timeline
 
     its = np.unique(trace["iteration"])
     first = its[len(its) // 2] if first is None else first

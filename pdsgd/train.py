@@ -1,26 +1,36 @@
 """The one way to train: :func:`train`, for one worker or many, on any backend.
 
-It loads the data, builds the seed's network, asks a *runner* to do each
-epoch's SGD (the sequential runner for one worker, the Broker's engine for
-more), evaluates after every epoch and returns a :class:`TrainResult` holding
-the model, the history and the engine's trace.
+A run is five named steps, each a function of its own:
+
+1. :class:`~pdsgd.spec.EngineSpec`: every engine option checked and resolved, once;
+2. :func:`prepare_data`: the dataset loaded, cut to P samples, in the run's dtype;
+3. :func:`build_model`: the seed's network, seeded;
+4. :func:`resume_from`: the weights and position of a checkpoint, when asked;
+5. :func:`run_epochs`: each epoch's SGD by a *runner* (the sequential one, or
+   the Broker's engine), then :func:`evaluate`.
+
+It returns a :class:`TrainResult` holding the model, the history and the
+engine's trace.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from pdsgd.checkpoint import check_resumable, load_checkpoint, save_checkpoint
 from pdsgd.data.datasets import Dataset, load_dataset
+from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.errors import PdsgdError
 from pdsgd.files import write_json
 from pdsgd.mlp import MLP
+from pdsgd.spec import EngineSpec, OptionError, choice, positive
 
 LR_RULES = ("fixed", "linear")
 
@@ -34,14 +44,15 @@ class TrainResult:
     model : MLP
         The parent model: the run's output.
     history : dict of list
-        Per epoch: ``epoch``, ``loss`` (mean squared error on the training
-        set), ``train_accuracy``, ``test_accuracy`` and ``seconds`` (training
-        time of the epoch, evaluation excluded).
+        Per epoch: ``epoch``, ``loss`` (half the squared error, summed over the
+        outputs and averaged over the training set), ``train_accuracy``,
+        ``test_accuracy`` and ``seconds`` (training time of the epoch,
+        evaluation excluded).
     trace : ndarray or None
         The engine's timeline (:data:`pdsgd.engine.trace.TRACE_DTYPE`); None for a
         sequential run.
     config : dict
-        The arguments of the run, for the record.
+        The run's settings and its :class:`~pdsgd.spec.EngineSpec`, for the record.
     """
 
     model: MLP
@@ -74,12 +85,70 @@ class TrainResult:
 
     def save(self, out_dir):
         """Write ``model.npz`` and ``metrics.json`` into ``out_dir`` (atomically)."""
-        from pathlib import Path
-
         out = Path(out_dir)
         self.model.save(out / "model.npz")
         write_json(out / "metrics.json", {"config": self.config, "history": self.history,
                                           "summary": self.summary()})
+
+
+@dataclass
+class TrainingData:
+    """A dataset made ready for training: P samples, one-hot targets, the run's dtype."""
+
+    name: str
+    scaling: str
+    X: np.ndarray
+    y: np.ndarray
+    T: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+
+    @property
+    def n_features(self):
+        """Input width."""
+        return self.X.shape[1]
+
+
+def prepare_data(data, *, train_size=None, dtype="float64"):
+    """Load ``data`` (a name or a :class:`Dataset`) and keep its first ``train_size`` samples.
+
+    Returns
+    -------
+    TrainingData
+        Contiguous inputs and 0.01/0.99 targets in ``dtype``.
+    """
+    positive("train_size", train_size, allow_none=True)
+    if isinstance(data, Dataset):
+        if train_size is not None and train_size > len(data.X_train):
+            raise OptionError("train_size", train_size,
+                              f"is more than {data.name} holds ({len(data.X_train)} "
+                              "training samples)")
+        dataset = data
+    else:
+        dataset = load_dataset(data, train_size=train_size, dtype=dtype)
+    X = np.ascontiguousarray(dataset.X_train[:train_size], dtype=dtype)
+    y = dataset.y_train[:train_size]
+    return TrainingData(dataset.name, dataset.scaling, X, y,
+                        dataset.targets(y).astype(dtype, copy=False),
+                        dataset.X_test.astype(dtype, copy=False), dataset.y_test,
+                        dataset.n_classes)
+
+
+def build_model(spec, seed=0):
+    """The seed's network with the spec's sizes, bias and dtype, initial weights from ``seed``."""
+    return MLP(spec.sizes, bias=spec.bias, dtype=spec.dtype, seed=seed)
+
+
+def effective_lr(lr, rule, workers, micro_batch):
+    """The parent's learning rate under ``rule``.
+
+    ``fixed`` is the seed's: the same ``lr`` whatever the batch ``N * b``.
+    ``linear`` is Goyal et al. (2017): scale ``lr`` by the batch size, so that
+    one step on ``N * b`` samples moves as far as ``N * b`` single-sample steps.
+    """
+    choice("lr_rule", rule, LR_RULES)
+    return lr * workers * micro_batch if rule == "linear" else lr
 
 
 def evaluate(model, X, y, T=None, chunk=10_000):
@@ -93,56 +162,83 @@ def evaluate(model, X, y, T=None, chunk=10_000):
     return correct / len(X), (loss / len(X) if T is not None else None)
 
 
-def effective_lr(lr, rule, workers, micro_batch):
-    """The parent's learning rate under ``rule``.
+def make_runner(model, X, T, spec):
+    """The runner of a run: the sequential fast path, or the Broker's engine."""
+    if spec.sequential:
+        return SequentialRunner(model, X, T, spec.micro_batch)
+    return Broker(model, X, T, spec)
 
-    ``fixed`` is the seed's: the same ``lr`` whatever the batch ``N * b``.
-    ``linear`` is Goyal et al. (2017): scale ``lr`` by the batch size, so that
-    one step on ``N * b`` samples moves as far as ``N * b`` single-sample steps.
+
+def resume_from(path, model, config):
+    """Load checkpoint ``path`` into ``model``: ``(history, epoch, iteration)`` to go on from.
+
+    With no ``path``: an empty history at epoch 0, iteration 0.
     """
-    if rule not in LR_RULES:
-        raise PdsgdError(f"unknown learning-rate rule {rule!r}: choose one of {LR_RULES}")
-    return lr * workers * micro_batch if rule == "linear" else lr
+    if path is None:
+        keys = ("epoch", "loss", "train_accuracy", "test_accuracy", "seconds")
+        return {k: [] for k in keys}, 0, 0
+    state = load_checkpoint(path)
+    check_resumable(state, config)
+    model.params[...] = state.model.params
+    return state.history, state.epoch, state.iteration
 
 
-def _check_positive(**values):
-    for name, value in values.items():
-        if value is None or value <= 0:
-            flag = "--" + name.replace("_", "-")
-            raise PdsgdError(f"{flag} must be positive, got {value}")
+def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_iteration=0,
+               checkpoint=None, progress=False, on_epoch=None):
+    """Train epochs ``start_epoch`` to ``config["epochs"]``, evaluating after each.
 
-
-def make_runner(model, X, T, *, workers, micro_batch, backend, aggregate=None, send="factors",
-                trace=True, timeout=60.0, checkpoint_every=None, straggler=None,
-                straggler_delay=0.0, algorithm="bsp", local_steps=1, scheduler=None):
-    """The runner for a run: sequential for one worker with no backend named, else the Broker.
-
-    See :class:`pdsgd.engine.broker.Broker` for the engine's parameters.
+    Appends to ``history`` and saves a checkpoint at every epoch's end (and
+    every ``checkpoint_every`` iterations) when ``checkpoint`` is given.
     """
-    if (workers == 1 and backend is None and aggregate is None and send == "factors"
-            and straggler is None and algorithm == "bsp" and scheduler is None):
-        return SequentialRunner(model, X, T, micro_batch)
-    from pdsgd.engine.broker import Broker
+    epochs, seed, step_lr = config["epochs"], config["seed"], config["step_lr"]
+    every, n = config["checkpoint_every"], len(data.X)
+    done = min(start_epoch * n + first_iteration * config["round_size"], epochs * n)
+    bar = tqdm(total=epochs * n, unit="sample", disable=not progress, leave=False,
+               initial=done)
 
-    return Broker(model, X, T, workers=workers, micro_batch=micro_batch, backend=backend,
-                  aggregate=aggregate, send=send, trace=trace, timeout=timeout,
-                  checkpoint_every=checkpoint_every, straggler=straggler,
-                  straggler_delay=straggler_delay, algorithm=algorithm,
-                  local_steps=local_steps, scheduler=scheduler)
+    def save(epoch, iteration):
+        save_checkpoint(checkpoint, model, epoch=epoch, iteration=iteration, history=history,
+                        config=config)
+
+    started = time.perf_counter()
+    with runner, bar:
+        # Starting the workers is timed apart from training (the seed's T(N) is training).
+        config["startup_seconds"] = time.perf_counter() - started
+        for epoch in range(start_epoch, epochs):
+            on_iteration = None
+            if checkpoint is not None and every is not None:
+                def on_iteration(t, epoch=epoch):
+                    if (t + 1) % every == 0:
+                        save(epoch, t + 1)
+            start = time.perf_counter()
+            runner.run_epoch(epoch_order(n, seed, epoch), step_lr,
+                             first_iteration=first_iteration, on_iteration=on_iteration,
+                             progress=bar)
+            first_iteration = 0
+            seconds = time.perf_counter() - start
+            train_acc, loss = evaluate(model, data.X, data.y, data.T)
+            test_acc, _ = evaluate(model, data.X_test, data.y_test)
+            for key, value in zip(history, (epoch + 1, loss, train_acc, test_acc, seconds),
+                                  strict=True):
+                history[key].append(value)
+            bar.set_postfix(loss=f"{loss:.4f}", test_acc=f"{test_acc:.3f}")
+            if checkpoint is not None:
+                save(epoch + 1, 0)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, history)
+        return runner.trace
 
 
 def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_batch=1,
           backend=None, bias=True, dtype="float64", seed=0, train_size=None,
           lr_rule="fixed", input_nodes=None, output_nodes=None, progress=False,
-          on_epoch=None, aggregate=None, send="factors", trace=True, timeout=60.0,
-          checkpoint=None, checkpoint_every=None, resume=None, straggler=None,
-          straggler_delay=0.0, algorithm="bsp", local_steps=1, scheduler=None):
+          on_epoch=None, checkpoint=None, resume=None, **engine):
     """Train the seed's MLP with bulk-synchronous data-parallel SGD.
 
     Parameters
     ----------
     data : str or Dataset, default "mnist-5k"
-        A dataset name (see :data:`pdsgd.data.datasets.DATASETS`) or a loaded :class:`Dataset`.
+        A dataset name (see :data:`pdsgd.data.DATASETS`) or a loaded :class:`Dataset`.
     hidden : sequence of int, default (200,)
         Hidden layer widths.
     epochs : int, default 5
@@ -151,9 +247,9 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         N, the number of workers.
     micro_batch : int, default 1
         b, samples per worker per iteration (1 is the seed: no batching).
-    backend : {"serial", "threads", "processes", "dask"}, optional
-        How the workers run; None means sequential for one worker and
-        ``"processes"`` for more.
+    backend : {"sequential", "serial", "threads", "processes", "dask"}, optional
+        How the workers run; None means sequential for one worker asking
+        nothing of the engine, ``"processes"`` otherwise.
     bias : bool, default True
     dtype : {"float64", "float32"}
     seed : int, default 0
@@ -168,125 +264,52 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         Show a progress bar.
     on_epoch : callable, optional
         Called as ``on_epoch(epoch, history)`` after each epoch (live plots).
-    aggregate : {"central", "replicated", "sharded"}, optional
-        Who applies each iteration's averaged update: the broker, to shared
-        weights (the seed's); every worker to its own replica (one barrier
-        per iteration); or every worker its share of the shared weights' rows.
-        Same weights to rounding (central and replicated bit for bit); default:
-        the faster one for the backend, N and b (:func:`pdsgd.engine.broker.default_aggregate`).
-    send : {"factors", "gradients"}, default "factors"
-        What workers send: sufficient factors or full gradient matrices.
-    trace : bool, default True
-        Record the engine's timeline (``TrainResult.trace``).
-    timeout : float, default 60
-        Seconds a worker may wait at the barrier before the run is stopped.
     checkpoint : str or Path, optional
         Where to save checkpoints: at every epoch's end and, with
         ``checkpoint_every``, every that many iterations of an epoch.
-    checkpoint_every : int, optional
-        Iterations between checkpoints (needs ``checkpoint``).
     resume : str or Path, optional
         A checkpoint to continue from; the final weights equal those of an
         uninterrupted run with the same settings.
-    straggler : int, optional
-        Make this worker sleep ``straggler_delay`` seconds every iteration, to
-        see the barrier make everyone wait (the weights do not change).
-    straggler_delay : float, default 0
-    algorithm : {"bsp", "average"}, default "bsp"
-        ``"bsp"``: the seed's, gradients averaged every iteration.
-        ``"average"``: Algorithm 1, parameter averaging: each worker takes
-        ``local_steps`` SGD steps on its own samples, then the parameters are
-        averaged (:mod:`pdsgd.engine.averaging`). Checkpoints then count rounds.
-    local_steps : int, default 1
-        K, local steps per round (``"average"`` only).
-    scheduler : str, optional
-        ``tcp://HOST:8786``: the Dask scheduler the ``dask`` backend uses;
-        none starts a LocalCluster on 127.0.0.1 for the run.
+    **engine
+        Any other option of :class:`~pdsgd.spec.EngineSpec`: ``algorithm``
+        (``"bsp"``, the seed's, or ``"average"``, Algorithm 1) and
+        ``local_steps``; ``aggregate`` (``"central"``, ``"replicated"``,
+        ``"sharded"``); ``send`` (``"factors"``, ``"gradients"``); ``trace``;
+        ``timeout`` (seconds at a barrier); ``checkpoint_every``;
+        ``straggler`` and ``straggler_delay``; ``scheduler`` (a Dask
+        scheduler's address); ``span``.
 
     Returns
     -------
     TrainResult
     """
-    _check_positive(epochs=epochs, lr=lr, workers=workers, micro_batch=micro_batch,
-                    local_steps=local_steps)
-    if checkpoint_every is not None:
-        _check_positive(checkpoint_every=checkpoint_every)
-        if checkpoint is None:
-            raise PdsgdError("--checkpoint-every needs a file to write: give --checkpoint PATH")
-    if isinstance(data, Dataset):
-        if train_size is not None and train_size > len(data.X_train):
-            raise PdsgdError(f"--train-size {train_size} is more than {data.name} holds "
-                             f"({len(data.X_train)} training samples)")
-        dataset = data
-    else:
-        dataset = load_dataset(data, train_size=train_size, dtype=dtype)
-    X = np.ascontiguousarray(dataset.X_train[:train_size], dtype=dtype)
-    y = dataset.y_train[:train_size]
-    T = dataset.targets(y).astype(dtype, copy=False)
-    X_test = dataset.X_test.astype(dtype, copy=False)
-    if input_nodes is not None and input_nodes != dataset.n_features:
-        raise PdsgdError(f"--input-nodes {input_nodes} does not match {dataset.name}, whose "
-                         f"samples have {dataset.n_features} values; use --input-nodes "
-                         f"{dataset.n_features}")
-    if output_nodes is not None and output_nodes != dataset.n_classes:
-        raise PdsgdError(f"--output-nodes {output_nodes} does not match {dataset.name}, which "
-                         f"has {dataset.n_classes} classes; use --output-nodes "
-                         f"{dataset.n_classes}")
-    model = MLP((dataset.n_features, *hidden, dataset.n_classes), bias=bias, dtype=dtype,
-                seed=seed)
-    step_lr = effective_lr(lr, lr_rule, workers, micro_batch)
-    config = dict(dataset=dataset.name, train_size=len(X), test_size=len(X_test),
-                  sizes=list(model.sizes), bias=bias, dtype=str(model.dtype), epochs=epochs,
-                  lr=lr, lr_rule=lr_rule, step_lr=step_lr, workers=workers,
-                  micro_batch=micro_batch, backend=backend, seed=seed, aggregate=aggregate,
-                  send=send, algorithm=algorithm,
-                  local_steps=local_steps if algorithm == "average" else 1)
-    history = {k: [] for k in ("epoch", "loss", "train_accuracy", "test_accuracy", "seconds")}
-    start_epoch, first_iteration = 0, 0
-    if resume is not None:
-        state = load_checkpoint(resume)
-        check_resumable(state, config)
-        model.params[...] = state.model.params
-        history, start_epoch, first_iteration = state.history, state.epoch, state.iteration
-    runner = make_runner(model, X, T, workers=workers, micro_batch=micro_batch,
-                         backend=backend, aggregate=aggregate, send=send, trace=trace,
-                         timeout=timeout, checkpoint_every=checkpoint_every,
-                         straggler=straggler, straggler_delay=straggler_delay,
-                         algorithm=algorithm, local_steps=local_steps, scheduler=scheduler)
-    per_iteration = workers * micro_batch * config["local_steps"]  # samples (a round's)
-    bar = tqdm(total=epochs * len(X), unit="sample", disable=not progress, leave=False,
-               initial=min(start_epoch * len(X) + first_iteration * per_iteration,
-                           epochs * len(X)))
-
-    def save(epoch, iteration):
-        save_checkpoint(checkpoint, model, epoch=epoch, iteration=iteration, history=history,
-                        config=config)
-
-    started = time.perf_counter()
-    with runner, bar:
-        # Starting the workers is timed apart from training (the seed's T(N) is training).
-        config["startup_seconds"] = time.perf_counter() - started
-        for epoch in range(start_epoch, epochs):
-            order = epoch_order(len(X), seed, epoch)
-            on_iteration = None
-            if checkpoint is not None and checkpoint_every is not None:
-                def on_iteration(t, epoch=epoch):
-                    if (t + 1) % checkpoint_every == 0:
-                        save(epoch, t + 1)
-            start = time.perf_counter()
-            runner.run_epoch(order, step_lr, first_iteration=first_iteration,
-                             on_iteration=on_iteration, progress=bar)
-            first_iteration = 0
-            seconds = time.perf_counter() - start
-            train_acc, loss = evaluate(model, X, y, T)
-            test_acc, _ = evaluate(model, X_test, dataset.y_test)
-            values = (epoch + 1, loss, train_acc, test_acc, seconds)
-            for key, value in zip(history, values, strict=True):
-                history[key].append(value)
-            bar.set_postfix(loss=f"{loss:.4f}", test_acc=f"{test_acc:.3f}")
-            if checkpoint is not None:
-                save(epoch + 1, 0)
-            if on_epoch is not None:
-                on_epoch(epoch + 1, history)
-        trace = runner.trace
+    spec = make_spec(hidden=hidden, n_inputs=input_nodes, n_outputs=output_nodes, bias=bias,
+                     dtype=dtype, workers=workers, micro_batch=micro_batch, backend=backend,
+                     **engine)
+    positive("epochs", epochs)
+    positive("lr", lr, integer=False)
+    if spec.checkpoint_every is not None and checkpoint is None:
+        raise OptionError("checkpoint_every", spec.checkpoint_every,
+                          "needs a file to write: give {checkpoint}PATH")
+    prepared = prepare_data(data, train_size=train_size, dtype=dtype)
+    spec = spec.for_data(prepared.n_features, prepared.n_classes, prepared.name)
+    model = build_model(spec, seed)
+    config = dict(dataset=prepared.name, scaling=prepared.scaling, train_size=len(prepared.X),
+                  test_size=len(prepared.X_test), epochs=epochs, lr=lr, lr_rule=lr_rule,
+                  step_lr=effective_lr(lr, lr_rule, workers, micro_batch), seed=seed,
+                  round_size=spec.round_size, **spec.record())
+    history, start_epoch, first_iteration = resume_from(resume, model, config)
+    trace = run_epochs(make_runner(model, prepared.X, prepared.T, spec), model, prepared,
+                       config, history, start_epoch=start_epoch,
+                       first_iteration=first_iteration, checkpoint=checkpoint,
+                       progress=progress, on_epoch=on_epoch)
     return TrainResult(model=model, history=history, trace=trace, config=config)
+
+
+def make_spec(**options):
+    """:class:`~pdsgd.spec.EngineSpec` from keyword options, naming an unknown one in one line."""
+    unknown = sorted(set(options) - set(EngineSpec.__dataclass_fields__))
+    if unknown:
+        raise PdsgdError(f"unknown training option {', '.join(unknown)}; the engine's options "
+                         f"are: {', '.join(EngineSpec.__dataclass_fields__)}")
+    return EngineSpec(**options)

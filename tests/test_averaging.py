@@ -93,10 +93,10 @@ def test_train_resumes_an_averaging_run(tmp_path):
 
 def test_bad_averaging_options_raise_one_line_errors():
     X, T = problem()
-    for options, match in [({"algorithm": "gossip"}, "--algorithm"),
-                           ({"local_steps": 0}, "--local-steps"),
-                           ({"algorithm": "average", "send": "gradients"}, "--send"),
-                           ({"scheduler": "tcp://127.0.0.1:1"}, "--scheduler")]:
+    for options, match in [({"algorithm": "gossip"}, "algorithm="),
+                           ({"local_steps": 0}, "local_steps="),
+                           ({"algorithm": "average", "send": "gradients"}, "send="),
+                           ({"scheduler": "tcp://127.0.0.1:1"}, "scheduler=")]:
         with pytest.raises(PdsgdError, match=match):
             Broker(MLP(SIZES), X, T, workers=2, backend="serial", **options)
 

@@ -16,6 +16,7 @@ from engine_helpers import problem, worker_children
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.mlp import MLP
+from pdsgd.spec import EngineSpec
 
 pytest.importorskip("distributed")
 SIZES = (6, 7, 3)
@@ -78,7 +79,10 @@ def test_tasks_run_on_distinct_dask_workers(cluster):
     from pdsgd.engine.backends.dask import DaskBackend
 
     X, T = problem()
-    backend = DaskBackend(MLP(SIZES), X, T, workers=2, scheduler=cluster[0].scheduler_address)
+    model = MLP(SIZES)
+    spec = EngineSpec.for_model(model, workers=2, backend="dask",
+                                scheduler=cluster[0].scheduler_address)
+    backend = DaskBackend(model, X, T, spec)
     backend.start(0.0)
     try:
         assert len(set(backend.addresses)) == 2

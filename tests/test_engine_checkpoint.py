@@ -71,7 +71,7 @@ def test_resume_refuses_other_settings_and_missing_files(data, tmp_path):
         train(data, backend="serial", resume=path, **{**KW, "epochs": 1})
     with pytest.raises(PdsgdError, match="no such checkpoint"):
         train(data, resume=tmp_path / "nope.npz", **KW)
-    with pytest.raises(PdsgdError, match="--checkpoint PATH"):
+    with pytest.raises(PdsgdError, match="checkpoint=PATH"):
         train(data, checkpoint_every=3, **KW)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]  # no temporary left
 

@@ -65,9 +65,9 @@ def test_bad_engine_options_raise_one_line_errors():
 
     X, T = problem()
     model = MLP((6, 5, 3))
-    for options, match in [({"backend": "gpu"}, "unknown backend"),
-                           ({"aggregate": "mean"}, "--aggregate"),
-                           ({"send": "weights"}, "--send")]:
+    for options, match in [({"backend": "gpu"}, "backend='gpu' is unknown"),
+                           ({"aggregate": "mean"}, "aggregate='mean'"),
+                           ({"send": "weights"}, "send='weights'")]:
         with pytest.raises(PdsgdError, match=match):
             Broker(model, X, T, workers=2, **options)
     with pytest.raises(PdsgdError, match="float32"):
@@ -89,13 +89,18 @@ def test_train_uses_the_broker_for_several_workers():
 
 
 def test_default_aggregation_is_replicated_only_while_every_worker_has_a_core(monkeypatch):
-    from pdsgd.engine import broker
+    from pdsgd.engine.backends import processes
+    from pdsgd.spec import EngineSpec
 
-    monkeypatch.setattr(broker, "usable_cores", lambda: 2)
-    assert broker.default_aggregate("processes", 2) == "replicated"
-    assert broker.default_aggregate("processes", 2, micro_batch=16) == "sharded"
-    assert broker.default_aggregate("processes", 2, 16, algorithm="average") == "replicated"
-    assert broker.default_aggregate("processes", 3, micro_batch=16) == "central"
-    assert broker.default_aggregate("processes", 3) == "central"
-    assert broker.default_aggregate("threads", 2) == "central"
-    assert broker.default_aggregate("dask", 8) == "central"
+    def default_aggregate(backend, workers, micro_batch=1, algorithm="bsp"):
+        return EngineSpec(workers=workers, micro_batch=micro_batch, backend=backend,
+                          algorithm=algorithm).aggregate
+
+    monkeypatch.setattr(processes, "usable_cores", lambda: 2)
+    assert default_aggregate("processes", 2) == "replicated"
+    assert default_aggregate("processes", 2, micro_batch=16) == "sharded"
+    assert default_aggregate("processes", 2, 16, algorithm="average") == "replicated"
+    assert default_aggregate("processes", 3, micro_batch=16) == "central"
+    assert default_aggregate("processes", 3) == "central"
+    assert default_aggregate("threads", 2) == "central"
+    assert default_aggregate("dask", 8) == "central"

@@ -71,11 +71,11 @@ def test_linear_lr_rule_scales_by_batch(small):
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(train_size=301), "more than"),
-    (dict(epochs=0), "--epochs must be positive"),
-    (dict(lr=-1.0), "--lr must be positive"),
-    (dict(input_nodes=100), "--input-nodes 100 does not match"),
-    (dict(output_nodes=3), "--output-nodes 3 does not match"),
-    (dict(lr_rule="sqrt"), "learning-rate rule"),
+    (dict(epochs=0), "epochs=0 must be a positive integer"),
+    (dict(lr=-1.0), "lr=-1.0 must be a positive number"),
+    (dict(input_nodes=100), "input_nodes=100 does not match"),
+    (dict(output_nodes=3), "output_nodes=3 does not match"),
+    (dict(lr_rule="sqrt"), "lr_rule='sqrt' is unknown"),
 ])
 def test_bad_arguments_raise_one_line_errors(small, kwargs, match):
     with pytest.raises(PdsgdError, match=match) as info:

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from pdsgd.files import write_json
+from pdsgd.arguments import positive_int
+from pdsgd.bench.common import load_samples, median_rate, register
+from pdsgd.engine.backends.dask import local_cluster
+from pdsgd.engine.broker import Broker
+from pdsgd.mlp import MLP
 
 
 def median_epoch_seconds(X, T, repeats, **engine):
     """Median seconds of one epoch over ``X`` in a Broker started once (after a warm-up)."""
-    from pdsgd.bench.scaling import median_rate
-    from pdsgd.engine.broker import Broker
-    from pdsgd.mlp import MLP
 
     order = np.arange(len(X))
     with Broker(MLP((X.shape[1], 200, T.shape[1])), X, T, trace=False, **engine) as broker:
@@ -38,8 +39,6 @@ def median_epoch_seconds(X, T, repeats, **engine):
 def run(dataset="mnist-5k", samples=400, average_samples=4000, local_steps=100,
         micro_batch=1, repeats=3):
     """Both measurements; returns a dict (see :func:`format_table`)."""
-    from pdsgd.bench.scaling import load_samples
-    from pdsgd.engine.backends.dask import local_cluster
 
     X, T = load_samples(dataset, max(samples, average_samples))
     Xr, Tr = X[:samples], T[:samples]
@@ -84,10 +83,10 @@ def format_table(r):
 
 def add_parser(subparsers):
     """Register ``pdsgd bench dask``."""
-    from pdsgd.cli import positive_int
-
-    p = subparsers.add_parser("dask", help="per-round overhead of dask against processes; "
-                                           "speedup of parameter averaging, N=2 over N=1")
+    p = register(subparsers, "dask", "per-round overhead of dask against processes; speedup "
+                 "of parameter averaging, N=2 over N=1", table=format_table,
+                 run=lambda a: run(a.dataset, a.samples, a.average_samples, a.local_steps,
+                                   a.micro_batch, a.repeats))
     p.add_argument("--dataset", default="mnist-5k")
     p.add_argument("--samples", type=positive_int, default=400,
                    help="samples per BSP timing (default 400: 200 rounds)")
@@ -96,15 +95,3 @@ def add_parser(subparsers):
     p.add_argument("--local-steps", type=positive_int, default=100, metavar="K")
     p.add_argument("--micro-batch", type=positive_int, default=1, metavar="b")
     p.add_argument("--repeats", type=positive_int, default=3)
-    p.add_argument("--json", default=None, help="also write the result here")
-    p.set_defaults(func=main)
-
-
-def main(args):
-    """Run the benchmark from parsed CLI arguments and print its table."""
-    result = run(args.dataset, args.samples, args.average_samples, args.local_steps,
-                 args.micro_batch, args.repeats)
-    print(format_table(result))
-    if args.json:
-        write_json(args.json, result)
-    return 0

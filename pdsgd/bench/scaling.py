@@ -13,42 +13,26 @@ naive NumPy loop of ``pdsgd bench sequential``. All in one process tree.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
+import psutil
 from threadpoolctl import threadpool_limits
 
-from pdsgd.files import write_json
+from pdsgd.arguments import int_list, positive_int
+from pdsgd.bench.common import load_samples, median_rate, register
+from pdsgd.engine.broker import Broker
+from pdsgd.engine.sequential import SequentialRunner
+from pdsgd.machine import machine_facts
+from pdsgd.mlp import MLP
 
 GRID = {"workers": (1, 2, 4, 8), "micro_batch": (1, 16),
         "engines": ("serial:central", "threads:central", "threads:replicated",
                     "processes:central", "processes:replicated")}
 
 
-def load_samples(dataset, samples):
-    """The first ``samples`` training inputs of ``dataset`` and their targets."""
-    from pdsgd.data.datasets import load_dataset
-
-    data = load_dataset(dataset, train_size=samples)
-    X = np.ascontiguousarray(data.X_train[:samples])
-    return X, data.targets(data.y_train[:samples]).astype(X.dtype)
-
-
-def median_rate(run, n_samples, repeats):
-    """Samples per second of ``run()`` over ``n_samples``, median of ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return n_samples / float(np.median(times))
-
-
 def sequential_rates(X, T, micro_batch, repeats, sizes):
     """Samples/s of the sequential runner with one BLAS thread and with all; and the naive loop."""
     from pdsgd.bench.sequential import naive_step, torch_step
-    from pdsgd.engine.sequential import SequentialRunner
-    from pdsgd.mlp import MLP
 
     order = np.arange(len(X))
     out = {}
@@ -76,8 +60,6 @@ def sequential_rates(X, T, micro_batch, repeats, sizes):
 
 def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, trace=True):
     """Samples/s of one engine cell, and the memory (MB) of its process tree."""
-    from pdsgd.engine.broker import Broker
-    from pdsgd.mlp import MLP
 
     order = np.arange(len(X))
     with Broker(MLP(sizes), X, T, workers=workers, micro_batch=micro_batch, backend=backend,
@@ -90,7 +72,6 @@ def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, 
 
 def _tree_memory_mb():
     """Unique memory of this process and its children, plus shared memory counted once."""
-    import psutil
 
     me = psutil.Process()
     total = 0
@@ -113,7 +94,6 @@ def _tree_memory_mb():
 def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
         micro_batches=GRID["micro_batch"], engines=GRID["engines"], progress=print):
     """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts)."""
-    from pdsgd.machine import machine_facts
 
     X, T = load_samples(dataset, samples)
     sizes = (X.shape[1], 200, T.shape[1])
@@ -177,33 +157,23 @@ def format_table(result):
 
 def add_parser(subparsers):
     """Register ``pdsgd bench scaling``."""
-    from pdsgd.cli import positive_int
-
-    p = subparsers.add_parser("scaling", help="samples/s of the engine for N workers and "
-                                              "micro-batch b, against the best sequential path")
+    p = register(subparsers, "scaling", "samples/s of the engine for N workers and micro-batch "
+                 "b, against the best sequential path", run=_run_args, table=format_table)
     p.add_argument("--dataset", default="mnist-5k")
     p.add_argument("--samples", type=positive_int, default=2000,
                    help="samples per timing (default 2000; more: steadier, slower)")
     p.add_argument("--repeats", type=positive_int, default=3)
-    p.add_argument("--workers", type=lambda s: tuple(positive_int(x) for x in s.split(",")),
-                   default=GRID["workers"], metavar="1,2,4,8")
-    p.add_argument("--micro-batch", type=lambda s: tuple(positive_int(x) for x in s.split(",")),
-                   default=GRID["micro_batch"], metavar="1,16")
+    p.add_argument("--workers", type=int_list, default=GRID["workers"], metavar="1,2,4,8")
+    p.add_argument("--micro-batch", type=int_list, default=GRID["micro_batch"], metavar="1,16")
     p.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=GRID["engines"],
                    metavar="BACKEND:AGGREGATE,...")
     p.add_argument("--trace-overhead", action="store_true",
                    help="also measure what recording the trace costs")
-    p.add_argument("--json", default=None, help="also write the result here")
-    p.set_defaults(func=main)
 
 
-def main(args):
-    """Run the benchmark from parsed CLI arguments and print its table."""
+def _run_args(args):
     result = run(args.dataset, args.samples, args.repeats, args.workers, args.micro_batch,
                  args.engines)
     if args.trace_overhead:
         result["trace_overhead"] = trace_overhead(args.dataset, args.samples)
-    print(format_table(result))
-    if args.json:
-        write_json(args.json, result)
-    return 0
+    return result

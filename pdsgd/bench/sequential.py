@@ -14,8 +14,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from pdsgd.files import write_json
+from pdsgd.arguments import positive_int
+from pdsgd.bench.common import register
+from pdsgd.machine import machine_facts
 from pdsgd.mlp import MLP
 
 
@@ -92,9 +95,7 @@ def run(sizes=(784, 200, 10), samples=2000, repeats=5, seed=0):
         ``{"rows": [{"method", "dtype", "us_per_sample", "speedup_vs_naive"}], ...}``
         with machine facts.
     """
-    from threadpoolctl import threadpool_limits
 
-    from pdsgd.machine import machine_facts
 
     with threadpool_limits(limits=1):  # one core each: batch 1 gains nothing from threads
         rows = _measure(sizes, samples, repeats, seed)
@@ -139,20 +140,8 @@ def format_table(result):
 
 def add_parser(subparsers):
     """Register ``pdsgd bench sequential``."""
-    from pdsgd.cli import positive_int
-
-    p = subparsers.add_parser("sequential", help="pdsgd's batch-1 path vs a naive loop "
-                                                 "(and PyTorch when installed)")
+    p = register(subparsers, "sequential", "pdsgd's batch-1 path vs a naive loop (and PyTorch "
+                 "when installed)", run=lambda a: run(samples=a.samples, repeats=a.repeats),
+                 table=format_table)
     p.add_argument("--samples", type=positive_int, default=2000)
     p.add_argument("--repeats", type=positive_int, default=5)
-    p.add_argument("--json", default=None, help="also write the result here")
-    p.set_defaults(func=main)
-
-
-def main(args):
-    """Run the benchmark from parsed CLI arguments and print its table."""
-    result = run(samples=args.samples, repeats=args.repeats)
-    print(format_table(result))
-    if args.json:
-        write_json(args.json, result)
-    return 0

@@ -9,11 +9,13 @@ measurement of sufficient factors against whole gradients, and of barriers.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from pdsgd.engine.trace import COMPUTE, WAIT
 from pdsgd.mlp import MLP, param_count
 
 QUICK_ENV = "PDSGD_QUICK"
@@ -139,7 +141,6 @@ def measure_messages(sizes=(784, 200, 10), workers=4, repeats=20, dtype="float64
 def measure_thread_barrier(parties=2, crossings=2000):
     """Seconds per crossing of a :class:`threading.Barrier` by ``parties`` threads doing
     nothing else (the median over ``crossings``, seen from the first thread)."""
-    import threading
 
     barrier = threading.Barrier(parties)
     times = np.empty(crossings)
@@ -170,7 +171,6 @@ def crossing_cost(trace):
     wait of any worker, in seconds (with ``aggregate="central"`` the wait also
     holds the broker's update of the weights).
     """
-    from pdsgd.engine.trace import WAIT
 
     rows = trace[(trace["phase"] == WAIT) & (trace["worker"] >= 0)]
     if len(rows) == 0:
@@ -192,7 +192,6 @@ def iteration_profile(trace):
         ``compute`` (one worker's forward and backward pass) and ``crossing``
         (:func:`crossing_cost`).
     """
-    from pdsgd.engine.trace import COMPUTE
 
     its, inverse = np.unique(trace["iteration"], return_inverse=True)
     first = np.full(len(its), np.inf)

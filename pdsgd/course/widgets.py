@@ -22,8 +22,13 @@ from threadpoolctl import threadpool_limits
 
 from pdsgd import plots
 from pdsgd.course import lessons
+from pdsgd.engine import trace as tr
 from pdsgd.engine.backends import BACKENDS as ENGINE_BACKENDS
+from pdsgd.engine.sequential import SequentialRunner
+from pdsgd.engine.shuffle import epoch_order
 from pdsgd.errors import PdsgdError
+from pdsgd.spec import EngineSpec
+from pdsgd.train import LR_RULES, build_model, prepare_data, train
 
 BACKENDS = ("auto", *ENGINE_BACKENDS)  # auto: sequential for N = 1, the engine's default above
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32, 64)
@@ -135,7 +140,7 @@ class TrainingPanel(_Panel):
                                   style=_WIDE)
         self.micro_batch = w.Dropdown(description="micro-batch b", options=MICRO_BATCHES,
                                       value=1, style=_WIDE)
-        self.lr_rule = w.Dropdown(description="lr rule", options=("fixed", "linear"),
+        self.lr_rule = w.Dropdown(description="lr rule", options=LR_RULES,
                                   value="fixed", style=_WIDE)
         for name, value in values.items():
             getattr(self, name).value = value
@@ -163,8 +168,6 @@ class TrainingPanel(_Panel):
             display(figure_image(fig))
 
     def _run(self):
-        from pdsgd.train import train
-
         return train(self.data, progress=True, on_epoch=self._on_epoch, **self.options())
 
 
@@ -209,9 +212,6 @@ class StragglerPanel(_Panel):
         return opts
 
     def _run(self):
-        from pdsgd.engine import trace as tr
-        from pdsgd.train import train
-
         result = train(self.data, **self.options())
         self.show(plots.plot_run_timeline(result.trace, count=self.window.value))
         self.show(plots.plot_phase_totals(tr.summarize(result.trace)))
@@ -235,16 +235,12 @@ def live_epoch(data="mnist-5k", *, hidden=(200,), lr=0.1, train_size=None, every
     curve : dict of list
         ``samples`` seen and ``loss`` measured at each point.
     """
-    from pdsgd.data.datasets import Dataset, load_dataset
-    from pdsgd.engine.sequential import SequentialRunner
-    from pdsgd.engine.shuffle import epoch_order
-    from pdsgd.mlp import MLP
 
-    ds = data if isinstance(data, Dataset) else load_dataset(data, train_size=train_size,
-                                                             dtype=dtype)
-    X = ds.X_train[:train_size].astype(dtype, copy=False)
-    T = ds.targets(ds.y_train[:train_size]).astype(dtype, copy=False)
-    model = MLP((X.shape[1], *hidden, ds.n_classes), dtype=dtype, seed=seed)
+    prepared = prepare_data(data, train_size=train_size, dtype=dtype)
+    X, T = prepared.X, prepared.T
+    spec = EngineSpec(hidden=hidden, dtype=dtype).for_data(prepared.n_features,
+                                                           prepared.n_classes)
+    model = build_model(spec, seed)
     every = every or max(1, len(X) // 10)
     curve = {"samples": [0], "loss": [model.loss(X[:monitor], T[:monitor])]}
     out = w.Output()

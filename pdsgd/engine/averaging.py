@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 
-ALGORITHMS = ("bsp", "average")
-
 
 def local_steps_of(indices, n_rows, index, workers, local_steps, micro_batch):
     """Worker ``index``'s local steps in one round: a list of sample-index arrays, in order.

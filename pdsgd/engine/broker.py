@@ -9,7 +9,7 @@ The Broker starts the :class:`~pdsgd.engine.data_generator.DataGenerator` (a thr
 feeding sample assignments through a bounded queue) and a backend that runs the
 workers and the :class:`~pdsgd.engine.aggregator.ResultsAggregator`. It is a *runner*,
 used like :class:`~pdsgd.engine.sequential.SequentialRunner`: :func:`pdsgd.train`
-creates one when ``workers > 1`` or a backend is named.
+creates one whenever the run's :class:`~pdsgd.spec.EngineSpec` is not sequential.
 
 Example
 -------
@@ -30,42 +30,12 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from pdsgd.engine.aggregator import SENDS
 from pdsgd.engine.backends import DEFAULT_BACKEND, get_backend
-from pdsgd.engine.backends.base import AGGREGATES, usable_cores
 from pdsgd.engine.data_generator import DataGenerator
 from pdsgd.engine.shuffle import n_iterations
 from pdsgd.engine.trace import empty_trace
 from pdsgd.errors import PdsgdError
-
-#: ``--aggregate`` when none is given, per backend: the faster one measured here.
-DEFAULT_AGGREGATE = {"processes": "replicated", "threads": "central", "serial": "central",
-                     "dask": "central"}
-
-
-#: Smallest b at which ``sharded`` is the default on processes (while N <= cores).
-SHARDED_FROM_BATCH = 8
-
-
-def default_aggregate(backend, workers, micro_batch=1, algorithm="bsp"):
-    """The ``--aggregate`` used when none is named.
-
-    On processes, while every worker has a core of its own: ``sharded`` from
-    b = 8 up, where the update is a GEMM big enough that splitting it by rows
-    pays for the second barrier crossing (N = 2, median of interleaved runs on
-    the 2-core machine: 1.22x replicated at b = 8, 1.26x-1.36x at b = 16), and
-    ``replicated`` below (b = 1 to 4: within noise of sharded, which also
-    pulls the weights between the cores' caches every iteration). Past N =
-    cores, each extra replica adds the whole update to the cores' work, so the
-    seed's ``central`` aggregation (one update, by the broker) degrades more
-    gently (see the README's scaling table). Parameter averaging never shards.
-    """
-    if backend == "processes" and workers > usable_cores():
-        return "central"
-    if (backend == "processes" and algorithm == "bsp"
-            and micro_batch >= SHARDED_FROM_BATCH):
-        return "sharded"
-    return DEFAULT_AGGREGATE.get(backend, "central")
+from pdsgd.spec import EngineSpec
 
 
 class Broker:
@@ -78,88 +48,41 @@ class Broker:
         every span (so after every epoch and at every checkpoint).
     X, T : ndarray
         Training inputs and targets, in the model's dtype.
-    workers : int, default 2
-        N.
-    micro_batch : int, default 1
-        b, samples per worker per iteration.
-    backend : {"serial", "threads", "processes", "dask"}, optional
-        Default ``"processes"``.
-    aggregate : {"central", "replicated", "sharded"}, optional
-        Default per backend and N, see :func:`default_aggregate`.
-    send : {"factors", "gradients"}, default "factors"
-    trace : bool, default True
-        Record the timeline (:attr:`trace`).
-    timeout : float, default 60
-        Seconds a worker may wait at the iteration barrier before the run is
-        declared stuck and stopped.
-    span : int, default 512
-        Most iterations the workers run before the broker regains control
-        (progress bar, checkpoints, weights copied back to the parent).
-    checkpoint_every : int, optional
-        Also hand control back after every multiple of this many iterations of
-        an epoch, so that ``on_iteration`` can save a checkpoint there.
-    straggler : int, optional
-        Make this worker slow on purpose (a lesson on the barrier) ...
-    straggler_delay : float, default 0
-        ... by this many seconds per iteration.
-    algorithm : {"bsp", "average"}, default "bsp"
-        Average the workers' gradients every iteration (the seed's BSP), or
-        their parameters after ``local_steps`` local SGD steps (Algorithm 1,
-        :mod:`pdsgd.engine.averaging`); then an "iteration" is a round of ``N*K*b`` samples.
-    local_steps : int, default 1
-        K, local steps per round (``"average"`` only).
-    scheduler : str, optional
-        The ``dask`` backend's scheduler address (default: a LocalCluster of its own).
+    spec : EngineSpec, optional
+        The run's engine options (N, b, backend, algorithm, aggregation...).
+    **options
+        Without ``spec``: the options of :class:`~pdsgd.spec.EngineSpec`, for
+        a spec built from ``model`` (``workers=2`` unless given; the backend
+        defaults to ``processes`` even for one worker).
     """
 
-    def __init__(self, model, X, T, *, workers=2, micro_batch=1, backend=None, aggregate=None,
-                 send="factors", trace=True, timeout=60.0, span=512, checkpoint_every=None,
-                 straggler=None, straggler_delay=0.0, algorithm="bsp", local_steps=1,
-                 scheduler=None):
-        from pdsgd.engine.averaging import ALGORITHMS
+    def __init__(self, model, X, T, spec=None, **options):
+        if spec is None:
+            options.setdefault("workers", 2)
+            if options.get("backend") is None:
 
-        backend = backend or DEFAULT_BACKEND
-        cls = get_backend(backend)
-        aggregate = aggregate or default_aggregate(backend, workers, micro_batch, algorithm)
-        if aggregate not in AGGREGATES:
-            raise PdsgdError(f"--aggregate {aggregate}: choose one of {', '.join(AGGREGATES)}")
-        if send not in SENDS:
-            raise PdsgdError(f"--send {send}: choose one of {', '.join(SENDS)}")
-        if straggler is not None and not 0 <= straggler < workers:
-            raise PdsgdError(f"--straggler {straggler}: workers are numbered 0 to {workers - 1}")
-        if algorithm not in ALGORITHMS:
-            raise PdsgdError(f"--algorithm {algorithm}: choose one of {', '.join(ALGORITHMS)}")
-        if int(local_steps) != local_steps or local_steps < 1:
-            raise PdsgdError(f"--local-steps must be a positive integer, got {local_steps}")
-        if algorithm == "average" and aggregate == "sharded":
-            raise PdsgdError("--aggregate sharded applies to --algorithm bsp only")
-        if algorithm == "average" and send != "factors":
-            raise PdsgdError("--send applies to --algorithm bsp only: averaging workers send "
-                             "their parameters")
-        if scheduler is not None and backend != "dask":
-            raise PdsgdError(f"--scheduler needs --backend dask (not {backend})")
-        if straggler_delay < 0:
-            raise PdsgdError(f"--straggler-delay must be >= 0, got {straggler_delay}")
+                options["backend"] = DEFAULT_BACKEND
+            spec = EngineSpec.for_model(model, **options)
+        elif options:
+            raise TypeError("give either spec or options, not both")
+        if spec.sequential:
+            raise PdsgdError("this run needs no broker: use the sequential runner")
+        if tuple(spec.sizes) != tuple(model.sizes) or spec.dtype != model.dtype.name:
+            raise PdsgdError(f"the spec is for a {'-'.join(map(str, spec.sizes))} {spec.dtype} "
+                             f"network, the model is {'-'.join(map(str, model.sizes))} "
+                             f"{model.dtype}")
         if X.dtype != model.dtype or T.dtype != model.dtype:
             raise PdsgdError(f"the data are {X.dtype}/{T.dtype} but the model is {model.dtype}; "
                              "convert them with .astype(model.dtype)")
-        self.model, self.X, self.T = model, X, T
-        self.workers, self.micro_batch = int(workers), int(micro_batch)
-        self.backend_name, self.aggregate, self.send = backend, aggregate, send
-        self.checkpoint_every = checkpoint_every
-        self.span = int(span)
-        self.algorithm = algorithm
-        # K for averaging, None for BSP; a round of averaging has K*b samples per worker.
-        self.local_steps = local_steps if algorithm == "average" else None
-        self.round_batch = self.micro_batch * (self.local_steps or 1)
-        options = {"scheduler": scheduler} if backend == "dask" else {}
-        self.backend = cls(model, X, T, workers=self.workers, micro_batch=self.micro_batch,
-                           aggregate=aggregate, send=send, span=self.span, trace=trace,
-                           timeout=timeout, straggler=straggler,
-                           straggler_delay=straggler_delay, local_steps=self.local_steps,
-                           **options)
+        self.model, self.X, self.T, self.spec = model, X, T, spec
+        self.backend = get_backend(spec.backend)(model, X, T, spec)
         self._traces, self._iteration = [], 0
         self._limits, self.started = None, False
+
+    @property
+    def workers(self):
+        """N."""
+        return self.spec.workers
 
     # -------------------------------------------------------------- lifetime
     def start(self):
@@ -196,8 +119,8 @@ class Broker:
 
     # -------------------------------------------------------------- training
     def iterations(self, n_samples):
-        """Number of BSP iterations in an epoch of ``n_samples`` samples."""
-        return n_iterations(n_samples, self.workers, self.round_batch)
+        """Number of iterations (rounds, with averaging) in an epoch of ``n_samples`` samples."""
+        return n_iterations(n_samples, self.spec.workers, self.spec.round_batch)
 
     def run_epoch(self, order, lr, *, first_iteration=0, on_iteration=None, progress=None):
         """Train on one epoch's ``order`` of samples, as the sequential runner does.
@@ -206,9 +129,10 @@ class Broker:
         last iteration done (epoch-local); ``progress.update(n)`` likewise.
         """
         self.start()
-        with DataGenerator(order, self.workers, self.round_batch,
-                           first_iteration=first_iteration, span=self.span,
-                           every=self.checkpoint_every) as generator:
+        spec = self.spec
+        with DataGenerator(order, spec.workers, spec.round_batch,
+                           first_iteration=first_iteration, span=spec.span,
+                           every=spec.checkpoint_every) as generator:
             for span in generator:
                 rows = self.backend.run_span(span, lr, self._iteration)
                 self._iteration += span.count

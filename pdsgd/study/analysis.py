@@ -14,15 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from pdsgd import plots
+from pdsgd.mlp import MLP
 from pdsgd.study.costmodel import CostModel, fit_amdahl, fit_cost_model, fit_log
-from pdsgd.study.experiment import select, summarize
+from pdsgd.study.experiment import dataset_id, select, summarize
+from pdsgd.study.report import assess_claims
+from pdsgd.train import TrainResult
 
 PREDICT_WORKERS = (1, 2, 4, 8, 16, 32, 64)
 
 
 def analyse(profile, data, parts, notice, machine):
     """The study's numbers from the records of each part (timing, accuracy, timeline)."""
-    from pdsgd.study.experiment import dataset_id
 
     cores = machine.get("hardware_threads") or 1
     timing = summarize(parts["timing"])
@@ -62,7 +64,6 @@ def analyse(profile, data, parts, notice, machine):
         "timeline_cell": {k: v for k, v in tl.items() if k != "history"},
         "timeline_note": _timeline_note(tl),
     }
-    from pdsgd.study.report import assess_claims
 
     study["claims"] = assess_claims(study)
     return study
@@ -114,8 +115,6 @@ def _timeline_note(row):
 
 def save_seed_defaults(record, cache_dir, dest):
     """Write the seed's default run (model, metrics, history figure) into ``dest``."""
-    from pdsgd.mlp import MLP
-    from pdsgd.train import TrainResult
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize_scalar, nnls
 
 
 def amdahl_speedup(n, f):
@@ -193,7 +193,6 @@ def fit_cost_model(rows, cores):
 
 def _nonneg_lstsq(A, y):
     """Least squares with coefficients clipped at zero (a cost is never negative)."""
-    from scipy.optimize import nnls
 
     # A column that is all zeros (log2 1 when only N=1 was measured) would be
     # arbitrary; nnls leaves it at zero, which is the honest "not measured".

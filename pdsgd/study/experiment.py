@@ -22,16 +22,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from pdsgd.files import write_json
+from pdsgd import __version__
+from pdsgd.engine import trace as tr
+from pdsgd.files import write_json, write_npz
+from pdsgd.machine import machine_facts as engine_facts
+from pdsgd.machine import machine_key
+from pdsgd.train import train
 
 # Bump when a change to the code makes cached measurements wrong or incomparable.
 CACHE_VERSION = 3
@@ -73,40 +77,8 @@ class Cell:
 
 
 def machine_facts():
-    """Cores, CPU, BLAS and threads: the engine's :func:`pdsgd.machine.machine_facts` if present."""
-    try:
-        from pdsgd.machine import machine_facts as engine_facts
-    except ImportError:  # the engine's module is optional; fall back to the basics
-        engine_facts = None
-    facts = dict(engine_facts()) if engine_facts else {}
-    facts.setdefault("logical_cores", os.cpu_count())
-    # What can run at once: the cores this process may use (its affinity), else all.
-    facts["hardware_threads"] = facts.get("usable_cores") or facts["logical_cores"]
-    facts["blas_threads_per_process"] = 1  # see run_cell
-    facts.setdefault("cpu", machine_key()["cpu"])
-    facts.setdefault("platform", platform.platform())
-    facts.setdefault("python", platform.python_version())
-    facts.setdefault("numpy", np.__version__)
-    if "blas" not in facts:
-        from threadpoolctl import threadpool_info
-
-        facts["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads")}
-                         for p in threadpool_info() if p.get("user_api") == "blas"]
-    return facts
-
-
-def machine_key():
-    """What identifies a machine for the cache: timings from another one are not ours."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "logical_cores": os.cpu_count(), "arch": platform.machine(),
-            "system": platform.system()}
+    """:func:`pdsgd.machine.machine_facts`, and the one BLAS thread per process every cell uses."""
+    return {**engine_facts(), "blas_threads_per_process": 1}  # see run_cell
 
 
 def dataset_id(data):
@@ -117,7 +89,6 @@ def dataset_id(data):
 
 def cell_key(cell, data_id, settings):
     """The hash that names a cell's record (see the module docstring)."""
-    from pdsgd import __version__
 
     blob = json.dumps({"cell": asdict(cell), "data": data_id, "settings": settings,
                        "cache_version": CACHE_VERSION, "pdsgd": __version__,
@@ -132,24 +103,22 @@ def phase_summary(trace):
     """
     if trace is None or len(trace) == 0:
         return None
-    from pdsgd.engine.trace import AGGREGATOR, summarize
 
-    per = summarize(trace)
+    per = tr.summarize(trace)
     iterations = len(np.unique(trace["iteration"]))
-    workers = [w for w in per if w != AGGREGATOR]
+    workers = [w for w in per if w != tr.AGGREGATOR]
 
     def mean(phase, who):
         return float(np.mean([per[w][phase] for w in who])) / iterations if who else 0.0
 
     # A central aggregator records under its own id; replicas aggregate on every worker.
-    agg_from = [AGGREGATOR] if AGGREGATOR in per else workers
+    agg_from = [tr.AGGREGATOR] if tr.AGGREGATOR in per else workers
     return {"compute": mean("compute", workers), "wait": mean("barrier wait", workers),
             "aggregate": mean("aggregate", agg_from), "iterations": iterations}
 
 
 def run_cell(cell, data, settings, cache_dir, train_fn, progress=False):
     """Train one cell and write its record (and trace/model if asked); return the record."""
-    from threadpoolctl import threadpool_limits
 
     start = time.perf_counter()
     # One BLAS thread, as each of the engine's workers has: a fair T(1), and on a busy
@@ -165,7 +134,6 @@ def run_cell(cell, data, settings, cache_dir, train_fn, progress=False):
     # Artifacts first, the record last: a record on disk means the cell is complete.
     files = {}
     if cell.keep_trace and result.trace is not None:
-        from pdsgd.files import write_npz
 
         files["trace"] = f"{base.name}.trace.npz"
         write_npz(base.parent / files["trace"], trace=result.trace)
@@ -212,8 +180,7 @@ def run_grid(cells, data, *, cache_dir, settings=None, progress=True, train_fn=N
     list of dict
         The records; each has ``"cached"``: whether it was read rather than trained.
     """
-    if train_fn is None:
-        from pdsgd.train import train as train_fn
+    train_fn = train_fn or train
     settings = {**SEED_SETTINGS, **(settings or {})}
     settings["hidden"] = list(settings["hidden"])
     cache_dir = Path(cache_dir)

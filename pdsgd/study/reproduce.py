@@ -19,9 +19,12 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pdsgd.data.datasets import load_dataset
 from pdsgd.errors import DataError, PdsgdError
 from pdsgd.files import write_json
+from pdsgd.study.analysis import analyse, draw_figures, save_seed_defaults
 from pdsgd.study.experiment import Cell, machine_facts, run_grid
+from pdsgd.study.report import write_report
 
 SEED_EPOCHS = 5
 
@@ -93,7 +96,6 @@ PROFILES = {
 
 def load_profile_data(profile):
     """Load the profile's first available dataset: ``(dataset, notice or None)``."""
-    from pdsgd.data.datasets import load_dataset
 
     missing = []
     for name in profile.datasets:
@@ -164,8 +166,6 @@ def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, 
     dict
         The study (what ``study.json`` holds).
     """
-    from pdsgd.study.analysis import analyse, draw_figures, save_seed_defaults
-    from pdsgd.study.report import write_report
 
     started = time.perf_counter()
     prof = PROFILES[profile] if isinstance(profile, str) else profile

@@ -32,12 +32,14 @@ import secrets
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from pdsgd.engine.aggregator import ResultSlots, slot_fields
 from pdsgd.engine.backends.base import Backend, WorkerError
 from pdsgd.engine.shm import SharedArrays
+from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
 from pdsgd.errors import PdsgdError
+from pdsgd.mlp import MLP
 
 #: Seconds between two tries of a round whose data were lost with a worker.
 RETRY_PAUSE = 0.5
@@ -62,54 +64,32 @@ def local_cluster(workers):
                         silence_logs=logging.ERROR)
 
 
-def _config(backend):
-    m = backend.model
-    return dict(sizes=m.sizes, bias=m.bias, dtype=m.dtype.name, micro_batch=backend.micro_batch,
-                send=backend.send, delays=backend.delays, **backend.averaging)
-
-
-def _state(token, index, config, X, T):
+def _state(token, index, spec, X, T):
     """This process's Worker for (run, index), made once and kept between rounds."""
     state = _STATE.get((token, index))
     if state is None:
-        from threadpoolctl import threadpool_limits
-
-        from pdsgd.engine.worker import Worker
-        from pdsgd.mlp import MLP
-
         threadpool_limits(limits=1)  # one core per Dask worker, and reproducible GEMMs
-        c = config
-        model = MLP(c["sizes"], bias=c["bias"], dtype=c["dtype"])
-        block = SharedArrays(slot_fields(c["sizes"], c["workers"], c["micro_batch"], c["dtype"],
-                                         c["send"], c["bias"], c["local_steps"]), shared=False)
-        worker = Worker(index, model, X, T, c["micro_batch"], c["send"], c["delays"][index],
-                        workers=c["workers"], local_steps=c["local_steps"])
-        state = _STATE[(token, index)] = (worker, ResultSlots(block, 0, model.n_layers))
+        model = MLP(spec.sizes, bias=spec.bias, dtype=spec.dtype)
+        slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, model.n_layers)
+        state = _STATE[(token, index)] = (spec.make_worker(index, model, X, T), slots)
     return state
 
 
-def round_task(token, index, config, params, X, T, indices, n_rows, lr):
+def round_task(token, index, spec, params, X, T, indices, n_rows, lr):
     """Worker ``index``'s part of one round, run in a Dask worker process.
 
     Returns
     -------
     result, seconds
-        The worker's result (its parameters when averaging; else its factor
-        rows or its gradient) and how long the computation took.
+        The worker's result (:meth:`pdsgd.engine.worker.Worker.result`) and how
+        long the computation took.
     """
     start = time.perf_counter()
-    worker, slots = _state(token, index, config, X, T)
+    worker, slots = _state(token, index, spec, X, T)
     worker.X, worker.T = X, T  # this process's copy of the scattered data
     worker.model.params[...] = params
     worker.compute(slots, indices, n_rows, lr)
-    if config["local_steps"]:
-        result = slots.replicas[index].copy()
-    elif config["send"] == "gradients":
-        result = slots.grads[index].copy()
-    else:
-        lo, hi = worker.rows(n_rows)
-        result = ([d[lo:hi].copy() for d in slots.deltas], [a[lo:hi].copy() for a in slots.inputs])
-    return result, time.perf_counter() - start
+    return worker.result(slots, n_rows), time.perf_counter() - start
 
 
 def forget(token):
@@ -119,26 +99,22 @@ def forget(token):
 
 
 class DaskBackend(Backend):
-    """N tasks per round on N Dask workers (see :class:`~pdsgd.engine.backends.base.Backend`).
+    """N tasks per round on N Dask workers (see :class:`~.base.Backend`).
 
-    Parameters
-    ----------
-    scheduler : str, optional
-        A running scheduler's address, ``tcp://HOST:8786``; None starts a LocalCluster.
-    **options
-        As for :class:`~pdsgd.engine.backends.base.Backend`.
+    The spec's ``scheduler`` is a running scheduler's address (``tcp://HOST:8786``);
+    None starts a LocalCluster.
     """
 
     name = "dask"
 
-    def __init__(self, model, X, T, *, scheduler=None, **options):
-        super().__init__(model, X, T, **options)
-        self.scheduler = scheduler
+    def __init__(self, model, X, T, spec):
+        super().__init__(model, X, T, spec)
         self.client = self.cluster = None
 
     # -------------------------------------------------------------- lifetime
     def start(self, t0):
-        self.t0, self.token = t0, secrets.token_hex(4)
+        super().start(t0)
+        self.token = secrets.token_hex(4)
         self._quiet()
         try:
             self._connect()
@@ -147,12 +123,11 @@ class DaskBackend(Backend):
         except BaseException:
             self.close()
             raise
-        m, n = self.model, self.workers
-        block = SharedArrays(slot_fields(m.sizes, n, self.micro_batch, m.dtype, self.send,
-                                         m.bias, self.local_steps), shared=False)
-        self.slots = ResultSlots(block, 0, m.n_layers)
-        self.config = _config(self)
-        self.times = np.zeros((n + 1, self.span, 3, 2))
+        spec, m = self.spec, self.model
+        self.slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, m.n_layers)
+        # The broker's view of each worker: where its result goes in the slots.
+        self.receivers = [spec.make_worker(i, m, self.X, self.T) for i in range(spec.workers)]
+        self.times = np.zeros((spec.workers + 1, spec.span, 3, 2))
         self.rounds = 0
 
     def _quiet(self):
@@ -165,13 +140,13 @@ class DaskBackend(Backend):
     def _connect(self):
         from distributed import Client
 
-        if self.scheduler is None:
-            self.cluster = local_cluster(self.workers)
+        if self.spec.scheduler is None:
+            self.cluster = local_cluster(self.spec.workers)
             address = self.cluster.scheduler_address
         else:
-            address = self.scheduler
+            address = self.spec.scheduler
         try:
-            self.client = Client(address, timeout=self.timeout, set_as_default=False)
+            self.client = Client(address, timeout=self.spec.timeout, set_as_default=False)
         except OSError as error:
             raise PdsgdError(f"--scheduler {address}: cannot reach a Dask scheduler there "
                              f"({error}); start one with `dask scheduler`") from None
@@ -179,22 +154,22 @@ class DaskBackend(Backend):
 
     def _wait_for_workers(self):
         try:
-            self.client.wait_for_workers(self.workers, timeout=self.timeout)
+            self.client.wait_for_workers(self.spec.workers, timeout=self.spec.timeout)
         except TimeoutError:
             have = len(self.client.scheduler_info(n_workers=-1)["workers"])
             raise WorkerError(f"the Dask scheduler has {have} workers, fewer than the "
-                              f"{self.workers} asked for, after {self.timeout:g} s; start more "
-                              "with `dask worker ADDRESS` or ask for fewer with --workers"
-                              ) from None
+                              f"{self.spec.workers} asked for, after {self.spec.timeout:g} s; "
+                              "start more with `dask worker ADDRESS` or ask for fewer with "
+                              "--workers") from None
 
     def _place(self):
         """Choose N distinct Dask workers, keeping those already chosen that are still there."""
         alive = sorted(self.client.scheduler_info(n_workers=-1)["workers"])
         kept = [a for a in getattr(self, "addresses", []) if a in alive]
         spare = [a for a in alive if a not in kept]
-        self.addresses = (kept + spare)[:self.workers]
+        self.addresses = (kept + spare)[:self.spec.workers]
         # Fewer alive than N (a worker has just died): share the ones left.
-        while len(self.addresses) < self.workers:
+        while len(self.addresses) < self.spec.workers:
             self.addresses.append(alive[len(self.addresses) % len(alive)])
 
     def _scatter_data(self):
@@ -221,7 +196,7 @@ class DaskBackend(Backend):
     # -------------------------------------------------------------- training
     def run_span(self, span, lr, first):
         clock, t0, times = time.perf_counter, self.t0, self.times
-        if self.trace:
+        if self.spec.trace:
             times[:, :span.count] = 0.0
         for k in range(span.count):
             n_rows = int(span.n_rows[k])
@@ -230,20 +205,20 @@ class DaskBackend(Backend):
             g = clock()
             self._collect(results, n_rows)
             self.aggregator.apply(self.model, self.slots, n_rows, lr)
-            if self.trace:
+            if self.spec.trace:
                 # A worker's clock is not ours: its compute time is placed from
                 # the round's start (transfer time shows up as waiting).
                 for i, (_, seconds) in enumerate(results):
                     c = min(s + seconds, g)
                     times[i, k, COMPUTE] = s - t0, c - t0
                     times[i, k, WAIT] = c - t0, g - t0
-                times[self.workers, k, AGGREGATE] = g - t0, clock() - t0
+                times[self.spec.workers, k, AGGREGATE] = g - t0, clock() - t0
         self._place()  # once a span: notice workers that left or joined
-        return from_times(times[:, :span.count], first) if self.trace else None
+        return from_times(times[:, :span.count], first) if self.spec.trace else None
 
     def _round(self, indices, n_rows, lr):
         """Run one round on the cluster; repeat it if a worker's loss took its data along."""
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + self.spec.timeout
         while True:
             try:
                 return self._submit_and_gather(indices, n_rows, lr)
@@ -252,8 +227,9 @@ class DaskBackend(Backend):
             except Exception as error:  # data lost with a worker, a worker gone mid-scatter
                 if time.monotonic() > deadline:
                     raise WorkerError(f"round {self.rounds} kept failing on the Dask cluster "
-                                      f"for --timeout {self.timeout:g} s ({type(error).__name__}"
-                                      f": {error}); the run was stopped") from error
+                                      f"for --timeout {self.spec.timeout:g} s "
+                                      f"({type(error).__name__}: {error}); the run was stopped"
+                                      ) from error
                 time.sleep(RETRY_PAUSE)  # let the scheduler notice the loss (and a restart)
                 self._wait_for_workers()
                 self._place()
@@ -269,35 +245,25 @@ class DaskBackend(Backend):
                   for address in self.addresses]
         # A fresh key for every try: Dask would hand back a failed key's old future.
         self.tries = getattr(self, "tries", 0) + 1
-        futures = [client.submit(round_task, self.token, i, self.config, params, X, T, indices,
+        futures = [client.submit(round_task, self.token, i, self.spec, params, X, T, indices,
                                  n_rows, lr, key=f"pdsgd-{self.token}-{self.tries}-{i}",
                                  workers=[address], allow_other_workers=True, pure=False)
                    for i, (address, params) in enumerate(zip(self.addresses, copies))]
         try:
             with client.as_current():  # wait() asks for "the" client; ours is not the default
-                wait(futures, timeout=self.timeout)
+                wait(futures, timeout=self.spec.timeout)
             results = client.gather(futures)
         except KilledWorker as error:
             raise WorkerError(f"a task of round {self.rounds} was running on every Dask "
                               f"worker that died ({error}); the run was stopped") from error
         except TimeoutError:
             raise WorkerError(f"round {self.rounds} did not finish within --timeout "
-                              f"{self.timeout:g} s on the Dask cluster; the run was stopped"
+                              f"{self.spec.timeout:g} s on the Dask cluster; the run was stopped"
                               ) from None
         self.rounds += 1
         return results
 
     def _collect(self, results, n_rows):
         """Copy the workers' results into the broker's slots, as the other backends hold them."""
-        slots, b = self.slots, self.micro_batch
-        for i, (result, _) in enumerate(results):
-            if self.local_steps:
-                slots.replicas[i] = result
-            elif self.send == "gradients":
-                slots.grads[i] = result
-            else:
-                lo = i * b
-                deltas, inputs = result
-                for l, (d, a) in enumerate(zip(deltas, inputs, strict=True)):
-                    slots.deltas[l][lo:lo + len(d)] = d
-                    slots.inputs[l][lo:lo + len(a)] = a
+        for receiver, (result, _) in zip(self.receivers, results, strict=True):
+            receiver.receive(self.slots, n_rows, result)

@@ -1,7 +1,7 @@
 """The processes backend: N long-lived loky worker processes around shared memory.
 
 * The workers start once per run (a fresh loky executor, shut down at close, so
-  none outlives the run) and stay: each runs :func:`pdsgd.engine.worker.run_worker`
+  none outlives the run) and stay: each runs :func:`pdsgd.engine.backends.pool.run_worker`
   until told to stop.
 * Weights, training data, result slots, control words, barrier counters and
   trace live in one ``multiprocessing.shared_memory`` block; only its name
@@ -17,20 +17,29 @@
 
 from __future__ import annotations
 
+import _multiprocessing
 import concurrent.futures
 import gc
 import multiprocessing
 import os
 
 import numpy as np
+import psutil
 from joblib.externals.loky import ProcessPoolExecutor
 from joblib.externals.loky.backend.context import get_context
+from threadpoolctl import threadpool_limits
 
-from pdsgd.engine.backends.base import PoolBackend, WorkerError, usable_cores
+from pdsgd.engine.backends.base import WorkerError
+from pdsgd.engine.backends.pool import PoolBackend, run_worker, worker_model
 from pdsgd.engine.barrier import BrokenBarrierError, CyclicBarrier, barrier_fields
+from pdsgd.engine.shm import SharedArrays
+from pdsgd.engine.slots import ResultSlots
+from pdsgd.machine import usable_cores
 
 #: Seconds a waiting party spins before it blocks, when every party has a core.
 SPIN = 0.0005
+#: Smallest b at which ``sharded`` is the default (while N <= cores).
+SHARDED_FROM_BATCH = 8
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                      "MKL_NUM_THREADS", "BLIS_NUM_THREADS")}
 
@@ -40,39 +49,29 @@ _SEMAPHORES = None  # in a worker: set by the executor's initializer
 def _init_worker(semaphores):
     global _SEMAPHORES
     _SEMAPHORES = semaphores
-    from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
 
 
-def _barriers(block, semaphores, party, config, step=True):
-    """This process's handles on the span and step barriers."""
-    spin = config["spin"]
+def _barriers(block, semaphores, party, spin, timeout, step=True):
+    """This process's handles on the span and step barriers (``spin``: their spin times)."""
     span = CyclicBarrier(block["span_arrive"], block["span_sleeping"], block["flags"],
                          semaphores[0], party, spin=spin[0])
     if not step:
         return span, None
     step = CyclicBarrier(block["step_arrive"], block["step_sleeping"], block["flags"],
-                         semaphores[1], party, spin=spin[1], timeout=config["timeout"])
+                         semaphores[1], party, spin=spin[1], timeout=timeout)
     return span, step
 
 
-def _worker_main(index, spec, config):
+def _worker_main(index, block_spec, spec, t0, spin):
     """Entry point of worker ``index`` in its process (a module function, so it pickles)."""
-    from pdsgd.engine.aggregator import ResultsAggregator, ResultSlots
-    from pdsgd.engine.shm import SharedArrays
-    from pdsgd.engine.worker import Worker, run_worker
-    from pdsgd.mlp import MLP
-
-    block = SharedArrays.attach(spec)
-    span, step = _barriers(block, _SEMAPHORES, index, config)
+    block = SharedArrays.attach(block_spec)
+    span, step = _barriers(block, _SEMAPHORES, index, (spin, spin), spec.timeout)
     try:
         block["pids"][index] = os.getpid()
-        replicated = config["aggregate"] == "replicated"
-        params = block["params"].copy() if replicated else block["params"]
-        model = MLP(config["sizes"], bias=config["bias"], dtype=config["dtype"], params=params)
-        worker = Worker(index, model, block["X"], block["T"], config["micro_batch"],
-                        config["send"], config["delays"][index], **config["averaging"])
+        model = worker_model(spec, block["params"])
+        worker = spec.make_worker(index, model, block["X"], block["T"])
         slots = [ResultSlots(block, p, model.n_layers) for p in (0, 1)]
         parent = os.getppid()
 
@@ -80,11 +79,8 @@ def _worker_main(index, spec, config):
             if os.getppid() != parent:
                 raise BrokenBarrierError("the broker process has gone")
 
-        run_worker(worker, block, slots, span, step,
-                   ResultsAggregator(config["send"], config["micro_batch"],
-                                     **config["averaging"]),
-                   replicated=replicated, t0=config["t0"], trace=config["trace"],
-                   check=parent_alive, sharded=config["aggregate"] == "sharded")
+        run_worker(worker, block, slots, span, step, spec.make_aggregator(), spec, t0=t0,
+                   check=parent_alive)
     except BaseException:
         span.abort()  # wake everyone: nobody waits for a worker that has gone
         step.abort()
@@ -102,39 +98,55 @@ class ProcessesBackend(PoolBackend):
     semaphores = None
 
     def fields(self):
-        n = self.workers
-        step_parties = n + 1 if self.aggregate == "central" else n
+        n = self.spec.workers
         return {**super().fields(),
                 "X": (self.X.shape, self.X.dtype), "T": (self.T.shape, self.T.dtype),
-                **barrier_fields("span", n + 1), **barrier_fields("step", step_parties)}
+                **barrier_fields("span", n + 1),
+                **barrier_fields("step", self.spec.aggregation.step_parties(n))}
 
     def launch(self):
-        n, m, block = self.workers, self.model, self.block
-        central = self.aggregate == "central"
+        spec, block = self.spec, self.block
+        n, mode = spec.workers, spec.aggregation
         block["X"][...] = self.X
         block["T"][...] = self.T
         cores = usable_cores()
         # Spin only while every party that may be running has a core to itself.
-        busy = n + 1 if central else n
-        worker_spin = SPIN if busy <= cores else 0.0
-        parent_spin = SPIN if central and n + 1 <= cores else 0.0
+        step_parties = mode.step_parties(n)
+        worker_spin = SPIN if step_parties <= cores else 0.0
+        parent_spin = SPIN if mode.broker_applies and step_parties <= cores else 0.0
         context = get_context("loky")
-        step_parties = n + 1 if central else n
         self.semaphores = ([context.Semaphore(0) for _ in range(n + 1)],
                            [context.Semaphore(0) for _ in range(step_parties)])
-        config = dict(sizes=m.sizes, bias=m.bias, dtype=m.dtype.name, workers=n,
-                      micro_batch=self.micro_batch, aggregate=self.aggregate, send=self.send,
-                      trace=self.trace, timeout=self.timeout, t0=self.t0, delays=self.delays,
-                      averaging=self.averaging,
-                      spin=(worker_spin, worker_spin))
+        # The broker takes part in iterations only when it applies the update.
         self.span_barrier, self.step_barrier = _barriers(
-            block, self.semaphores, n, dict(spin=(0.0, parent_spin), timeout=None),
-            step=central)  # replicated, sharded: the broker takes no part in iterations
+            block, self.semaphores, n, (0.0, parent_spin), None, step=mode.broker_applies)
         self.executor = ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
                                             initargs=(self.semaphores,), env=ONE_THREAD,
                                             context=context)
-        self.futures = [self.executor.submit(_worker_main, i, block.spec, config)
+        self.futures = [self.executor.submit(_worker_main, i, block.spec, spec, self.t0,
+                                             worker_spin)
                         for i in range(n)]
+
+    @classmethod
+    def default_aggregate(cls, spec):
+        """``sharded``, ``replicated`` or ``central``, whichever measured fastest for N and b.
+
+        While every worker has a core of its own: ``sharded`` from b = 8 up,
+        where the update is a GEMM big enough that splitting it by rows pays
+        for the second barrier crossing (N = 2, median of interleaved runs on
+        the 2-core machine: 1.22x replicated at b = 8, 1.26x-1.36x at b = 16),
+        and ``replicated`` below (b = 1 to 4: within noise of sharded, which
+        also pulls the weights between the cores' caches every iteration).
+        Past N = cores, each extra replica adds the whole update to the cores'
+        work, so the seed's ``central`` aggregation (one update, by the broker)
+        degrades more gently (see the README's scaling table). An algorithm
+        that cannot shard (parameter averaging) stays replicated.
+        """
+        if spec.workers > usable_cores():
+            return "central"
+        if spec.micro_batch >= SHARDED_FROM_BATCH and "sharded" in spec.rules.aggregates:
+            return "sharded"
+        return "replicated"
 
     def span_wait(self):
         self._wait(self.span_barrier)
@@ -145,7 +157,6 @@ class ProcessesBackend(PoolBackend):
             self._unlink_semaphores()
 
     def _unlink_semaphores(self):
-        import _multiprocessing
 
         for group in self.semaphores or ():
             for sem in group:
@@ -189,7 +200,7 @@ class ProcessesBackend(PoolBackend):
     def _laggard(self):
         """The worker that is behind the others at the barriers: the one that died."""
         arrivals = [(int(self.block["span_arrive"][i]), int(self.block["step_arrive"][i]))
-                    for i in range(self.workers)]
+                    for i in range(self.spec.workers)]
         if len(set(arrivals)) < 2:
             return None
         return int(np.argmin([s * 2**32 + t for s, t in arrivals]))
@@ -216,7 +227,6 @@ class ProcessesBackend(PoolBackend):
 
     def _reap(self):
         # Belt and braces: no worker process may outlive the run.
-        import psutil
 
         procs = []
         for pid in self.block["pids"][self.block["pids"] > 0]:
@@ -231,7 +241,6 @@ class ProcessesBackend(PoolBackend):
 
 
 def _is_child(process):
-    import psutil
 
     try:
         return process.ppid() == os.getpid()

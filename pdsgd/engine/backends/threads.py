@@ -10,44 +10,34 @@ from __future__ import annotations
 
 import threading
 
-from pdsgd.engine.backends.base import PoolBackend, WorkerError
-from pdsgd.engine.worker import Worker, run_worker
-from pdsgd.mlp import MLP
+from pdsgd.engine.backends.base import WorkerError
+from pdsgd.engine.backends.pool import PoolBackend, run_worker, worker_model
 
 
 class ThreadsBackend(PoolBackend):
-    """N threads and ``threading.Barrier`` (see :class:`~pdsgd.engine.backends.base.Backend`)."""
+    """N threads and ``threading.Barrier`` (see :class:`~.base.Backend`)."""
 
     name = "threads"
 
     def launch(self):
-        n, m = self.workers, self.model
-        central = self.aggregate == "central"
+        spec = self.spec
+        n = spec.workers
         self.span_barrier = threading.Barrier(n + 1)
-        # Central: the broker's aggregator is a party of every iteration's barrier.
-        self.step_barrier = threading.Barrier(n + 1 if central else n, timeout=self.timeout)
+        self.step_barrier = threading.Barrier(spec.aggregation.step_parties(n),
+                                              timeout=spec.timeout)
         self.errors = {}
         self.threads = []
         for i in range(n):
-            # Replicated: a copy of its own; central and sharded: the shared weights.
-            replicated = self.aggregate == "replicated"
-            params = m.params.copy() if replicated else self.block["params"]
-            model = MLP(m.sizes, bias=m.bias, dtype=m.dtype, params=params)
-            worker = Worker(i, model, self.X, self.T, self.micro_batch, self.send,
-                            self.delays[i], **self.averaging)
+            worker = spec.make_worker(i, worker_model(spec, self.block["params"]), self.X, self.T)
             thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
                                       name=f"pdsgd-worker-{i}")
             thread.start()
             self.threads.append(thread)
 
     def _work(self, worker):
-        from pdsgd.engine.aggregator import ResultsAggregator
-
         try:
             run_worker(worker, self.block, self.slots, self.span_barrier, self.step_barrier,
-                       ResultsAggregator(self.send, self.micro_batch, **self.averaging),
-                       replicated=self.aggregate == "replicated", t0=self.t0,
-                       trace=self.trace, sharded=self.aggregate == "sharded")
+                       self.spec.make_aggregator(), self.spec, t0=self.t0)
         except threading.BrokenBarrierError:
             pass  # another party failed or the run was stopped; that one reports
         except BaseException as error:

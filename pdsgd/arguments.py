@@ -1,0 +1,57 @@
+"""Argument types for the command line: what ``pdsgd`` and ``pdsgd bench`` accept.
+
+Each turns the text of one flag into a value, or raises
+:class:`argparse.ArgumentTypeError` with a message that says what was expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from pdsgd.errors import PdsgdError
+
+
+def positive_int(text):
+    """An integer greater than zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text):
+    """A finite number greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def int_list(text):
+    """Comma-separated positive integers: ``1,2,4,8``."""
+    return tuple(positive_int(part) for part in text.split(","))
+
+
+def layer_sizes(text):
+    """Hidden layer widths: ``200`` or ``200,100``."""
+    return int_list(text)
+
+
+def writable_dir(path):
+    """``path`` as an absolute Path, or a :class:`PdsgdError` unless it could be written."""
+    path = Path(path).absolute()
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise PdsgdError(f"--out {path}: cannot write there ({probe} is not a writable "
+                         "directory); choose another --out")
+    return path

@@ -1,0 +1,307 @@
+"""One place for every engine option: :class:`EngineSpec`.
+
+A training run's engine is defined by one frozen, picklable value: the
+network's sizes, the number of workers and their micro-batch, the backend that
+runs them, the algorithm, who applies the update, what crosses between workers,
+and the limits (timeout, straggler). :func:`pdsgd.train` builds it from its
+keyword arguments (the CLI from its flags), and from then on the spec is what
+travels: to the Broker, to every backend, into each worker process or Dask
+task, into ``TrainResult.config`` and into checkpoints, where resuming compares
+the fields that change the weights.
+
+The spec validates every value and resolves every default **once**, here
+(``__post_init__``). A bad value raises :class:`OptionError`, which names the
+option the way the caller wrote it: ``aggregate='mean'`` from Python,
+``--aggregate mean`` from the command line.
+
+Adding an engine option (the README's "Contributing" section): add a field
+below with its default and metadata, check it in :meth:`EngineSpec._check`, use
+it where it acts, add its CLI flag in :mod:`pdsgd.cli`. ``arithmetic=True``
+makes resume compare it; ``engine_only=True`` makes a one-worker run with a
+non-default value use the engine instead of the sequential fast path.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from pdsgd.engine.backends import BACKENDS, DEFAULT_BACKEND, get_backend
+from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
+from pdsgd.errors import PdsgdError
+
+#: The backend of a one-worker run that asks for nothing only the engine does.
+SEQUENTIAL = "sequential"
+BACKEND_CHOICES = (SEQUENTIAL, *BACKENDS)
+DTYPES = ("float64", "float32")
+
+
+class OptionError(PdsgdError):
+    """A value one option cannot take, said the way the caller wrote the option.
+
+    ``str(error)`` names options as Python keywords (``aggregate='mean'``);
+    :meth:`for_cli` as command-line flags (``--aggregate mean``). ``problem``
+    may name other options as ``{name}``: each is written in the same style.
+    """
+
+    def __init__(self, option, value, problem):
+        self.option, self.value, self.problem = option, value, problem
+        super().__init__(self.render(cli=False))
+
+    def render(self, cli):
+        """The one-line message, for the command line or for Python."""
+        names = _Names(cli)
+        head = f"{names[self.option]}{self.value}" if cli else f"{self.option}={self.value!r}"
+        return f"{head} {self.problem.format_map(names)}"
+
+    def for_cli(self):
+        """The message with options written as flags: ``--aggregate mean: ...``."""
+        return self.render(cli=True)
+
+
+class _Names(dict):
+    """``{name}`` in a problem text: ``--name`` for the CLI, ``name=`` for Python."""
+
+    def __init__(self, cli):
+        super().__init__()
+        self.cli = cli
+
+    def __missing__(self, key):
+        # "{backend}dask" reads "--backend dask" or "backend=dask".
+        return "--" + key.replace("_", "-") + " " if self.cli else f"{key}="
+
+
+def positive(option, value, *, integer=True, allow_none=False):
+    """Return ``value`` if it is a positive (finite) number, else raise :class:`OptionError`."""
+    if value is None and allow_none:
+        return None
+    kind = "a positive integer" if integer else "a positive number"
+    try:
+        ok = (not isinstance(value, bool)
+              and (int(value) == value if integer else math.isfinite(float(value)))
+              and value > 0)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise OptionError(option, value, f"must be {kind}")
+    return int(value) if integer else float(value)
+
+
+def choice(option, value, choices):
+    """Return ``value`` if it is one of ``choices``, else raise :class:`OptionError`."""
+    if value not in choices:
+        raise OptionError(option, value, f"is unknown: choose one of {', '.join(map(str, choices))}")
+    return value
+
+
+def _option(default, *, arithmetic=False, engine_only=False):
+    return field(default=default, metadata={"arithmetic": arithmetic,
+                                            "engine_only": engine_only})
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything that defines a run's arithmetic and how the engine executes it.
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Hidden layer widths.
+    n_inputs, n_outputs : int, optional
+        Input and output layer widths; None until the data are known
+        (:meth:`for_data` fills them in and checks what the caller named).
+    bias : bool
+    dtype : {"float64", "float32"}
+    workers : int
+        N.
+    micro_batch : int
+        b, samples per worker per iteration.
+    algorithm : {"bsp", "average"}
+        Average gradients every iteration (the seed's), or parameters after
+        ``local_steps`` local SGD steps (Algorithm 1, :mod:`pdsgd.engine.averaging`).
+    local_steps : int
+        K (``average`` only; 1 for ``bsp``).
+    backend : {"sequential", "serial", "threads", "processes", "dask"}, optional
+        None: sequential for one worker asking nothing of the engine, else
+        :data:`~pdsgd.engine.backends.DEFAULT_BACKEND`.
+    aggregate : {"central", "replicated", "sharded"}, optional
+        None: the backend's default (:meth:`~pdsgd.engine.backends.base.Backend.default_aggregate`).
+    send : {"factors", "gradients"}
+    trace : bool
+    timeout : float
+        Seconds a worker may wait at a barrier before the run is stopped.
+    span : int
+        Most iterations the workers run before the broker regains control.
+    checkpoint_every : int, optional
+        Also hand control back after every multiple of this many iterations.
+    straggler : int, optional
+        A worker made slow on purpose, by ``straggler_delay`` seconds per iteration.
+    straggler_delay : float
+    scheduler : str, optional
+        The ``dask`` backend's scheduler address.
+    """
+
+    hidden: tuple = _option((200,), arithmetic=True)
+    n_inputs: int | None = _option(None, arithmetic=True)
+    n_outputs: int | None = _option(None, arithmetic=True)
+    bias: bool = _option(True, arithmetic=True)
+    dtype: str = _option("float64", arithmetic=True)
+    workers: int = _option(1, arithmetic=True)
+    micro_batch: int = _option(1, arithmetic=True)
+    algorithm: str = _option("bsp", arithmetic=True, engine_only=True)
+    local_steps: int = _option(1, arithmetic=True)
+    backend: str | None = _option(None)
+    aggregate: str | None = _option(None, engine_only=True)
+    send: str = _option("factors", engine_only=True)
+    trace: bool = _option(True)
+    timeout: float = _option(60.0)
+    span: int = _option(512)
+    checkpoint_every: int | None = _option(None)
+    straggler: int | None = _option(None, engine_only=True)
+    straggler_delay: float = _option(0.0)
+    scheduler: str | None = _option(None, engine_only=True)
+
+    def __post_init__(self):
+        self._check()
+        self._resolve()
+
+    # ----------------------------------------------------------- validation
+    def _check(self):
+        hidden = tuple(self.hidden)
+        for width in hidden:
+            positive("hidden", width)
+        self._set(hidden=tuple(int(h) for h in hidden))
+        for name in ("n_inputs", "n_outputs"):
+            self._set(**{name: positive(name, getattr(self, name), allow_none=True)})
+        choice("dtype", self.dtype, DTYPES)
+        self._set(workers=positive("workers", self.workers),
+                  micro_batch=positive("micro_batch", self.micro_batch),
+                  local_steps=positive("local_steps", self.local_steps),
+                  timeout=positive("timeout", self.timeout, integer=False),
+                  span=positive("span", self.span),
+                  checkpoint_every=positive("checkpoint_every", self.checkpoint_every,
+                                            allow_none=True))
+        choice("algorithm", self.algorithm, tuple(ALGORITHMS))
+        choice("send", self.send, SENDS)
+        if self.backend is not None:
+            choice("backend", self.backend, BACKEND_CHOICES)
+        if self.aggregate is not None:
+            choice("aggregate", self.aggregate, tuple(AGGREGATIONS))
+        if self.straggler is not None and not (isinstance(self.straggler, int)
+                                               and 0 <= self.straggler < self.workers):
+            raise OptionError("straggler", self.straggler,
+                              f"is not a worker: they are numbered 0 to {self.workers - 1}")
+        if not (isinstance(self.straggler_delay, (int, float))
+                and 0 <= self.straggler_delay < math.inf):
+            raise OptionError("straggler_delay", self.straggler_delay,
+                              "must be a number of seconds >= 0")
+        for option, allowed in (("aggregate", "aggregates"), ("send", "sends")):
+            value = getattr(self, option)
+            if value is not None and value not in getattr(self.rules, allowed):
+                which = [a.name for a in ALGORITHMS.values() if value in getattr(a, allowed)]
+                raise OptionError(option, value,
+                                  f"applies to {{algorithm}}{' or '.join(which)} only")
+        if self.scheduler is not None and self.backend != "dask":
+            raise OptionError("scheduler", self.scheduler,
+                              f"needs {{backend}}dask (not {self.backend})")
+
+    def _resolve(self):
+        if self.algorithm != "average":
+            self._set(local_steps=1)
+        if self.backend is None:
+            self._set(backend=SEQUENTIAL if self.workers == 1 and not self._asks_engine()
+                      else DEFAULT_BACKEND)
+        if self.backend == SEQUENTIAL:
+            if self.workers != 1 or self._asks_engine():
+                raise OptionError("backend", self.backend,
+                                  "runs one worker and none of the engine's options; "
+                                  "name another {backend}")
+            return
+        if self.aggregate is None:
+            self._set(aggregate=get_backend(self.backend).default_aggregate(self))
+
+    def _asks_engine(self):
+        return any(getattr(self, f.name) != f.default for f in fields(self)
+                   if f.metadata["engine_only"])
+
+    def _set(self, **values):
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    # ------------------------------------------------------------- derived
+    @property
+    def sizes(self):
+        """Layer widths, input first: ``(n_inputs, *hidden, n_outputs)``."""
+        if self.n_inputs is None or self.n_outputs is None:
+            raise PdsgdError("the spec's input and output widths come from the data: "
+                             "use spec.for_data(dataset) first")
+        return (self.n_inputs, *self.hidden, self.n_outputs)
+
+    @property
+    def sequential(self):
+        """True when the run takes the sequential fast path, not the engine."""
+        return self.backend == SEQUENTIAL
+
+    @property
+    def rules(self):
+        """The algorithm's pair of classes and what they allow (:mod:`pdsgd.engine.modes`)."""
+        return ALGORITHMS[self.algorithm]
+
+    @property
+    def aggregation(self):
+        """Who applies the update: an :class:`~pdsgd.engine.modes.Aggregation`."""
+        return AGGREGATIONS[self.aggregate]
+
+    @property
+    def round_batch(self):
+        """Samples one worker takes per iteration (per round: K*b with averaging)."""
+        return self.micro_batch * self.local_steps
+
+    @property
+    def round_size(self):
+        """Samples per iteration (per round with averaging): N times :attr:`round_batch`."""
+        return self.workers * self.round_batch
+
+    def make_worker(self, index, model, X, T):
+        """Worker ``index`` of this run's algorithm (:attr:`rules`), reading ``model``."""
+        return self.rules.worker(index, model, X, T, self)
+
+    def make_aggregator(self):
+        """The Results Aggregator of this run's algorithm (:attr:`rules`)."""
+        return self.rules.aggregator(self)
+
+    def delay(self, index):
+        """Seconds worker ``index`` sleeps per iteration (the straggler's delay, else 0)."""
+        return self.straggler_delay if index == self.straggler else 0.0
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def for_model(cls, model, **options):
+        """The spec of a run on ``model`` (its sizes, bias and dtype) with ``options``."""
+        sizes = model.sizes
+        return cls(hidden=sizes[1:-1], n_inputs=sizes[0], n_outputs=sizes[-1],
+                   bias=model.bias, dtype=model.dtype.name, **options)
+
+    def for_data(self, n_features, n_classes, dataset="the data"):
+        """This spec with the data's input and output widths, checking any the caller named."""
+        for option, named, actual, what in (("input_nodes", self.n_inputs, n_features,
+                                             "whose samples have {} values"),
+                                            ("output_nodes", self.n_outputs, n_classes,
+                                             "which has {} classes")):
+            if named is not None and named != actual:
+                raise OptionError(option, named, f"does not match {dataset}, "
+                                  f"{what.format(actual)}; use {{{option}}}{actual}")
+        return replace(self, n_inputs=n_features, n_outputs=n_classes)
+
+    def record(self):
+        """The spec as a JSON-ready dict (``TrainResult.config``, checkpoints)."""
+        out = asdict(self)
+        out["hidden"] = list(self.hidden)
+        if self.n_inputs is not None and self.n_outputs is not None:
+            out["sizes"] = list(self.sizes)
+        return out
+
+    @classmethod
+    def arithmetic_fields(cls):
+        """Names of the fields that change the weights: resume must match them."""
+        return tuple(f.name for f in fields(cls) if f.metadata["arithmetic"])
