@@ -27,6 +27,7 @@ from pdsgd.data.datasets import Dataset, load_dataset
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.engine.shuffle import epoch_order
+from pdsgd.engine.sync import staleness
 from pdsgd.errors import PdsgdError
 from pdsgd.files import write_json
 from pdsgd.mlp import MLP
@@ -51,6 +52,10 @@ class TrainResult:
     trace : ndarray or None
         The engine's timeline (:data:`pdsgd.engine.trace.TRACE_DTYPE`); None for a
         sequential run.
+    updates : ndarray or None
+        Every applied gradient (:data:`pdsgd.engine.sync.UPDATE_DTYPE`): who
+        computed it, its iteration, and how many updates the weights held when
+        it read them and when it was applied; None for a sequential run.
     config : dict
         The run's settings and its :class:`~pdsgd.spec.EngineSpec`, for the record.
     """
@@ -59,6 +64,16 @@ class TrainResult:
     history: dict
     trace: np.ndarray | None = None
     config: dict = field(default_factory=dict)
+    updates: np.ndarray | None = None
+
+    @property
+    def staleness(self):
+        """Per applied gradient, the updates applied between its read and its own application.
+
+        All 0 under BSP; ``np.bincount`` of it is the staleness histogram
+        (:func:`pdsgd.plots.plot_staleness`). None for a sequential run.
+        """
+        return None if self.updates is None else staleness(self.updates)
 
     @property
     def test_accuracy(self):
@@ -78,8 +93,11 @@ class TrainResult:
     def summary(self):
         """One line: accuracy, loss, time and throughput."""
         c = self.config
+        mode = c.get("sync", "bsp")
+        sync = "" if mode == "bsp" else f" {mode}" + (f" s={c['staleness']}" if mode == "ssp"
+                                                      else "")
         return (f"{c['dataset']} {'-'.join(map(str, self.model.sizes))} "
-                f"N={c['workers']} b={c['micro_batch']} {c['epochs']} epochs: "
+                f"N={c['workers']} b={c['micro_batch']}{sync} {c['epochs']} epochs: "
                 f"test accuracy {self.test_accuracy:.4f}, loss {self.history['loss'][-1]:.4f}, "
                 f"{self.train_seconds:.2f} s ({self.samples_per_second:,.0f} samples/s)")
 
@@ -276,8 +294,9 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         ``local_steps``; ``aggregate`` (``"central"``, ``"replicated"``,
         ``"sharded"``); ``send`` (``"factors"``, ``"gradients"``); ``trace``;
         ``timeout`` (seconds at a barrier); ``checkpoint_every``;
-        ``straggler`` and ``straggler_delay``; ``scheduler`` (a Dask
-        scheduler's address); ``span``.
+        ``straggler``, ``straggler_delay`` and ``straggler_factor``; ``sync``
+        (``"bsp"``, ``"ssp"``, ``"async"``, ``"hogwild"``) and ``staleness``;
+        ``scheduler`` (a Dask scheduler's address); ``span``.
 
     Returns
     -------
@@ -299,11 +318,12 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
                   step_lr=effective_lr(lr, lr_rule, workers, micro_batch), seed=seed,
                   round_size=spec.round_size, **spec.record())
     history, start_epoch, first_iteration = resume_from(resume, model, config)
-    trace = run_epochs(make_runner(model, prepared.X, prepared.T, spec), model, prepared,
-                       config, history, start_epoch=start_epoch,
+    runner = make_runner(model, prepared.X, prepared.T, spec)
+    trace = run_epochs(runner, model, prepared, config, history, start_epoch=start_epoch,
                        first_iteration=first_iteration, checkpoint=checkpoint,
                        progress=progress, on_epoch=on_epoch)
-    return TrainResult(model=model, history=history, trace=trace, config=config)
+    return TrainResult(model=model, history=history, trace=trace, config=config,
+                       updates=getattr(runner, "updates", None))
 
 
 def make_spec(**options):

@@ -37,10 +37,14 @@ class Backend(abc.ABC):
         The ``--backend`` name.
     parallel : bool
         Whether the workers run at the same time (False for the serial oracle).
+    span_updates : ndarray or None
+        After a span without the iteration barrier (``sync``): its applied
+        gradients (:data:`pdsgd.engine.sync.UPDATE_DTYPE`, span-local numbers).
     """
 
     name = "base"
     parallel = True
+    span_updates = None
 
     def __init__(self, model, X, T, spec):
         self.model, self.X, self.T, self.spec = model, X, T, spec

@@ -10,6 +10,10 @@ with ``replicated``, that every replica holds the very same bytes).
 :func:`run_worker` is a worker's side of that protocol: spans, iterations, the
 iteration barrier and the trace. The subclasses provide only how workers start
 and stop and how a party crosses a barrier.
+
+Runs without the iteration barrier (``sync`` other than ``bsp``) keep the span
+barrier and hand each span to their own code (``spec.synchronization.pool``,
+:mod:`pdsgd.engine.asynchronous` and :mod:`pdsgd.engine.hogwild`).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class PoolBackend(Backend):
             # [party, iteration in span, phase, start/end]; party n is the aggregator
             "trace": ((n + 1, spec.span, 3, 2), np.float64),
             **slot_fields(spec),
+            **(spec.synchronization.pool.fields(spec) if spec.synchronization.pool else {}),
         }
 
     def start(self, t0):
@@ -102,6 +107,8 @@ class PoolBackend(Backend):
             raise
 
     def _run_span(self, span, lr, first):
+        if self.spec.synchronization.pool:
+            return self.spec.synchronization.pool.run_span(self, span, lr, first)
         block, count, mode = self.block, span.count, self.spec.aggregation
         block["schedule"][:count] = span.indices
         block["n_rows"][:count] = span.n_rows
@@ -175,7 +182,7 @@ def worker_model(spec, params):
 
 
 def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, spec, *, t0,
-               check=None):
+               check=None, lock=None, spin=0.0):
     """A worker's life on the threads and processes backends: run spans until told to stop.
 
     Each span starts and ends with a crossing of ``span_barrier`` (all workers
@@ -203,7 +210,13 @@ def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, spe
         ``time.perf_counter()`` at the start of the run (trace times are relative).
     check : callable, optional
         Passed to waits at the span barrier (a process checks its parent is alive).
+    lock, spin
+        For a ``sync`` other than ``bsp``, which runs ``spec.synchronization.pool.work``
+        instead: the lock that hands out blocks, and how long its waits spin.
     """
+    if spec.synchronization.pool:
+        return spec.synchronization.pool.work(worker, block, span_barrier, lock, spec, t0=t0,
+                                              check=check, spin=spin)
     mode, parts, trace = spec.aggregation, spec.workers, spec.trace
     replicated, sharded = mode.replicas, mode.sharded
     clock, i = time.perf_counter, worker.index

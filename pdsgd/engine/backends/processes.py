@@ -79,8 +79,9 @@ def _worker_main(index, block_spec, spec, t0, spin):
             if os.getppid() != parent:
                 raise BrokenBarrierError("the broker process has gone")
 
+        lock = _SEMAPHORES[2][0] if _SEMAPHORES[2] else None  # without the barrier (sync)
         run_worker(worker, block, slots, span, step, spec.make_aggregator(), spec, t0=t0,
-                   check=parent_alive)
+                   check=parent_alive, lock=lock, spin=10 * spin)
     except BaseException:
         span.abort()  # wake everyone: nobody waits for a worker that has gone
         step.abort()
@@ -116,7 +117,8 @@ class ProcessesBackend(PoolBackend):
         parent_spin = SPIN if mode.broker_applies and step_parties <= cores else 0.0
         context = get_context("loky")
         self.semaphores = ([context.Semaphore(0) for _ in range(n + 1)],
-                           [context.Semaphore(0) for _ in range(step_parties)])
+                           [context.Semaphore(0) for _ in range(step_parties)],
+                           [context.Semaphore(1)] if spec.synchronization.pool else [])
         # The broker takes part in iterations only when it applies the update.
         self.span_barrier, self.step_barrier = _barriers(
             block, self.semaphores, n, (0.0, parent_spin), None, step=mode.broker_applies)
