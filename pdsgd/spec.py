@@ -90,7 +90,8 @@ def positive(option, value, *, integer=True, allow_none=False):
 def choice(option, value, choices):
     """Return ``value`` if it is one of ``choices``, else raise :class:`OptionError`."""
     if value not in choices:
-        raise OptionError(option, value, f"is unknown: choose one of {', '.join(map(str, choices))}")
+        names = ", ".join(map(str, choices))
+        raise OptionError(option, value, f"is unknown: choose one of {names}")
     return value
 
 
