@@ -210,9 +210,12 @@ class _Span:
                 self.block["sync_blocks"][i, mine] = done
             mine += 1
         self.block["sync_done"][i] = mine
-        waits.until(lambda: self.count[LENGTH] == len(self.iterations), self.catch_up,
+        # Every replica holds the whole log before worker 0 publishes its copy: a
+        # worker that started late (and took no block) must still copy the
+        # span's first weights, not worker 0's last.
+        n_blocks = len(self.iterations)
+        waits.until(lambda: self.applied.min() == n_blocks, self.catch_up,
                     "the last gradients of the span")
-        self.catch_up()
         self.block["checksums"][i] = checksum(self.worker.model.params)
         if i == 0:
             self.block["params"][...] = self.worker.model.params

@@ -204,7 +204,9 @@ class ProcessesBackend(PoolBackend):
         arrivals = [(int(self.block["span_arrive"][i]), int(self.block["step_arrive"][i]))
                     for i in range(self.spec.workers)]
         if len(set(arrivals)) < 2:
-            return None
+            # No iteration barrier to fall behind at (``sync``): the one whose process is gone.
+            return next((i for i in range(self.spec.workers)
+                         if not _alive(int(self.block["pids"][i]))), None)
         return int(np.argmin([s * 2**32 + t for s, t in arrivals]))
 
     def abort(self):
@@ -240,6 +242,14 @@ class ProcessesBackend(PoolBackend):
         _, alive = psutil.wait_procs(procs, timeout=2.0)
         for p in alive:
             p.kill()
+
+
+def _alive(pid):
+    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
+        return False
 
 
 def _is_child(process):
