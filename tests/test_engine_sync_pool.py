@@ -52,8 +52,6 @@ def test_parallel_runs_keep_the_bound_and_replay_exactly_on_the_oracle(backend, 
         assert iteration_lag(updates).max() == bound  # somebody had to wait at the bound
     else:
         assert ssp_violations(updates, 1).any()  # nothing held it back
-    counts = np.bincount(updates["worker"], minlength=3)
-    assert counts[1] < min(counts[0], counts[2])  # the fast workers took more blocks
     # The serial oracle, fed the same schedule, computes the very same weights.
     replayed, again = run(X, T, backend="serial", replay=updates, **options)
     assert np.array_equal(replayed, params)

@@ -34,7 +34,7 @@ from pdsgd.engine.sync import UPDATE_DTYPE, Waits, apply_block, span_blocks, tra
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT
 
 #: Staging buffers per worker: how many of its gradients may wait to be applied everywhere.
-BUFFERS = 8
+BUFFERS = 16
 #: The iteration a worker "holds" when it holds no block.
 NONE = 2**62
 LENGTH, NEXT = 0, 1  # sync_count: the log's length, the next block to hand out
