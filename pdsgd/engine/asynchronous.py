@@ -30,7 +30,16 @@ import numpy as np
 
 from pdsgd.engine.backends.pool import checksum
 from pdsgd.engine.slots import ResultSlots
-from pdsgd.engine.sync import UPDATE_DTYPE, Waits, apply_block, span_blocks, trace_rows
+from pdsgd.engine.sync import (
+    UPDATE_DTYPE,
+    Waits,
+    apply_block,
+    apply_rank_one,
+    beat_fields,
+    rank_one_terms,
+    span_blocks,
+    trace_rows,
+)
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT
 
 #: Staging buffers per worker: how many of its gradients may wait to be applied everywhere.
@@ -60,7 +69,8 @@ class UpdateLog:
                "sync_used": ((n, BUFFERS), np.int64),    # log position of each buffer's gradient
                "sync_done": ((n,), np.int64),
                "sync_blocks": ((n, blocks), np.int64),
-               "sync_times": ((n, blocks, len(PHASES), 2), np.float64)}
+               "sync_times": ((n, blocks, len(PHASES), 2), np.float64),
+               **beat_fields(n)}
         sizes = spec.sizes
         for r in range(BUFFERS):
             for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -108,8 +118,9 @@ class UpdateLog:
             span_barrier.wait(**span_wait)
             if block["control"][0] != 1:  # STOP
                 return
-            _Span(worker, block, lock, spec, Waits(block["flags"], spec.timeout, spin, check),
-                  t0).run()
+            waits = Waits(block["flags"], spec.timeout, spin, check, block["sync_beat"],
+                          worker.index)
+            _Span(worker, block, lock, spec, waits, t0).run()
             span_barrier.wait(**span_wait)
 
 
@@ -125,44 +136,59 @@ class _Span:
         self.iterations, self.parts, self.sizes = span_blocks(self.n_rows, self.n, self.b)
         self.stages = [ResultSlots(block, stage_tag(r), worker.model.n_layers)
                        for r in range(BUFFERS)]
-        self.count, self.log, self.held = block["sync_count"], block["sync_log"], block["sync_held"]
-        self.applied, self.used = block["sync_applied"], block["sync_used"][self.i]
+        # The shared words as flat memoryviews: reading or storing one costs tens
+        # of nanoseconds, a NumPy element several times more, and a worker
+        # touches them a dozen times per gradient.
+        self.count, self.log, self.held, self.applied = (
+            memoryview(block[name]).cast("B").cast("q")
+            for name in ("sync_count", "sync_log", "sync_held", "sync_applied"))
+        self.used = block["sync_used"][self.i]
+        self.scale_of = (-self.lr / self.n_rows[self.iterations]).tolist()
+        self.size_of, self.iteration_of = self.sizes.tolist(), self.iterations.tolist()
         self.indices = np.zeros(self.n * self.b, np.int64)
+        model = worker.model
+        self.rank_one = [[rank_one_terms(model, stage, w * self.b) for w in range(self.n)]
+                         for stage in self.stages] if self.b == 1 else None
 
     def catch_up(self):
         """Apply every logged gradient this replica lacks, in log order."""
-        k, end = int(self.applied[self.i]), int(self.count[LENGTH])
-        model, b = self.worker.model, self.b
+        i, log, applied = self.i, self.log, self.applied
+        k, end = applied[i], self.count[LENGTH]
         while k < end:
-            w, r, j, _ = self.log[k]
-            apply_block(model, self.stages[r], w * b, self.sizes[j],
-                        -self.lr / self.n_rows[self.iterations[j]])
+            w, r, j = log[4 * k], log[4 * k + 1], log[4 * k + 2]
+            if self.rank_one is not None:
+                apply_rank_one(self.rank_one[r][w], self.scale_of[j])
+            else:
+                apply_block(self.worker.model, self.stages[r], w * self.b, self.size_of[j],
+                            self.scale_of[j])
             k += 1
-            self.applied[self.i] = k
+            applied[i] = k
 
     def claim(self):
         """Take the next block (the caller holds the lock); -1 when none is left."""
-        j = int(self.count[NEXT])
-        self.held[self.i, 1] = 0  # first "not read": others must never see a new block as read
-        if j == len(self.iterations):
-            self.held[self.i, 0] = NONE
+        j, held, i = self.count[NEXT], self.held, self.i
+        held[2 * i + 1] = 0  # first "not read": others must never see a new block as read
+        if j == len(self.size_of):
+            held[2 * i] = NONE
             return -1
         self.count[NEXT] = j + 1
-        self.held[self.i, 0] = self.iterations[j]
+        held[2 * i] = self.iteration_of[j]
         return j
 
     def may_read(self, t):
         """SSP: every block of the iterations before ``t - s`` has landed."""
-        return self.held[:, 0].min() >= t - self.bound
+        held = self.held
+        return min(held[2 * w] for w in range(self.n)) >= t - self.bound
 
     def may_land(self, t):
         """SSP: every block of iteration ``t - s`` and before has been handed out and read."""
-        j = int(self.count[NEXT])
-        if j < len(self.iterations) and self.iterations[j] <= t - self.bound:
+        j, oldest = self.count[NEXT], t - self.bound
+        if j < len(self.size_of) and self.iteration_of[j] <= oldest:
             return False
-        held = self.held[:, 0].copy()  # the iterations first, then the flags: see claim()
-        read = self.held[:, 1].copy()
-        return not np.any((held <= t - self.bound) & (read == 0))
+        held = self.held
+        iterations = [held[2 * w] for w in range(self.n)]  # first, then the flags: see claim()
+        read = [held[2 * w + 1] for w in range(self.n)]
+        return not any(it <= oldest and not rd for it, rd in zip(iterations, read, strict=True))
 
     def run(self):
         i, b, waits, clock, t0 = self.i, self.b, self.waits, time.perf_counter, self.t0
@@ -175,19 +201,20 @@ class _Span:
         finally:
             self.lock.release()
         while j >= 0:
+            waits.beat()
             s = clock()
-            t, r = self.iterations[j], mine % BUFFERS
+            t, r = self.iteration_of[j], mine % BUFFERS
             # Reuse a buffer only once every replica has applied its last gradient.
-            waits.until(lambda r=r: self.used[r] < self.applied.min(), self.catch_up,
+            waits.until(lambda r=r: self.used[r] < min(self.applied), self.catch_up,
                         "the replicas to apply an earlier gradient")
             if self.bound is not None:
                 waits.until(lambda t=t: self.may_read(t), self.catch_up, "the slowest worker")
             a = clock()
             self.catch_up()  # the read: this replica now holds `read` updates
-            read = int(self.applied[i])
-            self.held[i, 1] = 1
+            read = self.applied[i]
+            self.held[2 * i + 1] = 1
             c = clock()
-            size, p = self.sizes[j], self.parts[j]
+            size, p = self.size_of[j], self.parts[j]
             self.indices[i * b:i * b + size] = self.block["schedule"][t, p * b:p * b + size]
             self.worker.compute(self.stages[r], self.indices, i * b + size)
             e = clock()
@@ -196,8 +223,8 @@ class _Span:
                             "the slowest worker's read")
             waits.lock(self.lock)
             try:
-                k = int(self.count[LENGTH])
-                self.log[k] = i, r, j, read
+                k, log = self.count[LENGTH], self.log
+                log[4 * k], log[4 * k + 1], log[4 * k + 2], log[4 * k + 3] = i, r, j, read
                 self.count[LENGTH] = k + 1  # after the entry: readers see it whole
                 self.used[r] = k
                 done = j
@@ -214,7 +241,7 @@ class _Span:
         # worker that started late (and took no block) must still copy the
         # span's first weights, not worker 0's last.
         n_blocks = len(self.iterations)
-        waits.until(lambda: self.applied.min() == n_blocks, self.catch_up,
+        waits.until(lambda: min(self.applied) == n_blocks, self.catch_up,
                     "the last gradients of the span")
         self.block["checksums"][i] = checksum(self.worker.model.params)
         if i == 0:

@@ -31,7 +31,14 @@ import time
 import numpy as np
 
 from pdsgd.engine.slots import ResultSlots
-from pdsgd.engine.sync import UPDATE_DTYPE, Waits, apply_block, span_blocks, trace_rows
+from pdsgd.engine.sync import (
+    UPDATE_DTYPE,
+    Waits,
+    apply_block,
+    beat_fields,
+    span_blocks,
+    trace_rows,
+)
 from pdsgd.engine.trace import COMPUTE, WAIT
 
 PHASES = (WAIT, COMPUTE)  # wait for a block (the lock), compute and update
@@ -48,7 +55,8 @@ class Hogwild:
                 "sync_finished": ((n,), np.int64),                # updates each worker finished
                 "sync_records": ((n, blocks, 3), np.int64),       # block, read, applied
                 "sync_done": ((n,), np.int64),
-                "sync_times": ((n, blocks, len(PHASES), 2), np.float64)}
+                "sync_times": ((n, blocks, len(PHASES), 2), np.float64),
+                **beat_fields(n)}
 
     @staticmethod
     def run_span(backend, span, lr, first):
@@ -94,12 +102,13 @@ class Hogwild:
             span_barrier.wait(**span_wait)
             if block["control"][0] != 1:  # STOP
                 return
-            waits = Waits(block["flags"], spec.timeout, spin, check)
+            waits = Waits(block["flags"], spec.timeout, spin, check, block["sync_beat"], i)
             count, lr = int(block["control"][1]), float(block["lr"][0])
             n_rows = block["n_rows"][:count].copy()
             iterations, parts, sizes = span_blocks(n_rows, n, b)
             times, mine = block["sync_times"][i], 0
             while True:
+                waits.beat()
                 s = clock()
                 waits.lock(lock)
                 try:

@@ -105,12 +105,28 @@ def apply_block(model, slots, lo, size, scale):
     if size > 1:
         model.apply_factors([d[lo:lo + size] for d in slots.deltas],
                             [a[lo:lo + size] for a in slots.inputs], scale)
-        return
-    ger, axpy = _rank_one(model.dtype)
-    for w, b, d, a in zip(model.weights, model.biases, slots.deltas, slots.inputs, strict=True):
-        ger(scale, a[lo], d[lo], a=w.T, overwrite_a=1)  # W.T is Fortran-ordered: in place
+    else:
+        apply_rank_one(rank_one_terms(model, slots, lo), scale)
+
+
+def rank_one_terms(model, slots, row):
+    """What a one-sample update of ``model`` reads: per layer ``(W.T, bias, delta, input)``.
+
+    Views, made once: a worker that applies thousands of gradients from the
+    same slots reuses them (:func:`apply_rank_one`).
+    """
+    return [(w.T, b, d[row], a[row])
+            for w, b, d, a in zip(model.weights, model.biases, slots.deltas, slots.inputs,
+                                  strict=True)]
+
+
+def apply_rank_one(terms, scale):
+    """``W += scale * delta input^T`` and ``b += scale * delta`` in place, per layer (BLAS)."""
+    ger, axpy = _rank_one(terms[0][0].dtype)
+    for wt, b, d, a in terms:
+        ger(scale, a, d, a=wt, overwrite_a=1)  # W.T is Fortran-ordered: updated in place
         if b is not None:
-            axpy(d[lo], b, a=scale)
+            axpy(d, b, a=scale)
 
 
 @functools.cache
@@ -182,6 +198,11 @@ def ssp_violations(updates, bound):
     return (iteration_lag(updates) > bound) | too_new
 
 
+def beat_fields(workers):
+    """The shared array of the workers' last signs of life (see :class:`Waits`)."""
+    return {"sync_beat": ((workers,), np.float64)}
+
+
 def histogram(values):
     """``{"staleness": [0, 1, ...], "count": [...]}``, JSON-ready, for a staleness histogram."""
     counts = np.bincount(np.asarray(values, np.int64)) if len(values) else np.zeros(1, int)
@@ -228,10 +249,23 @@ class Waits:
         worker has a core a wait is then a few microseconds.
     check : callable, optional
         Called while sleeping; it may raise (a process checks its parent).
+    beats : ndarray, optional
+        Shared ``sync_beat``: the worker's last sign of life, written by
+        :meth:`beat` and while it waits, so that the broker can tell which
+        worker stopped first when several processes are gone.
+    index : int
+        Which worker waits.
     """
 
-    def __init__(self, flags, timeout, spin, check=None):
+    def __init__(self, flags, timeout, spin, check=None, beats=None, index=0):
         self.flags, self.timeout, self.spin, self.check = flags, timeout, spin, check
+        self.beats = None if beats is None else memoryview(beats).cast("B").cast("d")
+        self.index = index
+
+    def beat(self):
+        """Record that this worker is alive now (``time.perf_counter``: one clock for all)."""
+        if self.beats is not None:
+            self.beats[self.index] = time.perf_counter()
 
     def stopped(self):
         """Raise ``BrokenBarrierError`` if the run was stopped (a failure elsewhere, Ctrl-C)."""
@@ -250,6 +284,7 @@ class Waits:
                 meanwhile()
             if ready():
                 return
+            self.beat()
             self.stopped()
             waited = clock() - start
             if waited > self.timeout:

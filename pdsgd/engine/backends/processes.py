@@ -204,9 +204,11 @@ class ProcessesBackend(PoolBackend):
         arrivals = [(int(self.block["span_arrive"][i]), int(self.block["step_arrive"][i]))
                     for i in range(self.spec.workers)]
         if len(set(arrivals)) < 2:
-            # No iteration barrier to fall behind at (``sync``): the one whose process is gone.
-            return next((i for i in range(self.spec.workers)
-                         if not _alive(int(self.block["pids"][i]))), None)
+            # No iteration barrier to fall behind at (``sync``): of the workers whose
+            # process is gone, the one whose last sign of life is oldest.
+            gone = [i for i in range(self.spec.workers) if not _alive(int(self.block["pids"][i]))]
+            beats = self.block.arrays.get("sync_beat")
+            return min(gone, key=lambda i: beats[i] if beats is not None else 0, default=None)
         return int(np.argmin([s * 2**32 + t for s, t in arrivals]))
 
     def abort(self):
