@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from pdsgd.engine.backends import BACKENDS, DEFAULT_BACKEND, get_backend
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
+from pdsgd.engine.tensor import PARALLELS, OwnersUpdate, TensorWorker
 from pdsgd.errors import PdsgdError
 
 #: The backend of a one-worker run that asks for nothing only the engine does.
@@ -122,11 +123,15 @@ class EngineSpec:
         ``local_steps`` local SGD steps (Algorithm 1, :mod:`pdsgd.engine.averaging`).
     local_steps : int
         K (``average`` only; 1 for ``bsp``).
+    parallel : {"data", "tensor"}
+        Split the samples among the workers (the seed's data parallelism), or
+        the network's hidden units (:mod:`pdsgd.engine.tensor`).
     backend : {"sequential", "serial", "threads", "processes", "dask"}, optional
         None: sequential for one worker asking nothing of the engine, else
         :data:`~pdsgd.engine.backends.DEFAULT_BACKEND`.
     aggregate : {"central", "replicated", "sharded"}, optional
-        None: the backend's default (:meth:`~pdsgd.engine.backends.base.Backend.default_aggregate`).
+        None: the backend's default (:meth:`~pdsgd.engine.backends.base.Backend.default_aggregate`);
+        stays None with tensor parallelism, where each worker updates what it owns.
     send : {"factors", "gradients"}
     trace : bool
     timeout : float
@@ -151,6 +156,8 @@ class EngineSpec:
     micro_batch: int = _option(1, arithmetic=True)
     algorithm: str = _option("bsp", arithmetic=True, engine_only=True)
     local_steps: int = _option(1, arithmetic=True)
+    # Not arithmetic: both strategies are minibatch SGD with batch N*b; they differ in rounding.
+    parallel: str = _option("data", engine_only=True)
     backend: str | None = _option(None)
     aggregate: str | None = _option(None, engine_only=True)
     send: str = _option("factors", engine_only=True)
@@ -205,6 +212,23 @@ class EngineSpec:
         if self.scheduler is not None and self.backend != "dask":
             raise OptionError("scheduler", self.scheduler,
                               f"needs {{backend}}dask (not {self.backend})")
+        choice("parallel", self.parallel, PARALLELS)
+        if self.parallel == "tensor":
+            self._check_tensor()
+
+    def _check_tensor(self):
+        if not self.hidden:
+            raise OptionError("parallel", self.parallel, "needs a hidden layer to split")
+        if self.backend == "dask":
+            raise OptionError("parallel", self.parallel,
+                              "runs on {backend}serial, threads or processes (not dask)")
+        for option, data_only in (("algorithm", "bsp"), ("send", "factors"),
+                                  ("aggregate", None)):
+            value = getattr(self, option)
+            if value != data_only:
+                raise OptionError(option, value, "applies to {parallel}data only: with "
+                                  "tensor parallelism every worker takes every sample and "
+                                  "updates the units it owns")
 
     def _resolve(self):
         if self.algorithm != "average":
@@ -218,7 +242,7 @@ class EngineSpec:
                                   "runs one worker and none of the engine's options; "
                                   "name another {backend}")
             return
-        if self.aggregate is None:
+        if self.aggregate is None and self.parallel == "data":
             self._set(aggregate=get_backend(self.backend).default_aggregate(self))
 
     def _asks_engine(self):
@@ -251,6 +275,8 @@ class EngineSpec:
     @property
     def aggregation(self):
         """Who applies the update: an :class:`~pdsgd.engine.modes.Aggregation`."""
+        if self.parallel == "tensor":
+            return OwnersUpdate("owners", n_layers=len(self.hidden) + 1)
         return AGGREGATIONS[self.aggregate]
 
     @property
@@ -264,8 +290,9 @@ class EngineSpec:
         return self.workers * self.round_batch
 
     def make_worker(self, index, model, X, T):
-        """Worker ``index`` of this run's algorithm (:attr:`rules`), reading ``model``."""
-        return self.rules.worker(index, model, X, T, self)
+        """Worker ``index`` of this run's algorithm (:attr:`rules`) or split, reading ``model``."""
+        worker = TensorWorker if self.parallel == "tensor" else self.rules.worker
+        return worker(index, model, X, T, self)
 
     def make_aggregator(self):
         """The Results Aggregator of this run's algorithm (:attr:`rules`)."""

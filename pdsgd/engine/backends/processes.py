@@ -30,10 +30,9 @@ from joblib.externals.loky.backend.context import get_context
 from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.backends.base import WorkerError
-from pdsgd.engine.backends.pool import PoolBackend, run_worker, worker_model
+from pdsgd.engine.backends.pool import PoolBackend, result_slots, run_worker, worker_model
 from pdsgd.engine.barrier import BrokenBarrierError, CyclicBarrier, barrier_fields
 from pdsgd.engine.shm import SharedArrays
-from pdsgd.engine.slots import ResultSlots
 from pdsgd.machine import usable_cores
 
 #: Seconds a waiting party spins before it blocks, when every party has a core.
@@ -72,7 +71,7 @@ def _worker_main(index, block_spec, spec, t0, spin):
         block["pids"][index] = os.getpid()
         model = worker_model(spec, block["params"])
         worker = spec.make_worker(index, model, block["X"], block["T"])
-        slots = [ResultSlots(block, p, model.n_layers) for p in (0, 1)]
+        slots = result_slots(spec, block)
         parent = os.getppid()
 
         def parent_alive():

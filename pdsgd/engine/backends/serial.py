@@ -14,6 +14,7 @@ import numpy as np
 from pdsgd.engine.backends.base import Backend
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.slots import ResultSlots, slot_fields
+from pdsgd.engine.tensor_run import TensorTurns
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, from_times
 
 
@@ -26,11 +27,16 @@ class SerialBackend(Backend):
     def start(self, t0):
         super().start(t0)
         spec, m = self.spec, self.model
+        if spec.parallel == "tensor":
+            self.tensor = TensorTurns(m, self.X, self.T, spec)
+            return
         self.slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, m.n_layers)
         self.pool = [spec.make_worker(i, m, self.X, self.T) for i in range(spec.workers)]
         self.times = np.zeros((spec.workers + 1, spec.span, 3, 2))
 
     def run_span(self, span, lr, first):
+        if self.spec.parallel == "tensor":
+            return self.tensor.run_span(span, lr, first, self.t0)
         clock, t0, times, slots = time.perf_counter, self.t0, self.times, self.slots
         trace = self.spec.trace
         if trace:
