@@ -14,6 +14,7 @@ from pdsgd.bench import add_bench_parsers
 from pdsgd.data.datasets import DATASETS, SCALINGS, load_dataset
 from pdsgd.data.fetch import cli_fetch
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
+from pdsgd.engine.tensor import PARALLELS
 from pdsgd.errors import PdsgdError
 from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec, OptionError
 from pdsgd.study.reproduce import add_parser as add_reproduce_parser
@@ -70,6 +71,10 @@ def add_train_arguments(p):
                            "above)")
     more.add_argument("--quiet", action="store_true", help="no progress bar")
     engine = p.add_argument_group("parallel engine")
+    engine.add_argument("--parallel", choices=PARALLELS, default="data",
+                        help="data: each worker takes its share of the samples (the seed's); "
+                             "tensor: each worker takes every sample and owns a share of the "
+                             "hidden units")
     engine.add_argument("--aggregate", choices=tuple(AGGREGATIONS),
                         default=None,
                         help="central: the broker updates shared weights (the seed's); "

@@ -271,9 +271,10 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         A checkpoint to continue from; the final weights equal those of an
         uninterrupted run with the same settings.
     **engine
-        Any other option of :class:`~pdsgd.spec.EngineSpec`: ``algorithm``
-        (``"bsp"``, the seed's, or ``"average"``, Algorithm 1) and
-        ``local_steps``; ``aggregate`` (``"central"``, ``"replicated"``,
+        Any other option of :class:`~pdsgd.spec.EngineSpec`: ``parallel``
+        (``"data"``, the seed's, or ``"tensor"``: split the hidden units, not
+        the samples); ``algorithm`` (``"bsp"``, the seed's, or ``"average"``,
+        Algorithm 1) and ``local_steps``; ``aggregate`` (``"central"``, ``"replicated"``,
         ``"sharded"``); ``send`` (``"factors"``, ``"gradients"``); ``trace``;
         ``timeout`` (seconds at a barrier); ``checkpoint_every``;
         ``straggler`` and ``straggler_delay``; ``scheduler`` (a Dask

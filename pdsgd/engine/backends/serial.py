@@ -3,6 +3,8 @@
 Each iteration the N workers compute their results one after another, over the
 parent model's own weights, and the Results Aggregator applies them: exactly the
 arithmetic the parallel backends do, with nothing running at the same time.
+With tensor parallelism the workers take turns at every crossing instead
+(:class:`~pdsgd.engine.tensor_run.TensorTurns`).
 """
 
 from __future__ import annotations
