@@ -231,7 +231,7 @@ class TensorWorker:
             np.matmul(v.hidden[p], self.w_col[p].T, out=v.fwd[p][k])
             yield
             out = v.sums[p]
-            np.sum(v.fwd[p], axis=0, out=out)
+            _sum_into(v.fwd[p], out)
             expit(out, out=out)
         if self.tail:
             np.matmul(v.acts[-1], self.w_tail.T, out=v.out)
@@ -261,7 +261,7 @@ class TensorWorker:
             if p > 0:
                 yield
                 d = v.d_out[p - 1]
-                np.sum(v.bwd[p], axis=0, out=d)
+                _sum_into(v.bwd[p], d)
                 _times_slope(d, v.sums[p - 1], v.tmp_in[p])
 
     def _bind(self, n, parity):
@@ -306,6 +306,14 @@ class _Views:
     tmp_last: np.ndarray
     tmp_h: list
     tmp_in: list
+
+
+def _sum_into(parts, out):
+    """``out = parts[0] + parts[1] + ...``, in worker order (one ``add`` for two: faster)."""
+    if len(parts) == 2:
+        np.add(parts[0], parts[1], out=out)
+    else:
+        np.sum(parts, axis=0, out=out)
 
 
 def _times_slope(d, a, tmp):

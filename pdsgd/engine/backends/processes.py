@@ -109,9 +109,10 @@ class ProcessesBackend(PoolBackend):
         block["X"][...] = self.X
         block["T"][...] = self.T
         cores = usable_cores()
-        # Spin only while every party that may be running has a core to itself.
+        # Spin only while every party that may be running has a core to itself;
+        # tensor parallelism's workers spin past that too (pdsgd.engine.tensor_run).
         step_parties = mode.step_parties(n)
-        worker_spin = SPIN if step_parties <= cores else 0.0
+        worker_spin = SPIN if step_parties <= cores or spec.parallel == "tensor" else 0.0
         parent_spin = SPIN if mode.broker_applies and step_parties <= cores else 0.0
         context = get_context("loky")
         self.semaphores = ([context.Semaphore(0) for _ in range(n + 1)],
