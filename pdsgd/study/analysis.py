@@ -144,6 +144,8 @@ def breakdown(rows, train_size, cores):
         update = ph["aggregate"] * us
         out.append({"workers": r["workers"], "aggregate": r.get("aggregate"),
                     "iteration": iteration, "per_sample": iteration / samples,
+                    "per_sample_min": r["seconds_min"] / r["iterations"] * us / samples,
+                    "per_sample_max": r["seconds_max"] / r["iterations"] * us / samples,
                     "compute": ph["compute"] * us, "wait": ph["wait"] * us, "update": update,
                     "update_per_sample": update / samples,
                     "rest_per_sample": (iteration - update) / samples,

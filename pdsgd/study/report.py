@@ -91,6 +91,11 @@ def where_speedup_appears(study):
     return out
 
 
+def _spread(row):
+    lo, hi = row.get("per_sample_min"), row.get("per_sample_max")
+    return f"{lo:.0f}-{hi:.0f} over the repeats" if lo is not None else "one run"
+
+
 def explain_breakdown(rows, threads):
     """Why the time per sample moves with N, in sentences built from the trace's numbers."""
     if not rows:
@@ -108,26 +113,31 @@ def explain_breakdown(rows, threads):
     slowest = beyond[0] if beyond else None
     faster = [r for r in beyond[1:] if r["per_sample"] < slowest["per_sample"]]
     if slowest and faster:
-        last = faster[-1]
+        last = min(faster, key=lambda r: r["per_sample"])
         same = {r["aggregate"] for r in [slowest, *faster]} == {slowest["aggregate"]}
         n1, nl = slowest["workers"], last["workers"]
-        gap = slowest["per_sample"] - last["per_sample"]
-        share = (slowest["update_per_sample"] - last["update_per_sample"]) / gap
-        others = [f"{r['per_sample']:.0f}" for r in faster]
+        d_update = slowest["update_per_sample"] - last["update_per_sample"]
+        d_rest = slowest["rest_per_sample"] - last["rest_per_sample"]
+        others = [f"{r['per_sample']:.0f} ({_spread(r)})" for r in faster]
         out.append(
             f"N = {n1} is slower than N = {_ns(r['workers'] for r in faster)}: "
-            f"{slowest['per_sample']:.0f} us per sample against {_ns(others)}. "
-            + (f"The aggregation is the same (`{slowest['aggregate']}`) and so are the cores; "
-               if same else "The aggregations differ; ")
-            + f"what differs is how many samples share an iteration's fixed costs. Applying "
-            f"the update took {slowest['update']:.0f} us per iteration at N = {n1} and "
-            f"{last['update']:.0f} us at N = {nl} ({last['update'] / slowest['update']:.1f}x "
-            f"for {nl / n1:.0f}x the samples): one pass over the weights, whatever the "
-            f"number of summed factors. Per sample that is {slowest['update_per_sample']:.1f} "
-            f"against {last['update_per_sample']:.1f} us, {share:.0%} of the gap; the rest "
-            f"of the iteration (the workers computing in turns on {threads} cores, the "
-            f"barrier crossings, the hand-offs between processes) went from "
-            f"{slowest['rest_per_sample']:.1f} to {last['rest_per_sample']:.1f} us per sample.")
+            f"{slowest['per_sample']:.0f} us per sample ({_spread(slowest)}) against "
+            f"{_ns(others)}. "
+            + (f"All of them run `{slowest['aggregate']}` aggregation on the same {threads} "
+               "cores, so the difference lies in how an iteration's time is shared among its N "
+               "samples. " if same else "Their aggregations differ. ")
+            + f"Applying the update took {slowest['update']:.0f} us per iteration at N = {n1} "
+            f"and {last['update']:.0f} us at N = {nl}: {last['update'] / slowest['update']:.1f}x "
+            f"the time for {nl / n1:.0f}x the samples (the N samples' factors are applied "
+            "together, as one matrix product that reads and writes every weight once per "
+            f"iteration), so per sample it fell from {slowest['update_per_sample']:.1f} to "
+            f"{last['update_per_sample']:.1f} us. The rest of the iteration (the workers "
+            f"computing in turns on the {threads} cores, the barrier crossings, the hand-offs "
+            f"between processes) cost {slowest['rest_per_sample']:.1f} us per sample at N = "
+            f"{n1} and {last['rest_per_sample']:.1f} us at N = {nl}. "
+            + ("The shared update is what makes the larger N faster." if d_update > abs(d_rest)
+               else "Most of the difference lies in the rest of the iteration."
+               if d_rest > abs(d_update) else "Both parts contribute about equally."))
     at = [r for r in rows if r["workers"] <= threads]
     if at and slowest:
         best = min(at, key=lambda r: r["per_sample"])
