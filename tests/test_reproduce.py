@@ -26,7 +26,7 @@ from pdsgd.study.profiles import (
     powers_of_two,
     tiny_profile,
 )
-from pdsgd.study.reference import render_index
+from pdsgd.study.reference import load_studies, render_index
 from pdsgd.study.reproduce import load_profile_data, reproduce
 from pdsgd.train import train
 
@@ -297,6 +297,11 @@ def test_a_kept_reference_run_and_its_index(tmp_path):
     assert not (tmp_path / "REPORT.md").exists()
     with pytest.raises(OptionError, match="plain folder name"):
         reproduce(tmp_path, tiny_profile(), progress=False, reference="../elsewhere")
+
+
+def test_the_kept_index_lists_the_kept_runs():
+    root = Path(__file__).parents[1] / "results" / "reference"
+    assert (root / "README.md").read_text() == render_index(load_studies(root))
 
 
 @pytest.mark.skipif(shutil.which("git") is None or not (Path(__file__).parents[1] / ".git")
