@@ -370,6 +370,7 @@ def plot_speedup(table, amdahl=None, cores=None, ax=None):
     grid = np.geomspace(1, max(ns), 50)
     panels = _panels(table, ax)
     for a, rs, b in panels:
+        fitted = False
         a.plot(grid, grid, color="0.6", lw=1, label="ideal S = N")
         a.axhline(1, color="0.3", lw=0.8)
         for key, crs in _curves(rs).items():
@@ -382,7 +383,11 @@ def plot_speedup(table, amdahl=None, cores=None, ax=None):
             f = amdahl.get((strategy, mb, p), amdahl.get(p))
             if f is not None:
                 a.plot(grid, amdahl_speedup(grid, f), color=style["color"], ls=(0, (2, 2)),
-                       lw=0.8, label="thin: Amdahl's law fitted (f in the report)")
+                       lw=0.8)
+                fitted = True
+        if fitted:  # one neutral legend entry for all the fits
+            a.plot([], [], color="0.4", ls=(0, (2, 2)), lw=0.8,
+                   label="dotted: Amdahl's law fitted to the curve of its colour")
         _workers_axis(a, ns, cores)
         a.set_yscale("log", base=2)
         top = max(r["speedup_hi"] for r in table)
