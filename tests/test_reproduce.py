@@ -251,6 +251,15 @@ def test_the_cli_refuses_a_bad_grid_before_anything_runs(tmp_path, capsys, argv,
     assert not out.exists()  # nothing written, nothing trained
 
 
+def test_a_missing_dataset_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PDSGD_DATA_DIR", str(tmp_path))  # no MNIST there
+    out = tmp_path / "results"
+    assert cli(["reproduce", "--quiet", "--out", str(out), "--dataset", "mnist"]) == 2
+    err = capsys.readouterr().err
+    assert "pdsgd data fetch mnist" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
 def test_the_cli_runs_the_grid_it_is_given(tmp_path, capsys):
     out = tmp_path / "results"
     argv = ["reproduce", "--quiet", "--out", str(out), "--dataset", "synthetic",
