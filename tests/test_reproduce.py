@@ -329,6 +329,8 @@ def test_a_reference_run_is_kept_but_not_its_cache():
             "results/README.md"]
     dropped = ["results/reference/full-fashion-mnist/.cache/P1000-N1-seq.json",
                "results/reference/full-fashion-mnist/seed_defaults/model.npz",
+               "results/reference/full-fashion-mnist/speedup.svg",
+               "results/reference/full-fashion-mnist/seed_defaults/history.svg",
                "results/REPORT.md", "results/speedup.png", "results/.cache/x.json"]
     assert [p for p in kept if ignored(p)] == []
     assert [p for p in dropped if not ignored(p)] == []

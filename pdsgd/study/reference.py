@@ -2,8 +2,8 @@
 
 A run of ``pdsgd reproduce --reference`` is committed to the repository, so that
 a reader sees what a whole grid measured without running it: its ``REPORT.md``,
-``study.json`` and figures (the cell cache and the model are not kept: see
-``.gitignore``). One machine rarely answers every claim of the seed (a 2-core
+``study.json`` and PNG figures (the cell cache, the model and the SVG copies
+are not kept: see ``.gitignore``). One machine rarely answers every claim of the seed (a 2-core
 machine cannot show a speedup curve, a 16-core one has no N beyond its
 threads), so :func:`write_index` writes ``results/reference/README.md``: one row
 per kept run with its machine, grid and command, and for each claim the
