@@ -34,6 +34,8 @@ from pdsgd.errors import PdsgdError
 SEQUENTIAL = "sequential"
 BACKEND_CHOICES = (SEQUENTIAL, *BACKENDS)
 DTYPES = ("float64", "float32")
+#: How a waiting process crosses the barrier: spin while it pays, or always spin first.
+BARRIERS = ("adaptive", "fixed")
 
 
 class OptionError(PdsgdError):
@@ -140,6 +142,9 @@ class EngineSpec:
     straggler_delay : float
     scheduler : str, optional
         The ``dask`` backend's scheduler address.
+    barrier : {"adaptive", "fixed"}
+        ``processes``: spin at the barrier only while spinning pays (default),
+        or always spin first (the old behaviour, kept for comparison).
     """
 
     hidden: tuple = _option((200,), arithmetic=True)
@@ -161,6 +166,7 @@ class EngineSpec:
     straggler: int | None = _option(None, engine_only=True)
     straggler_delay: float = _option(0.0)
     scheduler: str | None = _option(None, engine_only=True)
+    barrier: str = _option("adaptive")
 
     def __post_init__(self):
         self._check()
@@ -184,6 +190,7 @@ class EngineSpec:
                                             allow_none=True))
         choice("algorithm", self.algorithm, tuple(ALGORITHMS))
         choice("send", self.send, SENDS)
+        choice("barrier", self.barrier, BARRIERS)
         if self.backend is not None:
             choice("backend", self.backend, BACKEND_CHOICES)
         if self.aggregate is not None:

@@ -13,6 +13,11 @@
   ``initializer``: that is the one way such objects can be handed to them.
 * Failures: the broker polls the workers' futures while it waits; a dead or
   failed worker breaks the barriers (everyone wakes) and is named in the error.
+  A worker that does not reach a barrier within ``timeout`` seconds of the
+  others is named too, as alive (stopped, hung) or dead.
+* Lifetime (:mod:`pdsgd.engine.lifetime`): every worker dies with the broker's
+  process, and a janitor process unlinks the shared block and the semaphores
+  if the broker's process dies before it could.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import concurrent.futures
 import gc
 import multiprocessing
 import os
+import time
 
 import numpy as np
 import psutil
@@ -32,6 +38,7 @@ from threadpoolctl import threadpool_limits
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.backends.pool import PoolBackend, run_worker, worker_model
 from pdsgd.engine.barrier import BrokenBarrierError, CyclicBarrier, barrier_fields
+from pdsgd.engine.lifetime import Janitor, die_with_parent
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.slots import ResultSlots
 from pdsgd.machine import usable_cores
@@ -46,28 +53,32 @@ ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 _SEMAPHORES = None  # in a worker: set by the executor's initializer
 
 
-def _init_worker(semaphores):
+def _init_worker(semaphores, parent):
     global _SEMAPHORES
+    die_with_parent(parent)  # first: a worker must never outlive the broker's process
     _SEMAPHORES = semaphores
 
     threadpool_limits(limits=1)
 
 
-def _barriers(block, semaphores, party, spin, timeout, step=True):
+def _barriers(block, semaphores, party, spin, timeout, spec, step=True):
     """This process's handles on the span and step barriers (``spin``: their spin times)."""
+    adaptive = spec.barrier == "adaptive"
     span = CyclicBarrier(block["span_arrive"], block["span_sleeping"], block["flags"],
-                         semaphores[0], party, spin=spin[0])
+                         semaphores[0], party, spin=spin[0], adaptive=adaptive,
+                         stamps=block["span_stamps"])
     if not step:
         return span, None
     step = CyclicBarrier(block["step_arrive"], block["step_sleeping"], block["flags"],
-                         semaphores[1], party, spin=spin[1], timeout=timeout)
+                         semaphores[1], party, spin=spin[1], timeout=timeout,
+                         adaptive=adaptive, stamps=block["step_stamps"])
     return span, step
 
 
 def _worker_main(index, block_spec, spec, t0, spin):
     """Entry point of worker ``index`` in its process (a module function, so it pickles)."""
     block = SharedArrays.attach(block_spec)
-    span, step = _barriers(block, _SEMAPHORES, index, (spin, spin), spec.timeout)
+    span, step = _barriers(block, _SEMAPHORES, index, (spin, spin), spec.timeout, spec)
     try:
         block["pids"][index] = os.getpid()
         model = worker_model(spec, block["params"])
@@ -96,6 +107,18 @@ class ProcessesBackend(PoolBackend):
     name = "processes"
     shared_memory = True
     semaphores = None
+    janitor = None
+
+    def start(self, t0):
+        # The janitor first: from the moment the shared block exists, someone
+        # must be there to unlink it if this process is killed.
+        self.janitor = Janitor()
+        self._late_since = None
+        try:
+            super().start(t0)
+        except BaseException:
+            self._release_janitor()
+            raise
 
     def fields(self):
         n = self.spec.workers
@@ -115,14 +138,19 @@ class ProcessesBackend(PoolBackend):
         worker_spin = SPIN if step_parties <= cores else 0.0
         parent_spin = SPIN if mode.broker_applies and step_parties <= cores else 0.0
         context = get_context("loky")
+        self.janitor.track(block.name)
         self.semaphores = ([context.Semaphore(0) for _ in range(n + 1)],
                            [context.Semaphore(0) for _ in range(step_parties)])
+        for group in self.semaphores:
+            for sem in group:
+                self.janitor.track(sem._semlock.name)
         # The broker takes part in iterations only when it applies the update.
         self.span_barrier, self.step_barrier = _barriers(
-            block, self.semaphores, n, (0.0, parent_spin), None, step=mode.broker_applies)
+            block, self.semaphores, n, (0.0, parent_spin), spec.timeout, spec,
+            step=mode.broker_applies)
         self.executor = ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
-                                            initargs=(self.semaphores,), env=ONE_THREAD,
-                                            context=context)
+                                            initargs=(self.semaphores, os.getpid()),
+                                            env=ONE_THREAD, context=context)
         self.futures = [self.executor.submit(_worker_main, i, block.spec, spec, self.t0,
                                              worker_spin)
                         for i in range(n)]
@@ -155,6 +183,8 @@ class ProcessesBackend(PoolBackend):
             # their names in /dev/shm are no longer needed. Removing them now
             # means no exit path, however abrupt, can leave them behind.
             self._unlink_semaphores()
+            for pid in self.block["pids"]:
+                self.janitor.watch(int(pid))
 
     def _unlink_semaphores(self):
 
@@ -170,14 +200,26 @@ class ProcessesBackend(PoolBackend):
         self._wait(self.step_barrier)
 
     def _wait(self, barrier):
+        self._late_since = None
         try:
-            barrier.wait(check=self._check_workers)
+            barrier.wait(check=lambda: self._check_workers(barrier))
         except BrokenBarrierError:
-            self._check_workers(broken=True)
+            self._check_workers(barrier, broken=True)
             raise
 
-    def _check_workers(self, broken=False):
-        """Raise :class:`WorkerError` naming the worker if one has failed or died."""
+    def _check_workers(self, barrier, broken=False):
+        """Raise :class:`WorkerError` naming the worker if one failed, died or is late.
+
+        Called every ``poll`` while the broker is blocked at ``barrier``, and
+        once the barrier has broken.
+        """
+        flags = self.block["flags"]
+        late = int(flags[1]) - 1
+        if late < 0 and not broken:
+            late = self._late_at(barrier)
+        if late >= 0:
+            self.abort()
+            raise self._late_error(late)
         if not broken and not any(f.done() for f in self.futures):
             return
         self.abort()
@@ -193,9 +235,36 @@ class ProcessesBackend(PoolBackend):
             if broken:
                 return
             raise WorkerError("a worker process stopped unexpectedly; the run was stopped")
+        raise self._late_error(i, died=True)
+
+    def _late_at(self, barrier):
+        """A worker not at ``barrier`` ``timeout`` s after another worker got there, or -1."""
+        arrive, g = barrier._arrive, barrier.generation
+        n = self.spec.workers
+        there = [arrive[i] >= g for i in range(n)]
+        if all(there) or not any(there):
+            self._late_since = None
+            return -1
+        now = time.monotonic()
+        if self._late_since is None:
+            self._late_since = now
+        if now - self._late_since < self.spec.timeout:
+            return -1
+        return there.index(False)
+
+    def _late_error(self, i, died=None):
+        """The one-line error for worker ``i``: alive but late, or dead."""
         pid = int(self.block["pids"][i])
-        raise WorkerError(f"worker {i} (pid {pid}) died: its process ended without finishing "
-                          "the iteration; the run was stopped and its workers ended")
+        if died is None:
+            died = not _alive(pid)
+        if died:
+            return WorkerError(f"worker {i} (pid {pid}) died: its process ended without "
+                               "finishing the iteration; the run was stopped and its workers "
+                               "ended")
+        return WorkerError(f"worker {i} (pid {pid}) did not reach the barrier within "
+                           f"{self.spec.timeout:g} s (it is alive but stopped or stuck); the "
+                           "run was stopped and its workers ended; raise --timeout if it was "
+                           "just slow")
 
     def _laggard(self):
         """The worker that is behind the others at the barriers: the one that died."""
@@ -212,11 +281,14 @@ class ProcessesBackend(PoolBackend):
                 barrier.abort()
 
     def shutdown(self):
+        broken = self.broken()
         self.abort()
         if getattr(self, "executor", None) is None:
             self._unlink_semaphores()
             return
-        done, pending = concurrent.futures.wait(self.futures, timeout=3.0)
+        # Healthy workers return within a poll of the abort; a stopped or stuck
+        # one never does, so a broken run does not wait long for it.
+        done, pending = concurrent.futures.wait(self.futures, timeout=0.5 if broken else 3.0)
         self.executor.shutdown(wait=True, kill_workers=bool(pending))
         # Loky's own locks are named semaphores too, released with the executor.
         self.executor = None
@@ -224,6 +296,18 @@ class ProcessesBackend(PoolBackend):
         gc.collect()
         self._unlink_semaphores()
         self._reap()
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            # Last, once the workers have ended and the block is unlinked.
+            self._release_janitor()
+
+    def _release_janitor(self):
+        janitor, self.janitor = self.janitor, None
+        if janitor is not None:
+            janitor.close()
 
     def _reap(self):
         # Belt and braces: no worker process may outlive the run.
@@ -238,6 +322,14 @@ class ProcessesBackend(PoolBackend):
         _, alive = psutil.wait_procs(procs, timeout=2.0)
         for p in alive:
             p.kill()
+
+
+def _alive(pid):
+    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
+        return False
 
 
 def _is_child(process):
