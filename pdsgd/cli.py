@@ -7,6 +7,8 @@ nothing written; only bugs keep their traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 
 from pdsgd.arguments import layer_sizes, positive_float, positive_int, writable_dir
@@ -14,7 +16,7 @@ from pdsgd.bench import add_bench_parsers
 from pdsgd.data.datasets import DATASETS, SCALINGS, load_dataset
 from pdsgd.data.fetch import cli_fetch
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
-from pdsgd.errors import PdsgdError
+from pdsgd.errors import Interrupted, PdsgdError
 from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec, OptionError
 from pdsgd.study.reproduce import add_parser as add_reproduce_parser
 from pdsgd.train import LR_RULES, train
@@ -156,18 +158,59 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    """Entry point of the ``pdsgd`` console script and ``python -m pdsgd``."""
+#: Signals that stop a run the way Ctrl-C does: a clean stop, one line, exit 128 + signal.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+def _stop(signum, frame):
+    # Once: a second signal must not interrupt the clean-up the first started.
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """While inside, SIGTERM and SIGHUP raise :class:`~pdsgd.errors.Interrupted` (main thread)."""
     try:
-        args = build_parser().parse_args(argv)
-        return args.func(args)
+        previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def main(argv=None):
+    """Entry point of the ``pdsgd`` console script and ``python -m pdsgd``.
+
+    Returns the exit code: 0, 2 for a problem the user can fix (one line on
+    stderr), 130 for Ctrl-C, 143 for SIGTERM and 129 for SIGHUP (each a clean
+    stop: workers ended, shared memory released, nothing half written).
+    """
+    try:
+        with stop_signals():
+            args = build_parser().parse_args(argv)
+            return args.func(args)
     except PdsgdError as error:
         message = error.for_cli() if isinstance(error, OptionError) else str(error)
-        print(f"pdsgd: error: {message}", file=sys.stderr)
+        _say(f"pdsgd: error: {message}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("pdsgd: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        name = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+        _say(f"pdsgd: interrupted{name}")
+        return 128 + signum
+
+
+def _say(line):
+    try:
+        print(line, file=sys.stderr)
+    except OSError:  # a hung-up terminal
+        pass
 
 
 if __name__ == "__main__":

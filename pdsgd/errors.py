@@ -13,3 +13,14 @@ class PdsgdError(Exception):
 
 class DataError(PdsgdError):
     """Bad or missing data: the message names the file (and line) at fault."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, turned into what Ctrl-C raises so that the same clean-up runs.
+
+    ``signum`` is the signal's number: the command line exits with ``128 + signum``.
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum

@@ -117,7 +117,9 @@ class ProcessesBackend(PoolBackend):
         try:
             super().start(t0)
         except BaseException:
-            self._release_janitor()
+            # Ctrl-C while the workers start: close() must not wait for them.
+            if hasattr(self, "block") and hasattr(self, "span_barrier"):
+                self.abort()
             raise
 
     def fields(self):
@@ -154,6 +156,11 @@ class ProcessesBackend(PoolBackend):
         self.futures = [self.executor.submit(_worker_main, i, block.spec, spec, self.t0,
                                              worker_spin)
                         for i in range(n)]
+        # The pids loky just started: should this process die while they are
+        # still starting up (before they could ask to die with it), the
+        # janitor ends them.
+        for pid in getattr(self.executor, "_processes", {}):
+            self.janitor.watch(pid)
 
     @classmethod
     def default_aggregate(cls, spec):
@@ -183,8 +190,6 @@ class ProcessesBackend(PoolBackend):
             # their names in /dev/shm are no longer needed. Removing them now
             # means no exit path, however abrupt, can leave them behind.
             self._unlink_semaphores()
-            for pid in self.block["pids"]:
-                self.janitor.watch(int(pid))
 
     def _unlink_semaphores(self):
 
@@ -288,8 +293,11 @@ class ProcessesBackend(PoolBackend):
             return
         # Healthy workers return within a poll of the abort; a stopped or stuck
         # one never does, so a broken run does not wait long for it.
-        done, pending = concurrent.futures.wait(self.futures, timeout=0.5 if broken else 3.0)
-        self.executor.shutdown(wait=True, kill_workers=bool(pending))
+        concurrent.futures.wait(self.futures, timeout=0.2 if broken else 3.0)
+        # Then kill them: a worker idle in loky's queue has nothing left to do,
+        # and letting N interpreters tear themselves down costs seconds on a
+        # busy machine.
+        self.executor.shutdown(wait=True, kill_workers=True)
         # Loky's own locks are named semaphores too, released with the executor.
         self.executor = None
         multiprocessing.active_children()  # forgets finished processes and their locks
