@@ -10,13 +10,20 @@ import argparse
 import contextlib
 import signal
 import sys
+import warnings
 
-from pdsgd.arguments import layer_sizes, positive_float, positive_int, writable_dir
+from pdsgd.arguments import (
+    layer_sizes,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    writable_dir,
+)
 from pdsgd.bench import add_bench_parsers
 from pdsgd.data.datasets import DATASETS, SCALINGS, load_dataset
 from pdsgd.data.fetch import cli_fetch
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
-from pdsgd.errors import Interrupted, PdsgdError
+from pdsgd.errors import Interrupted, PdsgdError, PdsgdWarning
 from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec, OptionError
 from pdsgd.study.reproduce import add_parser as add_reproduce_parser
 from pdsgd.train import LR_RULES, train
@@ -59,7 +66,7 @@ def add_train_arguments(p):
     more.add_argument("--lr", type=positive_float, default=0.1)
     more.add_argument("--lr-rule", choices=LR_RULES, default="fixed",
                       help="fixed: the seed's; linear: scale lr by N*b (Goyal et al. 2017)")
-    more.add_argument("--seed", type=int, default=0)
+    more.add_argument("--seed", type=non_negative_int, default=0)
     more.add_argument("--dtype", choices=DTYPES, default="float64")
     more.add_argument("--no-bias", dest="bias", action="store_false",
                       help="no biases (Rashid's reference network)")
@@ -88,9 +95,9 @@ def add_train_arguments(p):
                         help="checkpoint file (default <out>/checkpoint.npz)")
     engine.add_argument("--resume", default=None, metavar="PATH",
                         help="continue from a checkpoint (same settings, same final weights)")
-    engine.add_argument("--timeout", type=positive_float, default=60.0, metavar="S",
+    engine.add_argument("--timeout", type=positive_float, default=30.0, metavar="S",
                         help="seconds a worker may wait at the barrier before the run is "
-                             "stopped (default 60)")
+                             "stopped, and for a Dask cluster to be ready (default 30)")
     engine.add_argument("--no-trace", dest="trace", action="store_false",
                         help="do not record the engine's timeline")
     engine.add_argument("--algorithm", choices=tuple(ALGORITHMS), default="bsp",
@@ -192,7 +199,8 @@ def main(argv=None):
     stop: workers ended, shared memory released, nothing half written).
     """
     try:
-        with stop_signals():
+        with stop_signals(), warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
             args = build_parser().parse_args(argv)
             return args.func(args)
     except PdsgdError as error:
@@ -204,6 +212,18 @@ def main(argv=None):
         name = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
         _say(f"pdsgd: interrupted{name}")
         return 128 + signum
+
+
+def _one_line_warnings(show):
+    """``warnings.showwarning`` that prints pdsgd's own warnings on one line, like its errors."""
+
+    def show_warning(message, category, *args, **kwargs):
+        if issubclass(category, PdsgdWarning):
+            _say(f"pdsgd: warning: {message}")
+        else:
+            show(message, category, *args, **kwargs)
+
+    return show_warning
 
 
 def _say(line):

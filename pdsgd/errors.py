@@ -11,6 +11,10 @@ class PdsgdError(Exception):
     """A problem the user can fix; ``str(error)`` is the whole message."""
 
 
+class PdsgdWarning(UserWarning):
+    """Something the user may want to change, though the run can go on (one line)."""
+
+
 class DataError(PdsgdError):
     """Bad or missing data: the message names the file (and line) at fault."""
 

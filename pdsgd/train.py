@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from pdsgd.checkpoint import check_resumable, load_checkpoint, save_checkpoint
 from pdsgd.data.datasets import Dataset, load_dataset
+from pdsgd.engine.admission import admit
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.engine.shuffle import epoch_order
@@ -288,11 +289,14 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
                      **engine)
     positive("epochs", epochs)
     positive("lr", lr, integer=False)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise OptionError("seed", seed, "must be an integer >= 0")
     if spec.checkpoint_every is not None and checkpoint is None:
         raise OptionError("checkpoint_every", spec.checkpoint_every,
                           "needs a file to write: give {checkpoint}PATH")
     prepared = prepare_data(data, train_size=train_size, dtype=dtype)
     spec = spec.for_data(prepared.n_features, prepared.n_classes, prepared.name)
+    admit(spec, len(prepared.X))  # before the model or any worker exists
     model = build_model(spec, seed)
     config = dict(dataset=prepared.name, scaling=prepared.scaling, train_size=len(prepared.X),
                   test_size=len(prepared.X_test), epochs=epochs, lr=lr, lr_rule=lr_rule,

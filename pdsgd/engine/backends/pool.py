@@ -22,7 +22,7 @@ from threading import BrokenBarrierError
 import numpy as np
 
 from pdsgd.engine.backends.base import Backend, WorkerError
-from pdsgd.engine.shm import SharedArrays
+from pdsgd.engine.shm import SharedArrays, nbytes
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
 from pdsgd.mlp import MLP
@@ -55,6 +55,9 @@ class PoolBackend(Backend):
             "trace": ((n + 1, spec.span, 3, 2), np.float64),
             **slot_fields(spec),
         }
+
+    def block_bytes(self):
+        return nbytes(self.fields())
 
     def start(self, t0):
         super().start(t0)
