@@ -12,6 +12,8 @@ import signal
 import sys
 import warnings
 
+import numpy as np
+
 from pdsgd.arguments import (
     layer_sizes,
     non_negative_int,
@@ -22,8 +24,10 @@ from pdsgd.arguments import (
 from pdsgd.bench import add_bench_parsers
 from pdsgd.data.datasets import DATASETS, SCALINGS, load_dataset
 from pdsgd.data.fetch import cli_fetch
+from pdsgd.engine.admission import check_network, n_params
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
 from pdsgd.errors import Interrupted, PdsgdError, PdsgdWarning
+from pdsgd.files import check_room
 from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec, OptionError
 from pdsgd.study.reproduce import add_parser as add_reproduce_parser
 from pdsgd.train import LR_RULES, train
@@ -125,11 +129,15 @@ def cmd_train(args):
         checkpoint = out / "checkpoint.npz"
     data = load_dataset(args.dataset, data_dir=args.data, train_size=args.train_size,
                         scaling=args.scaling, dtype=args.dtype, n_classes=args.output_nodes)
+    # Before training: the model and its metrics must have room where they go.
+    sizes = (data.n_features, *args.hidden, data.n_classes)
+    check_network(sizes, args.bias, args.dtype)
+    model_bytes = n_params(sizes, args.bias) * np.dtype(args.dtype).itemsize + 2**20
+    check_room(out, 2 * model_bytes, "--out")
     result = train(data, epochs=args.epochs, lr=args.lr, seed=args.seed,
                    lr_rule=args.lr_rule, input_nodes=args.input_nodes,
                    output_nodes=args.output_nodes, progress=not args.quiet,
                    checkpoint=checkpoint, resume=args.resume, **engine_options(args))
-    out.mkdir(parents=True, exist_ok=True)
     result.save(out)
     print(f"{result.summary()} -> {out}")
     return 0

@@ -3,8 +3,11 @@
 Anything the user can fix (an argument, a file, a missing dataset) raises
 :class:`PdsgdError` with a message that says what is wrong and how to fix it.
 The CLI prints it on one line and exits with code 2; anything else is a bug
-and keeps its traceback.
+and keeps its traceback. :class:`PdsgdWarning` is the same for what a run can
+go on with, and :class:`Interrupted` what SIGTERM and SIGHUP raise.
 """
+
+import warnings
 
 
 class PdsgdError(Exception):
@@ -13,6 +16,10 @@ class PdsgdError(Exception):
 
 class PdsgdWarning(UserWarning):
     """Something the user may want to change, though the run can go on (one line)."""
+
+
+# Each run's warnings concern that run: show them every time, not once per place.
+warnings.filterwarnings("always", category=PdsgdWarning)
 
 
 class DataError(PdsgdError):

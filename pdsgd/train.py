@@ -16,20 +16,28 @@ engine's trace.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from pdsgd.checkpoint import check_resumable, load_checkpoint, save_checkpoint
+from pdsgd.checkpoint import HISTORY, check_resumable, load_checkpoint, save_checkpoint
 from pdsgd.data.datasets import Dataset, load_dataset
-from pdsgd.engine.admission import admit
+from pdsgd.engine.admission import admit, n_params
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.engine.shuffle import epoch_order
-from pdsgd.errors import PdsgdError
-from pdsgd.files import write_json
+from pdsgd.errors import PdsgdError, PdsgdWarning
+from pdsgd.files import (
+    check_room,
+    json_bytes,
+    make_dirs,
+    npz_bytes,
+    remove_empty,
+    write_files,
+)
 from pdsgd.mlp import MLP
 from pdsgd.spec import EngineSpec, OptionError, choice, positive
 
@@ -85,11 +93,32 @@ class TrainResult:
                 f"{self.train_seconds:.2f} s ({self.samples_per_second:,.0f} samples/s)")
 
     def save(self, out_dir):
-        """Write ``model.npz`` and ``metrics.json`` into ``out_dir`` (atomically)."""
+        """Write ``model.npz`` and ``metrics.json`` into ``out_dir``: both, or neither.
+
+        Raises
+        ------
+        PdsgdError
+            If they cannot be written (a full disk, say): one line naming
+            where. Nothing is left behind, not even the folder if this call
+            created it, and the result, its model included, is unchanged.
+        """
         out = Path(out_dir)
-        self.model.save(out / "model.npz")
-        write_json(out / "metrics.json", {"config": self.config, "history": self.history,
-                                          "summary": self.summary()})
+        made = []
+        try:
+            made = make_dirs(out)
+            write_files({out / "model.npz": npz_bytes(**self.model.arrays()),
+                         out / "metrics.json": json_bytes({"config": self.config,
+                                                           "history": self.history,
+                                                           "summary": self.summary()})})
+        except OSError as error:
+            remove_empty(made)
+            reason = error.strerror or type(error).__name__
+            raise PdsgdError(f"could not write the model and metrics into {out} ({reason}); "
+                             "nothing was written there, and the trained model is only in "
+                             "memory") from None
+        except BaseException:
+            remove_empty(made)
+            raise
 
 
 @dataclass
@@ -176,8 +205,7 @@ def resume_from(path, model, config):
     With no ``path``: an empty history at epoch 0, iteration 0.
     """
     if path is None:
-        keys = ("epoch", "loss", "train_accuracy", "test_accuracy", "seconds")
-        return {k: [] for k in keys}, 0, 0
+        return {k: [] for k in HISTORY}, 0, 0
     state = load_checkpoint(path)
     check_resumable(state, config)
     model.params[...] = state.model.params
@@ -197,9 +225,22 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
     bar = tqdm(total=epochs * n, unit="sample", disable=not progress, leave=False,
                initial=done)
 
-    def save(epoch, iteration):
-        save_checkpoint(checkpoint, model, epoch=epoch, iteration=iteration, history=history,
-                        config=config)
+    failed_saves = []
+
+    def save(epoch, iteration, training):
+        # (epoch, iteration): the position to resume from; training: the epoch just run.
+        if not np.all(np.isfinite(model.params)):
+            raise diverged(config, training, "weights that are not finite")
+        try:
+            save_checkpoint(checkpoint, model, epoch=epoch, iteration=iteration,
+                            history=history, config=config)
+        except OSError as error:  # a full disk: the last good checkpoint stays
+            failed_saves.append(error)
+            if len(failed_saves) == 1:  # once a run is enough
+                warnings.warn(f"could not write the checkpoint {checkpoint} "
+                              f"({error.strerror or type(error).__name__}); the last one "
+                              "written is kept and training goes on", PdsgdWarning,
+                              stacklevel=2)
 
     started = time.perf_counter()
     with runner, bar:
@@ -210,7 +251,7 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
             if checkpoint is not None and every is not None:
                 def on_iteration(t, epoch=epoch):
                     if (t + 1) % every == 0:
-                        save(epoch, t + 1)
+                        save(epoch, t + 1, epoch)
             start = time.perf_counter()
             runner.run_epoch(epoch_order(n, seed, epoch), step_lr,
                              first_iteration=first_iteration, on_iteration=on_iteration,
@@ -218,16 +259,25 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
             first_iteration = 0
             seconds = time.perf_counter() - start
             train_acc, loss = evaluate(model, data.X, data.y, data.T)
+            if not np.isfinite(loss):
+                raise diverged(config, epoch, f"a loss of {loss}")
             test_acc, _ = evaluate(model, data.X_test, data.y_test)
             for key, value in zip(history, (epoch + 1, loss, train_acc, test_acc, seconds),
                                   strict=True):
                 history[key].append(value)
             bar.set_postfix(loss=f"{loss:.4f}", test_acc=f"{test_acc:.3f}")
             if checkpoint is not None:
-                save(epoch + 1, 0)
+                save(epoch + 1, 0, epoch)
             if on_epoch is not None:
                 on_epoch(epoch + 1, history)
         return runner.trace
+
+
+def diverged(config, epoch, what):
+    """The one-line error of a run whose loss or weights stopped being finite numbers."""
+    return OptionError("lr", config["lr"], f"gave {what} in epoch {epoch + 1}: training "
+                       "diverged and was stopped, and nothing was saved; try a smaller {lr} "
+                       "(or look for nan and inf in the data)")
 
 
 def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_batch=1,
@@ -297,6 +347,8 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
     prepared = prepare_data(data, train_size=train_size, dtype=dtype)
     spec = spec.for_data(prepared.n_features, prepared.n_classes, prepared.name)
     admit(spec, len(prepared.X))  # before the model or any worker exists
+    if checkpoint is not None:
+        check_room(checkpoint, 2 * checkpoint_bytes(spec), "--checkpoint")
     model = build_model(spec, seed)
     config = dict(dataset=prepared.name, scaling=prepared.scaling, train_size=len(prepared.X),
                   test_size=len(prepared.X_test), epochs=epochs, lr=lr, lr_rule=lr_rule,
@@ -308,6 +360,11 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
                        first_iteration=first_iteration, checkpoint=checkpoint,
                        progress=progress, on_epoch=on_epoch)
     return TrainResult(model=model, history=history, trace=trace, config=config)
+
+
+def checkpoint_bytes(spec):
+    """About how large a checkpoint (or a saved model and its metrics) of ``spec`` is."""
+    return n_params(spec.sizes, spec.bias) * np.dtype(spec.dtype).itemsize + 2**20
 
 
 def make_spec(**options):

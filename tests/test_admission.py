@@ -40,7 +40,8 @@ def refused(argv, tmp_path, capsys):
      "--micro-batch 100000 is too large: an iteration of 2 workers x 100000 samples takes "
      "200,000 samples, more than the 1,000 of the training set"),
     (["--algorithm", "average", "--local-steps", "1000000000", "--workers", "2"],
-     "--local-steps 1000000000 is too large"),
+     "--local-steps 1000000000 is too large: more local steps per round than the 1,000 "
+     "samples of the training set"),
     (["--workers", "2000", "--backend", "serial"], "--workers 2000 is too large"),
     (["--backend", "dask", "--workers", "64"], "--workers 64 is more than this machine"),
     (["--backend", "dask", "--workers", "2", "--scheduler", "garbage"],

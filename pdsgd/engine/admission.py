@@ -47,32 +47,48 @@ def admit(spec, n_samples):
         Naming the option to change.
     """
     check_round(spec, n_samples)
-    params = sum(a * b + (b if spec.bias else 0) for a, b in zip(spec.sizes, spec.sizes[1:]))
+    check_network(spec.sizes, spec.bias, spec.dtype)
+
+
+def check_network(sizes, bias, dtype):
+    """Refuse a network whose parameters (and their gradient) do not fit in free memory."""
+    params = n_params(sizes, bias)
     # The parameters, their gradient and a forward pass's activations, roughly.
-    need = 3 * params * np.dtype(spec.dtype).itemsize
+    need = 3 * params * np.dtype(dtype).itemsize
     free = free_memory()
     if need > free:
-        raise OptionError("hidden", ",".join(map(str, spec.hidden)),
+        raise OptionError("hidden", ",".join(map(str, sizes[1:-1])),
                           f"makes a network of {params:,} parameters, which needs about "
                           f"{_size(need)} of memory; this machine has {_size(free)} free")
 
 
+def n_params(sizes, bias=True):
+    """Number of parameters of an MLP with layer widths ``sizes``."""
+    return sum(a * b + (b if bias else 0) for a, b in zip(sizes, sizes[1:]))
+
+
 def check_round(spec, n_samples):
-    """Refuse iterations (rounds) that take more samples than the training set holds."""
-    if spec.round_size <= n_samples:
+    """Refuse iterations that take more samples than the training set holds.
+
+    With parameter averaging a round may be larger than the training set (its
+    last local steps are then empty, as in any partial round), but not hold
+    more local steps than there are samples: none of those could ever run.
+    """
+    if spec.local_steps > n_samples:
+        raise OptionError("local_steps", spec.local_steps,
+                          f"is too large: more local steps per round than the "
+                          f"{n_samples:,} samples of the training set")
+    if spec.workers * spec.micro_batch <= n_samples:
         return
-    if spec.local_steps > 1:
-        option, value = "local_steps", spec.local_steps
-        what = (f"a round of {spec.workers} workers x {spec.local_steps} local steps x "
-                f"{spec.micro_batch} samples")
-    elif spec.micro_batch > 1:
+    if spec.micro_batch > 1:
         option, value = "micro_batch", spec.micro_batch
         what = f"an iteration of {spec.workers} workers x {spec.micro_batch} samples"
     else:
         option, value = "workers", spec.workers
         what = f"an iteration of {spec.workers} workers"
-    raise OptionError(option, value, f"is too large: {what} takes {spec.round_size:,} samples, "
-                      f"more than the {n_samples:,} of the training set")
+    raise OptionError(option, value, f"is too large: {what} takes "
+                      f"{spec.workers * spec.micro_batch:,} samples, more than the "
+                      f"{n_samples:,} of the training set")
 
 
 def admit_engine(spec, n_samples, block_bytes, shared, data_bytes):
