@@ -7,8 +7,6 @@ and keeps its traceback. :class:`PdsgdWarning` is the same for what a run can
 go on with, and :class:`Interrupted` what SIGTERM and SIGHUP raise.
 """
 
-import warnings
-
 
 class PdsgdError(Exception):
     """A problem the user can fix; ``str(error)`` is the whole message."""
@@ -16,10 +14,6 @@ class PdsgdError(Exception):
 
 class PdsgdWarning(UserWarning):
     """Something the user may want to change, though the run can go on (one line)."""
-
-
-# Each run's warnings concern that run: show them every time, not once per place.
-warnings.filterwarnings("always", category=PdsgdWarning)
 
 
 class DataError(PdsgdError):

@@ -103,3 +103,16 @@ def test_a_local_cluster_not_ready_within_the_timeout_is_a_one_line_error(tmp_pa
     assert err.startswith("pdsgd: error: the local Dask cluster started 0 workers, fewer "
                           "than the 2 asked for, within --timeout 0.05 s")
     assert seconds < 15
+
+
+@pytest.mark.parametrize("argv", [
+    ["--hidden", "200,,10"], ["--hidden", ""], ["--hidden", "200,0"], ["--lr", "inf"],
+    ["--lr", "nan"], ["--lr", "-0.1"], ["--seed", "-1"], ["--seed", "1.5"],
+    ["--timeout", "0"], ["--timeout", "nan"], ["--timeout", "-1"], ["--epochs", "0"],
+    ["--train-size", "0"], ["--workers", "-2"], ["--micro-batch", "0"],
+    ["--checkpoint-every", "0"], ["--local-steps", "0"], ["--input-nodes", "0"],
+    ["--output-nodes", "1.5"],
+])
+def test_every_numeric_flag_refuses_values_it_cannot_use(tmp_path, capsys, argv):
+    err, _ = refused(argv, tmp_path, capsys)
+    assert argv[0] in err

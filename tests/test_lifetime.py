@@ -212,3 +212,20 @@ def test_janitor_close_is_quick_and_leaves_nothing():
     janitor.close()
     assert process.poll() is not None
     janitor.close()  # twice is fine
+
+
+def test_the_suite_notices_a_process_or_a_name_left_behind(tmp_path):
+    import conftest
+
+    before_procs, before_names = set(conftest._session_processes()), conftest._names({os.getpid()})
+    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    name = f"pdsgd_{os.getpid()}_leftover"
+    open(f"/dev/shm/{name}", "w").close()
+    try:
+        procs, names = conftest._leftovers(before_procs, before_names, {os.getpid()})
+        assert [p.pid for p in procs] == [stray.pid] and names == {name}
+    finally:
+        stray.kill()
+        stray.wait()
+        os.unlink(f"/dev/shm/{name}")
+    assert conftest._leftovers(before_procs, before_names, {os.getpid()}) == ([], set())
