@@ -143,6 +143,16 @@ class Janitor:
         """Unlink shared memory or semaphore ``name`` should this process die first."""
         self._send(f"name {name}")
 
+    def defer_to(self, pid):
+        """Let process ``pid`` (a resource tracker) clean up first, should this process die.
+
+        Resource trackers unlink what was registered with them once the
+        workers are gone; two cleaners unlinking the same names would make one
+        of them complain. Waiting a moment for the trackers to finish (they
+        exit once done) leaves the janitor only what they could not do.
+        """
+        self._send(f"tracker {int(pid)}")
+
     def close(self, timeout=2.0):
         """The run is over and clean: let the janitor go."""
         process = self.process
@@ -184,13 +194,27 @@ def _unlink(name):
         pass
 
 
-def _sweep(parent, pids, names):
+def _running(pid, started):
+    """Whether process ``pid`` (started at ``started``) still runs: not ended, not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return fields[0] != b"Z" and int(fields[19]) == started
+
+
+def _sweep(parent, pids, trackers, names):
     for pid, started in pids:
         if start_time(pid) == started:  # still the worker, not a new process with its pid
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+    deadline = time.monotonic() + 2.0
+    while any(_running(*t) for t in trackers) and time.monotonic() < deadline:
+        time.sleep(0.01)
     for name in [*names, *names_of(parent)]:
         _unlink(name)
 
@@ -198,7 +222,7 @@ def _sweep(parent, pids, names):
 def _janitor(parent):
     """Read the trainer's pipe until it closes; clean up unless it said ``bye``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for the trainer
-    pids, names, buffer = [], [], b""
+    pids, trackers, names, buffer = [], [], [], b""
     fd = 0  # the pipe from the trainer
     while True:
         ready, _, _ = select.select([fd], [], [], POLL)
@@ -215,8 +239,9 @@ def _janitor(parent):
             kind, _, value = line.decode().partition(" ")
             if kind == "bye":
                 return
-            if kind == "pid":
-                pids.append((int(value), start_time(int(value))))
+            if kind in ("pid", "tracker"):
+                (pids if kind == "pid" else trackers).append((int(value),
+                                                              start_time(int(value))))
             elif kind == "name":
                 names.append(value)
     # The pipe closed without a bye: wait (briefly) to see whether the trainer died.
@@ -224,7 +249,7 @@ def _janitor(parent):
     while os.getppid() == parent and time.monotonic() < deadline:
         time.sleep(0.01)
     if os.getppid() != parent:
-        _sweep(parent, pids, names)
+        _sweep(parent, pids, trackers, names)
 
 
 if __name__ == "__main__":

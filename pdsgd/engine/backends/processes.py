@@ -26,12 +26,14 @@ import _multiprocessing
 import concurrent.futures
 import gc
 import multiprocessing
+import multiprocessing.resource_tracker
 import os
 import time
 
 import numpy as np
 import psutil
 from joblib.externals.loky import ProcessPoolExecutor
+from joblib.externals.loky.backend import resource_tracker as loky_tracker
 from joblib.externals.loky.backend.context import get_context
 from threadpoolctl import threadpool_limits
 
@@ -161,6 +163,10 @@ class ProcessesBackend(PoolBackend):
         # janitor ends them.
         for pid in getattr(self.executor, "_processes", {}):
             self.janitor.watch(pid)
+        for tracker in (loky_tracker, multiprocessing.resource_tracker):
+            pid = getattr(tracker._resource_tracker, "_pid", None)
+            if pid is not None:
+                self.janitor.defer_to(pid)
 
     @classmethod
     def default_aggregate(cls, spec):
@@ -185,11 +191,6 @@ class ProcessesBackend(PoolBackend):
 
     def span_wait(self):
         self._wait(self.span_barrier)
-        if self.semaphores is not None:
-            # Every worker has crossed once, so each holds its semaphores open:
-            # their names in /dev/shm are no longer needed. Removing them now
-            # means no exit path, however abrupt, can leave them behind.
-            self._unlink_semaphores()
 
     def _unlink_semaphores(self):
 
