@@ -116,8 +116,10 @@ class ProcessesBackend(PoolBackend):
         # must be there to unlink it if this process is killed.
         self.janitor = Janitor()
         self._late_since = None
+        self._watch_late = False  # workers start one by one: none is late before all are up
         try:
             super().start(t0)
+            self._watch_late = True
         except BaseException:
             # Ctrl-C while the workers start: close() must not wait for them.
             if hasattr(self, "block") and hasattr(self, "span_barrier"):
@@ -245,6 +247,8 @@ class ProcessesBackend(PoolBackend):
 
     def _late_at(self, barrier):
         """A worker not at ``barrier`` ``timeout`` s after another worker got there, or -1."""
+        if not self._watch_late:
+            return -1
         arrive, g = barrier._arrive, barrier.generation
         n = self.spec.workers
         there = [arrive[i] >= g for i in range(n)]
