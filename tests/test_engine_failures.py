@@ -214,25 +214,21 @@ def test_a_tiny_timeout_on_threads_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_a_worker_late_at_the_end_of_a_span_is_found_after_the_timeout(monkeypatch):
-    from types import SimpleNamespace
+    from pdsgd.engine.backends import failures
 
-    from pdsgd.engine.backends import processes
-    from pdsgd.spec import EngineSpec
-
-    backend = processes.ProcessesBackend.__new__(processes.ProcessesBackend)
-    backend.spec = EngineSpec(workers=3, backend="processes", timeout=2.0)
-    backend._watch_late, backend._late_since = True, None
+    watch = failures.LateWatch(workers=3, timeout=2.0)
+    watch.active = True
     now = [100.0]
-    monkeypatch.setattr(processes.time, "monotonic", lambda: now[0])
-    barrier = SimpleNamespace(_arrive=[5, 4, 5, 5], generation=5)  # worker 1 is not there
-    assert backend._late_at(barrier) == -1  # the clock starts when the first worker arrived
+    monkeypatch.setattr(failures.time, "monotonic", lambda: now[0])
+    arrive = [5, 4, 5, 5]  # generation 5: worker 1 is not there (party 3 is the broker)
+    assert watch.late(arrive, 5) == -1  # the clock starts when the first worker arrived
     now[0] += 1.9
-    assert backend._late_at(barrier) == -1
+    assert watch.late(arrive, 5) == -1
     now[0] += 0.2
-    assert backend._late_at(barrier) == 1
-    barrier._arrive[1] = 5
-    assert backend._late_at(barrier) == -1 and backend._late_since is None
-    backend._watch_late = False  # while the workers start, nobody is late
-    barrier._arrive[1] = 4
+    assert watch.late(arrive, 5) == 1
+    arrive[1] = 5
+    assert watch.late(arrive, 5) == -1 and watch.since is None
+    watch.active = False  # while the workers start, nobody is late
+    arrive[1] = 4
     now[0] += 10
-    assert backend._late_at(barrier) == -1
+    assert watch.late(arrive, 5) == -1

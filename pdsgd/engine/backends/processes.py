@@ -28,9 +28,7 @@ import gc
 import multiprocessing
 import multiprocessing.resource_tracker
 import os
-import time
 
-import numpy as np
 import psutil
 from joblib.externals.loky import ProcessPoolExecutor
 from joblib.externals.loky.backend import resource_tracker as loky_tracker
@@ -38,6 +36,7 @@ from joblib.externals.loky.backend.context import get_context
 from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.backends.base import WorkerError
+from pdsgd.engine.backends.failures import LateWatch, laggard, late_error
 from pdsgd.engine.backends.pool import PoolBackend, run_worker, worker_model
 from pdsgd.engine.barrier import BrokenBarrierError, CyclicBarrier, barrier_fields
 from pdsgd.engine.lifetime import Janitor, die_with_parent
@@ -115,11 +114,10 @@ class ProcessesBackend(PoolBackend):
         # The janitor first: from the moment the shared block exists, someone
         # must be there to unlink it if this process is killed.
         self.janitor = Janitor()
-        self._late_since = None
-        self._watch_late = False  # workers start one by one: none is late before all are up
+        self.watch = LateWatch(self.spec.workers, self.spec.timeout)
         try:
             super().start(t0)
-            self._watch_late = True
+            self.watch.active = True  # the workers are up: from now on, one can be late
         except BaseException:
             # Ctrl-C while the workers start: close() must not wait for them.
             if hasattr(self, "block") and hasattr(self, "span_barrier"):
@@ -208,7 +206,7 @@ class ProcessesBackend(PoolBackend):
         self._wait(self.step_barrier)
 
     def _wait(self, barrier):
-        self._late_since = None
+        self.watch.reset()
         try:
             barrier.wait(check=lambda: self._check_workers(barrier))
         except BrokenBarrierError:
@@ -224,10 +222,10 @@ class ProcessesBackend(PoolBackend):
         flags = self.block["flags"]
         late = int(flags[1]) - 1
         if late < 0 and not broken:
-            late = self._late_at(barrier)
+            late = self.watch.late(barrier._arrive, barrier.generation)
         if late >= 0:
             self.abort()
-            raise self._late_error(late)
+            raise late_error(late, int(self.block["pids"][late]), self.spec.timeout)
         if not broken and not any(f.done() for f in self.futures):
             return
         self.abort()
@@ -238,51 +236,12 @@ class ProcessesBackend(PoolBackend):
                     and "Terminated" not in type(error).__name__:
                 raise WorkerError(f"worker {i} failed: {type(error).__name__}: {error}") \
                     from error
-        i = self._laggard()
+        i = laggard(self.block, self.spec.workers)
         if i is None:
             if broken:
                 return
             raise WorkerError("a worker process stopped unexpectedly; the run was stopped")
-        raise self._late_error(i, died=True)
-
-    def _late_at(self, barrier):
-        """A worker not at ``barrier`` ``timeout`` s after another worker got there, or -1."""
-        if not self._watch_late:
-            return -1
-        arrive, g = barrier._arrive, barrier.generation
-        n = self.spec.workers
-        there = [arrive[i] >= g for i in range(n)]
-        if all(there) or not any(there):
-            self._late_since = None
-            return -1
-        now = time.monotonic()
-        if self._late_since is None:
-            self._late_since = now
-        if now - self._late_since < self.spec.timeout:
-            return -1
-        return there.index(False)
-
-    def _late_error(self, i, died=None):
-        """The one-line error for worker ``i``: alive but late, or dead."""
-        pid = int(self.block["pids"][i])
-        if died is None:
-            died = not _alive(pid)
-        if died:
-            return WorkerError(f"worker {i} (pid {pid}) died: its process ended without "
-                               "finishing the iteration; the run was stopped and its workers "
-                               "ended")
-        return WorkerError(f"worker {i} (pid {pid}) did not reach the barrier within "
-                           f"{self.spec.timeout:g} s (it is alive but stopped or stuck); the "
-                           "run was stopped and its workers ended; raise --timeout if it was "
-                           "just slow")
-
-    def _laggard(self):
-        """The worker that is behind the others at the barriers: the one that died."""
-        arrivals = [(int(self.block["span_arrive"][i]), int(self.block["step_arrive"][i]))
-                    for i in range(self.spec.workers)]
-        if len(set(arrivals)) < 2:
-            return None
-        return int(np.argmin([s * 2**32 + t for s, t in arrivals]))
+        raise late_error(i, int(self.block["pids"][i]), self.spec.timeout, died=True)
 
     def abort(self):
         self.block["flags"][0] = 1
@@ -335,14 +294,6 @@ class ProcessesBackend(PoolBackend):
         _, alive = psutil.wait_procs(procs, timeout=2.0)
         for p in alive:
             p.kill()
-
-
-def _alive(pid):
-    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
-    try:
-        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
-    except psutil.Error:
-        return False
 
 
 def _is_child(process):
