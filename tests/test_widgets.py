@@ -1,23 +1,28 @@
 """The notebooks' widget panels and helpers, driven as a student would: set values, press Run."""
 
 
+import json
 import os
 import signal
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from engine_helpers import shm_segments, worker_children
 from matplotlib.figure import Figure
 
+import pdsgd
 from pdsgd import load_dataset, plots
-from pdsgd.course import background, lessons, widgets
+from pdsgd.course import background, distributed, lab, lessons, scaling, tables, widgets
 from pdsgd.course import panel as panel_module
 from pdsgd.engine import trace
 from pdsgd.engine.backends import BACKENDS
 from pdsgd.engine.modes import AGGREGATIONS
 from pdsgd.mlp import MLP
 from pdsgd.spec import OptionError
+from pdsgd.study import experiment
 from pdsgd.train import LR_RULES
 
 
@@ -328,3 +333,94 @@ def test_kernel_interrupt_stops_a_panel_run_in_a_real_kernel():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_trace_table_names_its_columns(data):
+    result = pdsgd.train(data, hidden=(8,), workers=2, backend="threads", aggregate="central",
+                         epochs=1, train_size=40)
+    table = tables.trace_table(result.trace, count=6)
+    assert list(table.columns) == ["party", "iteration", "phase", "start (ms)", "end (ms)",
+                                   "lasted (us)"]
+    assert len(table) == 6 and set(table["phase"]) <= {"compute", "barrier wait", "aggregate"}
+    assert set(table["party"]) <= {"worker 0", "worker 1", "aggregator"}
+
+
+@pytest.mark.parametrize("aggregate", ["central", "replicated"])
+def test_the_time_budget_accounts_for_the_whole_iteration(data, aggregate):
+    result = pdsgd.train(data, hidden=(8,), workers=2, backend="threads", aggregate=aggregate,
+                         epochs=2, train_size=60)
+    budget = tables.time_budget(result)
+    assert budget["iteration"] == pytest.approx(result.train_seconds / 60)  # 2 x 30
+    for name, phases in budget["parties"].items():
+        assert sum(phases.values()) == pytest.approx(budget["iteration"], rel=1e-12)
+        assert phases["rest"] > -1e-6, name  # the phases fit inside the iteration
+    assert ("aggregator" in budget["parties"]) == (aggregate == "central")
+    frame = tables.budget_table(budget)
+    assert list(frame.columns)[-1] == "= one iteration (us)"
+    np.testing.assert_allclose(frame.iloc[:, -1], budget["iteration"] * 1e6, atol=0.1)
+
+
+def test_interleaved_takes_turns_and_spread_reports_the_extremes():
+    calls = []
+    times = lessons.interleaved({"a": lambda: calls.append("a"),
+                                 "b": lambda: calls.append("b")}, repeats=3)
+    assert calls == ["a", "b"] * 3 and set(times) == {"a", "b"} and len(times["a"]) == 3
+    assert lessons.spread([3.0, 1.0, 2.0]) == {"median": 2.0, "low": 1.0, "high": 3.0}
+
+
+def test_scaling_reads_the_reproduce_cache_of_this_machine_only(data, tmp_path):
+    grid = scaling.cells(40, [2], repeats=2, epochs=1)
+    settings = dict(hidden=[8])
+    records = experiment.run_grid(grid, data, cache_dir=tmp_path, settings=settings,
+                                  progress=False)
+    found = scaling.cached_records(data, cache_dir=tmp_path)
+    assert found is not None and len(found) == len(records) == 4
+    assert all(r["cached"] for r in found)
+    assert scaling.cached_records(data, cache_dir=tmp_path / "none") is None
+    other = load_dataset("synthetic", train_size=300, test_size=100, seed=3)
+    assert scaling.cached_records(other, cache_dir=tmp_path) is None  # another dataset
+    for path in tmp_path.glob("*.json"):  # measured on another machine: not ours
+        record = json.loads(path.read_text())
+        record["machine"]["cpu"] = "another processor"
+        path.write_text(json.dumps(record))
+    assert scaling.cached_records(data, cache_dir=tmp_path) is None
+    table = scaling.speedups(records)
+    assert list(table["N"]) == [1, 2] and list(table["repeats"]) == [2, 2]
+    assert table["speedup"][0] == 1.0 and "to" in table["speedup range"][1]
+    budget = scaling.iteration_budget(records)
+    assert list(budget["backend"]) == ["sequential", "processes"]
+    row = budget.iloc[1]
+    parts = row["compute (us)"] + row["barrier wait (us)"] + row["rest (us)"]
+    if row["aggregation"] != "central":
+        parts += row["aggregate (us)"]
+    assert parts == pytest.approx(row["one iteration (us)"], abs=0.3)
+
+
+def test_lr_rule_sweep_sets_the_rules_side_by_side(data):
+    table = lessons.lr_rule_sweep(data, batches=(1, 4), epochs=2, train_size=100, hidden=(8,))
+    assert list(table.index) == [1, 4]
+    assert table.loc[4, "linear rate"] == pytest.approx(0.4)
+    one = table.loc[1]
+    assert one["accuracy, fixed"] == one["accuracy, linear"]  # batch 1: the rules agree
+    assert table.loc[4].between(0, 1)[[c for c in table.columns if "accuracy" in c]].all()
+
+
+def test_the_lab_launcher_puts_this_environment_first_on_path(monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("SHELL", "/bin/bash")
+    env = lab.environment()
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    command = lab.command("notebooks", "--no-browser", env=env)
+    assert command[1:5] == ["-m", "jupyter", "lab", "notebooks"] and "--no-browser" in command
+    setting = next(c for c in command if c.startswith("--ServerApp.terminado_settings="))
+    assert json.loads(setting.split("=", 1)[1]) == {"shell_command": ["/bin/bash"]}
+
+
+@pytest.mark.slow
+def test_a_command_line_dask_cluster_starts_and_stops(data):
+    with distributed.command_line_cluster(workers=2) as address:
+        rows = distributed.compare(data, scheduler=address, workers=2, micro_batch=10,
+                                   local_steps=(), epochs=1, train_size=60, hidden=(8,))
+    assert rows[0]["rounds"] == [3]
+    left = [p for p in worker_children() if "dask" in " ".join(p.cmdline())]
+    assert left == []

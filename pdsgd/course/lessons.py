@@ -41,11 +41,12 @@ def defaults():
     Returns
     -------
     dict
-        ``train_size`` (P), ``epochs``, ``hidden``, ``lr`` and ``workers_grid``
-        (the values of N a scaling sweep tries).
+        ``train_size`` (P), ``epochs``, ``hidden``, ``lr``, ``workers_grid``
+        (the values of N a scaling sweep tries) and ``repeats`` (how many
+        times a timing is repeated; medians are reported).
     """
     return dict(train_size=pick(1000, 300), epochs=2, hidden=(200,), lr=0.1,
-                workers_grid=pick((1, 2, 4), (1, 2)))
+                workers_grid=pick((1, 2, 4), (1, 2)), repeats=pick(3, 2))
 
 
 def gradient_check(model, X, T, n_checks=8, eps=1e-6, seed=0):

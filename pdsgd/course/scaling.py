@@ -58,7 +58,8 @@ def cached_records(data, cache_dir=REPRODUCE_CACHE, train_size=None, backend="pr
         if (record.get("data") != wanted or cell.get("micro_batch") != 1
                 or cell.get("lr_rule") != "fixed" or cell.get("backend") not in (None, backend)
                 or cell.get("keep_trace") or cell.get("strategy", "data") != "data"
-                or any(machine.get(k) != v for k, v in here.items())):
+                or machine.get("cpu") != here["cpu"]
+                or any(machine.get(k, v) != v for k, v in here.items())):
             continue
         found.append({**record, "cached": True})
     sizes = {r["cell"]["train_size"] for r in found
@@ -88,3 +89,32 @@ def speedups(records, backend="processes"):
                     if s else "", "efficiency": s["efficiency"] if s else 1.0,
                     "test accuracy": r["test_accuracy"]})
     return pd.DataFrame(out).round(3)
+
+
+def iteration_budget(records):
+    """Per N: where one iteration's time went, mean microseconds per iteration.
+
+    ``one iteration`` is the median training time divided by the iterations;
+    ``compute``, ``barrier wait`` and ``aggregate`` are one worker's means from
+    the trace; ``rest`` is what is left of the iteration. With ``central``
+    aggregation the broker applies the update while the workers wait, so the
+    wait already holds the aggregation, and the rest is counted without it.
+    For the sequential program an iteration is one step: compute and update.
+    """
+    aggregation = {(r["cell"]["workers"], r["cell"]["backend"]): r["config"].get("aggregate")
+                   for r in records}
+    out = []
+    for r in sorted(summarize(records), key=lambda r: (r["backend"] is not None, r["workers"])):
+        per_iteration = r["seconds"] / r["iterations"]
+        mode = aggregation[(r["workers"], r["backend"])]
+        phases = r["phases"] or {"compute": per_iteration, "wait": 0.0, "aggregate": 0.0}
+        inside_wait = mode == "central"
+        rest = per_iteration - phases["compute"] - phases["wait"] - \
+            (0.0 if inside_wait else phases["aggregate"])
+        out.append({"N": r["workers"], "backend": r["backend"] or "sequential",
+                    "aggregation": mode or "", "one iteration (us)": per_iteration * 1e6,
+                    "compute (us)": phases["compute"] * 1e6,
+                    "barrier wait (us)": phases["wait"] * 1e6,
+                    "aggregate (us)": phases["aggregate"] * 1e6,
+                    "rest (us)": rest * 1e6})
+    return pd.DataFrame(out).round(1)
