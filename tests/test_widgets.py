@@ -1,6 +1,7 @@
 """The notebooks' widget panels and helpers, driven as a student would: set values, press Run."""
 
 
+import gc
 import json
 import os
 import signal
@@ -92,6 +93,8 @@ def test_training_panel_run_button_trains_and_plots(data):
     assert not panel.run_button.disabled and panel.stop_button.disabled
     bar = panel.progress_box.children[0]  # tqdm's bar, drawn inside the panel
     assert bar.children[1].value == bar.children[1].max == 400  # 2 epochs of 200 samples
+    gc.collect()
+    assert "400/400" in repr(panel)  # the panel can still be shown after the run
 
 
 def test_training_panel_runs_the_parallel_engine_and_reports_start_up(data):

@@ -68,6 +68,9 @@ class _PanelBar(tqdm_notebook):
 
     def __init__(self, *args, box, **kwargs):
         super().__init__(*args, display=False, leave=True, **kwargs)
+        # tqdm's widget holds its bar weakly; the panel shows the widget after the run
+        # has dropped the bar, so the widget keeps it (a cycle the collector frees).
+        self.container.pbar = self
         box.children = (self.container,)
 
 
