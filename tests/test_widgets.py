@@ -42,7 +42,7 @@ def test_training_panel_controls_map_to_train_arguments(data):
     assert opts["workers"] == 2 and opts["micro_batch"] == 4 and opts["train_size"] == 300
     assert opts["backend"] is None  # "auto": sequential for N = 1, the engine's default above
     assert opts["aggregate"] is None and opts["warmup_epochs"] == 0
-    assert opts["span"] == widgets.SPAN_SAMPLES // 8  # a Stop is seen every 256 samples
+    assert opts["span"] == widgets.SPAN_SAMPLES // 8  # a Stop is seen every 1,024 samples
     panel.backend.value, panel.aggregate.value = "threads", "replicated"
     assert panel.options()["backend"] == "threads"
     assert panel.options()["aggregate"] == "replicated"
@@ -101,7 +101,7 @@ def test_training_panel_runs_the_parallel_engine_and_reports_start_up(data):
     panel = widgets.TrainingPanel(data, train_size=200, epochs=1, workers=2, backend="serial")
     assert panel.run() is panel.result
     assert panel.error is None, panel.error
-    assert panel.result.config["workers"] == 2 and panel.result.config["span"] == 128
+    assert panel.result.config["workers"] == 2 and panel.result.config["span"] == 512
     assert panel.result.trace is not None and len(panel.result.trace) > 0
     assert "s starting 2 workers" in panel.status.value and "s training" in panel.status.value
 
