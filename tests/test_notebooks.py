@@ -158,7 +158,7 @@ def test_notebook_runs_headless(name, tmp_path, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert images, "every notebook shows at least one figure"
+    assert images or name in SOLUTIONS, "every notebook shows at least one figure"
     if name in ("02_parallel_sgd", "04_the_barrier"):
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
                    for o in outputs), "the widget panel is displayed"

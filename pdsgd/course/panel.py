@@ -18,7 +18,6 @@ import traceback
 import ipywidgets as w
 from IPython.core.formatters import format_display_data
 from IPython.display import Image
-from matplotlib.ticker import ScalarFormatter
 from tqdm.notebook import tqdm as tqdm_notebook
 
 from pdsgd.course.background import BackgroundRun
@@ -32,21 +31,6 @@ def figure_image(fig, dpi=90):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return Image(data=buf.getvalue(), format="png")
-
-
-def plain_axes(fig):
-    """No offset or power-of-ten multiplier on any linear axis of ``fig``; returns ``fig``.
-
-    A nearly flat loss would otherwise read ``1e-8+4.90497e-1`` and its ticks
-    would seem to fall steeply.
-    """
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            formatter = axis.get_major_formatter()
-            if isinstance(formatter, ScalarFormatter):
-                formatter.set_useOffset(False)
-                formatter.set_scientific(False)
-    return fig
 
 
 def show_only(output, *objects):
@@ -116,7 +100,7 @@ class Panel(w.VBox):
 
     def show(self, fig):
         """Display ``fig`` in the plot area, below what is there, and keep it."""
-        self.figures.append(plain_axes(fig))
+        self.figures.append(fig)
         show_only(self.plot_area, *(figure_image(f) for f in self.figures))
 
     def progress(self):

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from pdsgd import plots
 from pdsgd.course import lessons, tables
-from pdsgd.course.panel import Panel, figure_image, plain_axes, show_only
+from pdsgd.course.panel import Panel, figure_image, show_only
 from pdsgd.data.datasets import Dataset, load_dataset
 from pdsgd.engine import trace as tr
 from pdsgd.engine.backends import BACKENDS
@@ -171,7 +171,7 @@ class TrainingPanel(Panel):
         """Redraw the loss and accuracy after each epoch."""
         super().epoch_done(epoch, history)
         fig = plots.plot_history(history, title=f"after epoch {epoch} of {self.epochs.value}")
-        self.figures = [plain_axes(fig)]
+        self.figures = [fig]
         show_only(self.plot_area, figure_image(fig))
 
     def _run(self, stop):
@@ -272,7 +272,7 @@ def live_epoch(data="mnist-5k", *, hidden=(200,), lr=0.1, train_size=None, every
         if (t + 1) % every == 0 or t + 1 == len(X):
             curve["samples"].append(t + 1)
             curve["loss"].append(model.loss(X[:monitor], T[:monitor]))
-            show_only(out, figure_image(plain_axes(plots.plot_loss_curve(curve)), dpi=72))
+            show_only(out, figure_image(plots.plot_loss_curve(curve), dpi=72))
 
     with threadpool_limits(1):  # batch-1 BLAS calls are too small to share between threads
         SequentialRunner(model, X, T).run_epoch(epoch_order(len(X), seed, 0), lr,
