@@ -127,20 +127,21 @@ fig
 # everything between those calls (the Python around them, and the broker's
 # work between spans of iterations: handing out samples, publishing weights).
 # The sequential program does one step per sample, computing and updating at
-# once.
+# once; the first column is what it takes for the N samples of one iteration.
 
 # %%
 budget = scaling.iteration_budget(records)
 budget
 
 # %% [markdown]
-# What to look for: if the whole iteration at N = 2 takes longer than a
-# sequential step, the parallel program is slower than the sequential one,
-# whatever the cores: a parallel iteration does the sequential work of its
-# samples *plus* waiting and applying the summed update, and that extra is
-# what the last columns show. Compare them with the compute column: at batch
-# 1 (the seed's setting) the work between two barriers is one sample's
-# forward and backward pass.
+# What to look for: where one iteration takes longer than its samples take
+# sequentially (first two columns), the parallel program is slower than the
+# sequential one. A parallel iteration runs the N forward and backward passes
+# at the same time, but then the workers wait for each other and the summed
+# update of all N samples is applied (by each worker to its own copy, or once
+# by the broker while they wait), and that is what the last columns show. Compare them with
+# the compute column: at batch 1 (the seed's setting) the work between two
+# barriers is one sample's forward and backward pass.
 #
 # ## Amdahl's law
 #

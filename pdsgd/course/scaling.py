@@ -94,7 +94,9 @@ def speedups(records, backend="processes"):
 def iteration_budget(records):
     """Per N: where one iteration's time went, mean microseconds per iteration.
 
-    ``one iteration`` is the median training time divided by the iterations;
+    ``its samples, sequentially`` is what the sequential program takes for the
+    N b samples of one iteration (N of its steps); ``one iteration`` is the
+    median training time divided by the iterations;
     ``compute``, ``barrier wait`` and ``aggregate`` are one worker's means from
     the trace; ``rest`` is what is left of the iteration. With ``central``
     aggregation the broker applies the update while the workers wait, so the
@@ -103,16 +105,21 @@ def iteration_budget(records):
     """
     aggregation = {(r["cell"]["workers"], r["cell"]["backend"]): r["config"].get("aggregate")
                    for r in records}
+    rows = summarize(records)
+    step = {r["micro_batch"]: r["seconds"] / r["iterations"] for r in rows if r["backend"] is None}
     out = []
-    for r in sorted(summarize(records), key=lambda r: (r["backend"] is not None, r["workers"])):
+    for r in sorted(rows, key=lambda r: (r["backend"] is not None, r["workers"])):
         per_iteration = r["seconds"] / r["iterations"]
         mode = aggregation[(r["workers"], r["backend"])]
         phases = r["phases"] or {"compute": per_iteration, "wait": 0.0, "aggregate": 0.0}
         inside_wait = mode == "central"
         rest = per_iteration - phases["compute"] - phases["wait"] - \
             (0.0 if inside_wait else phases["aggregate"])
+        sequential = step.get(r["micro_batch"], float("nan")) * r["workers"]
         out.append({"N": r["workers"], "backend": r["backend"] or "sequential",
-                    "aggregation": mode or "", "one iteration (us)": per_iteration * 1e6,
+                    "aggregation": mode or "",
+                    "its samples, sequentially (us)": sequential * 1e6,
+                    "one iteration (us)": per_iteration * 1e6,
                     "compute (us)": phases["compute"] * 1e6,
                     "barrier wait (us)": phases["wait"] * 1e6,
                     "aggregate (us)": phases["aggregate"] * 1e6,
