@@ -107,7 +107,7 @@ for sizes in [(784, 200, 10), (784, 1000, 10)]:
 # %% [markdown]
 # A layer of `n_out x n_in` weights has a gradient of `n_out * n_in` numbers
 # (plus `n_out` biases) but sufficient factors of `n_in + n_out`. The ratio
-# grows with the layer: about the size of the smaller side. Five times more
+# grows with the layer, roughly like its smaller side. Five times more
 # hidden units make the gradient about five times larger, while the factors
 # grow by only the added units. With micro-batch b a worker sends b sets of
 # factors, so the floats break even when b reaches the ratio printed above;

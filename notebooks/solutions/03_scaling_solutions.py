@@ -77,9 +77,10 @@ scaling.iteration_budget(records)
 # the update once; each extra replica would add a whole update to the cores'
 # work), so the workers' wait now contains the broker's update; and a worker
 # that has finished its sample waits for one that has not even been
-# scheduled. Look for the barrier-wait column to grow several times, while
-# compute per worker stays about the same: the iteration is longer by the
-# time workers spend waiting for a core, not for work.
+# scheduled. Look for the barrier-wait column to grow many times over, far
+# more than the compute column (which grows a little too: workers that share
+# a core also share its caches): the iteration is longer mostly by the time
+# workers spend waiting for one that has no core, not by more work.
 #
 # ## 3. Logarithmic or Amdahl?
 #
@@ -99,12 +100,12 @@ print(f"Amdahl:  f = {f:.2f}, R^2 = {r2_amdahl:.2f}")
 
 # %% [markdown]
 # R^2 is 1 for a perfect fit, 0 for a fit no better than the mean of the
-# points, and negative for a worse one. With two or three points any smooth
-# curve fits fairly well, so the question is rather what each formula
-# *predicts*: a logarithm keeps growing without limit, Amdahl levels off at
-# $1/(1-f)$, and neither goes down, while on 2 cores the measured speedup at
-# N = 4 often falls below N = 2's. That fall is what the cost model's
-# $\lceil N/C \rceil$ term and its synchronisation term describe, and neither
-# formula can. The seed's "nearly logarithmic" growth is what a curve
-# flattening towards Amdahl's limit looks like on a log axis, before the
-# cores run out.
+# points, and negative for a worse one. Amdahl's curve can never fall below 1
+# nor go down as N grows, so where the measured speedup falls past the cores
+# (N = 4 on 2 cores), its R^2 is poor or negative. A logarithm can follow a
+# falling curve, but only with a negative slope: look at the slope's sign
+# before calling the growth "logarithmic", the seed's claim. Neither formula
+# has a term for workers outnumbering cores; the cost model's
+# $\lceil N/C \rceil$ and synchronisation terms do. On a machine with a core
+# per worker, the seed's "nearly logarithmic" growth is what a curve
+# flattening towards Amdahl's limit looks like against a log axis.

@@ -76,8 +76,10 @@ print(distributed.summary(rows))
 # Fewer rounds mean longer stretches in which each worker's replica drifts
 # away from the others, following only its own samples; the average of
 # replicas that drifted apart is a worse model than the one many small
-# averaged steps would have reached. Look for accuracy to fall as K grows,
-# while the rounds (and the time spent communicating) shrink.
+# averaged steps (BSP) would have reached. What to look for: how much
+# accuracy per epoch each K gives up against BSP, against how many fewer
+# rounds (and seconds) it needs. At these small sizes the K values may end
+# close to one another, all of them below BSP.
 #
 # ## 3. A cluster started from the command line
 #
