@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -145,6 +146,23 @@ def test_sigint_stops_the_runs_in_progress_instead_of_raising(data):
             time.sleep(1)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_of_a_cell_that_waits_stops_the_run_first(data):
+    panel = widgets.TrainingPanel(data, train_size=400, epochs=10)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # a cell's handler
+
+    def interrupt_after_the_first_epoch():
+        _wait_for(lambda: panel.figures)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt_after_the_first_epoch)
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt):
+        panel.run()  # the cell waits; the interrupt reaches it as in any cell
+    interrupter.join()
+    assert not panel.running and 1 <= panel.stopped_after < 10
+    assert "stopped after epoch" in panel.status.value
 
 
 def test_a_refusal_names_the_control_not_the_api(data, monkeypatch):

@@ -55,6 +55,9 @@ class BackgroundRun:
     def __init__(self, work, name="pdsgd-panel-run"):
         self.work = work
         self.stop_requested = threading.Event()
+        # Waited on instead of Thread.join: a join interrupted by KeyboardInterrupt can
+        # mark a thread that is still running as finished (CPython before 3.13).
+        self.finished = threading.Event()
         self.value = self.error = None
         self.thread = threading.Thread(target=self._main, name=name, daemon=True)
 
@@ -74,11 +77,12 @@ class BackgroundRun:
         finally:
             with _LOCK:
                 _RUNNING.discard(self)
+            self.finished.set()
 
     @property
     def running(self):
-        """True until the work has returned or raised."""
-        return self.thread.is_alive()
+        """True from :meth:`start` until the work has returned or raised."""
+        return self.thread.ident is not None and not self.finished.is_set()
 
     def stop(self):
         """Ask the work to stop (it ends at its next check, then releases what it holds)."""
@@ -92,12 +96,11 @@ class BackgroundRun:
         again, as it would have been without the thread.
         """
         try:
-            self.thread.join(timeout)
+            return self.finished.wait(timeout)
         except KeyboardInterrupt:
             self.stop()
-            self.thread.join()
+            self.finished.wait()
             raise
-        return not self.thread.is_alive()
 
 
 def running():
