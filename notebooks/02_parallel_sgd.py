@@ -153,12 +153,13 @@ plots.draw_architecture(workers=3)
 #
 # A path to follow:
 #
-# 1. N = 1, then N = 2 and 4 with `processes`: the same arithmetic (the
-#    accuracy barely moves), different times.
-# 2. N = 4 with `micro-batch` 4: a step now averages 16 samples, so an epoch
-#    takes 16 times fewer steps. With the fixed rate, accuracy falls behind.
-# 3. Set `lr rule` to `linear` (the rate becomes 16 x 0.1, reached through one
+# 1. N = 1, then N = 2 and 4 (`processes`). A step now averages N samples, so
+#    an epoch takes N times fewer steps: with the seed's fixed rate, accuracy
+#    after the same epochs falls. Note the times, and the start-up beside them.
+# 2. Set `lr rule` to `linear` (the rate becomes N x 0.1, reached through one
 #    warm-up epoch) and `epochs` to 5: accuracy comes back.
+# 3. N = 4 with `micro-batch` 4: a step averages 16 samples at a rate of 1.6,
+#    and still learns.
 # 4. Now `micro-batch` 16 (a batch of 64, a rate of 6.4). Watch what happens,
 #    then read the next section.
 
