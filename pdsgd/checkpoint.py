@@ -32,10 +32,10 @@ from pdsgd.spec import EngineSpec
 
 #: Settings that must match for a resumed run to continue the same computation: the
 #: run's own, and every field of the engine spec that changes the weights.
-MUST_MATCH = ("dataset", "scaling", "train_size", "lr", "lr_rule", "step_lr", "seed",
-              *EngineSpec.arithmetic_fields())
+MUST_MATCH = ("dataset", "scaling", "train_size", "lr", "lr_rule", "step_lr", "warmup_epochs",
+              "seed", *EngineSpec.arithmetic_fields())
 #: What a checkpoint written before a setting existed means by it.
-OLD_DEFAULTS = {"algorithm": "bsp", "local_steps": 1, "scaling": "rashid"}
+OLD_DEFAULTS = {"algorithm": "bsp", "local_steps": 1, "scaling": "rashid", "warmup_epochs": 0}
 #: The per-epoch metrics a checkpoint's history holds, in order.
 HISTORY = ("epoch", "loss", "train_accuracy", "test_accuracy", "seconds")
 

@@ -70,6 +70,9 @@ def add_train_arguments(p):
     more.add_argument("--lr", type=positive_float, default=0.1)
     more.add_argument("--lr-rule", choices=LR_RULES, default="fixed",
                       help="fixed: the seed's; linear: scale lr by N*b (Goyal et al. 2017)")
+    more.add_argument("--warmup-epochs", type=int, default=0, metavar="W",
+                      help="with --lr-rule linear: raise lr to the scaled rate over the first "
+                           "W epochs (Goyal et al.'s gradual warm-up; default 0)")
     more.add_argument("--seed", type=non_negative_int, default=0)
     more.add_argument("--dtype", choices=DTYPES, default="float64")
     more.add_argument("--no-bias", dest="bias", action="store_false",
@@ -135,7 +138,8 @@ def cmd_train(args):
     model_bytes = n_params(sizes, args.bias) * np.dtype(args.dtype).itemsize + 2**20
     check_room(out, 2 * model_bytes, "--out")
     result = train(data, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                   lr_rule=args.lr_rule, input_nodes=args.input_nodes,
+                   lr_rule=args.lr_rule, warmup_epochs=args.warmup_epochs,
+                   input_nodes=args.input_nodes,
                    output_nodes=args.output_nodes, progress=not args.quiet,
                    checkpoint=checkpoint, resume=args.resume, **engine_options(args))
     result.save(out)
