@@ -39,14 +39,16 @@ reproduce: $(STAMP)
 reference: $(STAMP)
 	$(PY) -m pdsgd reproduce --profile full --dataset fashion-mnist --reference $(GRID)
 
+# JupyterLab on the course; its terminals find this environment's commands (dask, pdsgd).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	$(PY) -m pdsgd.course.lab notebooks
 
 # The .py (py:percent) scripts and the .ipynb are paired by jupytext (notebooks/jupytext.toml).
 # This syncs each pair (the newer side wins) and strips outputs, as tests/test_notebooks.py wants.
 notebooks: $(STAMP)
-	$(VENV)/bin/jupytext --sync notebooks/[0-9]*.py
-	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/[0-9]*.ipynb
+	$(VENV)/bin/jupytext --sync notebooks/[0-9]*.py notebooks/solutions/[0-9]*.py
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN \
+		notebooks/[0-9]*.ipynb notebooks/solutions/[0-9]*.ipynb
 
 bench: $(STAMP)
 	$(PY) -m pdsgd bench sequential

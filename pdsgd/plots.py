@@ -131,7 +131,7 @@ def plot_history(history, title=None):
     """Training loss and train/test accuracy per epoch, side by side."""
     fig, (ax_loss, ax_acc) = new_figure(2)
     ax_loss.plot(history["epoch"], history["loss"], marker="o")
-    ax_loss.set(xlabel="epoch", ylabel="training loss (mean squared error)")
+    ax_loss.set(xlabel="epoch", ylabel="training loss (½ Σ squared error, mean over samples)")
     ax_acc.plot(history["epoch"], history["train_accuracy"], marker="o", label="train")
     ax_acc.plot(history["epoch"], history["test_accuracy"], marker="s", label="test")
     ax_acc.set(xlabel="epoch", ylabel="accuracy")
@@ -161,7 +161,7 @@ def plot_loss_curve(curve, ax=None):
     if ax is None:
         fig, (ax,) = new_figure(1, width=5.0, height=3.0)
     ax.plot(curve["samples"], curve["loss"], marker=".")
-    ax.set(xlabel="samples seen", ylabel="training loss (mean squared error)")
+    ax.set(xlabel="samples seen", ylabel="training loss (½ Σ squared error, mean over samples)")
     ax.grid(alpha=0.3)
     return ax.figure
 

@@ -24,17 +24,29 @@ non-default value use the engine instead of the sequential fast path.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from pdsgd.engine.backends import BACKENDS, DEFAULT_BACKEND, get_backend
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
 from pdsgd.engine.tensor import PARALLELS, OwnersUpdate, TensorWorker
 from pdsgd.errors import PdsgdError
+from pdsgd.machine import usable_cores
 
 #: The backend of a one-worker run that asks for nothing only the engine does.
 SEQUENTIAL = "sequential"
 BACKEND_CHOICES = (SEQUENTIAL, *BACKENDS)
 DTYPES = ("float64", "float32")
+#: How a waiting process crosses the barrier: spin while it pays, or always spin first.
+BARRIERS = ("adaptive", "fixed")
+#: Most workers per core on one machine (threads, processes, a local Dask cluster): past
+#: that a run is refused, since every extra worker only waits for a core.
+MAX_WORKERS_PER_CORE = 16
+#: Longest barrier timeout, in seconds (11.6 days: beyond it, waits cannot be timed).
+MAX_TIMEOUT = 1e6
+#: A Dask scheduler's address: ``[tcp|tls|ws|wss|ucx://]HOST:PORT``.
+SCHEDULER_ADDRESS = re.compile(r"((tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[\w.-]+)"
+                               r":(?P<port>\d{1,5})")
 
 
 class OptionError(PdsgdError):
@@ -145,6 +157,9 @@ class EngineSpec:
     straggler_delay : float
     scheduler : str, optional
         The ``dask`` backend's scheduler address.
+    barrier : {"adaptive", "fixed"}
+        ``processes``: spin at the barrier only while spinning pays (default),
+        or always spin first (the old behaviour, kept for comparison).
     """
 
     hidden: tuple = _option((200,), arithmetic=True)
@@ -162,16 +177,18 @@ class EngineSpec:
     aggregate: str | None = _option(None, engine_only=True)
     send: str = _option("factors", engine_only=True)
     trace: bool = _option(True)
-    timeout: float = _option(60.0)
+    timeout: float = _option(30.0)
     span: int = _option(512)
     checkpoint_every: int | None = _option(None)
     straggler: int | None = _option(None, engine_only=True)
     straggler_delay: float = _option(0.0)
     scheduler: str | None = _option(None, engine_only=True)
+    barrier: str = _option("adaptive")
 
     def __post_init__(self):
         self._check()
         self._resolve()
+        self._check_workers()
 
     # ----------------------------------------------------------- validation
     def _check(self):
@@ -191,6 +208,7 @@ class EngineSpec:
                                             allow_none=True))
         choice("algorithm", self.algorithm, tuple(ALGORITHMS))
         choice("send", self.send, SENDS)
+        choice("barrier", self.barrier, BARRIERS)
         if self.backend is not None:
             choice("backend", self.backend, BACKEND_CHOICES)
         if self.aggregate is not None:
@@ -212,6 +230,14 @@ class EngineSpec:
         if self.scheduler is not None and self.backend != "dask":
             raise OptionError("scheduler", self.scheduler,
                               f"needs {{backend}}dask (not {self.backend})")
+        if self.scheduler is not None:
+            match = SCHEDULER_ADDRESS.fullmatch(str(self.scheduler))
+            if match is None or not 0 < int(match["port"]) < 65536:
+                raise OptionError("scheduler", self.scheduler,
+                                  "is not a Dask scheduler's address: write tcp://HOST:PORT, "
+                                  "as `dask scheduler` prints it")
+        if self.timeout > MAX_TIMEOUT:
+            raise OptionError("timeout", self.timeout, f"must be at most {MAX_TIMEOUT:g} s")
         choice("parallel", self.parallel, PARALLELS)
         if self.parallel == "tensor":
             self._check_tensor()
@@ -229,6 +255,18 @@ class EngineSpec:
                 raise OptionError(option, value, "applies to {parallel}data only: with "
                                   "tensor parallelism every worker takes every sample and "
                                   "updates the units it owns")
+
+    def _check_workers(self):
+        """Refuse more workers than this machine can run (no cap on a remote Dask cluster)."""
+        if self.backend in (SEQUENTIAL, "serial") or self.scheduler is not None:
+            return
+        cores = usable_cores()
+        limit = MAX_WORKERS_PER_CORE * cores
+        if self.workers > limit:
+            raise OptionError("workers", self.workers,
+                              f"is more than this machine can run with {{backend}}{self.backend}"
+                              f": at most {MAX_WORKERS_PER_CORE} per core, {limit} on its "
+                              f"{cores} cores")
 
     def _resolve(self):
         if self.algorithm != "average":

@@ -4,9 +4,9 @@ Each benchmark module defines ``add_parser(subparsers)`` registering its
 ``pdsgd bench NAME`` subcommand.
 """
 
-from pdsgd.bench import dask, scaling, sequential
+from pdsgd.bench import dask, neighbours, scaling, sequential
 
-MODULES = [sequential, scaling, dask]
+MODULES = [sequential, scaling, dask, neighbours]
 
 
 def add_bench_parsers(subparsers):

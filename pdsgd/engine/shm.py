@@ -38,6 +38,11 @@ def _layout(fields):
     return offsets, max(offset, 1)
 
 
+def nbytes(fields):
+    """Bytes of the block that :class:`SharedArrays` would lay out for ``fields``."""
+    return _layout(fields)[1]
+
+
 class SharedArrays:
     """A dictionary of NumPy arrays living in one (optionally shared) memory block.
 

@@ -37,10 +37,13 @@ class Backend(abc.ABC):
         The ``--backend`` name.
     parallel : bool
         Whether the workers run at the same time (False for the serial oracle).
+    shared_memory : bool
+        Whether the workers' block of arrays lives in shared memory.
     """
 
     name = "base"
     parallel = True
+    shared_memory = False  # whether its block of arrays lives in /dev/shm
 
     def __init__(self, model, X, T, spec):
         self.model, self.X, self.T, self.spec = model, X, T, spec
@@ -50,6 +53,10 @@ class Backend(abc.ABC):
     def default_aggregate(cls, spec):
         """The ``--aggregate`` this backend uses when none is named: the seed's ``central``."""
         return "central"
+
+    def block_bytes(self):
+        """Bytes of memory the backend will lay out for its workers (checked before start)."""
+        return 0
 
     def start(self, t0):
         """Start the workers; ``t0`` is the run's ``time.perf_counter()`` origin."""

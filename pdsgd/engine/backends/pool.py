@@ -22,7 +22,7 @@ from threading import BrokenBarrierError
 import numpy as np
 
 from pdsgd.engine.backends.base import Backend, WorkerError
-from pdsgd.engine.shm import SharedArrays
+from pdsgd.engine.shm import SharedArrays, nbytes
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.tensor import crossing_fields
 from pdsgd.engine.tensor_run import run_tensor_worker
@@ -58,6 +58,9 @@ class PoolBackend(Backend):
             # Tensor parallelism sends partial sums instead of results.
             **(crossing_fields(spec) if spec.parallel == "tensor" else slot_fields(spec)),
         }
+
+    def block_bytes(self):
+        return nbytes(self.fields())
 
     def start(self, t0):
         super().start(t0)
