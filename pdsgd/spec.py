@@ -29,7 +29,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from pdsgd.engine.backends import BACKENDS, DEFAULT_BACKEND, get_backend
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
-from pdsgd.engine.tensor import PARALLELS, OwnersUpdate, TensorWorker
+from pdsgd.engine.tensor import PARALLELS, OwnersUpdate
+from pdsgd.engine.tensor_worker import TensorWorker
 from pdsgd.errors import PdsgdError
 from pdsgd.machine import usable_cores
 

@@ -16,7 +16,7 @@ from engine_helpers import problem, shm_segments, worker_children
 from pdsgd import checkpoint as checkpoint_module
 from pdsgd.checkpoint import load_checkpoint
 from pdsgd.data.datasets import load_dataset
-from pdsgd.engine import tensor as tensor_module
+from pdsgd.engine import tensor_worker
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.shuffle import epoch_order
@@ -109,14 +109,14 @@ def test_a_straggler_makes_the_others_wait_without_changing_the_weights():
 
 
 def test_failing_worker_thread_is_named(monkeypatch):
-    iteration = tensor_module.TensorWorker.iteration
+    iteration = tensor_worker.TensorWorker.iteration
 
     def flaky(self, *args):
         if self.index == 1:
             raise ValueError("boom")
         return iteration(self, *args)
 
-    monkeypatch.setattr(tensor_module.TensorWorker, "iteration", flaky)
+    monkeypatch.setattr(tensor_worker.TensorWorker, "iteration", flaky)
     X, T = problem()
     with pytest.raises(WorkerError, match="worker 1 failed: ValueError: boom"):
         with Broker(MLP((6, 5, 3)), X, T, workers=2, backend="threads",

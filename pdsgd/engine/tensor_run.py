@@ -1,6 +1,6 @@
 """Running tensor-parallel workers: in turns (the serial oracle) or at the same time (a pool).
 
-A :class:`~pdsgd.engine.tensor.TensorWorker`'s iteration is a generator that
+A :class:`~pdsgd.engine.tensor_worker.TensorWorker`'s iteration is a generator that
 stops at each crossing, once its partial sums are written. What runs the
 workers decides what happens there:
 
