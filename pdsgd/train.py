@@ -112,11 +112,11 @@ class TrainResult:
     def summary(self):
         """One line: accuracy, loss, training time and throughput, and the workers' start-up."""
         c = self.config
-        startup = ""
+        startup, split = "", " tensor-parallel" if c.get("parallel") == "tensor" else ""
         if c.get("backend", "sequential") != "sequential":
             startup = f", after {self.startup_seconds:.2f} s starting {c['workers']} workers"
         return (f"{c['dataset']} {'-'.join(map(str, self.model.sizes))} "
-                f"N={c['workers']} b={c['micro_batch']} {c['epochs']} epochs: "
+                f"N={c['workers']} b={c['micro_batch']}{split} {c['epochs']} epochs: "
                 f"test accuracy {self.test_accuracy:.4f}, loss {self.history['loss'][-1]:.4f}, "
                 f"{self.train_seconds:.2f} s training ({self.samples_per_second:,.0f} "
                 f"samples/s){startup}")

@@ -39,6 +39,8 @@ def test_train_with_tensor_parallelism_is_minibatch_sgd(data):
     sequential = train(data, **{**KW, "workers": 1, "micro_batch": 4, "parallel": "data"})
     np.testing.assert_allclose(parallel.model.params, sequential.model.params, rtol=1e-12)
     assert parallel.config["parallel"] == "tensor" and parallel.config["aggregate"] is None
+    assert "N=2 b=2 tensor-parallel 3 epochs" in parallel.summary()
+    assert "tensor" not in sequential.summary()
     assert parallel.test_accuracy == sequential.test_accuracy
     assert len(parallel.trace) > 0 and len(parallel.history["seconds"]) == 3
 
