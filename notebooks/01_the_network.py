@@ -16,11 +16,14 @@
 # %% [markdown]
 # # 1. The network
 #
-# The seed ("Parallel and Distributed Deep Learning in Go") trains a small
-# fully connected network on handwritten digits: 784 inputs (a 28 x 28 image),
-# one hidden layer of 200 sigmoid units, 10 sigmoid outputs (one per digit),
-# squared-error loss, learning rate 0.1, one sample at a time. Before we run it
-# in parallel, we take it apart on one core.
+# This course rebuilds, in Python, the system of a short paper, *Parallel and
+# Distributed Deep Learning in Go*. We call that paper **the seed**: the
+# document everything here grows from. The seed trains a small fully connected
+# network on handwritten digits: 784 inputs (a 28 x 28 image), one hidden
+# layer of 200 sigmoid units, 10 sigmoid outputs (one per digit), a
+# squared-error loss, learning rate 0.1, one sample at a time. Then it runs
+# the training on N workers in parallel (notebooks 2 to 5). Before that, we
+# take the network apart on one core.
 #
 # **You will learn**
 #
@@ -83,6 +86,13 @@ print("W1 is a view of the buffer:", np.shares_memory(model.weights[0], model.pa
 # with $\sigma(z) = 1 / (1 + e^{-z})$. The predicted digit is the largest of
 # the 10 outputs. `model.forward` does it for a whole batch at once (one row per
 # sample) and returns every layer's activations.
+#
+# NumPy hands such matrix arithmetic to **BLAS** (Basic Linear Algebra
+# Subprograms), a library tuned for each processor. Two of its routines matter
+# here. `gemv` ("general matrix-vector") computes $y \leftarrow \alpha A x + \beta y$:
+# one sample's forward pass through a layer. `ger` ("general rank-1 update")
+# computes $A \leftarrow A + \alpha\, x y^\top$ in place: adding an outer product to
+# a matrix without building it, which is what a one-sample SGD update is (below).
 
 # %%
 acts = model.forward(data.X_train[:3])
@@ -93,7 +103,10 @@ print("predicted:", model.predict(data.X_train[:3]), " true:", data.y_train[:3])
 # %% [markdown]
 # ## Backward pass
 #
-# The loss of one sample is $L = \tfrac12 \lVert a_2 - t \rVert^2$. Going
+# The loss of one sample is half the sum of its squared errors over the 10
+# outputs, $L = \tfrac12 \lVert a_2 - t \rVert^2$; the loss of a set of samples,
+# as every plot and table of the course reports it, is the mean of that over
+# the samples. Going
 # backwards, the *delta* of the output layer is
 # $\delta_2 = (a_2 - t) \odot a_2 \odot (1 - a_2)$ and of the hidden layer
 # $\delta_1 = (W_2^\top \delta_2) \odot a_1 \odot (1 - a_1)$.
@@ -130,24 +143,27 @@ assert check["relative_error"].max() < 1e-6
 # %% [markdown]
 # ## One epoch of the seed's SGD, live
 #
-# One sample at a time: forward, backward, and update
-# $W_l \leftarrow W_l - \eta\, \delta_l a_{l-1}^\top$ in place (a BLAS rank-1
-# update, `ger`). The plot redraws the training loss (on 200 fixed samples) as
-# the epoch goes.
+# One sample at a time: forward (`gemv`), backward, and update
+# $W_l \leftarrow W_l - \eta\, \delta_l a_{l-1}^\top$ in place (`ger`, the rank-1
+# update). The plot redraws the training loss (the mean over 200 fixed
+# training samples of half the sum of squared errors) as the epoch goes.
+# Kernel > Interrupt stops it.
 
 # %%
 model, curve = widgets.live_epoch(data, train_size=settings["train_size"], lr=settings["lr"])
 print(f"loss went from {curve['loss'][0]:.3f} to {curve['loss'][-1]:.3f}")
 
 # %%
-print("test accuracy after one epoch on", settings["train_size"], "samples:",
-      model.accuracy(data.X_test, data.y_test))
+print(f"test accuracy after one epoch on {settings['train_size']} samples: "
+      f"{model.accuracy(data.X_test, data.y_test):.3f} (guessing: 0.100)")
 
 # %% [markdown]
 # ## The same through `pdsgd.train`
 #
 # `train` is the one way the kit trains: sequentially for one worker, with the
-# parallel engine for more (next notebook). It evaluates after every epoch.
+# parallel engine for more (next notebook). It evaluates after every epoch;
+# `seed=` (0 unless given) fixes the initial weights and every epoch's sample
+# order, so a run can be repeated exactly.
 
 # %%
 result = pdsgd.train(data, epochs=settings["epochs"], train_size=settings["train_size"])
@@ -157,9 +173,14 @@ plots.plot_history(result.history)
 # %% [markdown]
 # ## Exercises
 #
-# 1. Train on all the samples (`train_size=None`) for 5 epochs. How close do you
-#    get to the 0.97 that Rashid's book reports on the full 60,000-image MNIST?
-# 2. Change the hidden layer to 50 units, then to two layers `(200, 100)`.
-#    What happens to accuracy and time? (`pdsgd.train(data, hidden=(200, 100))`)
+# Each takes well under a minute on a 2-core laptop; worked answers are in
+# `solutions/01_the_network_solutions.ipynb`.
+#
+# 1. Train on all 4,000 training samples (`train_size=None`) for 5 epochs. How
+#    close do you get to the 0.97 that Rashid's book reports on the full
+#    60,000-image MNIST, and why not closer?
+# 2. Change the hidden layer to 50 units, then to two layers `(200, 100)`
+#    (`pdsgd.train(data, hidden=(200, 100), train_size=1000)`). What happens to
+#    accuracy and to training time, and why?
 # 3. Run `widgets.live_epoch` with `lr=1.0`, then `lr=0.01`. How does the loss
-#    curve change? Which would you pick for one epoch, and which for ten?
+#    curve change? Which rate would you pick for one epoch, and which for ten?

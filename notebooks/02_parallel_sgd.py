@@ -18,12 +18,15 @@
 #
 # **You will learn**
 #
+# * what *bulk-synchronous parallel* (BSP) computing is, the model the seed's
+#   engine follows;
 # * Algorithm 1 (ParallelSGD) of the report the seed cites, and how it differs
 #   from what the seed actually does: averaging N one-sample gradients each
 #   iteration, which is *minibatch SGD with batch N*;
 # * the seed's architecture: Broker, Data Generator, Results Aggregator,
 #   Workers and the circular barrier;
-# * how to train with N workers from a panel of sliders;
+# * how to train with N workers from a panel of sliders, and where Goyal et
+#   al.'s rule for scaling the learning rate with the batch stops working;
 # * why workers send *sufficient factors* rather than whole gradients.
 
 # %%
@@ -39,6 +42,17 @@ P, epochs = settings["train_size"], settings["epochs"]
 data = load_dataset("mnist-5k")
 
 # %% [markdown]
+# ## Bulk-synchronous parallel (BSP)
+#
+# Valiant's *bulk-synchronous parallel* model (1990) runs a parallel program
+# as a sequence of **supersteps**. In each one, every worker (1) computes on
+# its own data, (2) sends what the others need, and (3) waits at a **barrier**
+# until every worker has done both. Nobody starts superstep t + 1 before
+# everybody has finished superstep t. The seed's engine is BSP with one
+# superstep per SGD iteration: each worker computes a gradient, the gradients
+# are combined, the new weights are published, and only then does the next
+# iteration begin. Notebook 4 measures what the barrier costs.
+#
 # ## Two algorithms called "parallel SGD"
 #
 # The seed quotes Algorithm 1 of Hegde & Usmani's Stanford report, which is
@@ -73,11 +87,14 @@ data = load_dataset("mnist-5k")
 # %%
 seed_way = pdsgd.train(data, workers=4, backend="serial", epochs=1, train_size=P)
 minibatch = pdsgd.train(data, workers=1, micro_batch=4, epochs=1, train_size=P)
-print("largest difference between the two models' parameters:",
-      np.abs(seed_way.model.params - minibatch.model.params).max())
+difference = np.abs(seed_way.model.params - minibatch.model.params).max()
+print(f"largest difference between the two models' parameters: {difference:.1e}")
+print(f"largest parameter: {np.abs(minibatch.model.params).max():.2f}")
 
 # %% [markdown]
-# Equal up to rounding.
+# The difference is at the level of floating-point rounding (the last digits
+# of a 16-digit number), many orders of magnitude below the parameters: the
+# two programs compute the same thing.
 #
 # The engine also runs Algorithm 1: `algorithm="average"` lets each of the k
 # workers take K plain SGD steps on its own samples, starting from the
@@ -98,14 +115,14 @@ for K in (1, 10, P // k):
           f"{averaged.test_accuracy:.3f}")
 
 # %% [markdown]
-# With the seed's unscaled learning rate, averaging over k workers learns less
-# per epoch than sequential SGD. At K = 1 a step averages k gradients, so an
-# epoch takes k times fewer steps, each no longer. At large K each worker takes
-# all its steps, but on 1/k of the data, and averaging k models that drifted
-# apart loses some of what each learned. The `lr rule` control below offers
-# Goyal et al.'s (2017) fix for the first: multiply the rate by the batch size.
-# What Algorithm 1 buys is communication: one exchange per K steps instead of
-# one per step.
+# What to look for in these accuracies. At K = 1 a step averages k gradients,
+# so an epoch takes k times fewer steps than sequential SGD, each no longer:
+# with the seed's unscaled learning rate it learns less per epoch. At large K
+# each worker takes all its steps, but on 1/k of the data, and averaging k
+# models that drifted apart can lose some of what each learned. Which effect
+# wins depends on P, the rate and the epochs; try other values. What
+# Algorithm 1 buys is communication: one exchange per K steps instead of one
+# per step (notebook 5 measures what that is worth).
 #
 # ## The seed's architecture
 #
@@ -123,19 +140,64 @@ plots.draw_architecture(workers=3)
 # %% [markdown]
 # ## Try it: the training panel
 #
-# Move the sliders and press **Run**. `workers N` is the number of workers,
-# `samples P` the training set size. `backend` chooses how the workers run:
-# `serial` (in turn, the reference), `threads` (one thread each, sharing
-# memory) or `processes` (one process each, with shared memory); `auto` is
-# sequential for N = 1 and `processes` above. `micro-batch b` gives each worker
-# b samples per iteration, so a step averages N x b samples.
+# Move the sliders and press **Run**; **Stop** (or Kernel > Interrupt) ends
+# a run at once and leaves the panel ready for the next. `workers N` is the
+# number of workers, `samples P` the training set size (at most what the data
+# hold). `backend` chooses how the workers run: `serial` (in turn, the
+# reference), `threads` (one thread each, sharing memory), `processes` (one
+# process each, with shared memory) or `dask` (notebook 5); `auto` is
+# sequential for N = 1 and `processes` above. While the processes start, the
+# bar reads "starting N workers"; the summary reports that start-up time
+# beside the training time. `micro-batch b` gives each worker b samples per
+# iteration, so a step averages N x b samples.
 #
-# The defaults run in a second or two. Things to try: N = 1, 2, 4 with
-# `processes`; then the same with `micro-batch` 16; then `lr rule = linear`.
+# A path to follow:
+#
+# 1. N = 1, then N = 2 and 4 (`processes`). A step now averages N samples, so
+#    an epoch takes N times fewer steps: with the seed's fixed rate, accuracy
+#    after the same epochs falls. Note the times, and the start-up beside them.
+# 2. Set `lr rule` to `linear` (the rate becomes N x 0.1, reached through one
+#    warm-up epoch) and `epochs` to 5: accuracy comes back.
+# 3. N = 4 with `micro-batch` 4: a step averages 16 samples at a rate of 1.6,
+#    and still learns.
+# 4. Now `micro-batch` 16 (a batch of 64, a rate of 6.4). Watch what happens,
+#    then read the next section.
 
 # %%
 panel = widgets.TrainingPanel(data)
 panel
+
+# %% [markdown]
+# ## Where linear scaling breaks
+#
+# Goyal et al. (2017) trained ResNet-50 on ImageNet with batches up to 8,192
+# in one hour with two rules. **Linear scaling**: when the batch grows k
+# times, multiply the learning rate by k. The reasoning: k small steps, each
+# with the gradient at nearly the same weights, move about as far as one step
+# with k times the rate and the gradients' average. **Gradual warm-up**: that
+# reasoning fails at the start, when the weights change fast, so the rate
+# rises from the small one to k times it over the first epochs
+# (`warmup_epochs=`; here it rises once per epoch, each warm-up epoch at the
+# rate their per-iteration ramp reaches halfway through it).
+#
+# The reasoning also needs each step to stay small enough that the gradient
+# barely changes along it. Our sigmoid network breaks that first: a large
+# step drives the hidden units' inputs far from zero, where the sigmoid is
+# flat, its derivative nearly 0 and the gradient vanishes ("saturation"). The
+# network then stops learning and predicts the same digit for every image:
+# accuracy near 0.1, chance for ten classes. Goyal et al. scaled a base rate
+# set for a batch of 256; the seed's 0.1 is for a batch of 1, so k reaches 64
+# at only N x b = 64.
+#
+# The table measures it: minibatch SGD with batch N x b (the very arithmetic
+# of N workers with micro-batch b, shown above) under each rule. Look for the
+# batch from which the linear column falls to chance, and whether warm-up
+# moves that point.
+
+# %%
+rules = lessons.lr_rule_sweep(data, train_size=P, epochs=3,
+                              batches=lessons.pick((1, 2, 4, 8, 16, 32, 64), (1, 4, 32)))
+rules
 
 # %% [markdown]
 # ## Sufficient factors against whole gradients
@@ -146,13 +208,19 @@ panel
 # numbers (Xie et al., "Sufficient Factor Broadcasting", 2015). The aggregator
 # can then form the averaged update of all N workers as **one** matrix product
 # per layer, $\frac1N \Delta^\top A$, with the N deltas and inputs stacked as
-# rows. Measured here on one core:
+# rows. Measured here on one core, each timing the median of interleaved
+# repeats:
 
 # %%
 measured = lessons.measure_messages(workers=4)
 for name, m in measured.items():
-    print(f"{name:9s}: {m['floats']:7,} floats per worker, worker {m['worker_seconds'] * 1e6:6.0f} us,"
-          f" aggregator (all 4) {m['aggregate_seconds'] * 1e6:6.0f} us")
+    print(f"{name:9s}: {m['floats']:7,} floats per worker; a worker computes its message in "
+          f"{m['worker_seconds'] * 1e6:5.0f} us, the aggregator applies all 4 in "
+          f"{m['aggregate_seconds'] * 1e6:5.0f} us (repeats ranged "
+          f"{m['aggregate_spread']['low'] * 1e6:.0f} to {m['aggregate_spread']['high'] * 1e6:.0f})")
+f, g = measured["factors"], measured["gradients"]
+print(f"factors: {g['floats'] / f['floats']:.0f}x fewer floats to send, and the aggregator "
+      f"is {g['aggregate_seconds'] / f['aggregate_seconds']:.1f}x as fast")
 plots.plot_messages(measured)
 
 # %% [markdown]
@@ -168,11 +236,17 @@ for send in ("factors", "gradients"):
 # %% [markdown]
 # ## Exercises
 #
+# Each takes well under a minute on a 2-core laptop; worked answers are in
+# `solutions/02_parallel_sgd_solutions.ipynb`.
+#
 # 1. In the panel, set N = 8 with the fixed learning rate, then with
 #    `lr rule = linear`. Explain the accuracies with the minibatch view above.
+#    (The `serial` backend gives the same numbers faster than 8 processes on
+#    2 cores.)
 # 2. Run Algorithm 1 (`algorithm="average"`) with `workers=1`: what algorithm
-#    is it then, whatever K? Now try `workers=16` with `local_steps=P // 16`: what
-#    happens to accuracy, and why?
+#    is it then, whatever K? Now try `workers=16` with `local_steps=P // 16`:
+#    what happens to accuracy, and why?
 # 3. Using `lessons.measure_messages(sizes=(784, 1000, 10))`, how does the
 #    advantage of sufficient factors grow with the hidden layer? For which
-#    micro-batch b would sending b sets of factors cost as much as a gradient?
+#    micro-batch b would sending b sets of factors cost as many floats as a
+#    whole gradient?

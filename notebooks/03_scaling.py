@@ -23,27 +23,46 @@
 #
 # **You will learn**
 #
-# * how to measure time, speedup and efficiency $S(N)/N$ against N, honestly
-#   (a sequential baseline, repeats, medians);
+# * how to measure time, speedup and efficiency $S(N)/N$ against N, honestly:
+#   a sequential baseline, repeats taken in turn, medians and their spread;
 # * Amdahl's law, and how to read the parallel fraction off measured speedups;
-# * a cost model of one bulk-synchronous iteration, and why the curve
-#   flattens, then falls, once N passes the number of cores.
+# * where an iteration's time goes (computing, waiting, aggregating), and a
+#   cost model that explains why the curve flattens, then falls, once N passes
+#   the number of cores.
 
 # %%
 # %matplotlib inline
-import os
 import tempfile
 
 from pdsgd import load_dataset, plots
-from pdsgd.course import lessons
+from pdsgd.course import lessons, scaling
+from pdsgd.machine import usable_cores
 from pdsgd.study import analysis, costmodel, experiment
 
 settings = lessons.defaults()
-P = settings["train_size"]
+P, repeats = settings["train_size"], settings["repeats"]
 workers_grid = settings["workers_grid"]
-cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-print(f"P = {P}, N in {workers_grid}, this machine has {cores} cores")
+cores = usable_cores()
+print(f"P = {P}, N in {workers_grid}, {repeats} repeats; this machine has {cores} cores")
 data = load_dataset("mnist-5k")
+
+# %% [markdown]
+# ## Measure, or read what `make reproduce` measured
+#
+# `make reproduce` runs this experiment at a larger scale, three repeats of
+# every cell, and caches each timing in `results/.cache`. If it has run on
+# this machine, the next cell reads its timings instead of measuring again
+# (nothing is trained); set `use_cached = False` to measure here anyway.
+
+# %%
+use_cached = True
+records = scaling.cached_records(data, train_size=P) if use_cached else None
+measured_here = records is None
+if measured_here:
+    print("no timings from make reproduce here: measuring (next cells)")
+else:
+    P = records[0]["cell"]["train_size"]
+    print(f"read {len(records)} timings that make reproduce measured on this machine, P = {P}")
 
 # %% [markdown]
 # ## The grid
@@ -52,32 +71,33 @@ data = load_dataset("mnist-5k")
 # sequential program (`backend=None`): the speedup of a parallel program must
 # be measured against the best sequential one, not against itself with one
 # worker. The others run on the `processes` backend, one process per worker.
-# `run_grid` caches every finished cell on disk, so running this cell again
-# only reads the cache. (A fresh temporary cache per session: restart the
-# kernel to measure again.) Each cell runs once here, to stay quick;
-# `make reproduce` repeats every cell and reports medians, because a
-# timing taken once can be spoiled by whatever else the machine is doing.
+#
+# A timing taken once can be spoiled by whatever else the machine is doing, so
+# every cell runs `repeats` times, **in turn**: round 1 times every N once,
+# then round 2, and so on, so that a burst of load hits all of them alike.
+# The tables report the median and the fastest and slowest repeat. Each run
+# trains 2 epochs; the time of starting the worker processes is not counted
+# (the seed's T(N) is training time). `run_grid` caches every finished cell
+# in a temporary folder: running a cell again only reads it.
 
 # %%
 cache = tempfile.TemporaryDirectory(prefix="pdsgd-03-")  # removed when the kernel stops
-cells = [experiment.Cell(train_size=P, workers=1, backend=None, epochs=1)]
-cells += [experiment.Cell(train_size=P, workers=n, backend="processes", epochs=1)
-          for n in workers_grid if n <= cores]
-records = experiment.run_grid(cells, data, cache_dir=cache.name, desc="a core per worker")
+if measured_here:
+    grid = scaling.cells(P, [n for n in workers_grid if n <= cores], repeats=repeats, epochs=2)
+    records = experiment.run_grid(grid, data, cache_dir=cache.name, desc="a core per worker")
 
 # %% [markdown]
 # Now more workers than cores (if this machine has more cores than the
-# largest N of the grid, this cell has nothing to do: see exercise 2).
+# largest N of the grid, this cell has nothing to do).
 
 # %%
-more = [experiment.Cell(train_size=P, workers=n, backend="processes", epochs=1)
-        for n in workers_grid if n > cores]
-records += experiment.run_grid(more, data, cache_dir=cache.name, desc="more workers than cores")
-rows = experiment.summarize(records)
-for r in rows:
-    print(f"N = {r['workers']}  backend = {r['backend'] or 'sequential':10s} "
-          f"{r['seconds']:.3f} s  ({r['samples_per_second']:,.0f} samples/s)  "
-          f"test accuracy {r['test_accuracy']:.3f}")
+if measured_here:
+    grid = [c for c in scaling.cells(P, [n for n in workers_grid if n > cores],
+                                     repeats=repeats, epochs=2) if c.backend]
+    records += experiment.run_grid(grid, data, cache_dir=cache.name,
+                                   desc="more workers than cores")
+table = scaling.speedups(records)
+table
 
 # %% [markdown]
 # ## Time, speedup, efficiency
@@ -86,18 +106,42 @@ for r in rows:
 # (1 would be perfect). The dotted line marks the number of cores.
 
 # %%
-table = analysis.speedup_table(rows, "processes")
+rows = experiment.summarize(records)
+speedups = analysis.speedup_table(rows, "processes")
 fig, axes = plots.new_figure(3, width=4.2, height=3.4)
 plots.plot_time_vs_workers(rows, cores, ax=axes[0])
-plots.plot_speedup(table, cores=cores, ax=axes[1])
-plots.plot_efficiency(table, cores=cores, ax=axes[2])
+plots.plot_speedup(speedups, cores=cores, ax=axes[1])
+plots.plot_efficiency(speedups, cores=cores, ax=axes[2])
 fig
 
 # %% [markdown]
-# At batch 1 (the seed's setting) a sample's forward and backward pass takes
-# tens of microseconds, about as long as the workers need to agree that an
-# iteration is over. So the speedup is small, and it can be below 1: the
-# parallel program does the sequential work *plus* the synchronisation.
+# ## Where an iteration's time goes
+#
+# Every engine run records, per worker and iteration, how long it computed
+# (its sample's forward and backward pass), how long it waited at the
+# barrier, and how long it spent aggregating (with the default aggregation
+# while every worker has a core, each worker applies the summed update to its
+# own copy of the weights; past the cores, the broker applies it once while
+# the workers wait). Below, per N, those three as a mean per iteration, beside
+# the whole iteration (training time divided by iterations); **the rest** is
+# everything between those calls (the Python around them, and the broker's
+# work between spans of iterations: handing out samples, publishing weights).
+# The sequential program does one step per sample, computing and updating at
+# once; the first column is what it takes for the N samples of one iteration.
+
+# %%
+budget = scaling.iteration_budget(records)
+budget
+
+# %% [markdown]
+# What to look for: where one iteration takes longer than its samples take
+# sequentially (first two columns), the parallel program is slower than the
+# sequential one. A parallel iteration runs the N forward and backward passes
+# at the same time, but then the workers wait for each other and the summed
+# update of all N samples is applied (by each worker to its own copy, or once
+# by the broker while they wait), and that is what the last columns show. Compare them with
+# the compute column: at batch 1 (the seed's setting) the work between two
+# barriers is one sample's forward and backward pass.
 #
 # ## Amdahl's law
 #
@@ -107,11 +151,11 @@ fig
 # a core) tells how much of the iteration is, in effect, parallel.
 
 # %%
-fit_points = [(r["workers"], r["speedup"]) for r in table if r["workers"] <= cores]
+fit_points = [(r["workers"], r["speedup"]) for r in speedups if r["workers"] <= cores]
 f = costmodel.fit_amdahl(*zip(*fit_points))
 print(f"fitted parallel fraction f = {f:.2f}; Amdahl's limit 1/(1-f) = "
       f"{1 / (1 - f) if f < 1 else float('inf'):.1f}")
-plots.plot_speedup(table, amdahl={P: f}, cores=cores)
+plots.plot_speedup(speedups, amdahl={P: f}, cores=cores)
 
 # %% [markdown]
 # Amdahl's law never predicts a speedup below 1: it has no term for the cost
@@ -120,7 +164,7 @@ plots.plot_speedup(table, amdahl={P: f}, cores=cores)
 # parallelises", and the law has nothing more to say. The cost model does.
 
 # %% [markdown]
-# ## The cost model: where an iteration's time goes
+# ## The cost model
 #
 # One iteration with N workers on C cores costs
 #
@@ -145,17 +189,22 @@ print(f"per sample: sequential {model.sequential * us:.0f} us, compute {model.co
       f" aggregate {model.aggregate * us:.0f} us; per iteration: synchronisation "
       f"{model.sync0 * us:.0f} + {model.sync1 * us:.0f} log2(N) us")
 print(f"the speedup no number of workers exceeds: {model.limit():.1f}")
-plots.plot_cost_model(model, measured=[(r["workers"], r["speedup"]) for r in table],
+plots.plot_cost_model(model, measured=[(r["workers"], r["speedup"]) for r in speedups],
                       n_max=32, train_size=P)
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. Add micro-batches: the same grid with `micro_batch=16` in every cell. The
-#    work per iteration grows 16-fold while the synchronisation stays the same.
-#    What happens to the speedup and to the fitted $f$?
-# 2. Add N = 2 x cores to the grid. Where is the time going? (Look at each
-#    row's `phases`: mean compute, wait and aggregate seconds per iteration.)
+# Each takes under a minute on a 2-core laptop; worked answers are in
+# `solutions/03_scaling_solutions.ipynb`.
+#
+# 1. Add micro-batches: the same grid with `micro_batch=16`
+#    (`scaling.cells(P, [1, 2], repeats=3, epochs=2, micro_batch=16)`). The
+#    work between two barriers grows 16-fold while the synchronisation stays
+#    the same. What happens to the speedup, and to the fitted $f$?
+# 2. In the time-budget table, which columns grow from N = 2 to N = 4 on this
+#    2-core machine, and why? (Hint: with more workers than cores, a worker
+#    that is not running cannot arrive at the barrier.)
 # 3. The seed claims speedup grows "nearly logarithmically" in N. Fit
 #    `costmodel.fit_log` to your speedups. Is a logarithm a good description, or
 #    does Amdahl's curve fit better (compare with `costmodel.r_squared`)?

@@ -24,6 +24,17 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    """An integer of zero or more (a seed, a count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
 def positive_float(text):
     """A finite number greater than zero."""
     try:
@@ -38,6 +49,11 @@ def positive_float(text):
 def int_list(text):
     """Comma-separated positive integers: ``1,2,4,8``."""
     return tuple(positive_int(part) for part in text.split(","))
+
+
+def count_list(text):
+    """Comma-separated integers of zero or more: ``0,1,2``."""
+    return tuple(non_negative_int(part) for part in text.split(","))
 
 
 def layer_sizes(text):

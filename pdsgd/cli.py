@@ -7,14 +7,28 @@ nothing written; only bugs keep their traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import warnings
 
-from pdsgd.arguments import layer_sizes, positive_float, positive_int, writable_dir
+import numpy as np
+
+from pdsgd.arguments import (
+    layer_sizes,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    writable_dir,
+)
 from pdsgd.bench import add_bench_parsers
 from pdsgd.data.datasets import DATASETS, SCALINGS, load_dataset
 from pdsgd.data.fetch import cli_fetch
+from pdsgd.engine.admission import check_network, n_params
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS, SYNCS
-from pdsgd.errors import PdsgdError
+from pdsgd.engine.tensor import PARALLELS
+from pdsgd.errors import Interrupted, PdsgdError, PdsgdWarning
+from pdsgd.files import check_room
 from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec, OptionError
 from pdsgd.study.reproduce import add_parser as add_reproduce_parser
 from pdsgd.train import LR_RULES, train
@@ -57,7 +71,10 @@ def add_train_arguments(p):
     more.add_argument("--lr", type=positive_float, default=0.1)
     more.add_argument("--lr-rule", choices=LR_RULES, default="fixed",
                       help="fixed: the seed's; linear: scale lr by N*b (Goyal et al. 2017)")
-    more.add_argument("--seed", type=int, default=0)
+    more.add_argument("--warmup-epochs", type=int, default=0, metavar="W",
+                      help="with --lr-rule linear: raise lr to the scaled rate over the first "
+                           "W epochs (Goyal et al.'s gradual warm-up; default 0)")
+    more.add_argument("--seed", type=non_negative_int, default=0)
     more.add_argument("--dtype", choices=DTYPES, default="float64")
     more.add_argument("--no-bias", dest="bias", action="store_false",
                       help="no biases (Rashid's reference network)")
@@ -70,6 +87,10 @@ def add_train_arguments(p):
                            "above)")
     more.add_argument("--quiet", action="store_true", help="no progress bar")
     engine = p.add_argument_group("parallel engine")
+    engine.add_argument("--parallel", choices=PARALLELS, default="data",
+                        help="data: each worker takes its share of the samples (the seed's); "
+                             "tensor: each worker takes every sample and owns a share of the "
+                             "hidden units")
     engine.add_argument("--aggregate", choices=tuple(AGGREGATIONS),
                         default=None,
                         help="central: the broker updates shared weights (the seed's); "
@@ -86,9 +107,9 @@ def add_train_arguments(p):
                         help="checkpoint file (default <out>/checkpoint.npz)")
     engine.add_argument("--resume", default=None, metavar="PATH",
                         help="continue from a checkpoint (same settings, same final weights)")
-    engine.add_argument("--timeout", type=positive_float, default=60.0, metavar="S",
+    engine.add_argument("--timeout", type=positive_float, default=30.0, metavar="S",
                         help="seconds a worker may wait at the barrier before the run is "
-                             "stopped (default 60)")
+                             "stopped, and for a Dask cluster to be ready (default 30)")
     engine.add_argument("--no-trace", dest="trace", action="store_false",
                         help="do not record the engine's timeline")
     engine.add_argument("--algorithm", choices=tuple(ALGORITHMS), default="bsp",
@@ -123,11 +144,16 @@ def cmd_train(args):
         checkpoint = out / "checkpoint.npz"
     data = load_dataset(args.dataset, data_dir=args.data, train_size=args.train_size,
                         scaling=args.scaling, dtype=args.dtype, n_classes=args.output_nodes)
+    # Before training: the model and its metrics must have room where they go.
+    sizes = (data.n_features, *args.hidden, data.n_classes)
+    check_network(sizes, args.bias, args.dtype)
+    model_bytes = n_params(sizes, args.bias) * np.dtype(args.dtype).itemsize + 2**20
+    check_room(out, 2 * model_bytes, "--out")
     result = train(data, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                   lr_rule=args.lr_rule, input_nodes=args.input_nodes,
+                   lr_rule=args.lr_rule, warmup_epochs=args.warmup_epochs,
+                   input_nodes=args.input_nodes,
                    output_nodes=args.output_nodes, progress=not args.quiet,
                    checkpoint=checkpoint, resume=args.resume, **engine_options(args))
-    out.mkdir(parents=True, exist_ok=True)
     result.save(out)
     print(f"{result.summary()} -> {out}")
     return 0
@@ -163,18 +189,72 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    """Entry point of the ``pdsgd`` console script and ``python -m pdsgd``."""
+#: Signals that stop a run the way Ctrl-C does: a clean stop, one line, exit 128 + signal.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+def _stop(signum, frame):
+    # Once: a second signal must not interrupt the clean-up the first started.
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """While inside, SIGTERM and SIGHUP raise :class:`~pdsgd.errors.Interrupted` (main thread)."""
     try:
-        args = build_parser().parse_args(argv)
-        return args.func(args)
+        previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def main(argv=None):
+    """Entry point of the ``pdsgd`` console script and ``python -m pdsgd``.
+
+    Returns the exit code: 0, 2 for a problem the user can fix (one line on
+    stderr), 130 for Ctrl-C, 143 for SIGTERM and 129 for SIGHUP (each a clean
+    stop: workers ended, shared memory released, nothing half written).
+    """
+    try:
+        with stop_signals(), warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            args = build_parser().parse_args(argv)
+            return args.func(args)
     except PdsgdError as error:
         message = error.for_cli() if isinstance(error, OptionError) else str(error)
-        print(f"pdsgd: error: {message}", file=sys.stderr)
+        _say(f"pdsgd: error: {message}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("pdsgd: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        name = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+        _say(f"pdsgd: interrupted{name}")
+        return 128 + signum
+
+
+def _one_line_warnings(show):
+    """``warnings.showwarning`` that prints pdsgd's own warnings on one line, like its errors."""
+
+    def show_warning(message, category, *args, **kwargs):
+        if issubclass(category, PdsgdWarning):
+            _say(f"pdsgd: warning: {message}")
+        else:
+            show(message, category, *args, **kwargs)
+
+    return show_warning
+
+
+def _say(line):
+    try:
+        print(line, file=sys.stderr)
+    except OSError:  # a hung-up terminal
+        pass
 
 
 if __name__ == "__main__":

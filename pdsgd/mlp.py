@@ -258,10 +258,14 @@ class MLP:
                 axpy(deltas[l], b, a=-lr)
 
     # ------------------------------------------------------------------ storage
+    def arrays(self):
+        """What :meth:`save` writes: ``sizes``, ``bias``, ``dtype`` and ``params`` as arrays."""
+        return {"sizes": np.array(self.sizes), "bias": np.array(self.bias),
+                "dtype": np.array(self.dtype.name), "params": self.params}
+
     def save(self, path):
         """Write the model to ``path`` as ``.npz`` (atomic; loads with ``allow_pickle=False``)."""
-        write_npz(path, sizes=np.array(self.sizes), bias=np.array(self.bias),
-                  dtype=np.array(self.dtype.name), params=self.params)
+        write_npz(path, **self.arrays())
 
     @classmethod
     def load(cls, path):

@@ -24,16 +24,30 @@ non-default value use the engine instead of the sequential fast path.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from pdsgd.engine.backends import BACKENDS, DEFAULT_BACKEND, get_backend
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, LOCK_FREE, SENDS, SYNCS
+from pdsgd.engine.tensor import PARALLELS, OwnersUpdate
+from pdsgd.engine.tensor_worker import TensorWorker
 from pdsgd.errors import PdsgdError
+from pdsgd.machine import usable_cores
 
 #: The backend of a one-worker run that asks for nothing only the engine does.
 SEQUENTIAL = "sequential"
 BACKEND_CHOICES = (SEQUENTIAL, *BACKENDS)
 DTYPES = ("float64", "float32")
+#: How a waiting process crosses the barrier: spin while it pays, or always spin first.
+BARRIERS = ("adaptive", "fixed")
+#: Most workers per core on one machine (threads, processes, a local Dask cluster): past
+#: that a run is refused, since every extra worker only waits for a core.
+MAX_WORKERS_PER_CORE = 16
+#: Longest barrier timeout, in seconds (11.6 days: beyond it, waits cannot be timed).
+MAX_TIMEOUT = 1e6
+#: A Dask scheduler's address: ``[tcp|tls|ws|wss|ucx://]HOST:PORT``.
+SCHEDULER_ADDRESS = re.compile(r"((tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[\w.-]+)"
+                               r":(?P<port>\d{1,5})")
 
 
 class OptionError(PdsgdError):
@@ -122,11 +136,15 @@ class EngineSpec:
         ``local_steps`` local SGD steps (Algorithm 1, :mod:`pdsgd.engine.averaging`).
     local_steps : int
         K (``average`` only; 1 for ``bsp``).
+    parallel : {"data", "tensor"}
+        Split the samples among the workers (the seed's data parallelism), or
+        the network's hidden units (:mod:`pdsgd.engine.tensor`).
     backend : {"sequential", "serial", "threads", "processes", "dask"}, optional
         None: sequential for one worker asking nothing of the engine, else
         :data:`~pdsgd.engine.backends.DEFAULT_BACKEND`.
     aggregate : {"central", "replicated", "sharded"}, optional
-        None: the backend's default (:meth:`~pdsgd.engine.backends.base.Backend.default_aggregate`).
+        None: the backend's default (:meth:`~pdsgd.engine.backends.base.Backend.default_aggregate`);
+        stays None with tensor parallelism, where each worker updates what it owns.
     send : {"factors", "gradients"}
     trace : bool
     timeout : float
@@ -151,6 +169,9 @@ class EngineSpec:
         s, SSP's bound (``sync="ssp"`` only; 0 is BSP).
     scheduler : str, optional
         The ``dask`` backend's scheduler address.
+    barrier : {"adaptive", "fixed"}
+        ``processes``: spin at the barrier only while spinning pays (default),
+        or always spin first (the old behaviour, kept for comparison).
     """
 
     hidden: tuple = _option((200,), arithmetic=True)
@@ -162,11 +183,13 @@ class EngineSpec:
     micro_batch: int = _option(1, arithmetic=True)
     algorithm: str = _option("bsp", arithmetic=True, engine_only=True)
     local_steps: int = _option(1, arithmetic=True)
+    # Not arithmetic: both strategies are minibatch SGD with batch N*b; they differ in rounding.
+    parallel: str = _option("data", engine_only=True)
     backend: str | None = _option(None)
     aggregate: str | None = _option(None, engine_only=True)
     send: str = _option("factors", engine_only=True)
     trace: bool = _option(True)
-    timeout: float = _option(60.0)
+    timeout: float = _option(30.0)
     span: int = _option(512)
     checkpoint_every: int | None = _option(None)
     straggler: int | None = _option(None, engine_only=True)
@@ -175,10 +198,12 @@ class EngineSpec:
     sync: str = _option("bsp", arithmetic=True, engine_only=True)
     staleness: int | None = _option(None, arithmetic=True)
     scheduler: str | None = _option(None, engine_only=True)
+    barrier: str = _option("adaptive")
 
     def __post_init__(self):
         self._check()
         self._resolve()
+        self._check_workers()
 
     # ----------------------------------------------------------- validation
     def _check(self):
@@ -198,6 +223,7 @@ class EngineSpec:
                                             allow_none=True))
         choice("algorithm", self.algorithm, tuple(ALGORITHMS))
         choice("send", self.send, SENDS)
+        choice("barrier", self.barrier, BARRIERS)
         if self.backend is not None:
             choice("backend", self.backend, BACKEND_CHOICES)
         if self.aggregate is not None:
@@ -219,6 +245,17 @@ class EngineSpec:
         if self.scheduler is not None and self.backend != "dask":
             raise OptionError("scheduler", self.scheduler,
                               f"needs {{backend}}dask (not {self.backend})")
+        if self.scheduler is not None:
+            match = SCHEDULER_ADDRESS.fullmatch(str(self.scheduler))
+            if match is None or not 0 < int(match["port"]) < 65536:
+                raise OptionError("scheduler", self.scheduler,
+                                  "is not a Dask scheduler's address: write tcp://HOST:PORT, "
+                                  "as `dask scheduler` prints it")
+        if self.timeout > MAX_TIMEOUT:
+            raise OptionError("timeout", self.timeout, f"must be at most {MAX_TIMEOUT:g} s")
+        choice("parallel", self.parallel, PARALLELS)
+        if self.parallel == "tensor":
+            self._check_tensor()
         self._check_sync()
 
     def _check_sync(self):
@@ -251,6 +288,32 @@ class EngineSpec:
                               + (f"uses {mode.aggregate}" if mode.aggregate
                                  else "has no aggregation"))
 
+    def _check_tensor(self):
+        if not self.hidden:
+            raise OptionError("parallel", self.parallel, "needs a hidden layer to split")
+        if self.backend == "dask":
+            raise OptionError("parallel", self.parallel,
+                              "runs on {backend}serial, threads or processes (not dask)")
+        for option, data_only in (("algorithm", "bsp"), ("send", "factors"),
+                                  ("aggregate", None), ("sync", "bsp")):
+            value = getattr(self, option)
+            if value != data_only:
+                raise OptionError(option, value, "applies to {parallel}data only: with "
+                                  "tensor parallelism every worker takes every sample and "
+                                  "updates the units it owns")
+
+    def _check_workers(self):
+        """Refuse more workers than this machine can run (no cap on a remote Dask cluster)."""
+        if self.backend in (SEQUENTIAL, "serial") or self.scheduler is not None:
+            return
+        cores = usable_cores()
+        limit = MAX_WORKERS_PER_CORE * cores
+        if self.workers > limit:
+            raise OptionError("workers", self.workers,
+                              f"is more than this machine can run with {{backend}}{self.backend}"
+                              f": at most {MAX_WORKERS_PER_CORE} per core, {limit} on its "
+                              f"{cores} cores")
+
     def _resolve(self):
         if self.algorithm != "average":
             self._set(local_steps=1)
@@ -262,6 +325,8 @@ class EngineSpec:
                 raise OptionError("backend", self.backend,
                                   "runs one worker and none of the engine's options; "
                                   "name another {backend}")
+            return
+        if self.parallel == "tensor":
             return
         if self.sync != "bsp":
             self._set(aggregate=self.synchronization.aggregate)
@@ -298,6 +363,8 @@ class EngineSpec:
     @property
     def aggregation(self):
         """Who applies the update: an :class:`~pdsgd.engine.modes.Aggregation`."""
+        if self.parallel == "tensor":
+            return OwnersUpdate("owners", n_layers=len(self.hidden) + 1)
         return AGGREGATIONS.get(self.aggregate, LOCK_FREE)
 
     @property
@@ -316,8 +383,9 @@ class EngineSpec:
         return self.workers * self.round_batch
 
     def make_worker(self, index, model, X, T):
-        """Worker ``index`` of this run's algorithm (:attr:`rules`), reading ``model``."""
-        return self.rules.worker(index, model, X, T, self)
+        """Worker ``index`` of this run's algorithm (:attr:`rules`) or split, reading ``model``."""
+        worker = TensorWorker if self.parallel == "tensor" else self.rules.worker
+        return worker(index, model, X, T, self)
 
     def make_aggregator(self):
         """The Results Aggregator of this run's algorithm (:attr:`rules`)."""

@@ -1,9 +1,12 @@
 """End to end in a real browser: JupyterLab serves notebook 02, headless Chromium runs it.
 
-The server runs on 127.0.0.1 with a token and a free port, on a *copy* of the
-notebook in the test's temporary folder (so nothing in the checkout is
-written), with its own Jupyter config, runtime and workspace folders. It is
-stopped at the end, whatever happens, together with every process it started.
+The server is started the way ``make lab`` starts it (``pdsgd.course.lab``), on
+127.0.0.1 with a token and a free port, on a *copy* of the notebook in a
+temporary folder (so nothing in the checkout is written), with its own Jupyter
+config, runtime and workspace folders. It is stopped at the end, whatever
+happens, together with every process it started. The tests click the panel's
+Run and Stop buttons and the Kernel > Interrupt menu entry as a student would,
+and type in a JupyterLab terminal.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Playwright's own
 browser download is not used) and the ``playwright`` Python package. Without
@@ -80,14 +83,19 @@ def _stop(proc):
     psutil.wait_procs(alive, timeout=5)
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server on a copy of the notebook: yields ``(base_url, token)``."""
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab, started as ``make lab`` starts it, on a copy of the notebook.
+
+    Yields ``(base_url, token, server process, folder)``. The server's PATH
+    lacks this environment's ``bin`` folder: the launcher must put it there.
+    """
     _require(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     try:
         import playwright  # noqa: F401
     except ImportError:
         _require(False, "the playwright package is not installed (pip install playwright)")
+    tmp_path = tmp_path_factory.mktemp("lab")
     work = tmp_path / "notebooks"
     work.mkdir()
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)
@@ -96,17 +104,22 @@ def lab(tmp_path):
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "PDSGD_QUICK": "1", "TMPDIR": str(tmp_path),
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p and Path(p).resolve() != Path(bin_dir).resolve())
+    env = {**os.environ, "PDSGD_QUICK": "1", "TMPDIR": str(tmp_path), "PATH": path,
+           "SHELL": "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh",
            "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
+    env.pop("VIRTUAL_ENV", None)
     log = open(tmp_path / "lab.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
-         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+        [sys.executable, "-m", "pdsgd.course.lab", str(work), "--no-browser",
+         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+         f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
+         "--LabApp.news_url=None",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
          *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -118,18 +131,19 @@ def lab(tmp_path):
             log.flush()
             tail = (tmp_path / "lab.log").read_text()[-2000:]
             raise RuntimeError(f"{error}; the end of its log:\n{tail}") from None
-        yield base, token
+        yield base, token, proc, tmp_path
     finally:
         _stop(proc)
         log.close()
         print(f"jupyter lab log: {tmp_path / 'lab.log'}")
 
 
-def test_notebook_02_runs_in_jupyterlab_and_shows_the_panel(lab, tmp_path):
+@pytest.fixture(scope="module")
+def page(lab):
+    """Chromium on notebook 02, every cell run once."""
     from playwright.sync_api import sync_playwright
 
-    base, token = lab
-    shot = tmp_path / "02_parallel_sgd.png"
+    base, token, _, tmp_path = lab
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -143,36 +157,144 @@ def test_notebook_02_runs_in_jupyterlab_and_shows_the_panel(lab, tmp_path):
                                    " && w.sessionContext.session.kernel"
                                    " && w.sessionContext.session.kernel.status === 'idle'; }")
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            # The panel renders: its sliders are visible.
-            sliders = page.locator(".jp-OutputArea-output .widget-slider")
-            sliders.first.wait_for(state="visible", timeout=180_000)
-            assert sliders.count() >= 4
-            assert page.locator(".widget-slider .widget-label", has_text="workers N").count() == 1
-            # Every cell ran: the kernel is idle again and no cell shows an error.
-            page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext"
-                                   ".session.kernel.status === 'idle'"
-                                   " && document.querySelectorAll('.jp-Cell .jp-InputPrompt')"
-                                   ".length > 0 && ![...document.querySelectorAll("
-                                   "'.jp-InputPrompt')].some(p => p.textContent.includes('*'))",
-                                   timeout=180_000)
-            assert page.locator(".jp-OutputArea-output[data-mime-type="
-                                "'application/vnd.jupyter.stderr'] .ansi-red-fg").count() == 0
-            # Press Run in the panel: a plot appears inside the widget.
-            panel = page.locator(".jp-OutputArea-output .widget-vbox").filter(
-                has_text="Parallel SGD: choose, then press Run").first
-            panel.scroll_into_view_if_needed()
-            panel.get_by_role("button", name="Run").click()
-            plot = panel.locator("img")
-            plot.first.wait_for(state="visible", timeout=120_000)
-            assert plot.first.evaluate("img => img.naturalWidth") > 100
-            panel.get_by_text("test accuracy").first.wait_for(state="visible", timeout=60_000)
-            panel.scroll_into_view_if_needed()
-            page.screenshot(path=str(shot))
+            yield page
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             print(f"screenshot of the failure: {tmp_path / 'failure.png'}")
             raise
         finally:
             browser.close()
+
+
+RUN_IN_KERNEL = """async (code) => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const future = kernel.requestExecute({code: code, store_history: false});
+  let out = "";
+  future.onIOPub = (msg) => {
+    if (msg.header.msg_type === "stream") { out += msg.content.text; }
+    if (msg.header.msg_type === "error") { out += "ERROR " + msg.content.evalue; }
+  };
+  await future.done;
+  return out;
+}"""
+
+
+def _kernel(page, code):
+    """Run ``code`` in the notebook's kernel from the page; return what it printed."""
+    out = page.evaluate(RUN_IN_KERNEL, code)
+    assert "ERROR" not in out, out
+    return out
+
+
+def _panel(page):
+    return page.locator(".jp-OutputArea-output .widget-vbox").filter(
+        has_text="Parallel SGD: choose, then press Run").first
+
+
+def _kernel_process(lab):
+    import psutil
+
+    _, _, server, _ = lab
+    kernels = [p for p in psutil.Process(server.pid).children(recursive=True)
+               if "ipykernel" in " ".join(p.cmdline())]
+    assert len(kernels) == 1, kernels
+    return kernels[0]
+
+
+def test_notebook_02_runs_in_jupyterlab_and_shows_the_panel(page, lab):
+    tmp_path = lab[3]
+    shot = tmp_path / "02_parallel_sgd.png"
+    # The panel renders: its sliders are visible.
+    sliders = page.locator(".jp-OutputArea-output .widget-slider")
+    sliders.first.wait_for(state="visible", timeout=180_000)
+    assert sliders.count() >= 4
+    assert page.locator(".widget-slider .widget-label", has_text="workers N").count() == 1
+    # Every cell ran: the kernel is idle again and no cell shows an error.
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext"
+                           ".session.kernel.status === 'idle'"
+                           " && document.querySelectorAll('.jp-Cell .jp-InputPrompt')"
+                           ".length > 0 && ![...document.querySelectorAll("
+                           "'.jp-InputPrompt')].some(p => p.textContent.includes('*'))",
+                           timeout=180_000)
+    assert page.locator(".jp-OutputArea-output[data-mime-type="
+                        "'application/vnd.jupyter.stderr'] .ansi-red-fg").count() == 0
+    # Press Run in the panel: a plot appears inside the widget.
+    panel = _panel(page)
+    panel.scroll_into_view_if_needed()
+    panel.get_by_role("button", name="Run").click()
+    plot = panel.locator("img")
+    plot.first.wait_for(state="visible", timeout=120_000)
+    assert plot.first.evaluate("img => img.naturalWidth") > 100
+    panel.get_by_text("test accuracy").first.wait_for(state="visible", timeout=60_000)
+    panel.scroll_into_view_if_needed()
+    page.screenshot(path=str(shot))
     print(f"screenshot: {shot}")
     assert shot.stat().st_size > 10_000
+
+
+def _start_a_long_run(page, panel, **values):
+    from playwright.sync_api import expect
+
+    settings = "; ".join(f"panel.{k}.value = {v!r}" for k, v in values.items())
+    _kernel(page, f"panel.train_size.value = panel.train_size.max; panel.epochs.value = 10; "
+                  f"{settings}")
+    panel.scroll_into_view_if_needed()
+    panel.get_by_role("button", name="Run").click()
+    # The run has started (Stop is enabled, the last run's plot cleared), and then
+    # finished its first epoch: its plot is drawn.
+    expect(panel.get_by_role("button", name="Stop")).to_be_enabled(timeout=60_000)
+    panel.locator("img").first.wait_for(state="visible", timeout=180_000)
+
+
+def test_the_stop_button_ends_a_panel_run(page):
+    panel = _panel(page)
+    _start_a_long_run(page, panel, workers=1, backend="auto")
+    started = time.monotonic()
+    panel.get_by_role("button", name="Stop").click()
+    panel.get_by_text("stopped after epoch").first.wait_for(state="visible", timeout=60_000)
+    print(f"Stop: the status said stopped {time.monotonic() - started:.2f} s after the click")
+    stopped = int(_kernel(page, "print(panel.stopped_after)"))
+    assert 1 <= stopped < 10
+    assert panel.get_by_role("button", name="Run").is_enabled()
+
+
+def test_kernel_interrupt_ends_a_processes_run_and_leaves_nothing(page, lab):
+    panel = _panel(page)
+    _start_a_long_run(page, panel, workers=2, backend="processes")
+    started = time.monotonic()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Interrupt Kernel").first.click()
+    panel.get_by_text("stopped after epoch").first.wait_for(state="visible", timeout=60_000)
+    print(f"Kernel > Interrupt: stopped {time.monotonic() - started:.2f} s after the click")
+    assert 1 <= int(_kernel(page, "print(panel.stopped_after)")) < 10
+    kernel = _kernel_process(lab)
+    deadline = time.monotonic() + 15
+    while True:  # the workers and their shared memory are gone
+        workers = [p for p in kernel.children(recursive=True)
+                   if "resource_tracker" not in " ".join(p.cmdline())]
+        shm = [n for n in os.listdir("/dev/shm")
+               if n.startswith((f"pdsgd_{kernel.pid}_", f"sem.loky-{kernel.pid}-"))]
+        if not workers and not shm or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert workers == [] and shm == []
+    # The panel is ready for the next run.
+    _kernel(page, "panel.epochs.value = 1; panel.train_size.value = 300; "
+                  "panel.workers.value = 1; panel.backend.value = 'auto'")
+    panel.get_by_role("button", name="Run").click()
+    panel.get_by_text("test accuracy").first.wait_for(state="visible", timeout=120_000)
+
+
+def test_a_terminal_of_lab_finds_this_environments_dask(page, lab):
+    tmp_path = lab[3]
+    answer = tmp_path / "which-dask.txt"
+    page.evaluate("() => { window.jupyterapp.commands.execute('terminal:create-new'); }")
+    terminal = page.locator(".jp-Terminal").last
+    terminal.wait_for(state="visible", timeout=60_000)
+    terminal.click()
+    page.keyboard.type(f"command -v dask > {answer}\n")
+    deadline = time.monotonic() + 60
+    while not (answer.exists() and answer.read_text().strip()):
+        assert time.monotonic() < deadline, "the terminal did not answer"
+        time.sleep(0.2)
+    assert answer.read_text().strip() == str(Path(sys.executable).parent / "dask")

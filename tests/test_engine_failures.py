@@ -170,3 +170,65 @@ def _cmdline(p):
         return p.cmdline()
     except psutil.Error:
         return []
+
+
+@pytest.mark.parametrize("aggregate", ["replicated", "central"])
+def test_a_stopped_worker_is_named_alive_at_about_the_timeout(aggregate):
+    X, T = problem(n=400, n_in=30)
+    timeout, stopped, errors = 2.0, [], []
+
+    def stop_worker_1(broker):
+        pids = broker.backend.block["pids"]
+        while pids[1] == 0 and not broker.backend.closed:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        stopped.append((int(pids[1]), time.monotonic()))
+        os.kill(stopped[0][0], signal.SIGSTOP)  # alive, but it will never arrive
+
+    with pytest.raises(WorkerError) as info:
+        with Broker(MLP((30, 20, 3)), X, T, workers=2, backend="processes", aggregate=aggregate,
+                    span=50, timeout=timeout) as broker:
+            threading.Thread(target=stop_worker_1, args=(broker,), daemon=True).start()
+            for epoch in range(10_000):
+                broker.run_epoch(epoch_order(len(X), 0, epoch), 0.1)
+    pid, since = stopped[0]
+    elapsed = time.monotonic() - since
+    assert f"worker 1 (pid {pid}) did not reach the barrier within 2 s" in str(info.value)
+    assert "died" not in str(info.value) and not errors
+    assert timeout - 0.1 < elapsed < timeout + 2.0, elapsed  # about the timeout, not twice it
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert worker_children() == []
+
+
+def test_a_tiny_timeout_on_threads_is_a_one_line_error(tmp_path, capsys):
+    from pdsgd.cli import main
+
+    argv = ["train", "--dataset", "synthetic", "--train-size", "200", "--hidden", "8",
+            "--epochs", "1", "--quiet", "--workers", "2", "--backend", "threads",
+            "--timeout", "1e-9", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("pdsgd: error: a worker did not reach the barrier within --timeout 1e-09 s; "
+                   "the run was stopped")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_worker_late_at_the_end_of_a_span_is_found_after_the_timeout(monkeypatch):
+    from pdsgd.engine.backends import failures
+
+    watch = failures.LateWatch(workers=3, timeout=2.0)
+    watch.active = True
+    now = [100.0]
+    monkeypatch.setattr(failures.time, "monotonic", lambda: now[0])
+    arrive = [5, 4, 5, 5]  # generation 5: worker 1 is not there (party 3 is the broker)
+    assert watch.late(arrive, 5) == -1  # the clock starts when the first worker arrived
+    now[0] += 1.9
+    assert watch.late(arrive, 5) == -1
+    now[0] += 0.2
+    assert watch.late(arrive, 5) == 1
+    arrive[1] = 5
+    assert watch.late(arrive, 5) == -1 and watch.since is None
+    watch.active = False  # while the workers start, nobody is late
+    arrive[1] = 4
+    now[0] += 10
+    assert watch.late(arrive, 5) == -1

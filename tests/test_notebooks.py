@@ -2,8 +2,11 @@
 
 Storage (see notebooks/README.md): each notebook is an ``.ipynb`` **without outputs**
 paired by jupytext with a ``py:percent`` script; both are committed and must hold
-the same cells. Each notebook is executed headless in a fresh kernel with
-``PDSGD_QUICK=1`` (the course's small sizes, :func:`pdsgd.course.lessons.defaults`).
+the same cells. So are the worked answers in ``notebooks/solutions/``. Each notebook
+and each solution is executed headless in a fresh kernel with ``PDSGD_QUICK=1`` (the
+course's small sizes, :func:`pdsgd.course.lessons.defaults`); every cell of a course
+notebook must finish within 10 s. No notebook's text states a time that its own run
+did not measure.
 """
 
 import os
@@ -19,7 +22,14 @@ jupytext = pytest.importorskip("jupytext")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 COURSE = ["01_the_network", "02_parallel_sgd", "03_scaling", "04_the_barrier",
           "05_going_distributed"]
+SOLUTIONS = [f"solutions/{name}_solutions" for name in COURSE]
 BUDGET_S = 120  # each notebook, headless, on 2 cores
+CELL_BUDGET_S = 10  # each cell of a course notebook
+#: A time stated in the text: "826 us", "13-18 us", "0.65 s", "tens of microseconds"...
+TIME_FIGURE = re.compile(
+    r"\d[\d,.]*\s*(?:-|to)?\s*[\d,.]*\s*(?:us|µs|μs|ms|s|microseconds?|milliseconds?|seconds?)\b"
+    r"|(?:a few|tens of|hundreds of|several|a fraction of an?)\s+(?:micro|milli)?seconds?\b",
+    re.IGNORECASE)
 
 
 def _cells(nb):
@@ -27,14 +37,17 @@ def _cells(nb):
 
 
 def test_the_course_is_complete_and_nothing_else_is_there():
-    ipynb = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-    scripts = sorted(p.stem for p in NOTEBOOKS.glob("*.py"))
-    assert ipynb == COURSE, "every notebook needs its .ipynb (and only the course's)"
-    assert scripts == COURSE, "every notebook needs its paired py:percent script"
+    for folder, names in ((NOTEBOOKS, COURSE), (NOTEBOOKS / "solutions", SOLUTIONS)):
+        ipynb = sorted(str(p.relative_to(NOTEBOOKS).with_suffix("")).replace("\\", "/")
+                       for p in folder.glob("*.ipynb"))
+        scripts = sorted(str(p.relative_to(NOTEBOOKS).with_suffix("")).replace("\\", "/")
+                         for p in folder.glob("*.py"))
+        assert ipynb == names, "every notebook needs its .ipynb (and only the course's)"
+        assert scripts == names, "every notebook needs its paired py:percent script"
     assert 'formats = "ipynb,py:percent"' in (NOTEBOOKS / "jupytext.toml").read_text()
 
 
-@pytest.mark.parametrize("name", COURSE)
+@pytest.mark.parametrize("name", COURSE + SOLUTIONS)
 def test_notebook_and_script_are_in_sync_and_without_outputs(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     script = jupytext.read(NOTEBOOKS / f"{name}.py")
@@ -58,6 +71,42 @@ def test_notebook_opens_with_goals_ends_with_exercises_and_defines_nothing(name)
         if cell.cell_type == "code":
             # The logic lives in pdsgd: a cell calls and explains, it defines nothing.
             assert not re.search(r"^\s*(def|class) ", cell.source, re.M), cell.source
+    assert f"solutions/{name}_solutions.ipynb" in last.source, "exercises point to their answers"
+
+
+@pytest.mark.parametrize("name", SOLUTIONS)
+def test_every_exercise_has_a_worked_answer(name):
+    course = nbformat.read(NOTEBOOKS / f"{name.split('/')[1][:-len('_solutions')]}.ipynb",
+                           as_version=4)
+    asked = len(re.findall(r"^\d\. ", course.cells[-1].source, re.M))
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    answers = [int(n) for c in nb.cells if c.cell_type == "markdown"
+               for n in re.findall(r"^## (\d)\. ", c.source, re.M)]
+    assert answers == list(range(1, asked + 1))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not re.search(r"^\s*(def|class) ", cell.source, re.M), cell.source
+
+
+@pytest.mark.parametrize("text,found", [
+    ("an iteration of 826 us against 111 us", True), ("waits of 13-18 us", True),
+    ("a sample takes tens of microseconds", True), ("it took 0.65 s", True),
+    ("a delay of 5 ms", True), ("2.3 milliseconds", True),
+    ("the printed times", False), ("set `extra ms per iteration` to 5", False),
+    ("N = 2 workers, 4 epochs", False),
+])
+def test_the_time_figure_pattern(text, found):
+    assert bool(TIME_FIGURE.search(text)) is found
+
+
+@pytest.mark.parametrize("name", COURSE + SOLUTIONS)
+def test_the_text_states_no_time_its_run_did_not_measure(name):
+    """Times come from the notebook's own run, printed by its cells (f-strings of the
+    measurement); the text says what to look for, never how long something takes."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    stated = [m.group(0) for c in nb.cells if c.cell_type == "markdown"
+              for m in TIME_FIGURE.finditer(c.source)]
+    assert not stated, f"{name} states times in its text: {stated}"
 
 
 def _execute(name, tmp_path, monkeypatch):
@@ -72,7 +121,7 @@ def _execute(name, tmp_path, monkeypatch):
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    nbformat.write(nb, tmp_path / f"{name}.ipynb")  # the executed copy, for a look on failure
+    nbformat.write(nb, tmp_path / f"{Path(name).name}.ipynb")  # the executed copy, for a look
     return nb, seconds
 
 
@@ -99,16 +148,17 @@ def _widget_texts(nb):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", COURSE)
+@pytest.mark.parametrize("name", COURSE + SOLUTIONS)
 def test_notebook_runs_headless(name, tmp_path, monkeypatch):
     nb, seconds = _execute(name, tmp_path, monkeypatch)
-    slowest = _cell_seconds(nb)[:3]
+    cells = _cell_seconds(nb)
+    slowest = cells[:3]
     print(f"{name}: {seconds:.1f} s headless; slowest cells: "
           + "; ".join(f"{s:.1f} s {line!r}" for s, line in slowest))
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert images, "every notebook shows at least one figure"
+    assert images or name in SOLUTIONS, "every notebook shows at least one figure"
     if name in ("02_parallel_sgd", "04_the_barrier"):
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
                    for o in outputs), "the widget panel is displayed"
@@ -116,3 +166,7 @@ def test_notebook_runs_headless(name, tmp_path, monkeypatch):
     assert not [t for t in _widget_texts(nb) if "refused:" in t or "failed:" in t]
     assert seconds < BUDGET_S or os.environ.get("PDSGD_NO_TIME_LIMIT"), (
         f"{name} took {seconds:.0f} s (budget {BUDGET_S} s); slowest cells: {slowest}")
+    if name in COURSE:
+        assert cells[0][0] < CELL_BUDGET_S or os.environ.get("PDSGD_NO_TIME_LIMIT"), (
+            f"a cell of {name} took {cells[0][0]:.1f} s (budget {CELL_BUDGET_S} s): "
+            f"{cells[0][1]!r}")

@@ -6,13 +6,28 @@ seconds. Nothing here asserts a timing: only counts, files and equalities.
 """
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
+from pdsgd.cli import main as cli
 from pdsgd.data.datasets import load_dataset
 from pdsgd.errors import PdsgdError
+from pdsgd.machine import usable_cores
+from pdsgd.spec import OptionError
 from pdsgd.study.experiment import Cell, run_grid, summarize
-from pdsgd.study.reproduce import PROFILES, build_cells, load_profile_data, reproduce, tiny_profile
+from pdsgd.study.profiles import (
+    PROFILES,
+    build_cells,
+    customize,
+    machine_workers,
+    powers_of_two,
+    tiny_profile,
+)
+from pdsgd.study.reference import load_studies, render_index
+from pdsgd.study.reproduce import load_profile_data, reproduce
 from pdsgd.train import train
 
 SETTINGS = dict(hidden=[8])
@@ -120,7 +135,7 @@ def test_reproduce_writes_every_figure_and_the_report(reproduced):
     for name in FIGURES:
         assert f"({name}.png)" in report
     assert "The seed's claims" in report and "hardware_threads" in report
-    assert len(study["claims"]) == 3
+    assert len(study["claims"]) == 3 * 2  # three claims, two curves (b = 1 and 4)
     assert json.loads((out / "study.json").read_text())["profile"] == "tiny"
 
 
@@ -128,13 +143,26 @@ def test_a_second_reproduce_trains_nothing_and_changes_no_number(reproduced):
     _, first, second = reproduced
     assert second["cells"]["trained"] == 0
     assert second["cells"]["cached"] == first["cells"]["total"]
-    for key in ("timing", "speedup", "amdahl", "accuracy", "cost_model", "claims"):
+    for key in ("timing", "speedup", "curves", "breakdown", "accuracy", "cost_model", "claims",
+                "finished"):
         assert second[key] == first[key], key
 
 
 def test_reproduce_measures_speedup_against_the_sequential_run(reproduced):
     _, study, _ = reproduced
     assert {r["workers"] for r in study["speedup"]} == {1, 2}
+    # One curve per micro-batch, each against the sequential run at its own b.
+    assert {(r["micro_batch"], r["strategy"]) for r in study["speedup"]} == {
+        (1, "data"), (4, "data")}
+    seq = {(r["train_size"], r["micro_batch"]): r["seconds"] for r in study["timing"]
+           if r["backend"] is None}
+    for r in study["timing"]:
+        if r["backend"]:
+            t1 = seq[(r["train_size"], r["micro_batch"])]
+            assert r["speedup"] == pytest.approx(t1 / r["seconds"])
+    assert len(study["curves"]) == 4  # 2 P x 2 b
+    assert [r["workers"] for r in study["breakdown"]] == [1, 2]
+    assert {c["curve"] for c in study["claims"]} == {"b = 1", "b = 4"}
     assert study["cost_model"] is not None
     assert {r["lr_rule"] for r in study["accuracy"]} == {"fixed", "linear"}
     assert study["timeline_cell"]["phases"]["iterations"] > 0
@@ -143,14 +171,112 @@ def test_reproduce_measures_speedup_against_the_sequential_run(reproduced):
 def test_cells_of_a_profile():
     cells = build_cells(PROFILES["quick"], n_train=4000)
     timing = cells["timing"]
-    assert {c.train_size for c in timing} == {1000, 2000, 4000}
-    assert {c.workers for c in timing} == {1, 2, 4, 8}
+    # The quick profile's N follow the machine: 1, 2, 4, ... up to twice the usable cores.
+    assert {c.workers for c in timing} == set(machine_workers()) == set(
+        powers_of_two(2 * usable_cores()))
+    assert {c.micro_batch for c in timing} == {1, 16}
+    assert {c.micro_batch for c in timing if c.backend is None} == {1, 16}  # T(1) per b
+    if len(machine_workers()) <= 3:
+        assert {c.train_size for c in timing} == {1000, 2000, 4000}
     assert {c.lr_rule for c in cells["accuracy"]} == {"fixed", "linear"}
+    assert {c.micro_batch for c in cells["accuracy"]} == {1}
     assert [c.keep_model for c in cells["accuracy"]][0]  # the seed's default run
     assert cells["timeline"][0].keep_trace
     # Sizes the data cannot supply are dropped.
     assert {c.train_size for c in build_cells(PROFILES["full"], 20_000)["timing"]} == {
         1000, 10_000}
+    # The full profile's seed run (5 epochs, largest P) is timed and kept once, not twice.
+    full = build_cells(PROFILES["full"], 60_000)
+    assert full["accuracy"][0] in full["timing"]
+
+
+def test_a_long_machine_grid_keeps_the_quick_profile_in_budget(monkeypatch):
+    import pdsgd.study.profiles
+
+    monkeypatch.setattr(pdsgd.study.profiles, "usable_cores", lambda: 16)
+    timing = build_cells(PROFILES["quick"], n_train=4000)["timing"]
+    assert {c.workers for c in timing} == {1, 2, 4, 8, 16, 32}
+    assert {c.train_size for c in timing} == {1000, 4000}  # the middle P goes
+
+
+def test_the_user_sets_the_grid():
+    quick = PROFILES["quick"]
+    p = customize(quick, workers=(4, 1, 2, 2), train_sizes=(1000, 3000), micro_batch=(16,),
+                  repeats=5, epochs=2, dataset="synthetic", backend="threads")
+    assert (p.workers, p.sizes, p.micro_batches, p.repeats) == ((1, 2, 4), (1000, 3000), (16,), 5)
+    assert (p.timing_epochs, p.accuracy_epochs, p.timeline[2]) == (2, 2, 1)
+    assert (p.datasets, p.backend) == (("synthetic",), "threads")
+    assert "--workers 4,1,2,2" in p.notes[-1]
+    # The seed's own words: #max_workers and #max_trainsize.
+    assert customize(quick, max_workers=16).workers == (1, 2, 4, 8, 16)
+    assert customize(quick, max_workers=12).workers == (1, 2, 4, 8, 12)
+    assert customize(PROFILES["full"], max_train_size=20_000).sizes == (1000, 10_000, 20_000)
+    assert customize(quick, max_train_size=2000).sizes == (1000, 2000)
+    cells = build_cells(customize(quick, workers=(1, 8)), 4000)
+    assert cells["timeline"][0].workers == 8  # the profile's N = 2 is not in the grid
+    assert customize(quick) is quick
+
+
+@pytest.mark.parametrize("grid,message", [
+    (dict(workers=(0, 2)), "workers=0 must be a positive integer"),
+    (dict(max_workers=8, workers=(1, 2)), "max_workers=8 cannot be combined with workers=1,2"),
+    (dict(max_train_size=500, train_sizes=(100,)), "cannot be combined with train_sizes=100"),
+    (dict(micro_batch=()), "micro_batch='' needs at least one value"),
+    (dict(backend="sequential"), "backend='sequential' is unknown"),
+    (dict(dataset="cifar"), "dataset='cifar' is unknown"),
+    (dict(repeats=0), "repeats=0 must be a positive integer"),
+])
+def test_a_bad_grid_is_refused_in_one_line(grid, message):
+    with pytest.raises(OptionError) as err:
+        customize(PROFILES["quick"], **grid)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--workers", "1,0"], "argument --workers: expected a positive integer, got 0"),
+    (["--workers", "1,two"], "argument --workers: expected a positive integer, got 'two'"),
+    (["--max-workers", "8", "--workers", "1,2"], "--max-workers 8 cannot be combined with "
+                                                 "--workers 1,2"),
+    (["--train-sizes", "1000,100000"], "--train-sizes 1000,100000 asks for more than the "
+                                       "4,000 training samples of mnist-5k"),
+    (["--max-train-size", "5000"], "--max-train-size 5000 asks for more than"),
+    (["--backend", "sequential"], "argument --backend: invalid choice"),
+    (["--dataset", "fashion"], "argument --dataset: invalid choice"),
+])
+def test_the_cli_refuses_a_bad_grid_before_anything_runs(tmp_path, capsys, argv, message):
+    out = tmp_path / "results"
+    assert cli(["reproduce", "--quiet", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()  # nothing written, nothing trained
+
+
+def test_a_missing_dataset_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PDSGD_DATA_DIR", str(tmp_path))  # no MNIST there
+    out = tmp_path / "results"
+    assert cli(["reproduce", "--quiet", "--out", str(out), "--dataset", "mnist"]) == 2
+    err = capsys.readouterr().err
+    assert "pdsgd data fetch mnist" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_the_cli_runs_the_grid_it_is_given(tmp_path, capsys):
+    out = tmp_path / "results"
+    argv = ["reproduce", "--quiet", "--out", str(out), "--dataset", "synthetic",
+            "--train-sizes", "40,80", "--workers", "1,2", "--micro-batch", "1,4",
+            "--repeats", "1", "--epochs", "1", "--backend", "serial"]
+    assert cli(argv) == 0
+    study = json.loads((out / "study.json").read_text())
+    engine = [r for r in study["timing"] if r["backend"]]
+    assert {(r["train_size"], r["workers"], r["micro_batch"]) for r in engine} == {
+        (p, n, b) for p in (40, 80) for n in (1, 2) for b in (1, 4)}
+    assert {r["backend"] for r in engine} == {"serial"} and study["repeats"] == 1
+    assert study["command"] == ("pdsgd reproduce --profile quick --workers 1,2 --train-sizes "
+                                "40,80 --micro-batch 1,4 --repeats 1 --epochs 1 --dataset "
+                                "synthetic --backend serial")
+    assert "grid set by the user" in (out / "REPORT.md").read_text()
+    assert cli(argv) == 0  # again: everything from the cache
+    assert "0 cells trained" in capsys.readouterr().out
 
 
 def test_full_profile_without_data_fails_in_one_line(tmp_path, monkeypatch):
@@ -161,6 +287,53 @@ def test_full_profile_without_data_fails_in_one_line(tmp_path, monkeypatch):
     with pytest.raises(PdsgdError) as err:
         load_profile_data(PROFILES["full"])
     assert "\n" not in str(err.value) and "pdsgd data fetch mnist" in str(err.value)
+
+
+def test_a_kept_reference_run_and_its_index(tmp_path):
+    assert "No reference run is kept yet" in render_index({})
+    for name in ("ref-a", "ref-b"):
+        reproduce(tmp_path, tiny_profile(repeats=1), progress=False, reference=name,
+                  formats=("png",))
+    root = tmp_path / "reference"
+    for name in ("ref-a", "ref-b"):
+        assert (root / name / "REPORT.md").is_file() and (root / name / "study.json").is_file()
+        assert (root / name / ".cache").is_dir()  # beside it, but not kept (.gitignore)
+    index = (root / "README.md").read_text()
+    assert "[ref-a](ref-a/REPORT.md)" in index and "[ref-b](ref-b/REPORT.md)" in index
+    assert "--reference ref-b" in index and "usable cores" in index
+    assert "Which machine answered which claim" in index
+    assert "b = 1: cannot tell" in index
+    assert not (tmp_path / "REPORT.md").exists()
+    with pytest.raises(OptionError, match="plain folder name"):
+        reproduce(tmp_path, tiny_profile(), progress=False, reference="../elsewhere")
+
+
+def test_the_kept_index_lists_the_kept_runs():
+    root = Path(__file__).parents[1] / "results" / "reference"
+    assert (root / "README.md").read_text() == render_index(load_studies(root))
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (Path(__file__).parents[1] / ".git")
+                    .exists(), reason="not a git checkout")
+def test_a_reference_run_is_kept_but_not_its_cache():
+    root = Path(__file__).parents[1]
+
+    def ignored(path):
+        return subprocess.run(["git", "check-ignore", "-q", "--no-index", path],
+                              cwd=root).returncode == 0
+
+    kept = ["results/reference/README.md", "results/reference/full-fashion-mnist/REPORT.md",
+            "results/reference/full-fashion-mnist/study.json",
+            "results/reference/full-fashion-mnist/speedup.png",
+            "results/reference/full-fashion-mnist/seed_defaults/metrics.json",
+            "results/README.md"]
+    dropped = ["results/reference/full-fashion-mnist/.cache/P1000-N1-seq.json",
+               "results/reference/full-fashion-mnist/seed_defaults/model.npz",
+               "results/reference/full-fashion-mnist/speedup.svg",
+               "results/reference/full-fashion-mnist/seed_defaults/history.svg",
+               "results/REPORT.md", "results/speedup.png", "results/.cache/x.json"]
+    assert [p for p in kept if ignored(p)] == []
+    assert [p for p in dropped if not ignored(p)] == []
 
 
 def test_full_profile_falls_back_to_fashion_mnist_with_a_notice(tmp_path, monkeypatch, capsys):

@@ -1,14 +1,31 @@
 """The notebooks' widget panels and helpers, driven as a student would: set values, press Run."""
 
 
+import gc
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
+from engine_helpers import shm_segments, worker_children
 from matplotlib.figure import Figure
 
+import pdsgd
 from pdsgd import load_dataset, plots
-from pdsgd.course import lessons, widgets
+from pdsgd.course import background, distributed, lab, lessons, scaling, tables, widgets
+from pdsgd.course import panel as panel_module
 from pdsgd.engine import trace
+from pdsgd.engine.backends import BACKENDS
+from pdsgd.engine.modes import AGGREGATIONS
 from pdsgd.mlp import MLP
+from pdsgd.spec import OptionError
+from pdsgd.study import experiment
+from pdsgd.train import LR_RULES
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +42,23 @@ def test_training_panel_controls_map_to_train_arguments(data):
     assert opts["hidden"] == (50, 50)
     assert opts["workers"] == 2 and opts["micro_batch"] == 4 and opts["train_size"] == 300
     assert opts["backend"] is None  # "auto": sequential for N = 1, the engine's default above
-    panel.backend.value = "threads"
+    assert opts["aggregate"] is None and opts["warmup_epochs"] == 0
+    assert opts["span"] == widgets.SPAN_SAMPLES // 8  # a Stop is seen every 1,024 samples
+    panel.backend.value, panel.aggregate.value = "threads", "replicated"
     assert panel.options()["backend"] == "threads"
+    assert panel.options()["aggregate"] == "replicated"
+    panel.lr_rule.value = "linear"
+    assert not panel.warmup_epochs.disabled and panel.options()["warmup_epochs"] == 1
+    panel.lr_rule.value = "fixed"
+    assert panel.warmup_epochs.disabled and panel.options()["warmup_epochs"] == 0
+
+
+def test_drop_downs_offer_what_the_engine_has():
+    panel = widgets.TrainingPanel()
+    assert panel.backend.options == ("auto", *BACKENDS)
+    assert panel.aggregate.options == ("auto", *AGGREGATIONS)
+    assert panel.lr_rule.options == LR_RULES
+    assert set(widgets.BARRIER_BACKENDS) <= set(BACKENDS)
 
 
 def test_training_panel_defaults_are_the_course_defaults():
@@ -36,10 +68,21 @@ def test_training_panel_defaults_are_the_course_defaults():
     assert panel.hidden == tuple(d["hidden"]) and panel.workers.value == 1
 
 
+def test_sliders_cannot_exceed_the_data(data):
+    panel = widgets.TrainingPanel(data)
+    assert panel.train_size.max == len(data.X_train) == 400
+    panel.train_size.value = 5000
+    assert panel.train_size.value == 400
+    assert widgets.TrainingPanel().train_size.max == 4000  # mnist-5k's training set
+    straggler = widgets.StragglerPanel(data, train_size=10_000)
+    assert straggler.train_size.value == straggler.train_size.max == 400
+
+
 def test_training_panel_run_button_trains_and_plots(data):
     panel = widgets.TrainingPanel(data, train_size=200, epochs=2)
     panel.hidden_width.value = 20
-    panel.run_button.click()
+    panel.run_button.click()  # starts the run in its own thread and returns
+    assert panel.wait(60)
     assert panel.error is None, panel.error
     assert panel.result.history["epoch"] == [1, 2]
     assert panel.result.config["train_size"] == 200
@@ -48,31 +91,118 @@ def test_training_panel_run_button_trains_and_plots(data):
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert len(fig.axes[0].lines[0].get_xdata()) == 2
     assert "test accuracy" in panel.status.value
-    assert not panel.run_button.disabled
+    assert not panel.run_button.disabled and panel.stop_button.disabled
+    bar = panel.progress_box.children[0]  # tqdm's bar, drawn inside the panel
+    assert bar.children[1].value == bar.children[1].max == 400  # 2 epochs of 200 samples
+    gc.collect()
+    assert "400/400" in repr(panel)  # the panel can still be shown after the run
 
 
-def test_training_panel_runs_the_parallel_engine(data):
+def test_training_panel_runs_the_parallel_engine_and_reports_start_up(data):
     panel = widgets.TrainingPanel(data, train_size=200, epochs=1, workers=2, backend="serial")
-    panel.run_button.click()
+    assert panel.run() is panel.result
     assert panel.error is None, panel.error
-    assert panel.result.config["workers"] == 2
+    assert panel.result.config["workers"] == 2 and panel.result.config["span"] == 512
     assert panel.result.trace is not None and len(panel.result.trace) > 0
+    assert "s starting 2 workers" in panel.status.value and "s training" in panel.status.value
 
 
-def test_training_panel_shows_a_refusal_instead_of_raising(data):
-    panel = widgets.TrainingPanel(data, train_size=1000)  # the data holds only 400
+def _wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("engine", [dict(workers=1), dict(workers=2, backend="processes")])
+def test_stop_button_ends_the_run_and_the_panel_stays_usable(data, engine):
+    panel = widgets.TrainingPanel(data, train_size=400, epochs=10, **engine)
     panel.run_button.click()
+    _wait_for(lambda: panel.figures)  # an epoch has finished
+    assert not panel.stop_button.disabled
+    panel.stop_button.click()
+    assert panel.wait(30)
+    assert panel.result is None and panel.error is None
+    assert 1 <= panel.stopped_after < 10
+    assert f"stopped after epoch {panel.stopped_after} of 10" in panel.status.value
+    assert not panel.run_button.disabled and panel.stop_button.disabled
+    assert worker_children() == [] and shm_segments() == set()
+    panel.epochs.value = 1  # and the next run works
+    assert panel.run() is not None and panel.result.history["epoch"] == [1]
+
+
+def test_sigint_stops_the_runs_in_progress_instead_of_raising(data):
+    panel = widgets.TrainingPanel(data, train_size=400, epochs=10)
+    previous = signal.getsignal(signal.SIGINT)
+    background.install_sigint_handler()  # what a kernel's event loop runs on Run
+    try:
+        panel.run_button.click()
+        _wait_for(lambda: panel.figures)
+        os.kill(os.getpid(), signal.SIGINT)  # Kernel > Interrupt
+        assert panel.wait(30)
+        assert panel.stopped_after is not None and "stopped after epoch" in panel.status.value
+        with pytest.raises(KeyboardInterrupt):  # with nothing running: as before
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_of_a_cell_that_waits_stops_the_run_first(data):
+    panel = widgets.TrainingPanel(data, train_size=400, epochs=10)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # a cell's handler
+
+    def interrupt_after_the_first_epoch():
+        _wait_for(lambda: panel.figures)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt_after_the_first_epoch)
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt):
+        panel.run()  # the cell waits; the interrupt reaches it as in any cell
+    interrupter.join()
+    assert not panel.running and 1 <= panel.stopped_after < 10
+    assert "stopped after epoch" in panel.status.value
+
+
+def test_a_refusal_names_the_control_not_the_api(data, monkeypatch):
+    panel = widgets.TrainingPanel(data, train_size=100)
+
+    def refuse(*args, **kwargs):
+        raise OptionError("micro_batch", 64, "does not divide {train_size}100 here")
+
+    monkeypatch.setattr(widgets, "train", refuse)
+    panel.run_button.click()
+    panel.wait(30)
     assert panel.result is None
-    assert "train_size" in panel.error and "refused" in panel.status.value
-    assert not panel.run_button.disabled
+    assert panel.error == "micro-batch b = 64 does not divide samples P = 100 here"
+    assert "refused" in panel.status.value and not panel.run_button.disabled
 
 
-def test_straggler_panel_draws_the_timeline(data):
+def test_panel_figures_have_no_offset_on_their_axes(data):
+    flat = {"epoch": [1, 2, 3], "loss": [0.4904970, 0.4904971, 0.4904972],
+            "train_accuracy": [0.1] * 3, "test_accuracy": [0.1] * 3}
+    fig = plots.plot_history(flat)  # pdsgd.plots draws every axis without an offset
+    fig.canvas.draw()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            assert axis.get_major_formatter().get_offset() == ""
+    panel = widgets.TrainingPanel(data, train_size=100, epochs=2, hidden_width=10)
+    panel.run()
+    for fig in panel.figures:
+        fig.canvas.draw()
+        assert all(a.get_major_formatter().get_offset() == ""
+                   for ax in fig.axes for a in (ax.xaxis, ax.yaxis))
+
+
+def test_straggler_panel_draws_the_timeline_and_the_time_budget(data):
     panel = widgets.StragglerPanel(data, train_size=100, delay_ms=0.0, backend="threads")
-    panel.run_button.click()
+    panel.run()
     assert panel.error is None, panel.error
     assert len(panel.figures) == 2  # the timeline window and the per-worker totals
     assert set(trace.summarize(panel.result.trace)) >= {0, 1}
+    table = panel.messages.outputs[-1]["data"]["text/html"]
+    assert "barrier wait (us)" in table and "rest (us)" in table
 
 
 def test_straggler_slider_follows_the_number_of_workers():
@@ -86,7 +216,7 @@ def test_straggler_makes_the_others_wait(data):
     panel = widgets.StragglerPanel(data, train_size=60, delay_ms=3.0, straggler=1,
                                    backend="threads")
     assert panel.options()["straggler"] == 1 and panel.options()["straggler_delay"] == 0.003
-    panel.run_button.click()
+    panel.run()
     assert panel.error is None, panel.error
     totals = trace.summarize(panel.result.trace)
     iterations = 30
@@ -149,7 +279,7 @@ def test_course_figures_draw():
                                          -1: {"compute": 0.0, "barrier wait": 0.2,
                                               "aggregate": 0.3}})):
         assert isinstance(fig, Figure)
-        assert widgets.figure_image(fig).data[:4] == b"\x89PNG"
+        assert panel_module.figure_image(fig).data[:4] == b"\x89PNG"
 
 
 def test_iteration_profile_reads_medians_off_the_trace():
@@ -170,8 +300,148 @@ def test_a_bug_in_a_run_is_reported_and_the_button_comes_back(data, monkeypatch)
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(widgets, "train", broken)
-    panel.run_button.click()  # ipywidgets logs what a click handler raises
+    panel.run_button.click()
+    panel.wait(30)
     assert panel.result is None and panel.error is None
     assert "failed" in panel.status.value and not panel.run_button.disabled
-    with pytest.raises(RuntimeError, match="a bug"):  # outside a kernel, run() raises it
+    assert "RuntimeError: a bug" in panel.messages.outputs[-1]["text"]  # the traceback
+    with pytest.raises(RuntimeError, match="a bug"):  # a cell that waits for the run sees it
         panel.run()
+
+
+KERNEL_SETUP = """
+import os, time, psutil
+from pdsgd import load_dataset
+from pdsgd.course import widgets
+panel = widgets.TrainingPanel(load_dataset("synthetic", train_size=400, test_size=100, seed=3),
+                              train_size=400, epochs=10, workers=2, backend="processes")
+print(panel.run_button.model_id)
+"""
+KERNEL_CHECK = """
+assert panel.wait(30)
+left = [p for p in psutil.Process().children(recursive=True)
+        if "resource_tracker" not in " ".join(p.cmdline())]
+shm = [n for n in os.listdir("/dev/shm") if n.startswith((f"pdsgd_{os.getpid()}_",
+                                                          f"sem.loky-{os.getpid()}-"))]
+print(repr((panel.stopped_after, panel.status.value, left, shm)))
+"""
+
+
+@pytest.mark.slow
+def test_kernel_interrupt_stops_a_panel_run_in_a_real_kernel():
+    """Run pressed through the widget protocol, then Kernel > Interrupt (SIGINT to the
+    kernel's process group, as Jupyter sends it) while the kernel is idle."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", env={**os.environ, "MPLBACKEND": "agg"})
+    try:
+        outputs = []
+        kc.execute_interactive(KERNEL_SETUP, timeout=60, output_hook=outputs.append)
+        model_id = "".join(m["content"].get("text", "") for m in outputs
+                           if m["msg_type"] == "stream").strip()
+        click = {"method": "custom", "content": {"event": "click"}}
+        kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": model_id, "data": click}))
+        kc.execute_interactive("while not panel.figures: time.sleep(0.01)", timeout=60)
+        km.interrupt_kernel()  # the kernel is idle: only the panel's handler hears it
+        outputs.clear()
+        kc.execute_interactive(KERNEL_CHECK, timeout=60, output_hook=outputs.append)
+        text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+        errors = [m for m in outputs if m["msg_type"] == "error"]
+        assert not errors, errors
+        stopped_after, status, left, shm = eval(text)  # noqa: S307 (our own repr)
+        assert 1 <= stopped_after < 10 and f"stopped after epoch {stopped_after} of 10" in status
+        assert left == [] and shm == []
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_trace_table_names_its_columns(data):
+    result = pdsgd.train(data, hidden=(8,), workers=2, backend="threads", aggregate="central",
+                         epochs=1, train_size=40)
+    table = tables.trace_table(result.trace, count=6)
+    assert list(table.columns) == ["party", "iteration", "phase", "start (ms)", "end (ms)",
+                                   "lasted (us)"]
+    assert len(table) == 6 and set(table["phase"]) <= {"compute", "barrier wait", "aggregate"}
+    assert set(table["party"]) <= {"worker 0", "worker 1", "aggregator"}
+
+
+@pytest.mark.parametrize("aggregate", ["central", "replicated"])
+def test_the_time_budget_accounts_for_the_whole_iteration(data, aggregate):
+    result = pdsgd.train(data, hidden=(8,), workers=2, backend="threads", aggregate=aggregate,
+                         epochs=2, train_size=60)
+    budget = tables.time_budget(result)
+    assert budget["iteration"] == pytest.approx(result.train_seconds / 60)  # 2 x 30
+    for name, phases in budget["parties"].items():
+        assert sum(phases.values()) == pytest.approx(budget["iteration"], rel=1e-12)
+        assert phases["rest"] > -1e-6, name  # the phases fit inside the iteration
+    assert ("aggregator" in budget["parties"]) == (aggregate == "central")
+    frame = tables.budget_table(budget)
+    assert list(frame.columns)[-1] == "= one iteration (us)"
+    np.testing.assert_allclose(frame.iloc[:, -1], budget["iteration"] * 1e6, atol=0.1)
+
+
+def test_interleaved_takes_turns_and_spread_reports_the_extremes():
+    calls = []
+    times = lessons.interleaved({"a": lambda: calls.append("a"),
+                                 "b": lambda: calls.append("b")}, repeats=3)
+    assert calls == ["a", "b"] * 3 and set(times) == {"a", "b"} and len(times["a"]) == 3
+    assert lessons.spread([3.0, 1.0, 2.0]) == {"median": 2.0, "low": 1.0, "high": 3.0}
+
+
+def test_scaling_reads_the_reproduce_cache_of_this_machine_only(data, tmp_path):
+    grid = scaling.cells(40, [2], repeats=2, epochs=1)
+    settings = dict(hidden=[8])
+    records = experiment.run_grid(grid, data, cache_dir=tmp_path, settings=settings,
+                                  progress=False)
+    found = scaling.cached_records(data, cache_dir=tmp_path)
+    assert found is not None and len(found) == len(records) == 4
+    assert all(r["cached"] for r in found)
+    assert scaling.cached_records(data, cache_dir=tmp_path / "none") is None
+    other = load_dataset("synthetic", train_size=300, test_size=100, seed=3)
+    assert scaling.cached_records(other, cache_dir=tmp_path) is None  # another dataset
+    for path in tmp_path.glob("*.json"):  # measured on another machine: not ours
+        record = json.loads(path.read_text())
+        record["machine"]["cpu"] = "another processor"
+        path.write_text(json.dumps(record))
+    assert scaling.cached_records(data, cache_dir=tmp_path) is None
+    table = scaling.speedups(records)
+    assert list(table["N"]) == [1, 2] and list(table["repeats"]) == [2, 2]
+    assert table["speedup"][0] == 1.0 and "to" in table["speedup range"][1]
+    budget = scaling.iteration_budget(records)
+    assert list(budget["backend"]) == ["sequential", "processes"]
+    row = budget.iloc[1]
+    parts = row["compute (us)"] + row["barrier wait (us)"] + row["rest (us)"]
+    if row["aggregation"] != "central":
+        parts += row["aggregate (us)"]
+    assert parts == pytest.approx(row["one iteration (us)"], abs=0.3)
+
+
+def test_lr_rule_sweep_sets_the_rules_side_by_side(data):
+    table = lessons.lr_rule_sweep(data, batches=(1, 4), epochs=2, train_size=100, hidden=(8,))
+    assert list(table.index) == [1, 4]
+    assert table.loc[4, "linear rate"] == pytest.approx(0.4)
+    one = table.loc[1]
+    assert one["accuracy, fixed"] == one["accuracy, linear"]  # batch 1: the rules agree
+    assert table.loc[4].between(0, 1)[[c for c in table.columns if "accuracy" in c]].all()
+
+
+def test_the_lab_launcher_puts_this_environment_first_on_path(monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("SHELL", "/bin/bash")
+    env = lab.environment()
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    command = lab.command("notebooks", "--no-browser", env=env)
+    assert command[1:5] == ["-m", "jupyter", "lab", "notebooks"] and "--no-browser" in command
+    setting = next(c for c in command if c.startswith("--ServerApp.terminado_settings="))
+    assert json.loads(setting.split("=", 1)[1]) == {"shell_command": ["/bin/bash"]}
+
+
+@pytest.mark.slow
+def test_a_command_line_dask_cluster_starts_and_stops(data):
+    with distributed.command_line_cluster(workers=2) as address:
+        rows = distributed.compare(data, scheduler=address, workers=2, micro_batch=10,
+                                   local_steps=(), epochs=1, train_size=60, hidden=(8,))
+    assert rows[0]["rounds"] == [3]
+    left = [p for p in worker_children() if "dask" in " ".join(p.cmdline())]
+    assert left == []

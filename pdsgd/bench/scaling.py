@@ -1,18 +1,26 @@
 """``pdsgd bench scaling``: samples per second of the parallel engine, N workers by b.
 
 Every cell trains the seed's network (784-200-10) on the same samples of
-``mnist-5k`` with one backend, aggregation strategy, N and b, inside one
-:class:`~pdsgd.engine.broker.Broker` (started once, warmed up, then timed ``repeats``
-times; medians reported). Speedups are taken against pdsgd's own *best*
-sequential path at the same b (the batch-1 fast path ``step_one`` for b = 1,
-``sgd_step`` for b = 16, with one or all BLAS threads, whichever is faster),
-never against a slowed-down N = 1 of the engine; for b = 1 also against the
-naive NumPy loop of ``pdsgd bench sequential``. All in one process tree.
+``mnist-5k`` with one backend, split (``parallel``: the data, or the
+network's hidden units) and aggregation, N and b, inside one
+:class:`~pdsgd.engine.broker.Broker` (started once and warmed up). Engines are
+named ``BACKEND:AGGREGATE`` for data parallelism and ``BACKEND:tensor`` for
+tensor parallelism.
+
+Speedups are taken against pdsgd's own *best* sequential path at the same b
+(the batch-1 fast path ``step_one`` for b = 1, ``sgd_step`` above, with one or
+all BLAS threads, whichever measured faster at the start), never against a
+slowed-down N = 1 of the engine. Each cell times the engine and that
+sequential path alternately, ``repeats`` times, so that a burst of load on a
+shared machine hits both alike: the cell's speedup is the median of the
+per-repeat ratios (the spread is their range). For b = 1 the table also
+compares with the naive NumPy loop of ``pdsgd bench sequential``.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import psutil
@@ -22,12 +30,25 @@ from pdsgd.arguments import int_list, positive_int
 from pdsgd.bench.common import load_samples, median_rate, register
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
-from pdsgd.machine import machine_facts
+from pdsgd.errors import PdsgdError
+from pdsgd.machine import machine_facts, usable_cores
 from pdsgd.mlp import MLP
 
 GRID = {"workers": (1, 2, 4, 8), "micro_batch": (1, 16),
         "engines": ("serial:central", "threads:central", "threads:replicated",
-                    "processes:central", "processes:replicated")}
+                    "processes:central", "processes:replicated", "processes:tensor")}
+TENSOR = "tensor"
+
+
+def parse_engine(text):
+    """``BACKEND:AGGREGATE`` or ``BACKEND:tensor`` as ``(backend, parallel, aggregate)``."""
+    backend, sep, mode = text.partition(":")
+    if not sep or not backend or not mode:
+        raise PdsgdError(f"--engines {text}: write BACKEND:AGGREGATE or BACKEND:tensor, "
+                         "e.g. processes:replicated,processes:tensor")
+    if mode == TENSOR:
+        return backend, TENSOR, None
+    return backend, "data", mode
 
 
 def sequential_rates(X, T, micro_batch, repeats, sizes):
@@ -58,16 +79,59 @@ def sequential_rates(X, T, micro_batch, repeats, sizes):
     return out
 
 
-def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, trace=True):
-    """Samples/s of one engine cell, and the memory (MB) of its process tree."""
+def _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch, trace=True):
+    return Broker(MLP(sizes), X, T, workers=workers, micro_batch=micro_batch, backend=backend,
+                  parallel=parallel, aggregate=aggregate, trace=trace, span=4096)
 
+
+def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, trace=True,
+                parallel="data"):
+    """Samples/s of one engine cell (median of ``repeats``), and the memory (MB) of its tree."""
     order = np.arange(len(X))
-    with Broker(MLP(sizes), X, T, workers=workers, micro_batch=micro_batch, backend=backend,
-                aggregate=aggregate, trace=trace, span=4096) as broker:
+    with _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch,
+                 trace) as broker:
         broker.run_epoch(order[:64 * workers * micro_batch], 0.1)  # warm-up: workers started
         rate = median_rate(lambda: broker.run_epoch(order, 0.1), len(X), repeats)
         memory = _tree_memory_mb()
     return rate, memory
+
+
+def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1):
+    """One cell, its repeats interleaved with the best sequential path's (``threads`` BLAS threads).
+
+    Returns
+    -------
+    dict
+        ``samples_per_s`` (engine, median), ``sequential_per_s`` (median of
+        the interleaved sequential runs), ``speedup`` (median of the per-repeat
+        ratios), ``speedup_range`` and ``memory_mb``.
+    """
+    backend, parallel, aggregate = parse_engine(engine)
+    order = np.arange(len(X))
+    sequential = SequentialRunner(MLP(sizes), X, T, micro_batch)
+    engine_s, sequential_s = [], []
+    with _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch) as broker:
+        broker.run_epoch(order[:64 * workers * micro_batch], 0.1)  # warm-up: workers started
+        with threadpool_limits(limits=threads):
+            sequential.run_epoch(order[:64 * micro_batch], 0.1)
+        for _ in range(repeats):
+            with threadpool_limits(limits=threads):
+                sequential_s.append(_seconds(lambda: sequential.run_epoch(order, 0.1)))
+            engine_s.append(_seconds(lambda: broker.run_epoch(order, 0.1)))
+        memory = _tree_memory_mb()
+    ratios = np.array(sequential_s) / np.array(engine_s)
+    return {"backend": backend, "parallel": parallel, "aggregate": broker.spec.aggregate,
+            "workers": workers, "micro_batch": micro_batch,
+            "samples_per_s": len(X) / float(np.median(engine_s)),
+            "sequential_per_s": len(X) / float(np.median(sequential_s)),
+            "speedup": float(np.median(ratios)),
+            "speedup_range": [float(ratios.min()), float(ratios.max())], "memory_mb": memory}
+
+
+def _seconds(run):
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
 def _tree_memory_mb():
@@ -94,27 +158,25 @@ def _tree_memory_mb():
 def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
         micro_batches=GRID["micro_batch"], engines=GRID["engines"], progress=print):
     """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts)."""
-
+    for engine in engines:
+        parse_engine(engine)  # a typo fails before anything is measured
     X, T = load_samples(dataset, samples)
     sizes = (X.shape[1], 200, T.shape[1])
     result = {"dataset": dataset, "samples": len(X), "repeats": repeats,
               "sizes": list(sizes), "machine": machine_facts(), "baselines": {}, "rows": []}
     for b in micro_batches:
         base = sequential_rates(X, T, b, repeats, sizes)
-        best = max(v for k, v in base.items() if k.startswith("sequential"))
-        result["baselines"][b] = {**base, "best sequential": best}
-        progress(f"b={b}: best sequential {best:,.0f} samples/s")
+        one, every = base["sequential (1 BLAS threads)"], base["sequential (all BLAS threads)"]
+        threads = 1 if one >= every else usable_cores()
+        result["baselines"][b] = {**base, "best sequential": max(one, every)}
+        progress(f"b={b}: best sequential {max(one, every):,.0f} samples/s "
+                 f"({'one BLAS thread' if threads == 1 else 'all BLAS threads'})")
         for engine in engines:
-            backend, aggregate = engine.split(":")
             for n in workers:
-                rate, memory = engine_rate(X, T, backend, aggregate, n, b, repeats, sizes)
-                row = {"backend": backend, "aggregate": aggregate, "workers": n,
-                       "micro_batch": b, "samples_per_s": rate, "speedup": rate / best,
-                       "memory_mb": memory}
-                if "naive NumPy loop" in base:
-                    row["vs_naive"] = rate / base["naive NumPy loop"]
-                if "PyTorch CPU" in base:
-                    row["vs_torch"] = rate / base["PyTorch CPU"]
+                row = engine_cell(X, T, engine, n, b, repeats, sizes, threads)
+                for key, name in (("vs_naive", "naive NumPy loop"), ("vs_torch", "PyTorch CPU")):
+                    if name in base:
+                        row[key] = row["samples_per_s"] / base[name]
                 result["rows"].append(row)
                 progress(format_row(row))
     return result
@@ -136,17 +198,21 @@ def trace_overhead(dataset="mnist-5k", samples=2000, repeats=5, workers=2, micro
 def format_row(r):
     """One table line."""
     naive, torch = (f"{r[k]:>8.2f}x" if k in r else f"{'':>9}" for k in ("vs_naive", "vs_torch"))
-    return (f"{r['backend']:<10} {r['aggregate']:<11} {r['workers']:>3} {r['micro_batch']:>3} "
-            f"{r['samples_per_s']:>12,.0f} {r['speedup']:>8.2f}x {naive} {torch} "
-            f"{r['memory_mb']:>8.0f}")
+    lo, hi = r["speedup_range"]
+    return (f"{r['backend']:<10} {r['parallel']:<7} {r['aggregate'] or '-':<11} "
+            f"{r['workers']:>3} {r['micro_batch']:>3} {r['samples_per_s']:>10,.0f} "
+            f"{r['sequential_per_s']:>10,.0f} {r['speedup']:>6.2f}x {lo:>5.2f}-{hi:<5.2f} "
+            f"{naive} {torch} {r['memory_mb']:>7.0f}")
 
 
 def format_table(result):
     """The result of :func:`run` as a fixed-width table."""
     lines = [f"BSP scaling, {'-'.join(map(str, result['sizes']))}, {result['dataset']}, "
-             f"{result['samples']} samples per timing, median of {result['repeats']}",
-             f"{'backend':<10} {'aggregate':<11} {'N':>3} {'b':>3} {'samples/s':>12} "
-             f"{'vs seq':>9} {'vs naive':>9} {'vs torch':>9} {'mem MB':>8}"]
+             f"{result['samples']} samples per timing, {result['repeats']} repeats interleaved "
+             "with the best sequential path (medians)",
+             f"{'backend':<10} {'split':<7} {'aggregate':<11} {'N':>3} {'b':>3} "
+             f"{'samples/s':>10} {'seq/s':>10} {'vs seq':>7} {'range':>11} "
+             f"{'vs naive':>9} {'vs torch':>9} {'mem MB':>7}"]
     for b, base in result["baselines"].items():
         lines.append(f"-- b={b}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in base.items()))
         lines += [format_row(r) for r in result["rows"] if r["micro_batch"] == int(b)]
@@ -158,7 +224,8 @@ def format_table(result):
 def add_parser(subparsers):
     """Register ``pdsgd bench scaling``."""
     p = register(subparsers, "scaling", "samples/s of the engine for N workers and micro-batch "
-                 "b, against the best sequential path", run=_run_args, table=format_table)
+                 "b, data or tensor parallel, against the best sequential path",
+                 run=_run_args, table=format_table)
     p.add_argument("--dataset", default="mnist-5k")
     p.add_argument("--samples", type=positive_int, default=2000,
                    help="samples per timing (default 2000; more: steadier, slower)")
@@ -166,7 +233,7 @@ def add_parser(subparsers):
     p.add_argument("--workers", type=int_list, default=GRID["workers"], metavar="1,2,4,8")
     p.add_argument("--micro-batch", type=int_list, default=GRID["micro_batch"], metavar="1,16")
     p.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=GRID["engines"],
-                   metavar="BACKEND:AGGREGATE,...")
+                   metavar="BACKEND:AGGREGATE|BACKEND:tensor,...")
     p.add_argument("--trace-overhead", action="store_true",
                    help="also measure what recording the trace costs")
 

@@ -1,7 +1,11 @@
-"""What the notebooks call: widget panels, plots and small measurements.
+"""What the notebooks call: widget panels, measurements, tables, and ``make lab``.
 
-``widgets`` holds the panels (sliders, a Run button, live plots), ``plots`` the
-course's figures, ``lessons`` the measurements a notebook makes in one call
-(a gradient check, the cost of a message or of a barrier crossing), and
-``distributed`` the BSP-against-averaging comparison of notebook 05.
+``widgets`` holds the panels (sliders, Run and Stop, live plots) and ``panel``
+what they share; ``background`` runs a panel's training in a thread that the
+Stop button and Kernel > Interrupt can end; ``lessons`` the measurements a
+notebook makes in one call (a gradient check, messages, barriers, the learning
+rate rules); ``tables`` a trace and an iteration's time budget as tables;
+``scaling`` notebook 3's timed grid, or what ``make reproduce`` measured;
+``distributed`` the BSP-against-averaging comparison of notebook 5; ``lab`` the
+``make lab`` launcher.
 """

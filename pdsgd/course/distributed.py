@@ -9,9 +9,16 @@ of ``N * b`` samples; parameter averaging one per ``N * K * b`` samples.
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+from contextlib import contextmanager
 from itertools import accumulate
+from pathlib import Path
 
 from pdsgd.engine.shuffle import n_iterations
+from pdsgd.errors import PdsgdError
 from pdsgd.train import train
 
 
@@ -62,3 +69,55 @@ def summary(rows):
     """One line per run: final accuracy, rounds and seconds."""
     return "\n".join(f"{r['label']:<18} accuracy {r['accuracy'][-1]:.3f} after "
                      f"{r['rounds'][-1]:>5} rounds, {r['seconds'][-1]:6.2f} s" for r in rows)
+
+
+def dask_command():
+    """How to run this environment's ``dask`` command (what a terminal of ``make lab`` finds)."""
+    script = Path(sys.executable).with_name("dask")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dask"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def command_line_cluster(workers=2, timeout=60.0):
+    """``dask scheduler`` and ``workers`` x ``dask worker``, started as commands, on 127.0.0.1.
+
+    What notebook 5's last exercise has a student type in terminals, done
+    for them: the scheduler on a free port, each worker single-threaded
+    with one BLAS thread. Yields the scheduler's address; stops every
+    process on the way out, however the block ends.
+    """
+    from distributed import Client
+
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    procs = []
+    try:
+        try:
+            procs.append(subprocess.Popen(
+                [*dask_command(), "scheduler", "--host", "127.0.0.1", "--port",
+                 address.rsplit(":", 1)[1], "--no-dashboard"], **quiet))
+            procs += [subprocess.Popen([*dask_command(), "worker", address, "--nthreads", "1",
+                                        "--host", "127.0.0.1", "--no-dashboard"], **quiet)
+                      for _ in range(workers)]
+            with Client(address, timeout=timeout) as client:
+                client.wait_for_workers(workers, timeout=timeout)
+        except OSError as error:
+            raise PdsgdError(f"could not start a Dask cluster with {dask_command()[0]}: "
+                             f"{error}") from None
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -2,8 +2,10 @@
 
 The course's default sizes (small enough that every cell runs in seconds on a
 2-core laptop, smaller still when ``PDSGD_QUICK=1`` is set, as the headless
-notebook tests do), a gradient check against finite differences, and the
-measurement of sufficient factors against whole gradients, and of barriers.
+notebook tests do), a gradient check against finite differences, the
+measurement of sufficient factors against whole gradients and of barriers
+(medians of interleaved repeats, with their spread), and tables that name
+their columns: a trace, and where an iteration's time went.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.trace import COMPUTE, WAIT
 from pdsgd.mlp import MLP, param_count
+from pdsgd.train import train
 
 QUICK_ENV = "PDSGD_QUICK"
 
@@ -37,11 +41,12 @@ def defaults():
     Returns
     -------
     dict
-        ``train_size`` (P), ``epochs``, ``hidden``, ``lr`` and ``workers_grid``
-        (the values of N a scaling sweep tries).
+        ``train_size`` (P), ``epochs``, ``hidden``, ``lr``, ``workers_grid``
+        (the values of N a scaling sweep tries) and ``repeats`` (how many
+        times a timing is repeated; medians are reported).
     """
     return dict(train_size=pick(1000, 300), epochs=2, hidden=(200,), lr=0.1,
-                workers_grid=pick((1, 2, 4), (1, 2)))
+                workers_grid=pick((1, 2, 4), (1, 2)), repeats=pick(3, 2))
 
 
 def gradient_check(model, X, T, n_checks=8, eps=1e-6, seed=0):
@@ -79,31 +84,52 @@ def gradient_check(model, X, T, n_checks=8, eps=1e-6, seed=0):
     return dict(index=index, backprop=exact, finite_difference=numeric, relative_error=error)
 
 
-def _best_time(fn, repeats):
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+def interleaved(fns, repeats):
+    """Time each of ``fns`` (``{name: callable}``) ``repeats`` times, taking turns.
+
+    One round calls every function once, then the next round starts: a burst
+    of load from elsewhere on the machine then hits all of them alike, not
+    one. Report medians, and the spread, of what this returns.
+
+    Returns
+    -------
+    dict of ndarray
+        ``{name: seconds of each call}``.
+    """
+    times = {name: np.empty(repeats) for name in fns}
+    for r in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name][r] = time.perf_counter() - start
+    return times
 
 
-def measure_messages(sizes=(784, 200, 10), workers=4, repeats=20, dtype="float64", seed=0):
+def spread(seconds):
+    """``{"median", "low", "high"}`` of a sample of timings (low and high: its extremes)."""
+    seconds = np.asarray(seconds, dtype=float)
+    return {"median": float(np.median(seconds)), "low": float(seconds.min()),
+            "high": float(seconds.max())}
+
+
+def measure_messages(sizes=(784, 200, 10), workers=4, repeats=21, dtype="float64", seed=0):
     """Sufficient factors against whole gradients, for one BSP iteration at batch 1.
 
     Each of ``workers`` workers has one sample. It either sends its
     sufficient factors (per layer the delta and the input vectors) or its
     whole gradient (a copy of every parameter). The aggregator then either
     forms the averaged update from the stacked factors (one GEMM per layer)
-    or sums the ``workers`` gradients and applies them.
+    or sums the ``workers`` gradients and applies them. The four timings
+    take turns (:func:`interleaved`).
 
     Returns
     -------
     dict
         For ``"factors"`` and ``"gradients"``: ``floats`` sent per worker,
         ``worker_seconds`` (one worker computing its message) and
-        ``aggregate_seconds`` (the aggregator applying all of them), best of
-        ``repeats``.
+        ``aggregate_seconds`` (the aggregator applying all of them), medians
+        of ``repeats``, and ``worker_spread`` and ``aggregate_spread``
+        (:func:`spread`).
     """
     model = MLP(sizes, dtype=dtype, seed=seed)
     rng = np.random.default_rng(seed)
@@ -123,19 +149,51 @@ def measure_messages(sizes=(784, 200, 10), workers=4, repeats=20, dtype="float64
             np.add(total, g, out=total)
         model.params -= (lr / workers) * total
 
-    per_sample = sum(n_in + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))
     with threadpool_limits(1):  # one BLAS thread, as each worker of the engine has
-        return {
-            "factors": dict(
-                floats=per_sample,
-                worker_seconds=_best_time(lambda: model.factors(X[:1], T[:1]), repeats),
-                aggregate_seconds=_best_time(
-                    lambda: model.apply_factors(*stacked, -lr / workers), repeats)),
-            "gradients": dict(
-                floats=param_count(sizes, model.bias),
-                worker_seconds=_best_time(lambda: model.gradient(X[:1], T[:1]), repeats),
-                aggregate_seconds=_best_time(aggregate_gradients, repeats)),
-        }
+        times = interleaved({
+            "factors worker": lambda: model.factors(X[:1], T[:1]),
+            "factors aggregate": lambda: model.apply_factors(*stacked, -lr / workers),
+            "gradients worker": lambda: model.gradient(X[:1], T[:1]),
+            "gradients aggregate": aggregate_gradients}, repeats)
+    per_sample = sum(n_in + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))
+    floats = {"factors": per_sample, "gradients": param_count(sizes, model.bias)}
+    out = {}
+    for kind in ("factors", "gradients"):
+        worker, aggregate = spread(times[f"{kind} worker"]), spread(times[f"{kind} aggregate"])
+        out[kind] = dict(floats=floats[kind], worker_seconds=worker["median"],
+                         aggregate_seconds=aggregate["median"], worker_spread=worker,
+                         aggregate_spread=aggregate)
+    return out
+
+
+def lr_rule_sweep(data, batches=(1, 2, 4, 8, 16, 32, 64), *, lr=0.1, epochs=3,
+                  warmup_epochs=1, train_size=None, hidden=(200,), seed=0):
+    """Test accuracy against the batch ``N*b``: the seed's fixed rate, Goyal et al.'s
+    linear rule, and the linear rule with their gradual warm-up.
+
+    Each run is minibatch SGD with batch B in one process: the very arithmetic
+    of BSP with N workers of micro-batch b, ``N*b = B`` (notebook 02 checks
+    it), at a fraction of the time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per batch: the linear rule's rate, and the test accuracy of each rule.
+    """
+    def accuracy(batch, **rule):
+        return train(data, micro_batch=batch, lr=lr, epochs=epochs, train_size=train_size,
+                     hidden=hidden, seed=seed, **rule).test_accuracy
+
+    rows = []
+    for batch in batches:
+        fixed = accuracy(batch)
+        linear = accuracy(batch, lr_rule="linear") if batch > 1 else fixed
+        warm = (accuracy(batch, lr_rule="linear", warmup_epochs=warmup_epochs)
+                if batch > 1 and warmup_epochs else linear)
+        rows.append({"batch N x b": batch, "fixed rate": lr, "accuracy, fixed": fixed,
+                     "linear rate": lr * batch, "accuracy, linear": linear,
+                     f"accuracy, linear + {warmup_epochs}-epoch warm-up": warm})
+    return pd.DataFrame(rows).set_index("batch N x b").round(3)
 
 
 def measure_thread_barrier(parties=2, crossings=2000):

@@ -1,12 +1,21 @@
-"""Widget panels for the notebooks: move the sliders, press Run, read the plots.
+"""Widget panels for the notebooks: move the sliders, press Run, read the plots; Stop any time.
 
 Each panel is an :class:`ipywidgets.VBox` (display it by leaving it as the last
 expression of a cell). Its controls are attributes (``panel.workers``,
-``panel.run_button``, ...), so a test sets their ``value`` and calls
-``panel.run_button.click()`` exactly as a student would. After a run the panel
-keeps what it produced: ``panel.result`` (a :class:`~pdsgd.train.TrainResult`),
-``panel.figures`` (the matplotlib figures shown) and ``panel.error`` (the
-message shown when the run was refused, else None).
+``panel.run_button``, ``panel.stop_button``, ...), so a test sets their
+``value`` and calls ``panel.run_button.click()`` exactly as a student would.
+
+A click starts the run in a thread of its own and returns
+(:mod:`pdsgd.course.background` says why): the Stop button and Kernel >
+Interrupt end it within a span of iterations, the status line then reads
+"stopped after epoch k of E", and the panel is ready for the next run.
+``panel.wait()`` waits for a run to end; ``panel.run()`` starts one and
+waits (what a cell calls). After a run the panel keeps what it produced:
+``panel.result`` (a :class:`~pdsgd.train.TrainResult`, None unless the run
+finished), ``panel.stopped_after`` (epochs finished when it was stopped, else
+None), ``panel.figures`` (the matplotlib figures shown) and ``panel.error``
+(the message shown when the run was refused, else None). A refusal names the
+control the way the panel labels it ("samples P = 5000 is more than ...").
 
 Figures are shown as PNG images, so they render the same in JupyterLab, in a
 headless notebook run and in a saved notebook.
@@ -14,32 +23,51 @@ headless notebook run and in a saved notebook.
 
 from __future__ import annotations
 
-import io
-
 import ipywidgets as w
-from IPython.display import Image, clear_output, display
+from IPython.display import display
 from threadpoolctl import threadpool_limits
 
 from pdsgd import plots
-from pdsgd.course import lessons
+from pdsgd.course import lessons, tables
+from pdsgd.course.panel import Panel, figure_image, show_only
+from pdsgd.data.datasets import Dataset, load_dataset
 from pdsgd.engine import trace as tr
-from pdsgd.engine.backends import BACKENDS as ENGINE_BACKENDS
+from pdsgd.engine.backends import BACKENDS
+from pdsgd.engine.modes import AGGREGATIONS
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.errors import PdsgdError
 from pdsgd.spec import EngineSpec
 from pdsgd.train import LR_RULES, build_model, prepare_data, train
 
-BACKENDS = ("auto", *ENGINE_BACKENDS)  # auto: sequential for N = 1, the engine's default above
+AUTO = "auto"  # leave the choice to the engine (its default for N, b and the backend)
+#: The training panel's drop-downs: (train() keyword, label, choices). Their choices are
+#: the engine's own constants, so a backend or mode added there appears here; a new engine
+#: option is one more line.
+CHOICES = (
+    ("backend", "backend", (AUTO, *BACKENDS)),
+    ("aggregate", "aggregation", (AUTO, *AGGREGATIONS)),
+    ("lr_rule", "lr rule", LR_RULES),
+)
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32, 64)
+#: The backends whose workers meet at a barrier of their own (serial takes turns; a dask
+#: round's barrier is the gather): where the straggler panel shows the waiting.
+BARRIER_BACKENDS = tuple(b for b in BACKENDS if b in ("threads", "processes"))
+#: Samples per span of the engine's iterations in a panel run: the broker looks at the Stop
+#: request and moves the bar after every span, so at most this many samples pass unseen
+#: (a few tenths of a second, even with more workers than cores). For N = 2 at b = 1 that
+#: is the engine's default span: shorter spans cost throughput (each span end copies and
+#: checks the weights): at 256 samples per span an epoch took 1.16x as long.
+SPAN_SAMPLES = 1024
+DASK_SPAN = 2  # a dask round costs tens of milliseconds: a couple per span
 _WIDE = {"description_width": "initial"}
 
 
-def figure_image(fig, dpi=90):
-    """A figure as an IPython PNG image (what the panels display)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return Image(data=buf.getvalue(), format="png")
+def panel_span(workers, micro_batch, backend):
+    """The ``span`` a panel run asks for: see :data:`SPAN_SAMPLES`."""
+    if backend == "dask":
+        return DASK_SPAN
+    return max(1, SPAN_SAMPLES // (workers * micro_batch))
 
 
 def _slider(cls, description, **kw):
@@ -47,88 +75,41 @@ def _slider(cls, description, **kw):
                layout=w.Layout(width="360px"), **kw)
 
 
-class _Panel(w.VBox):
-    """Shared plumbing: a Run button, a status line, a log and a plot area."""
-
-    heading = ""
-
-    def __init__(self, controls):
-        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
-        self.status = w.HTML()
-        self.messages = w.Output()
-        self.plot_area = w.Output()
-        self.result = None
-        self.figures = []
-        self.error = None
-        self.run_button.on_click(lambda _button: self.run())
-        header = [w.HTML(f"<b>{self.heading}</b>")] if self.heading else []
-        columns = w.HBox([w.VBox(controls[::2]), w.VBox(controls[1::2])])
-        super().__init__(header + [columns, w.HBox([self.run_button, self.status]),
-                                   self.messages, self.plot_area])
-
-    def show(self, fig):
-        """Display ``fig`` in the plot area, below what is there, and keep it."""
-        self.figures.append(fig)
-        with self.plot_area:
-            display(figure_image(fig))
-
-    def run(self):
-        """Run with the current values of the controls (what the Run button calls).
-
-        A refusal (:class:`~pdsgd.errors.PdsgdError`: something the student can
-        change) shows as one red line. Any other error shows its traceback in
-        the panel; in a kernel the Output widget then swallows it, elsewhere
-        (tests, scripts) it propagates.
-        """
-        self.run_button.disabled = True
-        self.result, self.error, self.figures = None, None, []
-        self.status.value = "running..."
-        self.messages.clear_output()
-        self.plot_area.clear_output()
-        try:
-            with self.messages:
-                try:
-                    self.result = self._run()
-                except PdsgdError as error:
-                    self.error = str(error)
-        finally:
-            self.run_button.disabled = False
-            if self.result is not None:
-                self.status.value = f"<code>{self.result.summary()}</code>"
-            elif self.error is not None:
-                self.status.value = f"<span style='color:#b00'>refused: {self.error}</span>"
-            else:
-                self.status.value = "<span style='color:#b00'>failed: see the error below</span>"
-        return self.result
-
-    def _run(self):
-        raise NotImplementedError
+def _dropdown(description, options, value=None):
+    return w.Dropdown(description=description, options=options,
+                      value=options[0] if value is None else value, style=_WIDE)
 
 
-class TrainingPanel(_Panel):
+def _loaded(data):
+    return data if isinstance(data, Dataset) else load_dataset(data)
+
+
+class TrainingPanel(Panel):
     """Train the seed's MLP with the chosen N, P, layers, lr, epochs, backend, micro-batch.
 
-    Shows a progress bar while it trains and the loss and accuracy per epoch
-    when each epoch ends.
+    Shows a progress bar while it trains ("starting N workers" while the
+    engine's workers start) and the loss and accuracy after each epoch.
+    Every slider stays within what the data allow: P at most the training
+    set's size.
 
     Parameters
     ----------
     data : str or Dataset, default "mnist-5k"
-    max_samples : int, default 5000
-        The largest P the slider offers.
     **values
         Initial values of the controls, by attribute name (``workers=2``,
         ``train_size=500``, ...); unnamed ones take :func:`pdsgd.course.lessons.defaults`.
     """
 
-    heading = "Parallel SGD: choose, then press Run"
+    heading = "Parallel SGD: choose, then press Run (Stop ends the run)"
 
-    def __init__(self, data="mnist-5k", max_samples=5000, **values):
+    def __init__(self, data="mnist-5k", **values):
         d = lessons.defaults()
-        self.data = data
+        self.dataset = _loaded(data)
+        n_train = len(self.dataset.X_train)
+        step = 100 if n_train >= 1000 else 10
         self.workers = _slider(w.IntSlider, "workers N", value=1, min=1, max=8)
-        self.train_size = _slider(w.IntSlider, "samples P", value=d["train_size"], min=100,
-                                  max=max_samples, step=100)
+        self.train_size = _slider(w.IntSlider, "samples P", value=min(d["train_size"], n_train),
+                                  min=step, max=n_train, step=step)
         self.hidden_width = _slider(w.IntSlider, "hidden width", value=d["hidden"][0], min=10,
                                     max=400, step=10)
         self.hidden_layers = _slider(w.IntSlider, "hidden layers", value=len(d["hidden"]),
@@ -136,63 +117,92 @@ class TrainingPanel(_Panel):
         self.lr = _slider(w.FloatLogSlider, "learning rate", value=d["lr"], base=10, min=-3,
                           max=0.5, readout_format=".3f")
         self.epochs = _slider(w.IntSlider, "epochs", value=d["epochs"], min=1, max=10)
-        self.backend = w.Dropdown(description="backend", options=BACKENDS, value="auto",
-                                  style=_WIDE)
-        self.micro_batch = w.Dropdown(description="micro-batch b", options=MICRO_BATCHES,
-                                      value=1, style=_WIDE)
-        self.lr_rule = w.Dropdown(description="lr rule", options=LR_RULES,
-                                  value="fixed", style=_WIDE)
+        for option, label, choices in CHOICES:
+            setattr(self, option, _dropdown(label, choices))
+        self.micro_batch = _dropdown("micro-batch b", MICRO_BATCHES)
+        self.warmup_epochs = _slider(w.IntSlider, "warm-up epochs", value=1, min=0, max=5,
+                                     disabled=True)
+        self.lr_rule.observe(self._warmup_applies, names="value")
         for name, value in values.items():
             getattr(self, name).value = value
         super().__init__([self.workers, self.train_size, self.hidden_width, self.hidden_layers,
-                          self.lr, self.epochs, self.backend, self.micro_batch, self.lr_rule])
+                          self.lr, self.epochs, self.micro_batch,
+                          *(getattr(self, option) for option, _, _ in CHOICES),
+                          self.warmup_epochs])
+
+    def _warmup_applies(self, change):
+        self.warmup_epochs.disabled = change["new"] != "linear"
 
     @property
     def hidden(self):
         """The hidden layer widths the sliders describe."""
         return (self.hidden_width.value,) * self.hidden_layers.value
 
+    def labels(self):
+        controls = {"workers": self.workers, "train_size": self.train_size,
+                    "hidden": self.hidden_width, "lr": self.lr, "epochs": self.epochs,
+                    "micro_batch": self.micro_batch, "warmup_epochs": self.warmup_epochs,
+                    **{option: getattr(self, option) for option, _, _ in CHOICES}}
+        return {option: widget.description for option, widget in controls.items()}
+
     def options(self):
         """The keyword arguments of :func:`pdsgd.train` that the controls describe."""
-        backend = None if self.backend.value == "auto" else self.backend.value
+        chosen = {option: getattr(self, option).value for option, _, _ in CHOICES}
+        chosen = {k: (None if v == AUTO else v) for k, v in chosen.items()}
+        linear = chosen["lr_rule"] == "linear"
         return dict(hidden=self.hidden, epochs=self.epochs.value, lr=self.lr.value,
                     workers=self.workers.value, micro_batch=self.micro_batch.value,
-                    backend=backend, train_size=self.train_size.value,
-                    lr_rule=self.lr_rule.value)
+                    train_size=self.train_size.value,
+                    warmup_epochs=self.warmup_epochs.value if linear else 0,
+                    span=panel_span(self.workers.value, self.micro_batch.value,
+                                    chosen["backend"]), **chosen)
 
-    def _on_epoch(self, epoch, history):
+    def starting(self):
+        fields = EngineSpec.__dataclass_fields__
+        try:
+            spec = EngineSpec(**{k: v for k, v in self.options().items() if k in fields})
+        except PdsgdError:
+            return "running"  # the run itself will say what is wrong
+        if spec.sequential:
+            return "training"
+        return f"starting {spec.workers} workers ({spec.backend})"
+
+    def epoch_done(self, epoch, history):
+        """Redraw the loss and accuracy after each epoch."""
+        super().epoch_done(epoch, history)
         fig = plots.plot_history(history, title=f"after epoch {epoch} of {self.epochs.value}")
         self.figures = [fig]
-        with self.plot_area:
-            clear_output(wait=True)
-            display(figure_image(fig))
+        show_only(self.plot_area, figure_image(fig))
 
-    def _run(self):
-        return train(self.data, progress=True, on_epoch=self._on_epoch, **self.options())
+    def _run(self, stop):
+        return train(self.dataset, progress=self.progress(), on_epoch=self.epoch_done,
+                     stop=stop, **self.options())
 
 
-class StragglerPanel(_Panel):
+class StragglerPanel(Panel):
     """Slow one worker down and watch every other worker wait at the barrier.
 
     Trains one short epoch with N workers and draws a window of the engine's
-    timeline (compute, barrier wait, aggregate per worker) and each worker's
-    totals. With a delay above zero the chosen worker takes that many extra
-    milliseconds in every iteration, through the engine options
-    ``straggler`` (which worker) and ``straggler_delay`` (seconds).
+    timeline (compute, barrier wait, aggregate per worker), each worker's
+    totals, and where an iteration's time went. With a delay above zero the
+    chosen worker takes that many extra milliseconds in every iteration,
+    through the engine options ``straggler`` (which worker) and
+    ``straggler_delay`` (seconds).
     """
 
     heading = "The barrier: make one worker a straggler, then press Run"
 
     def __init__(self, data="mnist-5k", **values):
-        self.data = data
+        self.dataset = _loaded(data)
+        n_train = len(self.dataset.X_train)
         self.workers = _slider(w.IntSlider, "workers N", value=2, min=2, max=4)
         self.straggler = _slider(w.IntSlider, "slow worker", value=1, min=0, max=1)
         self.delay_ms = _slider(w.FloatSlider, "extra ms per iteration", value=2.0, min=0.0,
                                 max=10.0, step=0.5)
-        self.backend = w.Dropdown(description="backend", options=("threads", "processes"),
-                                  value="threads", style=_WIDE)
-        self.train_size = _slider(w.IntSlider, "samples P", value=lessons.pick(400, 200),
-                                  min=50, max=2000, step=50)
+        self.backend = _dropdown("backend", BARRIER_BACKENDS)
+        self.train_size = _slider(w.IntSlider, "samples P",
+                                  value=min(lessons.pick(400, 200), n_train),
+                                  min=min(50, n_train), max=min(2000, n_train), step=50)
         self.window = _slider(w.IntSlider, "iterations drawn", value=6, min=2, max=30)
         self.workers.observe(self._limit_straggler, names="value")
         for name, value in values.items():
@@ -203,20 +213,32 @@ class StragglerPanel(_Panel):
     def _limit_straggler(self, change):
         self.straggler.max = change["new"] - 1
 
+    def labels(self):
+        controls = {"workers": self.workers, "straggler": self.straggler,
+                    "straggler_delay": self.delay_ms, "backend": self.backend,
+                    "train_size": self.train_size}
+        return {option: widget.description for option, widget in controls.items()}
+
     def options(self):
         """The keyword arguments of :func:`pdsgd.train` that the controls describe."""
         opts = dict(workers=self.workers.value, backend=self.backend.value, epochs=1,
-                    train_size=self.train_size.value)
+                    train_size=self.train_size.value,
+                    span=panel_span(self.workers.value, 1, self.backend.value))
         if self.delay_ms.value > 0:
             opts.update(straggler=self.straggler.value, straggler_delay=self.delay_ms.value / 1e3)
         return opts
 
-    def _run(self):
-        result = train(self.data, **self.options())
+    def starting(self):
+        return f"starting {self.workers.value} workers ({self.backend.value})"
+
+    def _run(self, stop):
+        result = train(self.dataset, progress=self.progress(), on_epoch=self.epoch_done,
+                       stop=stop, **self.options())
         self.show(plots.plot_run_timeline(result.trace, count=self.window.value))
         self.show(plots.plot_phase_totals(tr.summarize(result.trace)))
-        cost = lessons.crossing_cost(result.trace)
-        print(f"median shortest barrier wait per iteration: {cost * 1e6:.0f} us")
+        self.messages.append_stdout("Where one iteration's time went, per party (the four "
+                                    "phases add up to one iteration):\n")
+        self.messages.append_display_data(tables.budget_table(tables.time_budget(result)))
         return result
 
 
@@ -226,7 +248,7 @@ def live_epoch(data="mnist-5k", *, hidden=(200,), lr=0.1, train_size=None, every
 
     Every ``every`` samples the training loss is measured on the first
     ``monitor`` training samples and the plot is redrawn (in a notebook; in a
-    script the points are only collected).
+    script the points are only collected). Kernel > Interrupt stops it.
 
     Returns
     -------
@@ -250,9 +272,7 @@ def live_epoch(data="mnist-5k", *, hidden=(200,), lr=0.1, train_size=None, every
         if (t + 1) % every == 0 or t + 1 == len(X):
             curve["samples"].append(t + 1)
             curve["loss"].append(model.loss(X[:monitor], T[:monitor]))
-            with out:
-                clear_output(wait=True)
-                display(figure_image(plots.plot_loss_curve(curve), dpi=72))
+            show_only(out, figure_image(plots.plot_loss_curve(curve), dpi=72))
 
     with threadpool_limits(1):  # batch-1 BLAS calls are too small to share between threads
         SequentialRunner(model, X, T).run_epoch(epoch_order(len(X), seed, 0), lr,

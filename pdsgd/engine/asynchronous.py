@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from pdsgd.engine.backends.pool import checksum
+from pdsgd.engine.shm import checksum
 from pdsgd.engine.slots import ResultSlots
 from pdsgd.engine.sync import (
     UPDATE_DTYPE,

@@ -13,12 +13,23 @@ How :class:`CyclicBarrier` works (the README has the measured costs):
   reusable (cyclic) with nothing to reset.
 * A waiting party first **spins** (re-reads the counters) for a short while:
   a crossing then costs a few microseconds, as long as every party has a core.
-  When parties outnumber cores a spinner steals the core the late party needs,
-  so the broker sets the spin time to zero and parties **block** on their own
-  semaphore; whoever sees the barrier complete releases the sleepers.
+  When the late party is not running (the cores are busy with more parties
+  than cores, or with other programs) a spinner steals the core it needs, so
+  the party **blocks** on its own semaphore instead; whoever sees the barrier
+  complete releases the sleepers.
+* The barrier is **adaptive**: each party learns from its crossings whether
+  spinning pays. A crossing where the last party arrived later than the spin
+  time means that party was not running: the next waits block at once. Once
+  :data:`FAST_STREAK` crossings in a row were fast (the last party arrived
+  within the spin time, even while this one slept), the parties run side by
+  side again and the next wait spins. Each party stamps its arrival time, so
+  "late" is the others' lateness, not this party's own wake-up delay.
+  ``adaptive=False`` keeps the old fixed spin, for comparison
+  (``pdsgd bench neighbours``).
 * A ``timeout`` and an :meth:`abort` flag make sure nothing waits forever: an
   aborted or timed-out barrier raises :class:`threading.BrokenBarrierError` in
-  every waiter, as ``threading.Barrier`` does.
+  every waiter, as ``threading.Barrier`` does. A timed-out party records which
+  party was late (``flags[1] = party + 1``) so that the run can name it.
 
 Stores to shared memory become visible to other cores in program order on x86;
 a rare lost wake-up (a store and a load reordered) is bounded by the short
@@ -35,6 +46,8 @@ import numpy as np
 
 BrokenBarrierError = threading.BrokenBarrierError
 _yield = getattr(os, "sched_yield", lambda: None)
+#: Fast crossings in a row after which an adaptive party spins again.
+FAST_STREAK = 8
 
 
 class BarrierTimeout(BrokenBarrierError):
@@ -44,7 +57,8 @@ class BarrierTimeout(BrokenBarrierError):
 def barrier_fields(prefix, parties):
     """The shared arrays one :class:`CyclicBarrier` needs (for :class:`~.shm.SharedArrays`)."""
     return {f"{prefix}_arrive": ((parties,), np.int64),
-            f"{prefix}_sleeping": ((parties,), np.int64)}
+            f"{prefix}_sleeping": ((parties,), np.int64),
+            f"{prefix}_stamps": ((parties, 2), np.float64)}
 
 
 class CyclicBarrier:
@@ -55,22 +69,32 @@ class CyclicBarrier:
     arrive, sleeping : ndarray of int64, shape (parties,)
         Shared counters (see :func:`barrier_fields`), zeroed before first use.
     flags : ndarray of int64
-        Shared; ``flags[0] != 0`` means aborted (shared by all barriers of a run).
+        Shared, shared by all barriers of a run: ``flags[0] != 0`` means
+        aborted; ``flags[1]`` is ``party + 1`` of the first party found late by
+        a timeout (0: none).
     semaphores : list
         One semaphore per party (``loky`` context, initial value 0).
     party : int
         Which party this handle waits as.
     spin : float, default 0.0
-        Seconds to spin before blocking; 0 when parties outnumber cores.
+        Most seconds to spin before blocking; 0 when parties outnumber cores.
     timeout : float, optional
         Default timeout of :meth:`wait`, in seconds.
     poll : float, default 0.01
         How often a blocked party re-checks the counters, the abort flag and
         ``check``.
+    adaptive : bool, default True
+        Spin only while the last crossing says that spinning pays; False
+        always spins ``spin`` seconds first (the old behaviour).
+    stamps : ndarray of float64, shape (parties, 2), optional
+        Shared: each party's last two arrival times (``time.perf_counter``,
+        which all processes of a machine share), so that a party can tell how
+        late the others were, apart from how long it took to wake up. Without
+        them the adaptive rule uses this party's own waiting time.
     """
 
     def __init__(self, arrive, sleeping, flags, semaphores, party, *, spin=0.0, timeout=None,
-                 poll=0.01):
+                 poll=0.01, adaptive=True, stamps=None):
         self.parties = len(arrive)
         self.party = party
         # memoryviews: reading a few ints costs ~0.1 us, a NumPy reduction ~1 us.
@@ -80,6 +104,11 @@ class CyclicBarrier:
         self._sems = semaphores
         self.generation = int(arrive[party])
         self.spin, self.timeout, self.poll = spin, timeout, poll
+        self.adaptive = adaptive
+        self._stamps = None if stamps is None else memoryview(stamps).cast("B").cast("d")
+        self._budget = spin  # this wait's spin time: the adaptive part
+        self._fast = 0
+        self.spun = self.blocked = 0  # crossings completed spinning / asleep (for the curious)
 
     @property
     def broken(self):
@@ -108,19 +137,26 @@ class CyclicBarrier:
         int
             The generation just completed (1 for the first crossing).
         """
-        arrive = self._arrive
+        arrive, stamps, clock = self._arrive, self._stamps, time.perf_counter
         self.generation += 1
         g = self.generation
+        start = clock()
+        if stamps is not None:  # written before arriving, so others read it once we arrive
+            stamps[2 * self.party + (g & 1)] = start
         arrive[self.party] = g
         if min(arrive) >= g:
             self._wake(g)
             return g
-        if self.spin > 0:
-            flags, clock = self._flags, time.perf_counter
-            end = clock() + self.spin
+        budget = self._budget
+        if budget > 0:
+            flags = self._flags
+            end = start + budget
             while clock() < end:
                 if min(arrive) >= g:
                     self._wake(g)
+                    self.spun += 1
+                    if self.adaptive:
+                        self._learn(True)
                     return g
                 if flags[0]:
                     raise BrokenBarrierError("the barrier was aborted")
@@ -128,7 +164,28 @@ class CyclicBarrier:
                 # run first when the machine is busier than we assumed.
                 _yield()
         self._block(g, self.timeout if timeout is None else timeout, check)
+        self.blocked += 1
+        if self.adaptive:
+            # Fast: the others arrived within the spin time, so they were running.
+            self._learn(self._lateness(g, start, clock) < self.spin)
         return g
+
+    def _learn(self, fast):
+        # One slow crossing and the party blocks at once; it spins again only
+        # after FAST_STREAK fast ones in a row. On a busy machine the others
+        # are often descheduled, and a spin that fails has burnt the core they
+        # needed; on an idle one every crossing is fast and nothing changes.
+        self._fast = self._fast + 1 if fast else 0
+        self._budget = self.spin if self._fast >= FAST_STREAK else 0.0
+
+    def _lateness(self, g, start, clock):
+        """Seconds between this party's arrival and the last party's, for generation ``g``."""
+        stamps = self._stamps
+        if stamps is None:
+            return clock() - start  # the wait, wake-up included
+        # A party's stamp for g stays until it arrives at g + 2, which it cannot
+        # do before this party has arrived at g + 1.
+        return max(stamps[2 * p + (g & 1)] for p in range(self.parties)) - start
 
     def _block(self, g, timeout, check):
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -139,8 +196,10 @@ class CyclicBarrier:
                 if self._flags[0]:
                     raise BrokenBarrierError("the barrier was aborted")
                 if deadline is not None and time.monotonic() > deadline:
-                    self.abort()
                     late = [p for p in range(self.parties) if arrive[p] < g]
+                    if self._flags[1] == 0:
+                        self._flags[1] = late[0] + 1
+                    self.abort()
                     raise BarrierTimeout(f"parties {late} did not reach the barrier "
                                          f"within {timeout:g} s")
                 if check is not None:

@@ -30,6 +30,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from pdsgd.engine.admission import admit_engine
 from pdsgd.engine.backends import DEFAULT_BACKEND, get_backend
 from pdsgd.engine.data_generator import DataGenerator
 from pdsgd.engine.shuffle import n_iterations
@@ -77,6 +78,9 @@ class Broker:
                              "convert them with .astype(model.dtype)")
         self.model, self.X, self.T, self.spec = model, X, T, spec
         self.backend = get_backend(spec.backend)(model, X, T, spec)
+        # Before anything is allocated or started: does the machine have room for it?
+        admit_engine(spec, len(X), self.backend.block_bytes(), self.backend.shared_memory,
+                     X.nbytes + T.nbytes)
         self._traces, self._iteration = [], 0
         self._updates, self._version = [], 0
         self._limits, self.started = None, False

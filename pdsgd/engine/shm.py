@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import secrets
 import weakref
+import zlib
 from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
@@ -36,6 +37,11 @@ def _layout(fields):
         offsets[name] = offset
         offset += int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
     return offsets, max(offset, 1)
+
+
+def nbytes(fields):
+    """Bytes of the block that :class:`SharedArrays` would lay out for ``fields``."""
+    return _layout(fields)[1]
 
 
 class SharedArrays:
@@ -134,3 +140,8 @@ def _attach_untracked(name):
         return shared_memory.SharedMemory(name=name)
     finally:
         resource_tracker.register = register
+
+
+def checksum(params):
+    """CRC-32 of a parameter buffer's bytes: equal replicas give equal sums."""
+    return zlib.crc32(memoryview(np.ascontiguousarray(params)).cast("B"))

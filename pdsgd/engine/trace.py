@@ -65,7 +65,13 @@ COLORS = {COMPUTE: "tab:blue", WAIT: "tab:red", AGGREGATE: "tab:green"}
 
 
 def plot_timeline(trace, ax=None, *, start=None, end=None):
-    """Draw a trace as a timeline: one row per worker, plus one for the aggregator.
+    """Draw a trace as a timeline: one row per worker, plus one for the aggregator if it ran.
+
+    Time runs from 0 at the window's start (``start``, or the first interval
+    shown), in milliseconds (seconds for windows longer than 10 s). The
+    aggregator's row appears only when the broker's aggregator recorded
+    intervals (``central`` aggregation); with replicated or sharded
+    aggregation the workers apply the update themselves (their green bars).
 
     Parameters
     ----------
@@ -74,8 +80,8 @@ def plot_timeline(trace, ax=None, *, start=None, end=None):
     ax : matplotlib Axes, optional
         Where to draw; a new figure is made if None.
     start, end : float, optional
-        Show only this window of the run, in seconds (a few iterations are
-        easier to read than thousands).
+        Show only this window of the run, in seconds since the run started (a
+        few iterations are easier to read than thousands).
 
     Returns
     -------
@@ -85,27 +91,38 @@ def plot_timeline(trace, ax=None, *, start=None, end=None):
     from matplotlib.patches import Patch
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 3))
+        _, ax = plt.subplots(figsize=(10, 3), layout="constrained")
     rows = trace
     if start is not None:
         rows = rows[rows["end"] >= start]
     if end is not None:
         rows = rows[rows["start"] <= end]
+    origin = start if start is not None else (float(rows["start"].min()) if len(rows) else 0.0)
+    span = (end if end is not None else (float(rows["end"].max()) if len(rows) else 0.0)) - origin
+    scale, unit = (1e3, "milliseconds") if span <= 10 else (1.0, "seconds")
     workers = sorted(int(w) for w in np.unique(rows["worker"]) if w != AGGREGATOR)
     lanes = {w: i for i, w in enumerate(workers)}
-    lanes[AGGREGATOR] = len(workers)
+    names = [f"worker {w}" for w in workers]
+    if np.any(rows["worker"] == AGGREGATOR):
+        lanes[AGGREGATOR] = len(workers)
+        names.append("aggregator")
     for phase, color in COLORS.items():
         sel = rows[rows["phase"] == phase]
         if len(sel) == 0:
             continue
         y = np.array([lanes[int(w)] for w in sel["worker"]])
-        ax.barh(y, sel["end"] - sel["start"], left=sel["start"], height=0.8, color=color,
-                linewidth=0)
-    ax.set_yticks(range(len(lanes)), [f"worker {w}" for w in workers] + ["aggregator"])
+        ax.barh(y, (sel["end"] - sel["start"]) * scale, left=(sel["start"] - origin) * scale,
+                height=0.8, color=color, linewidth=0)
+    ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
-    ax.set_xlabel("seconds since the run started")
+    ax.set_xlabel(f"{unit} since the window's start")
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
     if start is not None or end is not None:
-        ax.set_xlim(start, end)
+        ax.set_xlim(0, span * scale)
+    else:
+        ax.set_xlim(left=0)
+    # Beside the lanes, not over them: a legend inside would hide bars.
     ax.legend(handles=[Patch(color=c, label=PHASES[p]) for p, c in COLORS.items()],
-              loc="upper right", ncol=3, fontsize="small")
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+              fontsize="small")
     return ax

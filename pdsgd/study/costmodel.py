@@ -75,6 +75,42 @@ def fit_log(n, speedup):
     return k, r_squared(s, 1.0 + k * x)
 
 
+def fit_linear(n, speedup):
+    """Fit ``S(N) = 1 + m (N - 1)`` (a straight line through the sequential run).
+
+    Set beside :func:`fit_log`: a curve that a line describes better than a
+    logarithm does not grow "logarithmically".
+
+    Returns
+    -------
+    (m, r2) : tuple of float, or None
+        None when no point has ``N > 1``.
+    """
+    n, s = np.asarray(n, dtype=float), np.asarray(speedup, dtype=float)
+    keep = np.isfinite(s)
+    n, s = n[keep], s[keep]
+    x = n - 1.0
+    if not np.any(x > 0):
+        return None
+    m = float(np.dot(x, s - 1.0) / np.dot(x, x))
+    return m, r_squared(s, 1.0 + m * x)
+
+
+def format_fit(slope, r2, term="log2 N"):
+    """``"S = 1 - 0.05 log2 N (R^2 0.91)"``, or ``"no fit (R^2 -0.62)"`` when R^2 < 0.
+
+    A negative R^2 means the formula predicts worse than the mean of the
+    points: it describes nothing, so no formula is printed.
+    """
+    if slope is None:
+        return "no fit"
+    if r2 is None or r2 != r2:  # every point equal: R^2 is undefined
+        return f"S = 1 {'-' if slope < 0 else '+'} {abs(slope):.2f} {term}"
+    if r2 < 0:
+        return f"no fit (R^2 {r2:.2f})"
+    return f"S = 1 {'-' if slope < 0 else '+'} {abs(slope):.2f} {term} (R^2 {r2:.2f})"
+
+
 def r_squared(measured, predicted):
     """Coefficient of determination; 1 is a perfect fit, 0 no better than the mean."""
     measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
@@ -146,7 +182,8 @@ def fit_cost_model(rows, cores):
     rows : list of dict
         One per cell, with keys ``workers``, ``micro_batch``, ``train_size``,
         ``epochs``, ``seconds`` (median training time) and ``backend`` (None for
-        the sequential reference); engine cells may carry ``phases``: mean
+        the sequential reference, taken at the engine cells' micro-batch); engine
+        cells may carry ``phases``: mean
         seconds per iteration of ``compute`` (one worker), ``aggregate`` and
         ``wait``, from the trace.
     cores : int
@@ -158,9 +195,11 @@ def fit_cost_model(rows, cores):
     CostModel or None
         None without a sequential cell and an engine cell to fit.
     """
-    seq = [r["seconds"] / (r["epochs"] * r["train_size"]) for r in rows
-           if r["backend"] is None and r["workers"] == 1 and r["micro_batch"] == 1]
     eng = [r for r in rows if r["backend"] is not None and r["workers"] <= cores]
+    # T(1) at the engine rows' smallest micro-batch (a study passes one b at a time).
+    b_seq = min((r["micro_batch"] for r in eng), default=1)
+    seq = [r["seconds"] / (r["epochs"] * r["train_size"]) for r in rows
+           if r["backend"] is None and r["workers"] == 1 and r["micro_batch"] == b_seq]
     if not seq or not eng:
         return None
     sequential = float(np.median(seq))

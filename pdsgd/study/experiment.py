@@ -1,7 +1,7 @@
 """The experiment runner: a grid of training runs, each cached on disk, resumable.
 
 A *cell* is one training run: P samples, N workers, a backend, a micro-batch,
-a learning-rate rule, a number of epochs and a repeat index. Each finished
+a parallel strategy, a learning-rate rule, a number of epochs and a repeat index. Each finished
 cell is written as one JSON record under the cache directory, atomically and
 named by a hash of everything that determines its result (the cell, the
 shared settings, the dataset, the code's cache version and the machine). So:
@@ -38,16 +38,25 @@ from pdsgd.machine import machine_key
 from pdsgd.train import train
 
 # Bump when a change to the code makes cached measurements wrong or incomparable.
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 SEED_SETTINGS = dict(hidden=[200], lr=0.1, dtype="float64", seed=0, bias=True)
+
+#: How the engine splits the work: a cell's ``strategy`` names one of these, and
+#: its value is what :func:`pdsgd.train.train` is given for it. ``data`` is the
+#: seed's data parallelism (each worker its own samples, their updates averaged).
+#: A new engine strategy is one more entry here (and a name in a profile's
+#: ``strategies``): the study times it, draws it as its own curve and sets the
+#: seed's claims against it.
+STRATEGIES = {"data": {}}
 
 
 @dataclass(frozen=True)
 class Cell:
     """One training run of the grid.
 
-    ``backend=None`` with one worker is the sequential reference, T(1).
+    ``backend=None`` with one worker is the sequential reference, T(1), of
+    every strategy at its micro-batch. ``strategy`` is a key of :data:`STRATEGIES`.
     ``keep_trace`` and ``keep_model`` store the run's trace and model beside its
     record (for the timeline figure and the seed's saved model).
     """
@@ -56,6 +65,7 @@ class Cell:
     workers: int = 1
     backend: str | None = None
     micro_batch: int = 1
+    strategy: str = "data"
     lr_rule: str = "fixed"
     epochs: int = 5
     repeat: int = 0
@@ -65,8 +75,9 @@ class Cell:
     def label(self):
         """A short readable name, used in file names and progress bars."""
         keep = ("-trace" if self.keep_trace else "") + ("-model" if self.keep_model else "")
+        strategy = "" if self.strategy == "data" else f"-{self.strategy}"
         return (f"P{self.train_size}-N{self.workers}-{self.backend or 'seq'}-b{self.micro_batch}"
-                f"-{self.lr_rule}-e{self.epochs}-r{self.repeat}{keep}")
+                f"{strategy}-{self.lr_rule}-e{self.epochs}-r{self.repeat}{keep}")
 
     def group(self):
         """The cell's parameters without the repeat index (what repeats share)."""
@@ -90,7 +101,9 @@ def dataset_id(data):
 def cell_key(cell, data_id, settings):
     """The hash that names a cell's record (see the module docstring)."""
 
-    blob = json.dumps({"cell": asdict(cell), "data": data_id, "settings": settings,
+    # The strategy's options too: redefining what a strategy runs changes its cells.
+    blob = json.dumps({"cell": asdict(cell), "strategy": STRATEGIES.get(cell.strategy),
+                       "data": data_id, "settings": settings,
                        "cache_version": CACHE_VERSION, "pdsgd": __version__,
                        "machine": machine_key()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -127,6 +140,7 @@ def run_cell(cell, data, settings, cache_dir, train_fn, progress=False):
         result = train_fn(data, workers=cell.workers, backend=cell.backend,
                           micro_batch=cell.micro_batch, lr_rule=cell.lr_rule,
                           epochs=cell.epochs, train_size=cell.train_size, progress=progress,
+                          **STRATEGIES[cell.strategy],
                           **{**settings, "hidden": tuple(settings["hidden"])})
     wall = time.perf_counter() - start
     key = cell_key(cell, dataset_id(data), settings)
@@ -220,8 +234,9 @@ def summarize(records):
     list of dict
         Each row holds the cell's parameters plus ``seconds`` (median of repeats),
         ``seconds_min``, ``seconds_max``, ``repeats``, ``test_accuracy``,
-        ``samples_per_second``, ``phases`` (medians, or None) and ``history``
-        (of the first repeat; accuracy does not depend on the repeat).
+        ``samples_per_second``, ``phases`` (medians, or None), ``aggregate``
+        (the aggregation the engine ran, or None) and ``history`` (of the first
+        repeat; accuracy does not depend on the repeat).
     """
     groups = {}
     for rec in records:
@@ -237,6 +252,7 @@ def summarize(records):
                    repeats=len(recs), test_accuracy=float(recs[0]["test_accuracy"]),
                    samples_per_second=row["train_size"] * row["epochs"] / median,
                    phases=_median_phases([r["phases"] for r in recs]),
+                   aggregate=recs[0]["config"].get("aggregate") if row["backend"] else None,
                    history=recs[0]["history"],
                    iterations=row["epochs"] * math.ceil(
                        row["train_size"] / (row["workers"] * row["micro_batch"])))

@@ -40,11 +40,14 @@ class Backend(abc.ABC):
     span_updates : ndarray or None
         After a span without the iteration barrier (``sync``): its applied
         gradients (:data:`pdsgd.engine.sync.UPDATE_DTYPE`, span-local numbers).
+    shared_memory : bool
+        Whether the workers' block of arrays lives in shared memory.
     """
 
     name = "base"
     parallel = True
     span_updates = None
+    shared_memory = False  # whether its block of arrays lives in /dev/shm
 
     def __init__(self, model, X, T, spec):
         self.model, self.X, self.T, self.spec = model, X, T, spec
@@ -54,6 +57,10 @@ class Backend(abc.ABC):
     def default_aggregate(cls, spec):
         """The ``--aggregate`` this backend uses when none is named: the seed's ``central``."""
         return "central"
+
+    def block_bytes(self):
+        """Bytes of memory the backend will lay out for its workers (checked before start)."""
+        return 0
 
     def start(self, t0):
         """Start the workers; ``t0`` is the run's ``time.perf_counter()`` origin."""

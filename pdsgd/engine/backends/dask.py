@@ -23,15 +23,22 @@ it stops with :class:`WorkerError` only when no round completes in that time.
 
 With no scheduler address the backend starts a ``LocalCluster`` of N
 single-threaded worker processes on 127.0.0.1, and closes it on every exit path.
+
+Getting ready is bounded by ``timeout`` seconds in all: reaching the scheduler
+(an address that refuses connections fails at once), N workers joining, and
+the training data reaching them; past that, a one-line error says which step
+did not finish.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import time
 
 import numpy as np
+import psutil
 from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.backends.base import Backend, WorkerError
@@ -44,7 +51,8 @@ from pdsgd.mlp import MLP
 #: Seconds between two tries of a round whose data were lost with a worker.
 RETRY_PAUSE = 0.5
 _NOISY = ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker",
-          "distributed.core", "distributed.comm", "tornado", "bokeh")
+          "distributed.core", "distributed.comm", "distributed.deploy.spec", "tornado",
+          "tornado.application", "bokeh")
 
 _STATE = {}  # in a Dask worker process: (run token, worker index) -> (Worker, ResultSlots)
 
@@ -54,7 +62,8 @@ def local_cluster(workers):
 
     No dashboard; the scheduler's small HTTP server takes a free port rather
     than 8787, so that two clusters never fight over one. Close it when done
-    (it is a context manager).
+    (it is a context manager). With ``workers=0`` it returns at once, and
+    ``cluster.scale(N)`` starts the workers in the background.
     """
     from distributed import LocalCluster
 
@@ -62,6 +71,16 @@ def local_cluster(workers):
                         host="127.0.0.1", dashboard_address=None,
                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                         silence_logs=logging.ERROR)
+
+
+def probe(address, timeout):
+    """Raise ``OSError`` at once if nothing listens at a ``tcp://`` address (others: no check)."""
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    host, _, port = rest.rpartition(":")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+        pass
 
 
 def _state(token, index, spec, X, T):
@@ -116,11 +135,14 @@ class DaskBackend(Backend):
         super().start(t0)
         self.token = secrets.token_hex(4)
         self._quiet()
+        # Everything before the first round shares one deadline: --timeout.
+        self.deadline = time.monotonic() + self.spec.timeout
         try:
             self._connect()
             self._place()
             self._scatter_data()
         except BaseException:
+            self._end_starting_workers()
             self.close()
             raise
         spec, m = self.spec, self.model
@@ -137,30 +159,43 @@ class DaskBackend(Backend):
         for name in _NOISY:
             logging.getLogger(name).setLevel(logging.ERROR)
 
+    def _left(self):
+        """Seconds left before the deadline (at least a little, so that a call can fail)."""
+        return max(0.1, self.deadline - time.monotonic())
+
     def _connect(self):
         from distributed import Client
 
         if self.spec.scheduler is None:
-            self.cluster = local_cluster(self.spec.workers)
+            # The scheduler now, the workers in the background: waiting for
+            # them below is bounded by the deadline.
+            self.cluster_started = time.time()
+            self.cluster = local_cluster(0)
+            self.cluster.scale(self.spec.workers)
             address = self.cluster.scheduler_address
         else:
             address = self.spec.scheduler
         try:
-            self.client = Client(address, timeout=self.spec.timeout, set_as_default=False)
-        except OSError as error:
+            probe(address, self._left())
+            self.client = Client(address, timeout=self._left(), set_as_default=False)
+        except Exception as error:  # refused, timed out, or something else answered
             raise PdsgdError(f"--scheduler {address}: cannot reach a Dask scheduler there "
-                             f"({error}); start one with `dask scheduler`") from None
-        self._wait_for_workers()
+                             f"within --timeout {self.spec.timeout:g} s ({type(error).__name__}"
+                             f": {str(error)[:100]}); start one with `dask scheduler`") from None
+        self._wait_for_workers(self._left())
 
-    def _wait_for_workers(self):
+    def _wait_for_workers(self, timeout=None):
+        timeout = self.spec.timeout if timeout is None else timeout
         try:
-            self.client.wait_for_workers(self.spec.workers, timeout=self.spec.timeout)
+            self.client.wait_for_workers(self.spec.workers, timeout=timeout)
         except TimeoutError:
             have = len(self.client.scheduler_info(n_workers=-1)["workers"])
-            raise WorkerError(f"the Dask scheduler has {have} workers, fewer than the "
-                              f"{self.spec.workers} asked for, after {self.spec.timeout:g} s; "
-                              "start more with `dask worker ADDRESS` or ask for fewer with "
-                              "--workers") from None
+            where = ("the local Dask cluster started" if self.cluster is not None
+                     else "the Dask scheduler has")
+            raise WorkerError(f"{where} {have} workers, fewer than the {self.spec.workers} "
+                              f"asked for, within --timeout {self.spec.timeout:g} s; ask for "
+                              "fewer with --workers, or start more with `dask worker ADDRESS`"
+                              ) from None
 
     def _place(self):
         """Choose N distinct Dask workers, keeping those already chosen that are still there."""
@@ -172,9 +207,30 @@ class DaskBackend(Backend):
         while len(self.addresses) < self.spec.workers:
             self.addresses.append(alive[len(self.addresses) % len(alive)])
 
-    def _scatter_data(self):
-        self.data = self.client.scatter([self.X, self.T], workers=self.addresses,
-                                        broadcast=True, hash=False)
+    def _scatter_data(self, timeout=None):
+        timeout = self._left() if timeout is None else timeout
+        try:
+            self.data = self.client.scatter([self.X, self.T], workers=self.addresses,
+                                            broadcast=True, hash=False, timeout=timeout)
+        except TimeoutError:
+            size = (self.X.nbytes + self.T.nbytes) / 2**20
+            raise WorkerError(f"the training data ({size:,.1f} MiB) did not reach the "
+                              f"{self.spec.workers} Dask workers within --timeout "
+                              f"{self.spec.timeout:g} s; the run was stopped") from None
+
+    def _end_starting_workers(self):
+        """Kill the local cluster's worker processes: closing it waits for slow starters."""
+        if self.cluster is None:
+            return
+        for name in _NOISY:  # the nannies would report every kill as an error
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        for child in psutil.Process().children():
+            try:
+                if child.create_time() >= self.cluster_started - 1 and \
+                        "spawn_main" in " ".join(child.cmdline()):
+                    child.kill()
+            except psutil.Error:
+                pass
 
     def close(self):
         client, cluster, self.client, self.cluster = self.client, self.cluster, None, None
@@ -233,7 +289,7 @@ class DaskBackend(Backend):
                 time.sleep(RETRY_PAUSE)  # let the scheduler notice the loss (and a restart)
                 self._wait_for_workers()
                 self._place()
-                self._scatter_data()
+                self._scatter_data(self.spec.timeout)
 
     def _submit_and_gather(self, indices, n_rows, lr):
         from distributed import wait
@@ -241,7 +297,8 @@ class DaskBackend(Backend):
 
         client, X, T = self.client, *self.data
         # One copy of the weights per worker, sent straight to it: no second hop.
-        copies = [client.scatter(self.model.params, workers=[address], hash=False)
+        copies = [client.scatter(self.model.params, workers=[address], hash=False,
+                                 timeout=self.spec.timeout)
                   for address in self.addresses]
         # A fresh key for every try: Dask would hand back a failed key's old future.
         self.tries = getattr(self, "tries", 0) + 1

@@ -20,23 +20,19 @@ from __future__ import annotations
 
 import abc
 import time
-import zlib
 from threading import BrokenBarrierError
 
 import numpy as np
 
 from pdsgd.engine.backends.base import Backend, WorkerError
-from pdsgd.engine.shm import SharedArrays
+from pdsgd.engine.shm import SharedArrays, checksum, nbytes
 from pdsgd.engine.slots import ResultSlots, slot_fields
+from pdsgd.engine.tensor import crossing_fields
+from pdsgd.engine.tensor_run import run_tensor_worker
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
 from pdsgd.mlp import MLP
 
 RUN, STOP = 1, 2  # commands in control[0]
-
-
-def checksum(params):
-    """CRC-32 of a parameter buffer's bytes: equal replicas give equal sums."""
-    return zlib.crc32(memoryview(np.ascontiguousarray(params)).cast("B"))
 
 
 class PoolBackend(Backend):
@@ -57,15 +53,19 @@ class PoolBackend(Backend):
             "checksums": ((n,), np.int64), "pids": ((n,), np.int64),
             # [party, iteration in span, phase, start/end]; party n is the aggregator
             "trace": ((n + 1, spec.span, 3, 2), np.float64),
-            **slot_fields(spec),
+            # Tensor parallelism sends partial sums instead of results.
+            **(crossing_fields(spec) if spec.parallel == "tensor" else slot_fields(spec)),
             **(spec.synchronization.pool.fields(spec) if spec.synchronization.pool else {}),
         }
+
+    def block_bytes(self):
+        return nbytes(self.fields())
 
     def start(self, t0):
         super().start(t0)
         self.closed = False
         self.block = SharedArrays(self.fields(), shared=self.shared_memory)
-        self.slots = [ResultSlots(self.block, p, self.model.n_layers) for p in (0, 1)]
+        self.slots = result_slots(self.spec, self.block)
         m = self.model
         self.shared_model = MLP(m.sizes, bias=m.bias, dtype=m.dtype,
                                 params=self.block["params"])
@@ -174,6 +174,13 @@ class PoolBackend(Backend):
         return bool(self.block["flags"][0])
 
 
+def result_slots(spec, block):
+    """The two parities of result slots in ``block`` (None with tensor parallelism)."""
+    if spec.parallel == "tensor":
+        return None
+    return [ResultSlots(block, p, len(spec.sizes) - 1) for p in (0, 1)]
+
+
 def worker_model(spec, params):
     """The weights a worker reads: the shared ``params``, or a private copy with replicas."""
     if spec.aggregation.replicas:
@@ -217,6 +224,9 @@ def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, spe
     if spec.synchronization.pool:
         return spec.synchronization.pool.work(worker, block, span_barrier, lock, spec, t0=t0,
                                               check=check, spin=spin)
+    if spec.parallel == "tensor":
+        return run_tensor_worker(worker, block, span_barrier, step_barrier, spec, t0=t0,
+                                 stop=STOP, check=check)
     mode, parts, trace = spec.aggregation, spec.workers, spec.trace
     replicated, sharded = mode.replicas, mode.sharded
     clock, i = time.perf_counter, worker.index

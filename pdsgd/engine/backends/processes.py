@@ -13,6 +13,11 @@
   ``initializer``: that is the one way such objects can be handed to them.
 * Failures: the broker polls the workers' futures while it waits; a dead or
   failed worker breaks the barriers (everyone wakes) and is named in the error.
+  A worker that does not reach a barrier within ``timeout`` seconds of the
+  others is named too, as alive (stopped, hung) or dead.
+* Lifetime (:mod:`pdsgd.engine.lifetime`): every worker dies with the broker's
+  process, and a janitor process unlinks the shared block and the semaphores
+  if the broker's process dies before it could.
 """
 
 from __future__ import annotations
@@ -21,19 +26,21 @@ import _multiprocessing
 import concurrent.futures
 import gc
 import multiprocessing
+import multiprocessing.resource_tracker
 import os
 
-import numpy as np
 import psutil
 from joblib.externals.loky import ProcessPoolExecutor
+from joblib.externals.loky.backend import resource_tracker as loky_tracker
 from joblib.externals.loky.backend.context import get_context
 from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.backends.base import WorkerError
-from pdsgd.engine.backends.pool import PoolBackend, run_worker, worker_model
+from pdsgd.engine.backends.failures import LateWatch, laggard, late_error
+from pdsgd.engine.backends.pool import PoolBackend, result_slots, run_worker, worker_model
 from pdsgd.engine.barrier import BrokenBarrierError, CyclicBarrier, barrier_fields
+from pdsgd.engine.lifetime import Janitor, die_with_parent
 from pdsgd.engine.shm import SharedArrays
-from pdsgd.engine.slots import ResultSlots
 from pdsgd.machine import usable_cores
 
 #: Seconds a waiting party spins before it blocks, when every party has a core.
@@ -46,33 +53,37 @@ ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 _SEMAPHORES = None  # in a worker: set by the executor's initializer
 
 
-def _init_worker(semaphores):
+def _init_worker(semaphores, parent):
     global _SEMAPHORES
+    die_with_parent(parent)  # first: a worker must never outlive the broker's process
     _SEMAPHORES = semaphores
 
     threadpool_limits(limits=1)
 
 
-def _barriers(block, semaphores, party, spin, timeout, step=True):
+def _barriers(block, semaphores, party, spin, timeout, spec, step=True):
     """This process's handles on the span and step barriers (``spin``: their spin times)."""
+    adaptive = spec.barrier == "adaptive"
     span = CyclicBarrier(block["span_arrive"], block["span_sleeping"], block["flags"],
-                         semaphores[0], party, spin=spin[0])
+                         semaphores[0], party, spin=spin[0], adaptive=adaptive,
+                         stamps=block["span_stamps"])
     if not step:
         return span, None
     step = CyclicBarrier(block["step_arrive"], block["step_sleeping"], block["flags"],
-                         semaphores[1], party, spin=spin[1], timeout=timeout)
+                         semaphores[1], party, spin=spin[1], timeout=timeout,
+                         adaptive=adaptive, stamps=block["step_stamps"])
     return span, step
 
 
 def _worker_main(index, block_spec, spec, t0, spin):
     """Entry point of worker ``index`` in its process (a module function, so it pickles)."""
     block = SharedArrays.attach(block_spec)
-    span, step = _barriers(block, _SEMAPHORES, index, (spin, spin), spec.timeout)
+    span, step = _barriers(block, _SEMAPHORES, index, (spin, spin), spec.timeout, spec)
     try:
         block["pids"][index] = os.getpid()
         model = worker_model(spec, block["params"])
         worker = spec.make_worker(index, model, block["X"], block["T"])
-        slots = [ResultSlots(block, p, model.n_layers) for p in (0, 1)]
+        slots = result_slots(spec, block)
         parent = os.getppid()
 
         def parent_alive():
@@ -97,6 +108,21 @@ class ProcessesBackend(PoolBackend):
     name = "processes"
     shared_memory = True
     semaphores = None
+    janitor = None
+
+    def start(self, t0):
+        # The janitor first: from the moment the shared block exists, someone
+        # must be there to unlink it if this process is killed.
+        self.janitor = Janitor()
+        self.watch = LateWatch(self.spec.workers, self.spec.timeout)
+        try:
+            super().start(t0)
+            self.watch.active = True  # the workers are up: from now on, one can be late
+        except BaseException:
+            # Ctrl-C while the workers start: close() must not wait for them.
+            if hasattr(self, "block") and hasattr(self, "span_barrier"):
+                self.abort()
+            raise
 
     def fields(self):
         n = self.spec.workers
@@ -111,23 +137,38 @@ class ProcessesBackend(PoolBackend):
         block["X"][...] = self.X
         block["T"][...] = self.T
         cores = usable_cores()
-        # Spin only while every party that may be running has a core to itself.
+        # Spin only while every party that may be running has a core to itself;
+        # tensor parallelism's workers spin past that too (pdsgd.engine.tensor_run).
         step_parties = mode.step_parties(n)
-        worker_spin = SPIN if step_parties <= cores else 0.0
+        worker_spin = SPIN if step_parties <= cores or spec.parallel == "tensor" else 0.0
         parent_spin = SPIN if mode.broker_applies and step_parties <= cores else 0.0
         context = get_context("loky")
+        self.janitor.track(block.name)
         self.semaphores = ([context.Semaphore(0) for _ in range(n + 1)],
                            [context.Semaphore(0) for _ in range(step_parties)],
                            [context.Semaphore(1)] if spec.synchronization.pool else [])
+        for group in self.semaphores:
+            for sem in group:
+                self.janitor.track(sem._semlock.name)
         # The broker takes part in iterations only when it applies the update.
         self.span_barrier, self.step_barrier = _barriers(
-            block, self.semaphores, n, (0.0, parent_spin), None, step=mode.broker_applies)
+            block, self.semaphores, n, (0.0, parent_spin), spec.timeout, spec,
+            step=mode.broker_applies)
         self.executor = ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
-                                            initargs=(self.semaphores,), env=ONE_THREAD,
-                                            context=context)
+                                            initargs=(self.semaphores, os.getpid()),
+                                            env=ONE_THREAD, context=context)
         self.futures = [self.executor.submit(_worker_main, i, block.spec, spec, self.t0,
                                              worker_spin)
                         for i in range(n)]
+        # The pids loky just started: should this process die while they are
+        # still starting up (before they could ask to die with it), the
+        # janitor ends them.
+        for pid in getattr(self.executor, "_processes", {}):
+            self.janitor.watch(pid)
+        for tracker in (loky_tracker, multiprocessing.resource_tracker):
+            pid = getattr(tracker._resource_tracker, "_pid", None)
+            if pid is not None:
+                self.janitor.defer_to(pid)
 
     @classmethod
     def default_aggregate(cls, spec):
@@ -152,11 +193,6 @@ class ProcessesBackend(PoolBackend):
 
     def span_wait(self):
         self._wait(self.span_barrier)
-        if self.semaphores is not None:
-            # Every worker has crossed once, so each holds its semaphores open:
-            # their names in /dev/shm are no longer needed. Removing them now
-            # means no exit path, however abrupt, can leave them behind.
-            self._unlink_semaphores()
 
     def _unlink_semaphores(self):
 
@@ -172,14 +208,26 @@ class ProcessesBackend(PoolBackend):
         self._wait(self.step_barrier)
 
     def _wait(self, barrier):
+        self.watch.reset()
         try:
-            barrier.wait(check=self._check_workers)
+            barrier.wait(check=lambda: self._check_workers(barrier))
         except BrokenBarrierError:
-            self._check_workers(broken=True)
+            self._check_workers(barrier, broken=True)
             raise
 
-    def _check_workers(self, broken=False):
-        """Raise :class:`WorkerError` naming the worker if one has failed or died."""
+    def _check_workers(self, barrier, broken=False):
+        """Raise :class:`WorkerError` naming the worker if one failed, died or is late.
+
+        Called every ``poll`` while the broker is blocked at ``barrier``, and
+        once the barrier has broken.
+        """
+        flags = self.block["flags"]
+        late = int(flags[1]) - 1
+        if late < 0 and not broken:
+            late = self.watch.late(barrier._arrive, barrier.generation)
+        if late >= 0:
+            self.abort()
+            raise late_error(late, int(self.block["pids"][late]), self.spec.timeout)
         if not broken and not any(f.done() for f in self.futures):
             return
         self.abort()
@@ -190,26 +238,12 @@ class ProcessesBackend(PoolBackend):
                     and "Terminated" not in type(error).__name__:
                 raise WorkerError(f"worker {i} failed: {type(error).__name__}: {error}") \
                     from error
-        i = self._laggard()
+        i = laggard(self.block, self.spec.workers)
         if i is None:
             if broken:
                 return
             raise WorkerError("a worker process stopped unexpectedly; the run was stopped")
-        pid = int(self.block["pids"][i])
-        raise WorkerError(f"worker {i} (pid {pid}) died: its process ended without finishing "
-                          "the iteration; the run was stopped and its workers ended")
-
-    def _laggard(self):
-        """The worker that is behind the others at the barriers: the one that died."""
-        arrivals = [(int(self.block["span_arrive"][i]), int(self.block["step_arrive"][i]))
-                    for i in range(self.spec.workers)]
-        if len(set(arrivals)) < 2:
-            # No iteration barrier to fall behind at (``sync``): of the workers whose
-            # process is gone, the one whose last sign of life is oldest.
-            gone = [i for i in range(self.spec.workers) if not _alive(int(self.block["pids"][i]))]
-            beats = self.block.arrays.get("sync_beat")
-            return min(gone, key=lambda i: beats[i] if beats is not None else 0, default=None)
-        return int(np.argmin([s * 2**32 + t for s, t in arrivals]))
+        raise late_error(i, int(self.block["pids"][i]), self.spec.timeout, died=True)
 
     def abort(self):
         self.block["flags"][0] = 1
@@ -218,18 +252,36 @@ class ProcessesBackend(PoolBackend):
                 barrier.abort()
 
     def shutdown(self):
+        broken = self.broken()
         self.abort()
         if getattr(self, "executor", None) is None:
             self._unlink_semaphores()
             return
-        done, pending = concurrent.futures.wait(self.futures, timeout=3.0)
-        self.executor.shutdown(wait=True, kill_workers=bool(pending))
+        # Healthy workers return within a poll of the abort; a stopped or stuck
+        # one never does, so a broken run does not wait long for it.
+        concurrent.futures.wait(self.futures, timeout=0.2 if broken else 3.0)
+        # Then kill them: a worker idle in loky's queue has nothing left to do,
+        # and letting N interpreters tear themselves down costs seconds on a
+        # busy machine.
+        self.executor.shutdown(wait=True, kill_workers=True)
         # Loky's own locks are named semaphores too, released with the executor.
         self.executor = None
         multiprocessing.active_children()  # forgets finished processes and their locks
         gc.collect()
         self._unlink_semaphores()
         self._reap()
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            # Last, once the workers have ended and the block is unlinked.
+            self._release_janitor()
+
+    def _release_janitor(self):
+        janitor, self.janitor = self.janitor, None
+        if janitor is not None:
+            janitor.close()
 
     def _reap(self):
         # Belt and braces: no worker process may outlive the run.
@@ -246,16 +298,7 @@ class ProcessesBackend(PoolBackend):
             p.kill()
 
 
-def _alive(pid):
-    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
-    try:
-        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
-    except psutil.Error:
-        return False
-
-
 def _is_child(process):
-
     try:
         return process.ppid() == os.getpid()
     except psutil.NoSuchProcess:

@@ -56,7 +56,9 @@ class ThreadsBackend(PoolBackend):
             barrier.wait()
         except threading.BrokenBarrierError:
             self._raise_worker_error()
-            raise
+            # No worker failed and nobody aborted: a wait ran out of time.
+            raise WorkerError(f"a worker did not reach the barrier within --timeout "
+                              f"{self.spec.timeout:g} s; the run was stopped") from None
 
     def _raise_worker_error(self):
         for i, error in sorted(self.errors.items()):

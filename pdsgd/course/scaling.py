@@ -1,0 +1,127 @@
+"""Notebook 03's measurements: the seed's experiment in small, timed with repeats, or read
+from what ``make reproduce`` already measured on this machine.
+
+A single timing on a shared laptop can be spoiled by anything else running:
+four runs of one cell once gave speedups of 0.40 to 1.25 at N = 2. So every
+cell is run ``repeats`` times, the repeats *interleaved* (round r runs every
+N once, then round r + 1), and the tables show the median and the spread.
+:func:`pdsgd.study.experiment.run_grid` runs cells in that order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from pdsgd.machine import machine_key
+from pdsgd.study.analysis import speedup_table
+from pdsgd.study.experiment import Cell, dataset_id, summarize
+
+#: Where ``make reproduce`` caches its cells, seen from the notebooks' folder.
+REPRODUCE_CACHE = Path("..") / "results" / ".cache"
+
+
+def cells(train_size, workers, *, repeats, epochs=1, backend="processes", micro_batch=1):
+    """The grid: the sequential reference T(1) and the engine with each N, ``repeats`` times."""
+    out = [Cell(train_size=train_size, workers=1, backend=None, micro_batch=micro_batch,
+                epochs=epochs, repeat=r) for r in range(repeats)]
+    out += [Cell(train_size=train_size, workers=n, backend=backend, micro_batch=micro_batch,
+                 epochs=epochs, repeat=r) for r in range(repeats) for n in workers]
+    return out
+
+
+def cached_records(data, cache_dir=REPRODUCE_CACHE, train_size=None, backend="processes"):
+    """The timing cells ``make reproduce`` measured on this machine, or None if there are none.
+
+    Reads the cell records in ``cache_dir`` (nothing is trained) and keeps
+    those of the seed's setting (b = 1, the fixed rate, the sequential
+    reference or ``backend``) on ``data``, measured on a machine like this
+    one. Of their training sizes it keeps ``train_size`` if it is there, else
+    the largest.
+
+    Returns
+    -------
+    list of dict or None
+        Records as :func:`pdsgd.study.experiment.run_grid` returns them.
+    """
+    here, wanted = machine_key(), dataset_id(data)
+    found = []
+    for path in sorted(Path(cache_dir).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            cell = record["cell"]
+        except (OSError, ValueError, KeyError):
+            continue
+        machine = record.get("machine", {})
+        if (record.get("data") != wanted or cell.get("micro_batch") != 1
+                or cell.get("lr_rule") != "fixed" or cell.get("backend") not in (None, backend)
+                or cell.get("keep_trace") or cell.get("strategy", "data") != "data"
+                or machine.get("cpu") != here["cpu"]
+                or any(machine.get(k, v) != v for k, v in here.items())):
+            continue
+        found.append({**record, "cached": True})
+    sizes = {r["cell"]["train_size"] for r in found
+             if r["cell"]["backend"] == backend}
+    if not sizes:
+        return None
+    size = train_size if train_size in sizes else max(sizes)
+    return [r for r in found if r["cell"]["train_size"] == size]
+
+
+def speedups(records, backend="processes"):
+    """Per N: median training time and its spread, speedup and efficiency, as a table.
+
+    The speedup is T(1) / T(N) with T(1) the sequential reference; its range
+    divides the median T(1) by the slowest and the fastest repeat of T(N).
+    """
+    rows = summarize(records)
+    table = {(r["train_size"], r["workers"]): r for r in speedup_table(rows, backend)}
+    out = []
+    for r in sorted(rows, key=lambda r: (r["backend"] is not None, r["workers"])):
+        s = table.get((r["train_size"], r["workers"])) if r["backend"] else None
+        out.append({"N": r["workers"], "backend": r["backend"] or "sequential",
+                    "repeats": r["repeats"], "median time (s)": r["seconds"],
+                    "fastest (s)": r["seconds_min"], "slowest (s)": r["seconds_max"],
+                    "speedup": s["speedup"] if s else 1.0,
+                    "speedup range": f"{s['speedup_lo']:.2f} to {s['speedup_hi']:.2f}"
+                    if s else "", "efficiency": s["efficiency"] if s else 1.0,
+                    "test accuracy": r["test_accuracy"]})
+    return pd.DataFrame(out).round(3)
+
+
+def iteration_budget(records):
+    """Per N: where one iteration's time went, mean microseconds per iteration.
+
+    ``its samples, sequentially`` is what the sequential program takes for the
+    N b samples of one iteration (N of its steps); ``one iteration`` is the
+    median training time divided by the iterations;
+    ``compute``, ``barrier wait`` and ``aggregate`` are one worker's means from
+    the trace; ``rest`` is what is left of the iteration. With ``central``
+    aggregation the broker applies the update while the workers wait, so the
+    wait already holds the aggregation, and the rest is counted without it.
+    For the sequential program an iteration is one step: compute and update.
+    """
+    aggregation = {(r["cell"]["workers"], r["cell"]["backend"]): r["config"].get("aggregate")
+                   for r in records}
+    rows = summarize(records)
+    step = {r["micro_batch"]: r["seconds"] / r["iterations"] for r in rows if r["backend"] is None}
+    out = []
+    for r in sorted(rows, key=lambda r: (r["backend"] is not None, r["workers"])):
+        per_iteration = r["seconds"] / r["iterations"]
+        mode = aggregation[(r["workers"], r["backend"])]
+        phases = r["phases"] or {"compute": per_iteration, "wait": 0.0, "aggregate": 0.0}
+        inside_wait = mode == "central"
+        rest = per_iteration - phases["compute"] - phases["wait"] - \
+            (0.0 if inside_wait else phases["aggregate"])
+        sequential = step.get(r["micro_batch"], float("nan")) * r["workers"]
+        out.append({"N": r["workers"], "backend": r["backend"] or "sequential",
+                    "aggregation": mode or "",
+                    "its samples, sequentially (us)": sequential * 1e6,
+                    "one iteration (us)": per_iteration * 1e6,
+                    "compute (us)": phases["compute"] * 1e6,
+                    "barrier wait (us)": phases["wait"] * 1e6,
+                    "aggregate (us)": phases["aggregate"] * 1e6,
+                    "rest (us)": rest * 1e6})
+    return pd.DataFrame(out).round(1)

@@ -1,0 +1,80 @@
+"""Telling what went wrong with a worker process: it failed, it died, or it is late.
+
+The processes backend's broker calls these while it waits at a barrier (every
+``poll``) and once a barrier has broken, so that the run ends with one line
+that names the worker and says the right thing about it: a worker that is
+stopped (SIGSTOP) or stuck is *late* and alive; one whose process has gone
+*died*.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import psutil
+
+from pdsgd.engine.backends.base import WorkerError
+
+
+class LateWatch:
+    """Notices a worker that has not reached a barrier ``timeout`` s after another one did.
+
+    Inside a span the workers' own iteration barrier times out; at the span's
+    end only the broker waits, and this is its clock. ``active`` is False while
+    the workers start up (they arrive one by one: nobody is late yet).
+    """
+
+    def __init__(self, workers, timeout):
+        self.workers, self.timeout = workers, timeout
+        self.since, self.active = None, False
+
+    def reset(self):
+        """A new wait begins."""
+        self.since = None
+
+    def late(self, arrive, generation):
+        """The first worker missing at ``generation`` of a barrier, once late; else -1."""
+        if not self.active:
+            return -1
+        there = [arrive[i] >= generation for i in range(self.workers)]
+        if all(there) or not any(there):
+            self.since = None
+            return -1
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        return there.index(False) if now - self.since >= self.timeout else -1
+
+
+def late_error(i, pid, timeout, died=None):
+    """The one-line error for worker ``i`` (process ``pid``): alive but late, or dead."""
+    if died is None:
+        died = not alive(pid)
+    if died:
+        return WorkerError(f"worker {i} (pid {pid}) died: its process ended without finishing "
+                           "the iteration; the run was stopped and its workers ended")
+    return WorkerError(f"worker {i} (pid {pid}) did not reach the barrier within {timeout:g} s "
+                       "(it is alive but stopped or stuck); the run was stopped and its workers "
+                       "ended; raise --timeout if it was just slow")
+
+
+def laggard(block, workers):
+    """The worker behind the others at the barriers (the one that died), or None."""
+    arrivals = [(int(block["span_arrive"][i]), int(block["step_arrive"][i]))
+                for i in range(workers)]
+    if len(set(arrivals)) < 2:
+        # No iteration barrier to fall behind at (``sync``): of the workers whose
+        # process is gone, the one whose last sign of life is oldest.
+        gone = [i for i in range(workers) if not alive(int(block["pids"][i]))]
+        beats = block.arrays.get("sync_beat")
+        return min(gone, key=lambda i: beats[i] if beats is not None else 0, default=None)
+    return int(np.argmin([s * 2**32 + t for s, t in arrivals]))
+
+
+def alive(pid):
+    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
+        return False

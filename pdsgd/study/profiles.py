@@ -1,0 +1,280 @@
+"""What ``make reproduce`` measures: its profiles, the grid a user sets, and the cells of both.
+
+A :class:`Profile` names the grid (training sizes P, worker counts N,
+micro-batches b, strategies), the epochs and repeats, and the dataset.
+``quick`` (the default) fits in a few minutes on a 2-core laptop; ``full`` is the
+seed's grid. :func:`customize` applies the grid a user sets on the command
+line (``--workers 1,2,4 --train-sizes 1000,10000 --micro-batch 1,16 ...``),
+checking every value before anything runs; :func:`build_cells` turns a profile
+into the cells that :func:`pdsgd.study.experiment.run_grid` runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from pdsgd.data.datasets import DATASETS
+from pdsgd.machine import usable_cores
+from pdsgd.spec import BACKENDS, OptionError, choice, positive
+from pdsgd.study.experiment import STRATEGIES, Cell
+
+SEED_EPOCHS = 5
+#: The quick profile's timing cells on a 2-core machine (3 P x 3 N x 2 b x 3 repeats):
+#: a machine whose N grid is longer drops middle sizes to stay near this many.
+QUICK_CELLS = 54
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one ``--profile`` runs.
+
+    Attributes
+    ----------
+    name : str
+    datasets : tuple of str
+        Tried in order; the first one present is used (a notice says so).
+    sizes : tuple of int
+        The training sizes P of the timing cells.
+    workers : tuple of int or None
+        The worker counts N (N = 1 runs sequentially *and* on the engine);
+        None follows the machine: :func:`machine_workers`.
+    timing_epochs, repeats : int
+        Epochs of each timing cell, and how many times each is run (medians are reported).
+    timeline : tuple of int
+        ``(P, N, epochs)`` of the one run whose trace is drawn.
+    micro_batches : tuple of int
+        Samples per worker per iteration; each b is a curve, timed against the
+        sequential run at the same b. 1 is the seed's.
+    strategies : tuple of str
+        Keys of :data:`pdsgd.study.experiment.STRATEGIES`; each is a curve.
+    accuracy_epochs : int
+        Epochs of the accuracy runs (largest P, smallest b, N of the grid, both lr rules).
+    backend : str
+        The engine's backend for N workers.
+    accuracy_backend : str, optional
+        Backend of the accuracy runs; default ``backend``. Every backend computes
+        the same weights (the serial one is the oracle the others are tested
+        against), so a profile short of time may learn its accuracies on the
+        fast serial backend and take the time axis from the timing cells.
+    max_cells : int, optional
+        With ``workers=None``, a machine with many cores has a long N grid: middle
+        sizes are dropped until the timing grid has at most this many cells.
+    notes : tuple of str
+        Where the profile departs from the seed's settings, for the report.
+    data_options, settings : dict
+        Passed to :func:`pdsgd.data.datasets.load_dataset` and over the seed's training
+        settings (:data:`pdsgd.study.experiment.SEED_SETTINGS`); tests shrink the problem here.
+    custom : dict
+        The grid options the user set (``{"workers": "1,2,4"}``), as written.
+    """
+
+    name: str
+    datasets: tuple
+    sizes: tuple
+    workers: tuple | None
+    timing_epochs: int
+    repeats: int
+    timeline: tuple
+    micro_batches: tuple = (1,)
+    strategies: tuple = ("data",)
+    accuracy_epochs: int = SEED_EPOCHS
+    backend: str = "processes"
+    accuracy_backend: str | None = None
+    max_cells: int | None = None
+    notes: tuple = field(default=())
+    data_options: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    custom: dict = field(default_factory=dict)
+
+
+PROFILES = {
+    "quick": Profile(
+        name="quick", datasets=("mnist-5k",), sizes=(1000, 2000, 4000), workers=None,
+        micro_batches=(1, 16), timing_epochs=1, repeats=3, timeline=(1000, 2, 1),
+        accuracy_backend="serial", max_cells=QUICK_CELLS,
+        notes=("quick profile: the embedded mnist-5k, P up to 4,000 (the seed: up to 60,000).",
+               "quick profile: N = 1, 2, 4, ... up to twice this machine's cores.",
+               "quick profile: timing cells train 1 epoch each, not the seed's 5: an epoch's "
+               "time is steady, so the speedups are the same, and three repeats fit in the "
+               "time budget.",
+               "quick profile: accuracies are learnt on the serial backend, which computes the "
+               "same weights as the processes backend, in a fraction of the time; "
+               "'accuracy against wall time' puts them at the processes backend's measured "
+               "epoch time (the timing cells at the largest P).")),
+    "full": Profile(
+        name="full", datasets=("mnist", "fashion-mnist"), sizes=(1000, 10_000, 60_000),
+        workers=(1, 2, 4, 8, 16), micro_batches=(1, 16), timing_epochs=SEED_EPOCHS, repeats=3,
+        timeline=(10_000, 4, 1), accuracy_backend="serial",
+        notes=("full profile: accuracies are learnt on the serial backend, which computes the "
+               "same weights as the processes backend in less time (it keeps the profile "
+               "within 30 minutes on 2 cores); 'accuracy against wall time' puts them at the "
+               "processes backend's measured epoch time.",)),
+}
+
+#: The grid options of ``pdsgd reproduce``, as :func:`customize` takes them.
+GRID_OPTIONS = ("workers", "max_workers", "train_sizes", "max_train_size", "micro_batch",
+                "repeats", "epochs", "dataset", "backend")
+
+
+def powers_of_two(top):
+    """1, 2, 4, ... up to ``top``, and ``top`` itself when it is not a power of two."""
+    out, n = [], 1
+    while n < top:
+        out.append(n)
+        n *= 2
+    return tuple(out + [top])
+
+
+def machine_workers(cores=None):
+    """The quick profile's N grid: 1, 2, 4, ... up to twice the usable cores."""
+    return powers_of_two(2 * (cores or usable_cores()))
+
+
+def _positive_list(option, values):
+    values = tuple(values)
+    if not values:
+        raise OptionError(option, "", "needs at least one value")
+    for v in values:
+        positive(option, v)
+    return tuple(sorted(set(int(v) for v in values)))
+
+
+def _written(values):
+    return ",".join(map(str, values)) if isinstance(values, (tuple, list)) else values
+
+
+def customize(profile, **grid):
+    """``profile`` with the grid the user set; every value is checked here, before any run.
+
+    Parameters
+    ----------
+    profile : Profile
+    **grid
+        Any of :data:`GRID_OPTIONS` (None: keep the profile's): ``workers``,
+        ``train_sizes``, ``micro_batch`` (sequences of positive integers);
+        ``max_workers`` (N = 1, 2, 4, ... up to it); ``max_train_size`` (the
+        profile's sizes below it, and it); ``repeats``, ``epochs`` (timing and
+        accuracy runs); ``dataset``; ``backend``.
+
+    Raises
+    ------
+    OptionError
+        For a bad value, naming the option as the caller wrote it.
+    """
+    unknown = sorted(set(grid) - set(GRID_OPTIONS))
+    if unknown:
+        raise OptionError(unknown[0], grid[unknown[0]], f"is not a grid option: use one of "
+                                                        f"{', '.join(GRID_OPTIONS)}")
+    grid = {k: v for k, v in grid.items() if v is not None}
+    for one, other in (("max_workers", "workers"), ("max_train_size", "train_sizes")):
+        if one in grid and other in grid:
+            raise OptionError(one, grid[one], f"cannot be combined with {{{other}}}"
+                                              f"{_written(grid[other])}: give one of them")
+    changes = {}
+    if "workers" in grid:
+        changes["workers"] = _positive_list("workers", grid["workers"])
+    if "max_workers" in grid:
+        changes["workers"] = powers_of_two(positive("max_workers", grid["max_workers"]))
+    if "train_sizes" in grid:
+        changes["sizes"] = _positive_list("train_sizes", grid["train_sizes"])
+    if "max_train_size" in grid:
+        top = positive("max_train_size", grid["max_train_size"])
+        changes["sizes"] = tuple(p for p in profile.sizes if p < top) + (top,)
+    if "micro_batch" in grid:
+        changes["micro_batches"] = _positive_list("micro_batch", grid["micro_batch"])
+    if "repeats" in grid:
+        changes["repeats"] = positive("repeats", grid["repeats"])
+    if "epochs" in grid:
+        epochs = positive("epochs", grid["epochs"])
+        changes.update(timing_epochs=epochs, accuracy_epochs=epochs,
+                       timeline=profile.timeline[:2] + (min(profile.timeline[2], epochs),))
+    if "dataset" in grid:
+        changes["datasets"] = (choice("dataset", grid["dataset"], DATASETS),)
+    if "backend" in grid:
+        changes["backend"] = choice("backend", grid["backend"], tuple(BACKENDS))
+    if not changes:
+        return profile
+    custom = {**profile.custom, **{k: _written(v) for k, v in grid.items()}}
+    note = "grid set by the user: " + ", ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in custom.items())
+    notes = tuple(n for n in profile.notes if not n.startswith("grid set by")) + (note,)
+    return replace(profile, custom=custom, notes=notes, **changes)
+
+
+def check_sizes(profile, data_name, n_train):
+    """Refuse a user's training size above what the dataset holds (one line, before any run)."""
+    option = next((o for o in ("train_sizes", "max_train_size") if o in profile.custom), None)
+    if option and max(profile.sizes) > n_train:
+        raise OptionError(option, profile.custom[option],
+                          f"asks for more than the {n_train:,} training samples of {data_name}")
+
+
+def resolve(profile, n_train):
+    """The profile's grid on this machine and dataset: ``(sizes, workers, notes)``.
+
+    ``workers=None`` becomes :func:`machine_workers`; sizes above ``n_train``
+    are dropped (the dataset holds fewer samples); with ``max_cells``, middle
+    sizes are dropped until the timing grid fits. Notes say what was dropped.
+    """
+    workers = profile.workers or machine_workers()
+    sizes = [p for p in profile.sizes if p <= n_train] or [n_train]
+    notes = [f"P = {p:,} dropped: the dataset holds {n_train:,} training samples."
+             for p in profile.sizes if p > n_train]
+
+    def cells():
+        return (len(sizes) * len(workers) * len(profile.micro_batches)
+                * len(profile.strategies) * profile.repeats)
+
+    if profile.max_cells and profile.workers is None:
+        while len(sizes) > 2 and cells() > profile.max_cells:
+            dropped = sizes.pop(len(sizes) // 2)
+            notes.append(f"P = {dropped:,} dropped: with N up to {max(workers)} on this "
+                         "machine, it keeps the profile within its time budget.")
+    return tuple(sizes), tuple(workers), tuple(notes)
+
+
+def build_cells(profile, n_train):
+    """Every cell of the profile: ``{"timing": [...], "accuracy": [...], "timeline": [...]}``.
+
+    The sequential cell of the accuracy runs (largest P, smallest b) keeps its
+    model: with the seed's settings it is the seed's default run, saved under
+    ``seed_defaults/``.
+    """
+    for s in profile.strategies:
+        choice("strategy", s, tuple(STRATEGIES))
+    sizes, workers, _ = resolve(profile, n_train)
+    p_max, b_acc = max(sizes), min(profile.micro_batches)
+
+    def cell(p, n, backend, rule="fixed", epochs=profile.timing_epochs, repeat=0, b=1,
+             strategy="data", **kw):
+        # The same run in two parts (timing and accuracy) must be the same cell.
+        seed_run = (backend is None and p == p_max and epochs == profile.accuracy_epochs
+                    and rule == "fixed" and repeat == 0 and b == b_acc)
+        return Cell(train_size=p, workers=n, backend=backend, micro_batch=b, strategy=strategy,
+                    lr_rule=rule, epochs=epochs, repeat=repeat, keep_model=seed_run, **kw)
+
+    timing = [cell(p, 1, None, repeat=r, b=b) for r in range(profile.repeats)
+              for b in profile.micro_batches for p in sizes]
+    timing += [cell(p, n, profile.backend, repeat=r, b=b, strategy=s)
+               for r in range(profile.repeats) for s in profile.strategies
+               for b in profile.micro_batches for p in sizes for n in workers]
+    accuracy = [cell(p_max, 1, None, epochs=profile.accuracy_epochs, b=b_acc)]
+    accuracy += [cell(p_max, n, profile.accuracy_backend or profile.backend, rule,
+                      epochs=profile.accuracy_epochs, b=b_acc)
+                 for rule in ("fixed", "linear") for n in workers if n > 1]
+    tp, tn, te = profile.timeline
+    if tn not in workers:  # the grid was set by hand: the smallest parallel N it has
+        tn = min((n for n in workers if n > 1), default=max(workers))
+    timeline = [cell(min(tp, p_max), tn, profile.backend, epochs=te, b=b_acc,
+                     keep_trace=True)]
+    return {"timing": timing, "accuracy": accuracy, "timeline": timeline}
+
+
+def tiny_profile(**changes):
+    """A profile small enough for tests (synthetic data, a few hundred samples)."""
+    base = Profile(name="tiny", datasets=("synthetic",), sizes=(60, 120), workers=(1, 2),
+                   micro_batches=(1, 4), timing_epochs=1, repeats=2, timeline=(60, 2, 1),
+                   accuracy_epochs=2, backend="serial",
+                   data_options=dict(train_size=120, test_size=50, synthetic_features=20),
+                   settings=dict(hidden=[8]))
+    return replace(base, **changes)

@@ -1,0 +1,39 @@
+"""``pdsgd bench scaling`` times tensor parallelism beside data parallelism, interleaved."""
+
+import json
+
+import pytest
+
+from pdsgd.bench.scaling import format_table, parse_engine, run
+from pdsgd.cli import main
+from pdsgd.errors import PdsgdError
+
+
+def test_engines_name_their_split():
+    assert parse_engine("processes:tensor") == ("processes", "tensor", None)
+    assert parse_engine("threads:replicated") == ("threads", "data", "replicated")
+    for bad in ("processes", ":tensor", "serial:"):
+        with pytest.raises(PdsgdError, match="BACKEND:AGGREGATE or BACKEND:tensor"):
+            parse_engine(bad)
+
+
+def test_a_small_grid_has_a_split_column_and_interleaved_baselines():
+    lines = []
+    result = run(samples=64, repeats=2, workers=(1, 2), micro_batches=(1, 4),
+                 engines=("serial:tensor", "serial:central"), progress=lines.append)
+    rows = result["rows"]
+    assert len(rows) == 8 and len(lines) == 2 + 8
+    assert {(r["parallel"], r["aggregate"]) for r in rows} == {("tensor", None),
+                                                               ("data", "central")}
+    for r in rows:
+        lo, hi = r["speedup_range"]
+        assert r["samples_per_s"] > 0 and r["sequential_per_s"] > 0 and lo <= r["speedup"] <= hi
+    table = format_table(json.loads(json.dumps(result)))  # as read back from --json
+    assert "split" in table and "tensor  -" in table and "data    central" in table
+
+
+def test_a_bad_engine_is_refused_in_one_line_before_anything_runs(capsys):
+    assert main(["bench", "scaling", "--engines", "processes"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--engines processes: write BACKEND:AGGREGATE or BACKEND:tensor" in err
+    assert len(err.splitlines()) == 1

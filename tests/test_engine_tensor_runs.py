@@ -1,0 +1,177 @@
+"""Tensor parallelism in a whole run: train(), checkpoints, the trace, failures, interrupts."""
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+from engine_helpers import problem, shm_segments, worker_children
+
+from pdsgd import checkpoint as checkpoint_module
+from pdsgd.checkpoint import load_checkpoint
+from pdsgd.data.datasets import load_dataset
+from pdsgd.engine import tensor_worker
+from pdsgd.engine.backends.base import WorkerError
+from pdsgd.engine.broker import Broker
+from pdsgd.engine.shuffle import epoch_order
+from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, summarize
+from pdsgd.mlp import MLP
+from pdsgd.train import train
+
+train_module = importlib.import_module("pdsgd.train")
+KW = dict(hidden=(5,), epochs=3, lr=0.5, workers=2, micro_batch=2, parallel="tensor")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("synthetic", train_size=50, test_size=10, synthetic_features=8,
+                        n_classes=3)
+
+
+def test_train_with_tensor_parallelism_is_minibatch_sgd(data):
+    parallel = train(data, backend="processes", **KW)
+    sequential = train(data, **{**KW, "workers": 1, "micro_batch": 4, "parallel": "data"})
+    np.testing.assert_allclose(parallel.model.params, sequential.model.params, rtol=1e-12)
+    assert parallel.config["parallel"] == "tensor" and parallel.config["aggregate"] is None
+    assert "N=2 b=2 tensor-parallel 3 epochs" in parallel.summary()
+    assert "tensor" not in sequential.summary()
+    assert parallel.test_accuracy == sequential.test_accuracy
+    assert len(parallel.trace) > 0 and len(parallel.history["seconds"]) == 3
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("backend", ["serial", "processes"])
+def test_resume_gives_the_same_final_weights(data, tmp_path, monkeypatch, backend):
+    whole = train(data, backend=backend, **KW)
+    saves = []
+    real = checkpoint_module.save_checkpoint
+
+    def crash_after_fifth_save(*args, **kwargs):
+        real(*args, **kwargs)
+        saves.append(kwargs["iteration"])
+        if len(saves) == 5:  # 13 iterations per epoch: saves at 4, 8, 12, end, 4
+            raise Crash
+
+    path = tmp_path / "ck.npz"
+    monkeypatch.setattr(train_module, "save_checkpoint", crash_after_fifth_save)
+    with pytest.raises(Crash):
+        train(data, backend=backend, checkpoint=path, checkpoint_every=4, **KW)
+    state = load_checkpoint(path)
+    assert (state.epoch, state.iteration) == (1, 4) and state.config["parallel"] == "tensor"
+    monkeypatch.undo()
+    resumed = train(data, backend="threads", resume=path, **KW)
+    assert np.array_equal(resumed.model.params, whole.model.params)
+    assert resumed.history["loss"] == whole.history["loss"]
+
+
+@pytest.mark.parametrize("backend", ["serial", "processes"])
+def test_trace_has_every_phase_of_every_iteration(backend):
+    X, T = problem(n=20)
+    with Broker(MLP((6, 5, 3)), X, T, workers=2, backend=backend, parallel="tensor",
+                span=4) as broker:
+        broker.run_epoch(np.arange(20), 0.1)
+        broker.run_epoch(np.arange(20), 0.1)
+        trace = broker.trace
+    assert np.all(trace["start"] <= trace["end"]) and np.all(trace["start"] >= 0)
+    phases = (COMPUTE, AGGREGATE) if backend == "serial" else (COMPUTE, WAIT, AGGREGATE)
+    for worker in (0, 1):
+        rows = trace[trace["worker"] == worker]
+        for phase in phases:
+            assert sorted(rows["iteration"][rows["phase"] == phase]) == list(range(20))
+    assert set(trace["worker"]) == {0, 1}  # no broker in the iterations
+    if backend == "processes":  # per worker: compute, then the wait, then its update
+        rows = trace[trace["worker"] == 0]
+        for k in range(20):
+            c, w, a = (rows[(rows["iteration"] == k) & (rows["phase"] == p)][0]
+                       for p in (COMPUTE, WAIT, AGGREGATE))
+            assert c["end"] == w["start"] and w["end"] == a["start"]
+
+
+def test_a_straggler_makes_the_others_wait_without_changing_the_weights():
+    X, T = problem(n=12)
+    params, waits = {}, {}
+    for delay in (0.0, 0.02):
+        model = MLP((6, 5, 3))
+        with Broker(model, X, T, workers=2, backend="threads", parallel="tensor", straggler=1,
+                    straggler_delay=delay) as broker:
+            broker.run_epoch(np.arange(12), 0.1)
+            waits[delay] = summarize(broker.trace)[0]["barrier wait"]
+        params[delay] = model.params
+    assert np.array_equal(params[0.0], params[0.02])
+    assert waits[0.02] > 6 * 0.02 * 0.9  # worker 0 waited for worker 1 every iteration
+
+
+def test_failing_worker_thread_is_named(monkeypatch):
+    iteration = tensor_worker.TensorWorker.iteration
+
+    def flaky(self, *args):
+        if self.index == 1:
+            raise ValueError("boom")
+        return iteration(self, *args)
+
+    monkeypatch.setattr(tensor_worker.TensorWorker, "iteration", flaky)
+    X, T = problem()
+    with pytest.raises(WorkerError, match="worker 1 failed: ValueError: boom"):
+        with Broker(MLP((6, 5, 3)), X, T, workers=2, backend="threads",
+                    parallel="tensor") as broker:
+            broker.run_epoch(np.arange(len(X)), 0.1)
+
+
+def test_killed_worker_process_is_named_and_cleaned_up():
+    before = shm_segments()
+    X, T = problem(n=400, n_in=30)
+    killed = []
+
+    def kill_worker_1(broker):
+        pids = broker.backend.block["pids"]
+        while pids[1] == 0 and not broker.backend.closed:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        killed.append(int(pids[1]))
+        os.kill(killed[0], signal.SIGKILL)
+
+    with pytest.raises(WorkerError) as info:
+        with Broker(MLP((30, 20, 3)), X, T, workers=2, backend="processes", parallel="tensor",
+                    span=50) as broker:
+            threading.Thread(target=kill_worker_1, args=(broker,), daemon=True).start()
+            deadline = time.monotonic() + 60
+            for epoch in range(10_000):
+                assert time.monotonic() < deadline or not killed
+                broker.run_epoch(epoch_order(len(X), 0, epoch), 0.1)
+    assert f"worker 1 (pid {killed[0]}) died" in str(info.value)
+    assert shm_segments() <= before
+    assert worker_children() == []
+
+
+def test_sigint_stops_a_tensor_parallel_cli_run_cleanly(tmp_path):
+    cmd = [sys.executable, "-m", "pdsgd", "train", "--dataset", "synthetic", "--train-size",
+           "2000", "--hidden", "20", "--epochs", "1000", "--workers", "2", "--parallel",
+           "tensor", "--quiet", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(n.startswith("pdsgd_") for n in shm_segments(proc.pid)):
+            break  # the workers' block exists: training has started
+        time.sleep(0.1)
+    time.sleep(1.0)
+    everyone = parent.children(recursive=True)
+    assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - the failure we test for
+        proc.kill()
+        pytest.fail("the run did not stop within 5 s of SIGINT")
+    assert proc.returncode == 130 and "interrupted" in proc.stderr.read()
+    _, alive = psutil.wait_procs(everyone, timeout=3)
+    assert alive == [] and shm_segments(proc.pid) == set()

@@ -1,0 +1,49 @@
+"""The full profile's grid runner, shrunk, on real Fashion-MNIST (Debian's dataset-fashion-mnist).
+
+This is ``make reference`` in miniature: the ``full`` profile with its dataset,
+backend and both micro-batches, but two small P, N = 2 only, one repeat and
+one epoch, written as a kept reference run (about 15 s on 2 cores). Without the package it skips,
+except in CI (``CI=true``), where `.ci/run` installs it and a skip would hide
+that it did not.
+"""
+
+import json
+import os
+
+import pytest
+
+from pdsgd.data.datasets import FASHION_MNIST_SYSTEM_DIRS, IDX_FILES
+from pdsgd.study.profiles import PROFILES, build_cells, customize
+from pdsgd.study.reproduce import reproduce
+
+INSTALLED = all((FASHION_MNIST_SYSTEM_DIRS[0] / f).exists() for f in IDX_FILES)
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not INSTALLED and os.environ.get("CI") != "true",
+                                 reason="Debian's dataset-fashion-mnist is not installed")]
+
+
+def test_the_full_profile_shrunk_on_fashion_mnist(tmp_path):
+    full = PROFILES["full"]
+    profile = customize(full, dataset="fashion-mnist", train_sizes=(300, 600), workers=(2,),
+                        repeats=1, epochs=1)
+    assert (profile.backend, profile.micro_batches, profile.accuracy_backend) == (
+        full.backend, full.micro_batches, full.accuracy_backend)
+    study = reproduce(tmp_path, profile, progress=False, reference=True, formats=("png",))
+    run = tmp_path / "reference" / "full-fashion-mnist"
+    assert json.loads((run / "study.json").read_text())["dataset"] == {
+        "name": "fashion-mnist", "train": 60_000, "test": 10_000, "features": 784}
+    assert study["cells"]["total"] == len(set(
+        c for part in build_cells(profile, 60_000).values() for c in part))
+    engine = {(r["train_size"], r["workers"], r["micro_batch"], r["aggregate"])
+              for r in study["timing"] if r["backend"] == "processes"}
+    assert {(p, n, b) for p, n, b, _ in engine} == {
+        (p, 2, b) for p in (300, 600) for b in (1, 16)}
+    assert all(agg for *_, agg in engine)  # the aggregation each ran is recorded
+    assert {c["curve"] for c in study["claims"]} == {"b = 1", "b = 16"}
+    assert study["command"] == ("pdsgd reproduce --profile full --dataset fashion-mnist "
+                                "--train-sizes 300,600 --workers 2 --repeats 1 --epochs 1 "
+                                "--reference full-fashion-mnist")
+    report = (run / "REPORT.md").read_text()
+    assert "Dataset **fashion-mnist**" in report and "speedup.png" in report
+    assert "[full-fashion-mnist](full-fashion-mnist/REPORT.md)" in (
+        tmp_path / "reference" / "README.md").read_text()
