@@ -18,12 +18,13 @@ cell's rate over BSP's in the same round and group (N, b, straggler).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from pdsgd.arguments import int_list, positive_int
 from pdsgd.bench.common import register
-from pdsgd.data.datasets import load_dataset
-from pdsgd.engine.sync import histogram
+from pdsgd.data.datasets import Dataset, load_dataset
 from pdsgd.errors import PdsgdError
 from pdsgd.machine import machine_facts
 from pdsgd.spec import EngineSpec
@@ -43,12 +44,24 @@ def setting_options(setting):
                          "as in ssp:4") from None
 
 
-def measure(data, setting, workers, micro_batch, factor, epochs, backend="processes"):
-    """Train one cell once: ``(samples/s, test accuracy, staleness array)``."""
+def cell_options(setting, workers, factor):
+    """The :func:`pdsgd.train.train` options of one setting, with worker N-1 made ``factor``
+    times slower (none with ``factor`` 1)."""
     straggler = {"straggler": workers - 1, "straggler_factor": factor} if factor != 1 else {}
+    return {**setting_options(setting), **straggler}
+
+
+def measure(data, setting, workers, micro_batch, factor, epochs, backend="processes",
+            train_size=None):
+    """Train one cell once: ``(samples/s, test accuracy, staleness counts)``.
+
+    The counts are ``np.bincount`` of the run's staleness: entry k holds how
+    many gradients were k updates stale.
+    """
     result = train(data, epochs=epochs, workers=workers, micro_batch=micro_batch,
-                   backend=backend, trace=False, **setting_options(setting), **straggler)
-    return result.samples_per_second, result.test_accuracy, result.staleness
+                   backend=backend, train_size=train_size, trace=False,
+                   **cell_options(setting, workers, factor))
+    return result.samples_per_second, result.test_accuracy, np.bincount(result.staleness)
 
 
 def run(dataset="mnist-5k", epochs=2, repeats=3, workers=GRID["workers"],
@@ -58,7 +71,8 @@ def run(dataset="mnist-5k", epochs=2, repeats=3, workers=GRID["workers"],
 
     Parameters
     ----------
-    dataset : str
+    dataset : str or Dataset
+        A name for :func:`pdsgd.data.datasets.load_dataset`, or data already loaded.
     epochs : int
         Every cell trains on the same ``epochs * P`` samples.
     repeats : int
@@ -84,26 +98,40 @@ def run(dataset="mnist-5k", epochs=2, repeats=3, workers=GRID["workers"],
     cells = [(n, b, f, s) for n in workers for b in micro_batches for f in factors
              for s in settings]
     for n, b, f, s in cells:  # every mistake in one line, before anything runs
-        straggler = {"straggler": n - 1, "straggler_factor": f} if f != 1 else {}
-        EngineSpec(workers=n, micro_batch=b, backend=backend, **setting_options(s), **straggler)
-    data = load_dataset(dataset, train_size=train_size)
+        EngineSpec(workers=n, micro_batch=b, backend=backend, **cell_options(s, n, f))
+    data = (dataset if isinstance(dataset, Dataset)
+            else load_dataset(dataset, train_size=train_size))
     runs = {cell: [] for cell in cells}
     for round_ in range(repeats):
         for cell in cells:
             n, b, f, s = cell
-            runs[cell].append(measure(data, s, n, b, f, epochs, backend))
+            runs[cell].append(measure(data, s, n, b, f, epochs, backend, train_size))
         if progress is not None:
             progress(f"round {round_ + 1} of {repeats} done ({len(cells)} cells)")
-    rows = [_row(cell, runs[cell], runs[cell[:3] + ("bsp",)]) for cell in cells]
-    return {"dataset": dataset, "train_size": len(data.X_train), "epochs": epochs,
+    rows = [summarize_cell(cell, runs[cell], runs[cell[:3] + ("bsp",)]) for cell in cells]
+    return {"dataset": data.name, "epochs": epochs,
+            "train_size": min(train_size or math.inf, len(data.X_train)),
             "repeats": repeats, "backend": backend, "machine": machine_facts(), "rows": rows}
 
 
-def _row(cell, runs, bsp):
+def summarize_cell(cell, runs, bsp):
+    """One row of :func:`run`'s table from a cell's runs and BSP's in the same rounds.
+
+    Parameters
+    ----------
+    cell : tuple
+        ``(N, b, straggler factor, setting)``.
+    runs, bsp : list of tuple
+        ``(samples/s, test accuracy, staleness counts)`` per round (:func:`measure`),
+        of the cell and of BSP at the same N, b and factor; round k of one is
+        compared with round k of the other.
+    """
     n, b, factor, setting = cell
     rates = [r for r, _, _ in runs]
     accuracies = [a for _, a, _ in runs]
-    pooled = np.concatenate([s for _, _, s in runs])
+    width = max(len(c) for _, _, c in runs)
+    counts = np.sum([np.pad(np.asarray(c, np.int64), (0, width - len(c))) for _, _, c in runs],
+                    axis=0)
     options = setting_options(setting)
     return {"setting": setting, "sync": options["sync"],
             "staleness_bound": options.get("staleness"), "workers": n, "micro_batch": b,
@@ -113,8 +141,9 @@ def _row(cell, runs, bsp):
             "test_accuracy": float(np.median(accuracies)), "accuracies": accuracies,
             "accuracy_vs_bsp": 100 * float(np.median(accuracies)
                                            - np.median([a for _, a, _ in bsp])),
-            "staleness": histogram(pooled), "staleness_mean": float(pooled.mean()),
-            "staleness_max": int(pooled.max())}
+            "staleness": {"staleness": list(range(width)), "count": counts.tolist()},
+            "staleness_mean": float(np.arange(width) @ counts / max(counts.sum(), 1)),
+            "staleness_max": int(np.flatnonzero(counts)[-1]) if counts.any() else 0}
 
 
 def format_table(result):
