@@ -21,6 +21,7 @@ from pdsgd.study.claims import assess_claims, families
 from pdsgd.study.costmodel import CostModel, fit_amdahl, fit_cost_model, fit_log
 from pdsgd.study.experiment import dataset_id, select, summarize
 from pdsgd.study.profiles import resolve
+from pdsgd.study.sync import analyse_sync, draw_sync_figures
 from pdsgd.train import TrainResult
 
 PREDICT_WORKERS = (1, 2, 4, 8, 16, 32, 64)
@@ -69,6 +70,7 @@ def analyse(profile, data, parts, notice, machine):
         "timeline_note": _timeline_note(tl),
         # When the last cell was measured (from the records: a rerun from the cache keeps it).
         "finished": max(r["finished"] for part in parts.values() for r in part)[:10],
+        "sync": analyse_sync(parts.get("sync")),
     }
     study["claims"] = assess_claims(study)
     return study
@@ -227,6 +229,7 @@ def draw_figures(study, timeline_record, cache_dir, out, formats=("png", "svg"))
                     if p["measured"]]
         p_max = max(r["train_size"] for r in study["timing"])
         figs["cost_model"] = plots.plot_cost_model(model, measured, train_size=p_max)
+    figs.update(draw_sync_figures(study))
     written = []
     for name, fig in figs.items():
         written += [p.name for p in plots.save_figure(fig, out / name, formats=formats)]

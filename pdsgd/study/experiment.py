@@ -1,7 +1,8 @@
 """The experiment runner: a grid of training runs, each cached on disk, resumable.
 
 A *cell* is one training run: P samples, N workers, a backend, a micro-batch,
-a parallel strategy, a learning-rate rule, a number of epochs and a repeat index. Each finished
+a parallel strategy, a learning-rate rule, a number of epochs and a repeat index
+(and, for the synchronization study, a ``sync`` setting and a straggler). Each finished
 cell is written as one JSON record under the cache directory, atomically and
 named by a hash of everything that determines its result (the cell, the
 shared settings, the dataset, the code's cache version and the machine). So:
@@ -31,7 +32,9 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from pdsgd import __version__
+from pdsgd.bench.sync import cell_options
 from pdsgd.engine import trace as tr
+from pdsgd.engine.sync import histogram
 from pdsgd.files import write_json, write_npz
 from pdsgd.machine import machine_facts as engine_facts
 from pdsgd.machine import machine_key
@@ -58,7 +61,10 @@ class Cell:
     ``backend=None`` with one worker is the sequential reference, T(1), of
     every strategy at its micro-batch. ``strategy`` is a key of :data:`STRATEGIES`.
     ``keep_trace`` and ``keep_model`` store the run's trace and model beside its
-    record (for the timeline figure and the seed's saved model).
+    record (for the timeline figure and the seed's saved model). ``sync`` is a
+    setting of ``pdsgd bench sync`` (``"bsp"``, ``"ssp:4"``, ``"async"``,
+    ``"hogwild"``) and ``straggler_factor`` makes worker N-1 that many times
+    slower (:func:`pdsgd.bench.sync.cell_options`).
     """
 
     train_size: int
@@ -71,13 +77,23 @@ class Cell:
     repeat: int = 0
     keep_trace: bool = False
     keep_model: bool = False
+    sync: str = "bsp"
+    straggler_factor: float = 1.0
 
     def label(self):
         """A short readable name, used in file names and progress bars."""
         keep = ("-trace" if self.keep_trace else "") + ("-model" if self.keep_model else "")
         strategy = "" if self.strategy == "data" else f"-{self.strategy}"
+        sync = "" if self.sync == "bsp" else f"-{self.sync.replace(':', '')}"
+        slow = "" if self.straggler_factor == 1 else f"-slow{self.straggler_factor:g}x"
         return (f"P{self.train_size}-N{self.workers}-{self.backend or 'seq'}-b{self.micro_batch}"
-                f"{strategy}-{self.lr_rule}-e{self.epochs}-r{self.repeat}{keep}")
+                f"{strategy}{sync}{slow}-{self.lr_rule}-e{self.epochs}-r{self.repeat}{keep}")
+
+    def options(self):
+        """What :func:`pdsgd.train.train` is given for the cell's strategy, sync and straggler."""
+        extra = {} if self.sync == "bsp" and self.straggler_factor == 1 else cell_options(
+            self.sync, self.workers, self.straggler_factor)
+        return {**STRATEGIES[self.strategy], **extra}
 
     def group(self):
         """The cell's parameters without the repeat index (what repeats share)."""
@@ -101,8 +117,14 @@ def dataset_id(data):
 def cell_key(cell, data_id, settings):
     """The hash that names a cell's record (see the module docstring)."""
 
+    fields = asdict(cell)
+    # The synchronization fields came later: at their defaults they stay out of the key, so
+    # the cells cached before them keep their names.
+    for name in ("sync", "straggler_factor"):
+        if fields[name] == Cell.__dataclass_fields__[name].default:
+            del fields[name]
     # The strategy's options too: redefining what a strategy runs changes its cells.
-    blob = json.dumps({"cell": asdict(cell), "strategy": STRATEGIES.get(cell.strategy),
+    blob = json.dumps({"cell": fields, "strategy": STRATEGIES.get(cell.strategy),
                        "data": data_id, "settings": settings,
                        "cache_version": CACHE_VERSION, "pdsgd": __version__,
                        "machine": machine_key()}, sort_keys=True, default=str)
@@ -140,7 +162,7 @@ def run_cell(cell, data, settings, cache_dir, train_fn, progress=False):
         result = train_fn(data, workers=cell.workers, backend=cell.backend,
                           micro_batch=cell.micro_batch, lr_rule=cell.lr_rule,
                           epochs=cell.epochs, train_size=cell.train_size, progress=progress,
-                          **STRATEGIES[cell.strategy],
+                          **cell.options(),
                           **{**settings, "hidden": tuple(settings["hidden"])})
     wall = time.perf_counter() - start
     key = cell_key(cell, dataset_id(data), settings)
@@ -158,6 +180,8 @@ def run_cell(cell, data, settings, cache_dir, train_fn, progress=False):
               "data": dataset_id(data), "config": result.config, "history": result.history,
               "seconds": result.train_seconds, "wall_seconds": wall,
               "test_accuracy": result.test_accuracy, "phases": phase_summary(result.trace),
+              # Per applied gradient, how many updates landed since its read (engine runs).
+              "staleness": None if result.updates is None else histogram(result.staleness),
               "files": files, "machine": machine_facts(),
               "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
     write_json(f"{base}.json", record)

@@ -17,6 +17,7 @@ from pdsgd.data.datasets import DATASETS
 from pdsgd.machine import usable_cores
 from pdsgd.spec import BACKENDS, OptionError, choice, positive
 from pdsgd.study.experiment import STRATEGIES, Cell
+from pdsgd.study.sync import SyncGrid, sync_cells
 
 SEED_EPOCHS = 5
 #: The quick profile's timing cells on a 2-core machine (3 P x 3 N x 2 b x 3 repeats):
@@ -61,6 +62,9 @@ class Profile:
         sizes are dropped until the timing grid has at most this many cells.
     notes : tuple of str
         Where the profile departs from the seed's settings, for the report.
+    sync : SyncGrid, optional
+        The synchronization cells (BSP, SSP, async, Hogwild!, with and without a
+        straggler: :mod:`pdsgd.study.sync`); None: none.
     data_options, settings : dict
         Passed to :func:`pdsgd.data.datasets.load_dataset` and over the seed's training
         settings (:data:`pdsgd.study.experiment.SEED_SETTINGS`); tests shrink the problem here.
@@ -81,6 +85,7 @@ class Profile:
     backend: str = "processes"
     accuracy_backend: str | None = None
     max_cells: int | None = None
+    sync: SyncGrid | None = None
     notes: tuple = field(default=())
     data_options: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
@@ -91,7 +96,7 @@ PROFILES = {
     "quick": Profile(
         name="quick", datasets=("mnist-5k",), sizes=(1000, 2000, 4000), workers=None,
         micro_batches=(1, 16), timing_epochs=1, repeats=3, timeline=(1000, 2, 1),
-        accuracy_backend="serial", max_cells=QUICK_CELLS,
+        accuracy_backend="serial", max_cells=QUICK_CELLS, sync=SyncGrid(),
         notes=("quick profile: the embedded mnist-5k, P up to 4,000 (the seed: up to 60,000).",
                "quick profile: N = 1, 2, 4, ... up to twice this machine's cores.",
                "quick profile: timing cells train 1 epoch each, not the seed's 5: an epoch's "
@@ -105,7 +110,11 @@ PROFILES = {
         name="full", datasets=("mnist", "fashion-mnist"), sizes=(1000, 10_000, 60_000),
         workers=(1, 2, 4, 8, 16), micro_batches=(1, 16), timing_epochs=SEED_EPOCHS, repeats=3,
         timeline=(10_000, 4, 1), accuracy_backend="serial",
-        notes=("full profile: accuracies are learnt on the serial backend, which computes the "
+        sync=SyncGrid(workers=(2, 4), micro_batches=(1, 16), train_size=10_000),
+        notes=("full profile: the synchronization cells train P = 10,000 samples for one "
+               "epoch (the timing cells: 5 epochs of up to 60,000), which keeps them within "
+               "a few minutes.",
+               "full profile: accuracies are learnt on the serial backend, which computes the "
                "same weights as the processes backend in less time (it keeps the profile "
                "within 30 minutes on 2 cores); 'accuracy against wall time' puts them at the "
                "processes backend's measured epoch time.",)),
@@ -234,7 +243,10 @@ def resolve(profile, n_train):
 
 
 def build_cells(profile, n_train):
-    """Every cell of the profile: ``{"timing": [...], "accuracy": [...], "timeline": [...]}``.
+    """Every cell of the profile: ``{"timing", "accuracy", "timeline", "sync"}`` lists.
+
+    A cell may be in two lists (the sync grid's BSP cell without a straggler may be
+    a timing cell): :func:`pdsgd.study.experiment.run_grid` runs it once.
 
     The sequential cell of the accuracy runs (largest P, smallest b) keeps its
     model: with the seed's settings it is the seed's default run, saved under
@@ -267,7 +279,8 @@ def build_cells(profile, n_train):
         tn = min((n for n in workers if n > 1), default=max(workers))
     timeline = [cell(min(tp, p_max), tn, profile.backend, epochs=te, b=b_acc,
                      keep_trace=True)]
-    return {"timing": timing, "accuracy": accuracy, "timeline": timeline}
+    sync = sync_cells(profile.sync, sizes, n_train, profile.backend, profile.repeats)
+    return {"timing": timing, "accuracy": accuracy, "timeline": timeline, "sync": sync}
 
 
 def tiny_profile(**changes):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pdsgd.files import atomic_path
 from pdsgd.study.claims import claims_prose, curve_label, curves, families
 from pdsgd.study.costmodel import format_fit
+from pdsgd.study.sync import sync_section
 
 AGGREGATIONS = {
     "replicated": "every worker applies the whole summed update to its own copy of the "
@@ -223,6 +224,7 @@ def render(study):
                       for r in s["accuracy"]])]
     parts += ["## One run's timeline", "![timeline](timeline.png)", s["timeline_note"]]
     parts += _cost_model_section(s)
+    parts += sync_section(s)
     parts += ["## The seed's defaults", "`seed_defaults/`: " + s["seed_defaults"],
               "## Machine", _machine(s["machine"])]
     return "\n\n".join(parts) + "\n"

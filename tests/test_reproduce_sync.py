@@ -1,0 +1,144 @@
+"""``make reproduce``'s synchronization section: its cells, its numbers, its prose and figures."""
+
+import hashlib
+import json
+from dataclasses import asdict, replace
+
+import pytest
+
+from pdsgd import __version__
+from pdsgd.bench.sync import SETTINGS
+from pdsgd.machine import machine_key
+from pdsgd.study import experiment
+from pdsgd.study.experiment import CACHE_VERSION, STRATEGIES, Cell, cell_key
+from pdsgd.study.profiles import PROFILES, build_cells, tiny_profile
+from pdsgd.study.reproduce import reproduce
+from pdsgd.study.sync import SyncGrid, group_findings, name, sync_cells, target_sentence
+
+GRID = SyncGrid(settings=("ssp:1", "async", "hogwild"), train_size=60)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sync")
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs)
+        return experiment.train(*args, **kwargs)
+
+    first = reproduce(out, tiny_profile(backend="threads", sync=GRID), progress=False,
+                      train_fn=counted, formats=("png",))
+    report = (out / "REPORT.md").read_text()
+    return first, report, out, calls
+
+
+def test_the_grid_is_measured_in_interleaved_rounds_with_its_options(study):
+    first, _, _, calls = study
+    rows = first["sync"]["rows"]
+    assert [(r["setting"], r["straggler_factor"]) for r in rows] == [
+        (s, f) for f in (1.0, 2.0) for s in ("bsp", "ssp:1", "async", "hogwild")]
+    for r in rows:
+        assert len(r["rates"]) == 2 and r["samples_per_s"] > 0 and 0 <= r["test_accuracy"] <= 1
+        # One gradient per sample (b = 1) in each of the two rounds.
+        assert sum(r["staleness"]["count"]) == 2 * 60
+    bsp = [r for r in rows if r["setting"] == "bsp"]
+    assert all(r["staleness_max"] == 0 and r["vs_bsp"] == 1.0 for r in bsp)
+    # What each setting asked the engine for: its sync option, and a straggler when slowed.
+    sync_calls = [c for c in calls if c.get("sync") or c.get("straggler_factor")]
+    assert {(c.get("sync", "bsp"), c.get("staleness"), c.get("straggler"),
+             c.get("straggler_factor")) for c in sync_calls} == {
+        ("ssp", 1, None, None), ("async", None, None, None), ("hogwild", None, None, None),
+        ("bsp", None, 1, 2.0), ("ssp", 1, 1, 2.0), ("async", None, 1, 2.0),
+        ("hogwild", None, 1, 2.0)}
+
+
+def test_the_report_section_states_the_measured_numbers(study):
+    first, report, out, _ = study
+    section = report.split("## Without the barrier")[1].split("\n## ")[0]
+    assert "![sync trade-off](sync_tradeoff.png)" in section
+    assert (out / "sync_tradeoff.png").stat().st_size > 10_000
+    assert (out / "sync_staleness.png").stat().st_size > 10_000
+    rows = first["sync"]["rows"]
+    table = [line for line in section.splitlines() if line.startswith("| 2 | 1 |")]
+    assert len(table) == len(rows)
+    for line, r in zip(table, rows, strict=True):
+        assert f"| {name(r['setting'])} | {r['samples_per_s']:,.0f} |" in line
+        assert f"| {r['test_accuracy']:.4f} |" in line and f"{r['vs_bsp']:.2f}x" in line
+    bsp = {r["straggler_factor"]: r for r in rows if r["setting"] == "bsp"}
+    assert f"BSP ran {bsp[1.0]['samples_per_s']:,.0f} samples/s" in section
+    slowdown = bsp[2.0]["samples_per_s"] / bsp[1.0]["samples_per_s"]
+    assert f"{slowdown:.2f}x its rate without the straggler" in section
+    assert "Ho et al. 2013" in section and "Recht et al. 2011" in section
+
+
+def test_a_second_run_reads_every_cell_from_the_cache_and_says_the_same(study, tmp_path):
+    first, report, out, _ = study
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return experiment.train(*args, **kwargs)
+
+    again = reproduce(out, tiny_profile(backend="threads", sync=GRID), progress=False,
+                      train_fn=counted, formats=("png",))
+    assert calls == [] and again["sync"] == first["sync"]
+    section = report.split("## Without the barrier")[1]
+    assert section == (out / "REPORT.md").read_text().split("## Without the barrier")[1]
+
+
+def test_bsp_cells_keep_the_keys_they_had_before_the_sync_fields():
+    cell = Cell(train_size=100, workers=2, backend="processes")
+    fields = {k: v for k, v in asdict(cell).items() if k not in ("sync", "straggler_factor")}
+    blob = json.dumps({"cell": fields, "strategy": STRATEGIES["data"], "data": {"d": 1},
+                       "settings": {"s": 1}, "cache_version": CACHE_VERSION,
+                       "pdsgd": __version__, "machine": machine_key()},
+                      sort_keys=True, default=str)
+    assert cell_key(cell, {"d": 1}, {"s": 1}) == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    keys = {cell_key(c, {"d": 1}, {"s": 1}) for c in (
+        cell, replace(cell, sync="ssp:4"), replace(cell, straggler_factor=2.0))}
+    assert len(keys) == 3
+    assert replace(cell, sync="ssp:4", straggler_factor=2.0).label() == (
+        "P100-N2-processes-b1-ssp4-slow2x-fixed-e5-r0")
+
+
+def test_the_profiles_grids_and_what_they_share_with_the_timing_cells():
+    quick = build_cells(PROFILES["quick"], 4000)
+    assert len(quick["sync"]) == len(SETTINGS) * 2 * PROFILES["quick"].repeats
+    assert {c.train_size for c in quick["sync"]} == {4000}
+    # BSP without a straggler at N = 2, b = 1 is a timing cell: measured once.
+    shared = set(quick["sync"]) & set(quick["timing"])
+    assert shared == {c for c in quick["sync"] if c.sync == "bsp" and c.straggler_factor == 1}
+    full = build_cells(PROFILES["full"], 60_000)
+    assert len(full["sync"]) == len(SETTINGS) * 2 * 2 * 2 * PROFILES["full"].repeats
+    # Hogwild! needs workers that share memory: no sync cells on serial (the section says so
+    # by its absence), nor without a grid.
+    assert sync_cells(GRID, (60,), 60, "serial", 2) == []
+    assert sync_cells(None, (60,), 60, "threads", 2) == []
+    assert build_cells(tiny_profile(), 120)["sync"] == []
+
+
+def _row(setting, rate, acc, beats, factor=2.0, bound=None, mean=0.0, top=0):
+    return {"setting": setting, "sync": setting.split(":")[0], "staleness_bound": bound,
+            "workers": 2, "micro_batch": 1, "straggler_factor": factor, "samples_per_s": rate,
+            "rates": [rate * 0.9, rate * 1.1], "vs_bsp": rate / 1000, "test_accuracy": acc,
+            "accuracy_vs_bsp": 100 * (acc - 0.8), "staleness_mean": mean, "staleness_max": top,
+            "beats_bsp": beats, "wait_share": None}
+
+
+def test_the_prose_follows_the_numbers_whichever_way_they_go():
+    slower = [_row("bsp", 1000, 0.8, False), _row("ssp:4", 900, 0.79, False, bound=4,
+                                                   mean=0.5, top=4)]
+    text = group_findings((2, 1, 2.0), slower)
+    assert "none was faster than BSP in every round" in text
+    assert "The fastest setting was SSP s = 4, 0.90x" in text
+    assert "from 0.7900 (SSP s = 4) to 0.8000 (BSP)" in text
+    assert "SSP s = 4: mean 0.50, max 4" in text
+    assert target_sentence(slower).endswith("less than 1.3x the rate, within 1 point of the "
+                                            "accuracy.")
+    faster = [_row("bsp", 1000, 0.8, False), _row("ssp:4", 1500, 0.8, True, bound=4)]
+    text = group_findings((2, 1, 2.0), faster)
+    assert "faster than BSP in every round: SSP s = 4." in text
+    assert "every setting reached the same test accuracy, 0.8000" in text
+    assert target_sentence(faster).endswith("the trade SSP promises.")
+    assert target_sentence([_row("bsp", 1000, 0.8, False)]) is None
