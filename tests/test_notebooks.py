@@ -21,7 +21,7 @@ jupytext = pytest.importorskip("jupytext")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 COURSE = ["01_the_network", "02_parallel_sgd", "03_scaling", "04_the_barrier",
-          "05_going_distributed"]
+          "05_going_distributed", "06_without_the_barrier"]
 SOLUTIONS = [f"solutions/{name}_solutions" for name in COURSE]
 BUDGET_S = 120  # each notebook, headless, on 2 cores
 CELL_BUDGET_S = 10  # each cell of a course notebook
@@ -159,9 +159,15 @@ def test_notebook_runs_headless(name, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images or name in SOLUTIONS, "every notebook shows at least one figure"
-    if name in ("02_parallel_sgd", "04_the_barrier"):
+    if name in ("02_parallel_sgd", "04_the_barrier", "06_without_the_barrier"):
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
                    for o in outputs), "the widget panel is displayed"
+    if name == "06_without_the_barrier":
+        # The panel ran every setting, and the sweep printed its comparison with BSP.
+        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        for line in ("s =  0:", "s = 16:", "async   :", "hogwild :", "SSP s = 4: ",
+                     "the same seed twice gives the same weights"):
+            assert line in printed, line
     # A panel pressed from a cell reports a refusal or a failure in its status line.
     assert not [t for t in _widget_texts(nb) if "refused:" in t or "failed:" in t]
     assert seconds < BUDGET_S or os.environ.get("PDSGD_NO_TIME_LIMIT"), (
