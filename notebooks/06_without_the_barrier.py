@@ -71,7 +71,9 @@ print(f"BSP with a straggler: {row['samples/s']:,.0f} samples/s; the workers spe
 # hold every update up to iteration t - s - 1, at least; a worker that far
 # ahead of the slowest waits. Choose `ssp`, move the slider and press **Run**:
 # the red of the timeline (waiting) shrinks as s grows, and the panel's table
-# collects one row per run.
+# collects one row per run. The panel's straggler is slowed differently from
+# the run above: it pauses for `extra ms per iteration` before each of its
+# computations, so compare the panel's runs with each other.
 
 # %%
 panel = widgets.StragglerPanel(data, sync="ssp", staleness=0, train_size=P)
@@ -105,7 +107,9 @@ for s in (0, 1, 4, 16):
 # landed. Its **staleness** is the number of updates applied in between:
 # 0 means it was applied to the very weights it was computed from (BSP
 # applies an iteration's N gradients together, so every one of them has
-# staleness 0). The histogram in the panel draws, for each run, the share
+# staleness 0; SSP with s = 0 computes the same weights but applies them one
+# at a time, so the second of two counts one update, though both were
+# computed from the same weights). The histogram in the panel draws, for each run, the share
 # of gradients against their staleness (the y axis is logarithmic: the rare,
 # very stale gradients are the story). As s grows, it widens: the bound
 # caps how far the fast worker runs ahead, and so how many of its updates a
