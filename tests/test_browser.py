@@ -31,6 +31,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 NOTEBOOK = "02_parallel_sgd.ipynb"
+SYNC_NOTEBOOK = "06_without_the_barrier.ipynb"  # the straggler panel's sync controls
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -98,7 +99,8 @@ def lab(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("lab")
     work = tmp_path / "notebooks"
     work.mkdir()
-    shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)
+    for name in (NOTEBOOK, SYNC_NOTEBOOK):
+        shutil.copy(ROOT / "notebooks" / name, work / name)
     # No "official Jupyter news?" toast over the screenshot.
     news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
@@ -298,3 +300,65 @@ def test_a_terminal_of_lab_finds_this_environments_dask(page, lab):
         assert time.monotonic() < deadline, "the terminal did not answer"
         time.sleep(0.2)
     assert answer.read_text().strip() == str(Path(sys.executable).parent / "dask")
+
+
+@pytest.fixture(scope="module")
+def sync_page(lab):
+    """Chromium on notebook 06 (the straggler panel with its sync controls), every cell run."""
+    from playwright.sync_api import sync_playwright
+
+    base, token, _, tmp_path = lab
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(90_000)
+            page.goto(f"{base}/lab/tree/{SYNC_NOTEBOOK}?token={token}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell")
+            page.wait_for_function("() => { const w = window.jupyterapp.shell.currentWidget;"
+                                   " return w && w.sessionContext && w.sessionContext.session"
+                                   " && w.sessionContext.session.kernel"
+                                   " && w.sessionContext.session.kernel.status === 'idle'; }")
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            yield page
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure-06.png"))
+            print(f"screenshot of the failure: {tmp_path / 'failure-06.png'}")
+            raise
+        finally:
+            browser.close()
+
+
+def test_the_sync_drop_down_and_staleness_slider_of_notebook_06(sync_page, lab):
+    page, tmp_path = sync_page, lab[3]
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext"
+                           ".session.kernel.status === 'idle'"
+                           " && ![...document.querySelectorAll("
+                           "'.jp-InputPrompt')].some(p => p.textContent.includes('*'))",
+                           timeout=180_000)
+    panel = page.locator(".jp-OutputArea-output .widget-vbox").filter(
+        has_text="choose how to synchronize").first
+    panel.scroll_into_view_if_needed()
+    choose = panel.locator(".widget-dropdown").filter(has_text="sync").locator("select")
+    slider = panel.locator(".widget-slider").filter(has_text="staleness s")
+
+    def state():
+        return _kernel(page, "print(panel.sync.value, panel.staleness.disabled)").split()
+
+    for choice, disabled in (("async", "True"), ("ssp", "False")):
+        choose.select_option(choice)  # as a student chooses it, in the page
+        deadline = time.monotonic() + 30
+        while state() != [choice, disabled]:
+            assert time.monotonic() < deadline, "the drop-down's choice did not reach the kernel"
+            time.sleep(0.2)
+        # The page shows what the kernel holds: the slider is greyed out for async only.
+        greyed = slider.locator(".ui-slider-disabled, .noUi-target[disabled], [disabled]")
+        assert (greyed.count() > 0) == (disabled == "True")
+    _kernel(page, "panel.staleness.value = 4; panel.train_size.value = 100")
+    panel.get_by_role("button", name="Run").click()
+    panel.get_by_text("ssp s=4").first.wait_for(state="visible", timeout=120_000)
+    assert panel.locator("img").count() == 3  # timeline, totals, staleness histograms
+    shot = tmp_path / "06_without_the_barrier.png"
+    panel.scroll_into_view_if_needed()
+    page.screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
