@@ -8,18 +8,14 @@ that it did not.
 """
 
 import json
-import os
 
 import pytest
+from data_helpers import needs_fashion_mnist
 
-from pdsgd.data.datasets import FASHION_MNIST_SYSTEM_DIRS, IDX_FILES
 from pdsgd.study.profiles import PROFILES, build_cells, customize
 from pdsgd.study.reproduce import reproduce
 
-INSTALLED = all((FASHION_MNIST_SYSTEM_DIRS[0] / f).exists() for f in IDX_FILES)
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not INSTALLED and os.environ.get("CI") != "true",
-                                 reason="Debian's dataset-fashion-mnist is not installed")]
+pytestmark = [pytest.mark.slow, needs_fashion_mnist]
 
 
 def test_the_full_profile_shrunk_on_fashion_mnist(tmp_path):

@@ -19,8 +19,8 @@ import pandas as pd
 
 from pdsgd.course.lessons import crossing_line
 from pdsgd.machine import machine_key
-from pdsgd.study.costmodel import bytes_moved
 from pdsgd.study.analysis import speedup_table
+from pdsgd.study.costmodel import bytes_moved
 from pdsgd.study.experiment import Cell, dataset_id, summarize
 
 #: Where ``make reproduce`` caches its cells, seen from the notebooks' folder.
