@@ -25,7 +25,7 @@ from pdsgd.bench import add_bench_parsers
 from pdsgd.data.datasets import DATASETS, SCALINGS, load_dataset
 from pdsgd.data.fetch import cli_fetch
 from pdsgd.engine.admission import check_network, n_params
-from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
+from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS, SYNCS
 from pdsgd.engine.tensor import PARALLELS
 from pdsgd.errors import Interrupted, PdsgdError, PdsgdWarning
 from pdsgd.files import check_room
@@ -118,6 +118,13 @@ def add_train_arguments(p):
                              "are averaged (Algorithm 1)")
     engine.add_argument("--local-steps", type=positive_int, default=1, metavar="K",
                         help="local SGD steps per round with --algorithm average (default 1)")
+    engine.add_argument("--sync", choices=tuple(SYNCS), default="bsp",
+                        help="bsp: every iteration ends at the barrier (the seed's); ssp: a "
+                             "worker may run --staleness iterations ahead of the slowest; "
+                             "async: each gradient is applied as it arrives; hogwild: workers "
+                             "write the shared weights themselves, unlocked")
+    engine.add_argument("--staleness", type=int, default=None, metavar="S",
+                        help="SSP's bound, in iterations (0 is BSP)")
     engine.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
                         help="the Dask scheduler for --backend dask (default: start a "
                              "LocalCluster on this machine)")

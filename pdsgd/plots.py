@@ -579,3 +579,57 @@ def plot_rounds_and_time(rows):
         ax.grid(alpha=0.3)
     legend_outside(by_time)
     return fig
+
+
+def plot_staleness(histograms, ax=None):
+    """Staleness histograms: the share of gradients against how stale they were, one line each.
+
+    Parameters
+    ----------
+    histograms : dict
+        ``{label: {"staleness": [0, 1, ...], "count": [...]}}``, as
+        :func:`pdsgd.engine.sync.histogram` returns (of ``TrainResult.staleness``)
+        and ``pdsgd bench sync`` stores in its rows.
+    ax : matplotlib Axes, optional
+
+    The y axis is logarithmic: the rare, very stale gradients are the story.
+    """
+    if ax is None:
+        _, (ax,) = new_figure(1, width=5.5, height=3.6)
+    for label, hist in histograms.items():
+        count = np.asarray(hist["count"], float)
+        share = count / max(count.sum(), 1.0)
+        keep = share > 0
+        ax.plot(np.asarray(hist["staleness"])[keep], share[keep], "o-", markersize=3,
+                label=label)
+    ax.set_yscale("log")
+    ax.set(xlabel="staleness: updates applied between a gradient's read and its own",
+           ylabel="share of gradients")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax.figure
+
+
+def plot_sync_tradeoff(rows, ax=None):
+    """Samples/s against test accuracy after the same samples, one point per setting.
+
+    ``rows`` are rows of ``pdsgd bench sync`` (:func:`pdsgd.bench.sync.run`) for
+    one N, b and straggler: ``setting``, ``samples_per_s``, ``test_accuracy`` and,
+    when present, every repeat's ``rates`` and ``accuracies`` (drawn as bars from
+    the smallest to the largest).
+    """
+    if ax is None:
+        _, (ax,) = new_figure(1, width=5.5, height=3.8)
+    for i, r in enumerate(rows):
+        x, y = r["samples_per_s"], r["test_accuracy"]
+        rates, accuracies = r.get("rates", [x]), r.get("accuracies", [y])
+        ax.errorbar(x, y, xerr=[[x - min(rates)], [max(rates) - x]],
+                    yerr=[[y - min(accuracies)], [max(accuracies) - y]], fmt="o",
+                    color=f"C{i % 10}", capsize=3, label=r["setting"])
+        ax.annotate(r["setting"], (x, y), textcoords="offset points", xytext=(5, 5),
+                    fontsize="small")
+    ax.set(xlabel="training samples per second (median)",
+           ylabel="test accuracy after the same samples")
+    ax.grid(alpha=0.3)
+    return ax.figure

@@ -28,7 +28,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from pdsgd.engine.backends import BACKENDS, DEFAULT_BACKEND, get_backend
-from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS
+from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, LOCK_FREE, SENDS, SYNCS
 from pdsgd.engine.tensor import PARALLELS, OwnersUpdate
 from pdsgd.engine.tensor_worker import TensorWorker
 from pdsgd.errors import PdsgdError
@@ -156,6 +156,17 @@ class EngineSpec:
     straggler : int, optional
         A worker made slow on purpose, by ``straggler_delay`` seconds per iteration.
     straggler_delay : float
+    straggler_factor : float
+        The straggler also takes this many times as long over each forward and
+        backward pass: it stays busy for ``factor - 1`` times what the pass
+        took, as a core that much slower would (:func:`pdsgd.engine.worker.hold`).
+    sync : {"bsp", "ssp", "async", "hogwild"}
+        When a worker's gradient reaches the weights: after the iteration
+        barrier (the seed's), as soon as it arrives with at most ``staleness``
+        iterations of lag (SSP), as soon as it arrives (async), or written by
+        the worker itself, unlocked (Hogwild!). See :mod:`pdsgd.engine.sync`.
+    staleness : int, optional
+        s, SSP's bound (``sync="ssp"`` only; 0 is BSP).
     scheduler : str, optional
         The ``dask`` backend's scheduler address.
     barrier : {"adaptive", "fixed"}
@@ -183,6 +194,9 @@ class EngineSpec:
     checkpoint_every: int | None = _option(None)
     straggler: int | None = _option(None, engine_only=True)
     straggler_delay: float = _option(0.0)
+    straggler_factor: float = _option(1.0)
+    sync: str = _option("bsp", arithmetic=True, engine_only=True)
+    staleness: int | None = _option(None, arithmetic=True)
     scheduler: str | None = _option(None, engine_only=True)
     barrier: str = _option("adaptive")
 
@@ -242,6 +256,37 @@ class EngineSpec:
         choice("parallel", self.parallel, PARALLELS)
         if self.parallel == "tensor":
             self._check_tensor()
+        self._check_sync()
+
+    def _check_sync(self):
+        factor = self.straggler_factor
+        if not (isinstance(factor, (int, float)) and not isinstance(factor, bool)
+                and 1 <= factor < math.inf):
+            raise OptionError("straggler_factor", factor, "must be a number >= 1")
+        if factor != 1 and self.straggler is None:
+            raise OptionError("straggler_factor", factor, "needs {straggler}I: which worker")
+        choice("sync", self.sync, tuple(SYNCS))
+        mode, s = SYNCS[self.sync], self.staleness
+        if s is not None and not mode.bounded:
+            raise OptionError("staleness", s, "applies to {sync}ssp only")
+        if s is None and mode.bounded:
+            raise OptionError("sync", self.sync, "needs a bound: give {staleness}S (0 is BSP)")
+        if s is not None and not (isinstance(s, int) and not isinstance(s, bool) and s >= 0):
+            raise OptionError("staleness", s, "must be an integer >= 0")
+        if self.sync == "bsp":
+            return
+        for option, value, allowed in (("algorithm", self.algorithm, "bsp"),
+                                       ("send", self.send, "factors")):
+            if value != allowed:
+                raise OptionError(option, value, "applies to {sync}bsp only")
+        if self.backend is not None and self.backend not in mode.backends:
+            raise OptionError("sync", self.sync, f"runs on {{backend}}"
+                              f"{' or '.join(mode.backends)} only (not {self.backend})")
+        if self.aggregate is not None and self.aggregate != mode.aggregate:
+            raise OptionError("aggregate", self.aggregate,
+                              f"applies to {{sync}}bsp only: {{sync}}{self.sync} "
+                              + (f"uses {mode.aggregate}" if mode.aggregate
+                                 else "has no aggregation"))
 
     def _check_tensor(self):
         if not self.hidden:
@@ -250,7 +295,7 @@ class EngineSpec:
             raise OptionError("parallel", self.parallel,
                               "runs on {backend}serial, threads or processes (not dask)")
         for option, data_only in (("algorithm", "bsp"), ("send", "factors"),
-                                  ("aggregate", None)):
+                                  ("aggregate", None), ("sync", "bsp")):
             value = getattr(self, option)
             if value != data_only:
                 raise OptionError(option, value, "applies to {parallel}data only: with "
@@ -281,7 +326,11 @@ class EngineSpec:
                                   "runs one worker and none of the engine's options; "
                                   "name another {backend}")
             return
-        if self.aggregate is None and self.parallel == "data":
+        if self.parallel == "tensor":
+            return
+        if self.sync != "bsp":
+            self._set(aggregate=self.synchronization.aggregate)
+        elif self.aggregate is None:
             self._set(aggregate=get_backend(self.backend).default_aggregate(self))
 
     def _asks_engine(self):
@@ -316,7 +365,12 @@ class EngineSpec:
         """Who applies the update: an :class:`~pdsgd.engine.modes.Aggregation`."""
         if self.parallel == "tensor":
             return OwnersUpdate("owners", n_layers=len(self.hidden) + 1)
-        return AGGREGATIONS[self.aggregate]
+        return AGGREGATIONS.get(self.aggregate, LOCK_FREE)
+
+    @property
+    def synchronization(self):
+        """When gradients reach the weights: a :class:`~pdsgd.engine.modes.Sync`."""
+        return SYNCS[self.sync]
 
     @property
     def round_batch(self):
@@ -340,6 +394,10 @@ class EngineSpec:
     def delay(self, index):
         """Seconds worker ``index`` sleeps per iteration (the straggler's delay, else 0)."""
         return self.straggler_delay if index == self.straggler else 0.0
+
+    def slowdown(self, index):
+        """How many times as long worker ``index`` computes (the straggler's factor, else 1)."""
+        return self.straggler_factor if index == self.straggler else 1.0
 
     # ------------------------------------------------------------ building
     @classmethod

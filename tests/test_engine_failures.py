@@ -200,9 +200,13 @@ def test_a_stopped_worker_is_named_alive_at_about_the_timeout(aggregate):
     assert worker_children() == []
 
 
-def test_a_tiny_timeout_on_threads_is_a_one_line_error(tmp_path, capsys):
+def test_a_tiny_timeout_on_threads_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     from pdsgd.cli import main
+    from pdsgd.spec import EngineSpec
 
+    # Worker 1 sleeps before each pass so that worker 0 must wait: with threads that
+    # take turns at the GIL, a wait could otherwise find the other party already there.
+    monkeypatch.setattr(EngineSpec, "delay", lambda self, index: 0.02 * (index == 1))
     argv = ["train", "--dataset", "synthetic", "--train-size", "200", "--hidden", "8",
             "--epochs", "1", "--quiet", "--workers", "2", "--backend", "threads",
             "--timeout", "1e-9", "--out", str(tmp_path / "run")]

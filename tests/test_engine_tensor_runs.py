@@ -24,7 +24,7 @@ from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, summarize
 from pdsgd.mlp import MLP
 from pdsgd.train import train
 
-train_module = importlib.import_module("pdsgd.train")
+train_module = importlib.import_module("pdsgd.train.epochs")
 KW = dict(hidden=(5,), epochs=3, lr=0.5, workers=2, micro_batch=2, parallel="tensor")
 
 

@@ -74,7 +74,8 @@ def test_every_cli_engine_flag_reaches_the_spec_by_its_field_name():
     assert (spec.workers, spec.micro_batch, spec.aggregate, spec.send, spec.timeout,
             spec.trace, spec.hidden) == (3, 4, "central", "gradients", 5.0, False, (7, 5))
     # The spec's fields that have no flag are set from Python only (or from other flags).
-    python_only = {"n_inputs", "n_outputs", "span", "straggler", "straggler_delay", "barrier"}
+    python_only = {"n_inputs", "n_outputs", "span", "straggler", "straggler_delay",
+                   "straggler_factor", "barrier"}
     assert set(EngineSpec.__dataclass_fields__) - set(options) == python_only
 
 

@@ -34,6 +34,7 @@ from pdsgd.engine.admission import admit_engine
 from pdsgd.engine.backends import DEFAULT_BACKEND, get_backend
 from pdsgd.engine.data_generator import DataGenerator
 from pdsgd.engine.shuffle import n_iterations
+from pdsgd.engine.sync import UPDATE_DTYPE, bsp_updates, shift, updates_count
 from pdsgd.engine.trace import empty_trace
 from pdsgd.errors import PdsgdError
 from pdsgd.spec import EngineSpec
@@ -81,6 +82,7 @@ class Broker:
         admit_engine(spec, len(X), self.backend.block_bytes(), self.backend.shared_memory,
                      X.nbytes + T.nbytes)
         self._traces, self._iteration = [], 0
+        self._updates, self._version = [], 0
         self._limits, self.started = None, False
 
     @property
@@ -138,7 +140,9 @@ class Broker:
                            first_iteration=first_iteration, span=spec.span,
                            every=spec.checkpoint_every) as generator:
             for span in generator:
+                self.backend.span_updates = None
                 rows = self.backend.run_span(span, lr, self._iteration)
+                self._record_updates(span)
                 self._iteration += span.count
                 if rows is not None:
                     self._traces.append(rows)
@@ -146,6 +150,19 @@ class Broker:
                     progress.update(int(span.n_rows.sum()))
                 if on_iteration is not None:
                     on_iteration(span.last)
+
+    def _record_updates(self, span):
+        updates = self.backend.span_updates  # None: one update per iteration (BSP)
+        if updates is None:
+            updates = bsp_updates(span.n_rows, self.spec.workers, self.spec.round_batch)
+        self._updates.append(shift(updates, self._iteration, self._version))
+        self._version += updates_count(updates)
+
+    @property
+    def updates(self):
+        """Every applied gradient so far (:data:`~pdsgd.engine.sync.UPDATE_DTYPE` rows):
+        who computed it, its iteration, and the updates before its read and its application."""
+        return np.concatenate(self._updates) if self._updates else np.zeros(0, UPDATE_DTYPE)
 
     @property
     def trace(self):

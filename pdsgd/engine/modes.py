@@ -7,10 +7,13 @@ has to decode a mode's name:
   iteration barrier, whether the broker applies the update, whether workers
   keep private replicas, and whether the update is split by rows;
 * an :class:`Algorithm` (``--algorithm``) is a pair of classes, the worker
-  side and the aggregator side, and what they allow.
+  side and the aggregator side, and what they allow;
+* a :class:`Sync` (``--sync``) says when a worker's gradient reaches the
+  weights: after the barrier (BSP, the seed's), as soon as it arrives (SSP and
+  async, :mod:`pdsgd.engine.sync`), or straight from the worker (Hogwild!).
 
 :class:`pdsgd.spec.EngineSpec` picks one of each (``spec.aggregation``,
-``spec.rules``).
+``spec.rules``, ``spec.synchronization``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pdsgd.engine.aggregator import AveragingAggregator, ResultsAggregator
+from pdsgd.engine.asynchronous import UpdateLog
+from pdsgd.engine.hogwild import Hogwild
 from pdsgd.engine.worker import AveragingWorker, Worker
 
 #: What BSP workers send: sufficient factors, or whole gradient matrices.
@@ -91,4 +96,43 @@ ALGORITHMS = {
     # Averaging workers send their parameters; their update is not split by rows.
     "average": Algorithm("average", AveragingWorker, AveragingAggregator,
                          ("central", "replicated"), ("factors",), averages_parameters=True),
+}
+
+
+#: Hogwild!'s: no aggregation at all; every worker writes its own update into
+#: the shared weights (not a ``--aggregate`` choice).
+LOCK_FREE = Aggregation("none")
+
+
+@dataclass(frozen=True)
+class Sync:
+    """When a worker's gradient reaches the weights (``--sync``).
+
+    Attributes
+    ----------
+    name : str
+    pool : type or None
+        What the threads and processes backends run instead of the BSP loop
+        of :func:`pdsgd.engine.backends.pool.run_worker` (None: that loop).
+    bounded : bool
+        Takes ``--staleness s`` (SSP).
+    aggregate : str or None
+        The only ``--aggregate`` it runs with (None: any, or none at all).
+    backends : tuple of str
+        Where it runs.
+    """
+
+    name: str
+    pool: type | None = None
+    bounded: bool = False
+    aggregate: str | None = "replicated"
+    backends: tuple = ("serial", "threads", "processes")
+
+
+SYNCS = {
+    "bsp": Sync("bsp", aggregate=None, backends=("serial", "threads", "processes", "dask")),
+    "ssp": Sync("ssp", UpdateLog, bounded=True),
+    "async": Sync("async", UpdateLog),
+    # Shared memory is the point: there is nothing to simulate on one thread.
+    "hogwild": Sync("hogwild", Hogwild, aggregate=None, backends=("threads", "processes")),
 }

@@ -15,6 +15,7 @@ one per algorithm (:mod:`pdsgd.engine.modes`):
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -22,6 +23,20 @@ from scipy.special import expit
 
 from pdsgd.engine.averaging import local_sgd, local_steps_of
 from pdsgd.mlp import MLP
+
+_yield = getattr(os, "sched_yield", lambda: time.sleep(0))
+
+
+def hold(seconds):
+    """Stay busy for ``seconds``, as a slower core would, yielding the core to anyone waiting.
+
+    The straggler's ``straggler_factor``: a sleep this short overshoots by tens
+    of microseconds (the kernel's timer slack), a busy wait does not. Each
+    ``sched_yield`` also releases the GIL, so threads keep running.
+    """
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        _yield()
 
 
 class Worker:
@@ -38,13 +53,15 @@ class Worker:
         All training inputs and targets (shared; the worker reads its rows).
     spec : EngineSpec
         ``micro_batch``, ``send`` and the straggler's delay: a worker made slow
-        on purpose sleeps that long before each computation, to show how the
-        barrier makes everyone wait for the slowest.
+        on purpose sleeps that long before each computation, and stays busy
+        ``straggler_factor - 1`` times as long as each computation took, to
+        show how the barrier makes everyone wait for the slowest.
     """
 
     def __init__(self, index, model, X, T, spec):
         self.index, self.model, self.X, self.T, self.spec = index, model, X, T, spec
         self.micro_batch, self.send, self.delay = spec.micro_batch, spec.send, spec.delay(index)
+        self.slowdown = spec.slowdown(index)
         self._out = np.empty((self.micro_batch, model.sizes[-1]), model.dtype)
         self._grad_models = {}
 
@@ -74,6 +91,7 @@ class Worker:
         """
         if self.delay:
             time.sleep(self.delay)
+        start = time.perf_counter()
         lo, hi = self.rows(n_rows)
         if hi == lo:
             return 0
@@ -98,6 +116,8 @@ class Worker:
             prev *= 1.0 - h
         if self.send == "gradients":
             self._gradient(slots, lo, hi)
+        if self.slowdown != 1:
+            hold((self.slowdown - 1) * (time.perf_counter() - start))
         return n
 
     def result(self, slots, n_rows):
@@ -150,6 +170,7 @@ class AveragingWorker(Worker):
         """K local SGD steps on this worker's blocks of the round; returns the samples used."""
         if self.delay:
             time.sleep(self.delay)
+        start = time.perf_counter()
         key = id(slots)
         if key not in self._replicas:
             m = self.model
@@ -160,6 +181,8 @@ class AveragingWorker(Worker):
         steps = local_steps_of(indices, n_rows, self.index, self.workers, self.local_steps,
                                self.micro_batch)
         local_sgd(replica, self.X, self.T, steps, lr, self.micro_batch)
+        if self.slowdown != 1:
+            hold((self.slowdown - 1) * (time.perf_counter() - start))
         return sum(len(s) for s in steps)
 
     def result(self, slots, n_rows):

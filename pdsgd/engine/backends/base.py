@@ -37,12 +37,16 @@ class Backend(abc.ABC):
         The ``--backend`` name.
     parallel : bool
         Whether the workers run at the same time (False for the serial oracle).
+    span_updates : ndarray or None
+        After a span without the iteration barrier (``sync``): its applied
+        gradients (:data:`pdsgd.engine.sync.UPDATE_DTYPE`, span-local numbers).
     shared_memory : bool
         Whether the workers' block of arrays lives in shared memory.
     """
 
     name = "base"
     parallel = True
+    span_updates = None
     shared_memory = False  # whether its block of arrays lives in /dev/shm
 
     def __init__(self, model, X, T, spec):

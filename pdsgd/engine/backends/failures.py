@@ -64,7 +64,11 @@ def laggard(block, workers):
     arrivals = [(int(block["span_arrive"][i]), int(block["step_arrive"][i]))
                 for i in range(workers)]
     if len(set(arrivals)) < 2:
-        return None
+        # No iteration barrier to fall behind at (``sync``): of the workers whose
+        # process is gone, the one whose last sign of life is oldest.
+        gone = [i for i in range(workers) if not alive(int(block["pids"][i]))]
+        beats = block.arrays.get("sync_beat")
+        return min(gone, key=lambda i: beats[i] if beats is not None else 0, default=None)
     return int(np.argmin([s * 2**32 + t for s, t in arrivals]))
 
 

@@ -10,19 +10,22 @@ with ``replicated``, that every replica holds the very same bytes).
 :func:`run_worker` is a worker's side of that protocol: spans, iterations, the
 iteration barrier and the trace. The subclasses provide only how workers start
 and stop and how a party crosses a barrier.
+
+Runs without the iteration barrier (``sync`` other than ``bsp``) keep the span
+barrier and hand each span to their own code (``spec.synchronization.pool``,
+:mod:`pdsgd.engine.asynchronous` and :mod:`pdsgd.engine.hogwild`).
 """
 
 from __future__ import annotations
 
 import abc
 import time
-import zlib
 from threading import BrokenBarrierError
 
 import numpy as np
 
 from pdsgd.engine.backends.base import Backend, WorkerError
-from pdsgd.engine.shm import SharedArrays, nbytes
+from pdsgd.engine.shm import SharedArrays, checksum, nbytes
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.tensor import crossing_fields
 from pdsgd.engine.tensor_run import run_tensor_worker
@@ -30,11 +33,6 @@ from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
 from pdsgd.mlp import MLP
 
 RUN, STOP = 1, 2  # commands in control[0]
-
-
-def checksum(params):
-    """CRC-32 of a parameter buffer's bytes: equal replicas give equal sums."""
-    return zlib.crc32(memoryview(np.ascontiguousarray(params)).cast("B"))
 
 
 class PoolBackend(Backend):
@@ -57,6 +55,7 @@ class PoolBackend(Backend):
             "trace": ((n + 1, spec.span, 3, 2), np.float64),
             # Tensor parallelism sends partial sums instead of results.
             **(crossing_fields(spec) if spec.parallel == "tensor" else slot_fields(spec)),
+            **(spec.synchronization.pool.fields(spec) if spec.synchronization.pool else {}),
         }
 
     def block_bytes(self):
@@ -108,6 +107,8 @@ class PoolBackend(Backend):
             raise
 
     def _run_span(self, span, lr, first):
+        if self.spec.synchronization.pool:
+            return self.spec.synchronization.pool.run_span(self, span, lr, first)
         block, count, mode = self.block, span.count, self.spec.aggregation
         block["schedule"][:count] = span.indices
         block["n_rows"][:count] = span.n_rows
@@ -188,7 +189,7 @@ def worker_model(spec, params):
 
 
 def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, spec, *, t0,
-               check=None):
+               check=None, lock=None, spin=0.0):
     """A worker's life on the threads and processes backends: run spans until told to stop.
 
     Each span starts and ends with a crossing of ``span_barrier`` (all workers
@@ -216,7 +217,13 @@ def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, spe
         ``time.perf_counter()`` at the start of the run (trace times are relative).
     check : callable, optional
         Passed to waits at the span barrier (a process checks its parent is alive).
+    lock, spin
+        For a ``sync`` other than ``bsp``, which runs ``spec.synchronization.pool.work``
+        instead: the lock that hands out blocks, and how long its waits spin.
     """
+    if spec.synchronization.pool:
+        return spec.synchronization.pool.work(worker, block, span_barrier, lock, spec, t0=t0,
+                                              check=check, spin=spin)
     if spec.parallel == "tensor":
         return run_tensor_worker(worker, block, span_barrier, step_barrier, spec, t0=t0,
                                  stop=STOP, check=check)

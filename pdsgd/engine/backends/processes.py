@@ -90,8 +90,9 @@ def _worker_main(index, block_spec, spec, t0, spin):
             if os.getppid() != parent:
                 raise BrokenBarrierError("the broker process has gone")
 
+        lock = _SEMAPHORES[2][0] if _SEMAPHORES[2] else None  # without the barrier (sync)
         run_worker(worker, block, slots, span, step, spec.make_aggregator(), spec, t0=t0,
-                   check=parent_alive)
+                   check=parent_alive, lock=lock, spin=10 * spin)
     except BaseException:
         span.abort()  # wake everyone: nobody waits for a worker that has gone
         step.abort()
@@ -144,7 +145,8 @@ class ProcessesBackend(PoolBackend):
         context = get_context("loky")
         self.janitor.track(block.name)
         self.semaphores = ([context.Semaphore(0) for _ in range(n + 1)],
-                           [context.Semaphore(0) for _ in range(step_parties)])
+                           [context.Semaphore(0) for _ in range(step_parties)],
+                           [context.Semaphore(1)] if spec.synchronization.pool else [])
         for group in self.semaphores:
             for sem in group:
                 self.janitor.track(sem._semlock.name)
@@ -297,7 +299,6 @@ class ProcessesBackend(PoolBackend):
 
 
 def _is_child(process):
-
     try:
         return process.ppid() == os.getpid()
     except psutil.NoSuchProcess:

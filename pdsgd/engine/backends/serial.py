@@ -3,6 +3,8 @@
 Each iteration the N workers compute their results one after another, over the
 parent model's own weights, and the Results Aggregator applies them: exactly the
 arithmetic the parallel backends do, with nothing running at the same time.
+With ``sync="ssp"`` or ``"async"`` it plays a seeded schedule instead
+(:class:`pdsgd.engine.schedule.SyncSimulation`).
 With tensor parallelism the workers take turns at every crossing instead
 (:class:`~pdsgd.engine.tensor_run.TensorTurns`).
 """
@@ -14,6 +16,7 @@ import time
 import numpy as np
 
 from pdsgd.engine.backends.base import Backend
+from pdsgd.engine.schedule import SyncSimulation
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.tensor_run import TensorTurns
@@ -35,10 +38,15 @@ class SerialBackend(Backend):
         self.slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, m.n_layers)
         self.pool = [spec.make_worker(i, m, self.X, self.T) for i in range(spec.workers)]
         self.times = np.zeros((spec.workers + 1, spec.span, 3, 2))
+        self.sync = None if spec.sync == "bsp" else SyncSimulation(m, self.pool, self.slots, spec)
 
     def run_span(self, span, lr, first):
         if self.spec.parallel == "tensor":
             return self.tensor.run_span(span, lr, first, self.t0)
+        if self.sync is not None:
+            rows = self.sync.run_span(span, lr, first, self.t0)
+            self.span_updates = self.sync.span_updates
+            return rows
         clock, t0, times, slots = time.perf_counter, self.t0, self.times, self.slots
         trace = self.spec.trace
         if trace:

@@ -26,6 +26,7 @@ class ThreadsBackend(PoolBackend):
         self.step_barrier = threading.Barrier(spec.aggregation.step_parties(n),
                                               timeout=spec.timeout)
         self.errors = {}
+        self.lock = threading.Lock()  # hands out blocks without the iteration barrier
         self.threads = []
         for i in range(n):
             worker = spec.make_worker(i, worker_model(spec, self.block["params"]), self.X, self.T)
@@ -37,7 +38,7 @@ class ThreadsBackend(PoolBackend):
     def _work(self, worker):
         try:
             run_worker(worker, self.block, self.slots, self.span_barrier, self.step_barrier,
-                       self.spec.make_aggregator(), self.spec, t0=self.t0)
+                       self.spec.make_aggregator(), self.spec, t0=self.t0, lock=self.lock)
         except threading.BrokenBarrierError:
             pass  # another party failed or the run was stopped; that one reports
         except BaseException as error:

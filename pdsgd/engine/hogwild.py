@@ -1,0 +1,134 @@
+"""Hogwild! (Recht et al. 2011): every worker writes its own update into the shared weights.
+
+No Results Aggregator, no log, no replica, no lock on the weights: each worker
+takes its next block (blocks are handed out in order under a lock, as for
+async, so every sample of an epoch is used once), runs its forward and
+backward pass straight on the shared weights while the others write them, and
+applies its own update, scaled by lr/N as in :mod:`pdsgd.engine.sync`, into the
+shared weights with BLAS, in place. Updates from two workers can interleave
+inside one matrix, and a forward pass can read a layer half updated.
+
+What that gives up, on purpose:
+
+* **reproducibility**: the weights depend on the timing of every run, and two
+  runs with the same seed differ;
+* **the oracle**: there is no schedule to replay, so nothing equals the serial
+  backend or minibatch SGD to 1e-12;
+* **exact staleness**: each worker counts the updates it finished, and a
+  gradient's ``read`` and ``applied`` are those counts' sum when it read the
+  weights and when it began its own update, so updates half written at that
+  moment are not counted.
+
+What still holds (``tests/test_engine_sync_hogwild.py``): it trains (accuracy
+within 2 points of BSP after the same samples on mnist-5k), it runs to the end
+without a crash, and it stops cleanly when interrupted or when a worker dies.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from pdsgd.engine.slots import ResultSlots
+from pdsgd.engine.sync import (
+    UPDATE_DTYPE,
+    Waits,
+    apply_block,
+    beat_fields,
+    span_blocks,
+    trace_rows,
+)
+from pdsgd.engine.trace import COMPUTE, WAIT
+
+PHASES = (WAIT, COMPUTE)  # wait for a block (the lock), compute and update
+
+
+class Hogwild:
+    """The threads/processes side of ``sync="hogwild"`` (see the module docstring)."""
+
+    @staticmethod
+    def fields(spec):
+        """The shared arrays a run needs besides the BSP ones."""
+        n, blocks = spec.workers, spec.span * spec.workers
+        return {"sync_next": ((1,), np.int64),
+                "sync_finished": ((n,), np.int64),                # updates each worker finished
+                "sync_records": ((n, blocks, 3), np.int64),       # block, read, applied
+                "sync_done": ((n,), np.int64),
+                "sync_times": ((n, blocks, len(PHASES), 2), np.float64),
+                **beat_fields(n)}
+
+    @staticmethod
+    def run_span(backend, span, lr, first):
+        """The broker's side: publish the span and the weights, wait, take the weights back."""
+        block, spec, count = backend.block, backend.spec, span.count
+        block["schedule"][:count] = span.indices
+        block["n_rows"][:count] = span.n_rows
+        block["params"][...] = backend.model.params
+        block["lr"][0] = lr
+        block["sync_next"][0] = 0
+        block["sync_finished"][:] = 0
+        block["sync_done"][:] = 0
+        if spec.trace:
+            block["sync_times"][:] = 0.0
+        block["control"][:2] = 1, count  # RUN
+        backend.span_wait()  # go
+        backend.span_wait()  # every block is in
+        backend.model.params[...] = block["params"]
+        iterations, parts, _ = span_blocks(span.n_rows, spec.workers, spec.micro_batch)
+        done = block["sync_done"]
+        rows = [block["sync_records"][w, :done[w]] for w in range(spec.workers)]
+        records = np.zeros(int(done.sum()), UPDATE_DTYPE)
+        records["worker"] = np.repeat(np.arange(spec.workers), done)
+        mine = np.concatenate(rows) if rows else np.zeros((0, 3), np.int64)
+        records["iteration"], records["block"] = iterations[mine[:, 0]], parts[mine[:, 0]]
+        records["read"], records["applied"] = mine[:, 1], mine[:, 2]
+        backend.span_updates = np.sort(records, order=["applied", "worker"])
+        if not spec.trace:
+            return None
+        return trace_rows(block["sync_times"], block["sync_records"][..., 0], done, PHASES,
+                          first, spec.workers)
+
+    @staticmethod
+    def work(worker, block, span_barrier, lock, spec, *, t0, check=None, spin=0.0):
+        """A worker's life: for each span, take blocks and apply their updates, unlocked."""
+        span_wait = {} if check is None else {"check": check}
+        i, b, n = worker.index, spec.micro_batch, spec.workers
+        slots = ResultSlots(block, 0, worker.model.n_layers)
+        finished, records = block["sync_finished"], block["sync_records"][i]
+        indices = np.zeros(n * b, np.int64)
+        clock = time.perf_counter
+        while True:
+            span_barrier.wait(**span_wait)
+            if block["control"][0] != 1:  # STOP
+                return
+            waits = Waits(block["flags"], spec.timeout, spin, check, block["sync_beat"], i)
+            count, lr = int(block["control"][1]), float(block["lr"][0])
+            n_rows = block["n_rows"][:count].copy()
+            iterations, parts, sizes = span_blocks(n_rows, n, b)
+            times, mine = block["sync_times"][i], 0
+            while True:
+                waits.beat()
+                s = clock()
+                waits.lock(lock)
+                try:
+                    j = int(block["sync_next"][0])
+                    block["sync_next"][0] = j + 1
+                finally:
+                    lock.release()
+                if j >= len(iterations):
+                    break
+                c = clock()
+                t, p, size = iterations[j], parts[j], sizes[j]
+                indices[i * b:i * b + size] = block["schedule"][t, p * b:p * b + size]
+                read = int(finished.sum())
+                worker.compute(slots, indices, i * b + size)  # reads the shared weights
+                applied = int(finished.sum())
+                apply_block(worker.model, slots, i * b, size, -lr / n_rows[t])  # writes them
+                finished[i] += 1
+                records[mine] = j, read, applied
+                if spec.trace:
+                    times[mine] = (s - t0, c - t0), (c - t0, clock() - t0)
+                mine += 1
+            block["sync_done"][i] = mine
+            span_barrier.wait(**span_wait)

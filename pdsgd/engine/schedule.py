@@ -1,0 +1,200 @@
+"""The serial oracle of SSP and async SGD: a seeded schedule, then its arithmetic.
+
+A *schedule* says, for every gradient of a span in the order the gradients
+land: which worker computed it, which block it was, and how many updates the
+weights it read held. Given a schedule, the weights are fixed: this module
+computes them, one worker at a time in one thread (:class:`SyncSimulation`,
+what ``backend="serial"`` runs for ``sync="ssp"`` and ``"async"``).
+
+Where the schedule comes from:
+
+* :func:`simulate` plays N workers on a simulated clock: worker ``i``'s k-th
+  block takes a random time (mean 1, drawn from a gamma distribution with
+  shape :data:`SHAPE`), times ``straggler_factor`` for the straggler; blocks are
+  handed out in order; SSP's two waits are honoured (:mod:`pdsgd.engine.sync`).
+  The random numbers are seeded by the span's samples and position, which the
+  run's seed fixes: the same seed gives the same schedule and the same weights.
+* :class:`Replay` takes the records of another run (``TrainResult.updates`` of a
+  threads or processes run) and replays them: the weights then equal that
+  run's, which is how the tests hold the parallel backends to the oracle.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from pdsgd.engine.sync import UPDATE_DTYPE, apply_block, span_blocks, trace_rows
+from pdsgd.engine.trace import AGGREGATE, COMPUTE
+from pdsgd.errors import PdsgdError
+
+#: Shape of the gamma distribution of simulated compute times (mean 1, spread 1/sqrt(SHAPE)).
+SHAPE = 8.0
+CLAIM, READ, APPEND, DONE = range(4)
+
+
+def simulate(iterations, workers, bound, durations):
+    """The order in which a span's gradients land, on a simulated clock.
+
+    Parameters
+    ----------
+    iterations : ndarray of int
+        Each block's iteration, blocks in order (:func:`~pdsgd.engine.sync.span_blocks`).
+    workers : int
+    bound : int or None
+        SSP's staleness bound; None for async.
+    durations : ndarray, shape (workers, len(iterations))
+        ``durations[i, k]``: how long worker ``i`` computes its k-th block.
+
+    Returns
+    -------
+    ndarray of int, shape (n_blocks, 3)
+        Rows ``(worker, block, read)`` in landing order.
+    """
+    n = len(iterations)
+    held = [-1] * workers      # block held (claimed, not yet landed), -1: none
+    has_read = [False] * workers
+    phase, ready, done = [CLAIM] * workers, [0.0] * workers, [0] * workers
+    reads = [0] * workers
+    entries, next_block, now = [], 0, 0.0
+
+    def enabled(i):
+        if phase[i] == CLAIM or bound is None:
+            return True
+        t = iterations[held[i]]
+        others = [w for w in range(workers) if w != i and held[w] >= 0]
+        if phase[i] == READ:  # every block of iterations before t - bound has landed
+            return all(iterations[held[w]] >= t - bound for w in others)
+        # APPEND: every block of iteration t - bound and before handed out and read
+        if next_block < n and iterations[next_block] <= t - bound:
+            return False
+        return all(has_read[w] or iterations[held[w]] > t - bound for w in others)
+
+    while len(entries) < n:
+        choices = [(max(ready[i], now), i) for i in range(workers)
+                   if phase[i] != DONE and enabled(i)]
+        if not choices:
+            raise PdsgdError("the simulated schedule is stuck: a bug in pdsgd.engine.schedule")
+        now, i = min(choices)
+        if phase[i] == CLAIM:
+            if next_block == n:
+                phase[i] = DONE
+                continue
+            held[i], has_read[i], phase[i] = next_block, False, READ
+            next_block += 1
+        elif phase[i] == READ:
+            reads[i], has_read[i], phase[i] = len(entries), True, APPEND
+            ready[i] = now + durations[i, done[i]]
+            done[i] += 1
+        else:
+            entries.append((i, held[i], reads[i]))
+            held[i], has_read[i], phase[i] = -1, False, CLAIM
+    return np.array(entries, np.int64).reshape(-1, 3)
+
+
+class Replay:
+    """A schedule source that replays recorded updates (``TrainResult.updates``).
+
+    The replaying run must cut its spans where the recorded one did (same
+    ``span`` and ``checkpoint_every``, same number of workers and micro-batch).
+    """
+
+    def __init__(self, updates):
+        self.updates = np.sort(updates, order="applied")
+
+    def __call__(self, span, first_iteration, first_update, spec):
+        mine = self.updates[(self.updates["iteration"] >= first_iteration)
+                            & (self.updates["iteration"] < first_iteration + span.count)]
+        block = (mine["iteration"] - first_iteration) * spec.workers + mine["block"]
+        return np.stack([mine["worker"], block, mine["read"] - first_update], axis=1)
+
+
+def simulated(span, first_iteration, first_update, spec):
+    """The default schedule source: :func:`simulate`, seeded by the span."""
+    iterations = span_blocks(span.n_rows, spec.workers, spec.micro_batch)[0]
+    rng = np.random.default_rng([*np.abs(span.indices[0]).tolist(), span.first, span.count])
+    durations = rng.gamma(SHAPE, 1.0 / SHAPE, size=(spec.workers, len(iterations)))
+    durations *= np.array([spec.slowdown(i) for i in range(spec.workers)])[:, None]
+    bound = spec.staleness if spec.synchronization.bounded else None
+    return simulate(iterations, spec.workers, bound, durations)
+
+
+class SyncSimulation:
+    """SSP and async on the serial backend: a schedule's arithmetic on the parent model.
+
+    Parameters
+    ----------
+    model : MLP
+        The parent, updated in place; its version is the number of updates in it.
+    pool : list of Worker
+        The N workers, reading ``model``.
+    slots : ResultSlots
+        Worker ``i`` leaves its block's factors in rows ``[i*b, i*b+size)``; it
+        holds at most one block whose gradient has not landed.
+    spec : EngineSpec
+    schedule : callable, optional
+        ``schedule(span, first_iteration, first_update, spec)`` returns the
+        rows ``(worker, block, read)``; default :func:`simulated`.
+    """
+
+    def __init__(self, model, pool, slots, spec, schedule=simulated):
+        self.model, self.pool, self.slots, self.spec = model, pool, slots, spec
+        self.schedule = schedule
+        self.version = 0  # updates applied since the run started
+        self.span_updates = None
+
+    def run_span(self, span, lr, first, t0):
+        """Run a span as the schedule says; return its trace rows (None without a trace)."""
+        spec, b, n = self.spec, self.spec.micro_batch, self.spec.workers
+        iterations, parts, sizes = span_blocks(span.n_rows, n, b)
+        entries = self.schedule(span, first, self.version, spec)
+        _check(entries, len(iterations), n)
+        # Which gradients are computed from version k: each before update k lands.
+        by_read = np.argsort(entries[:, 2], kind="stable")
+        indices = np.zeros(n * b, np.int64)
+        clock, ptr = time.perf_counter, 0
+        times = np.zeros((n + 1, len(iterations), 2, 2))
+        blocks = np.zeros((n + 1, len(iterations)), np.int64)
+        done = np.zeros(n + 1, np.int64)
+        for k, (w, j, _) in enumerate(entries):
+            while ptr < len(entries) and entries[by_read[ptr], 2] == k:
+                rw, rj = entries[by_read[ptr], :2]
+                t, p, size = iterations[rj], parts[rj], sizes[rj]
+                indices[rw * b:rw * b + size] = span.indices[t, p * b:p * b + size]
+                s = clock()
+                self.pool[rw].compute(self.slots, indices, rw * b + size)
+                times[rw, done[rw], 0] = s - t0, clock() - t0
+                blocks[rw, done[rw]] = rj
+                done[rw] += 1
+                ptr += 1
+            s = clock()
+            apply_block(self.model, self.slots, w * b, sizes[j], -lr / span.n_rows[iterations[j]])
+            times[n, k, 1] = s - t0, clock() - t0
+            blocks[n, k] = j
+        done[n] = len(entries)
+        records = np.zeros(len(entries), UPDATE_DTYPE)
+        records["worker"], records["read"] = entries[:, 0], entries[:, 2]
+        records["iteration"] = iterations[entries[:, 1]]
+        records["block"] = parts[entries[:, 1]]
+        records["applied"] = np.arange(len(entries))
+        self.span_updates = records
+        self.version += len(entries)
+        if not spec.trace:
+            return None
+        return trace_rows(times, blocks, done, (COMPUTE, AGGREGATE), first, n)
+
+
+def _check(entries, n_blocks, workers):
+    """A schedule must land every block once, each read before it lands, one block per worker."""
+    ok = (len(entries) == n_blocks
+          and np.array_equal(np.sort(entries[:, 1]), np.arange(n_blocks))
+          and np.all(entries[:, 2] <= np.arange(n_blocks)))
+    if ok:
+        last = np.full(workers, -1)
+        for k, (w, _, read) in enumerate(entries):
+            ok = ok and 0 <= w < workers and read > last[w]
+            last[w] = k
+    if not ok:
+        raise PdsgdError("this schedule cannot be run: every block must land once, after "
+                         "it was read, and a worker reads only once its last gradient landed")

@@ -1,0 +1,53 @@
+"""``pdsgd bench sync`` on a tiny grid, and the figures drawn from it."""
+
+import json
+
+import pytest
+
+from pdsgd.bench.sync import format_table, run, setting_options
+from pdsgd.cli import main
+from pdsgd.engine.sync import histogram
+from pdsgd.plots import plot_staleness, plot_sync_tradeoff
+
+
+@pytest.fixture(scope="module")
+def measured():
+    return run("mnist-5k", epochs=1, repeats=2, workers=(2,), micro_batches=(1, 4),
+               factors=(1.0, 2.0), settings=("ssp:0", "async"), backend="threads",
+               train_size=120, progress=None)
+
+
+def test_every_cell_is_measured_against_bsp_in_the_same_rounds(measured):
+    rows = measured["rows"]
+    assert len(rows) == 2 * 2 * 3  # b x straggler x (bsp, ssp:0, async)
+    assert json.loads(json.dumps(measured)) == measured  # JSON-ready
+    for r in rows:
+        assert len(r["rates"]) == 2 and r["samples_per_s"] > 0
+        assert 0 <= r["test_accuracy"] <= 1
+        # One gradient per block of b samples, per round.
+        assert sum(r["staleness"]["count"]) == 2 * 120 // r["micro_batch"]
+    for r in (r for r in rows if r["setting"] == "bsp"):
+        assert r["vs_bsp"] == 1.0 and r["staleness_max"] == 0
+    # SSP with s = 0 computes what BSP computes: the same accuracy.
+    for r in (r for r in rows if r["setting"] == "ssp:0"):
+        assert r["accuracy_vs_bsp"] == 0.0 and r["staleness_bound"] == 0
+    table = format_table(measured)
+    assert "ssp:0" in table and "async" in table and "2x" in table
+
+
+def test_the_figures_draw_the_measured_rows(measured):
+    group = [r for r in measured["rows"] if r["micro_batch"] == 1 and r["straggler_factor"] == 2]
+    fig = plot_sync_tradeoff(group)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["bsp", "ssp:0", "async"]
+    fig = plot_staleness({r["setting"]: r["staleness"] for r in group})
+    assert len(fig.axes[0].lines) == 3
+    fig = plot_staleness({"a": histogram([0, 0, 3])})
+    assert fig.axes[0].lines[0].get_xdata().tolist() == [0, 3]  # empty bins left out
+
+
+def test_bad_settings_are_refused_in_one_line_before_anything_runs(capsys):
+    assert setting_options("ssp:4") == {"sync": "ssp", "staleness": 4}
+    assert main(["bench", "sync", "--settings", "ssp:x"]) == 2
+    assert main(["bench", "sync", "--settings", "ssp", "--repeats", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "ssp:x" in err[0] and "--staleness" in err[1], err
