@@ -396,6 +396,42 @@ def plot_speedup(table, amdahl=None, cores=None, ax=None):
 
 
 @_tidied
+def plot_speedup_vs_batch(rows, ax=None):
+    """Speedup against the micro-batch b at one N and P, a line per strategy.
+
+    ``rows`` are the sweep's (:func:`pdsgd.study.analysis.sweep_table`): ``strategy``,
+    ``micro_batch``, ``workers``, ``train_size``, ``speedup``, ``speedup_lo`` and
+    ``speedup_hi``. Each b is timed against the sequential run at the same b, so
+    where one line lies above the other, that strategy wins at that b.
+    """
+    ax = _axes(ax, width=6.0)
+    strategies = sorted({r["strategy"] for r in rows}, key=lambda s: (s != "data", s))
+    for i, strategy in enumerate(strategies):
+        rs = sorted((r for r in rows if r["strategy"] == strategy),
+                    key=lambda r: r["micro_batch"])
+        err = [[r["speedup"] - r["speedup_lo"] for r in rs],
+               [r["speedup_hi"] - r["speedup"] for r in rs]]
+        ax.errorbar([r["micro_batch"] for r in rs], [r["speedup"] for r in rs], yerr=err,
+                    capsize=3, marker=MARKERS[i % len(MARKERS)], color=f"C{i}",
+                    label=f"{strategy} parallelism")
+    ax.axhline(1, color="0.3", lw=0.8, label="the sequential run at the same b")
+    bs = sorted({r["micro_batch"] for r in rows})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(bs, [str(b) for b in bs])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_yscale("log", base=2)
+    lo = min(r["speedup_lo"] for r in rows)
+    ax.set_ylim(min(0.8, lo) / 1.15, max(2.0, max(r["speedup_hi"] for r in rows)) * 1.15)
+    r0 = rows[0]
+    ax.set(xlabel="micro-batch b (samples per worker per iteration)",
+           ylabel="speedup S = T(1) / T(N)",
+           title=f"Where each split wins: N = {r0['workers']}, P = {r0['train_size']:,}")
+    ax.grid(alpha=0.3)
+    legend_outside(ax, fontsize="x-small")
+    return ax.figure
+
+
+@_tidied
 def plot_efficiency(table, cores=None, ax=None):
     """Parallel efficiency ``S / N`` per curve (1 is perfect); a panel per b without ``ax``."""
     panels = _panels(table, ax)

@@ -159,9 +159,17 @@ def test_notebook_runs_headless(name, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images or name in SOLUTIONS, "every notebook shows at least one figure"
-    if name in ("02_parallel_sgd", "04_the_barrier"):
+    if name in ("02_parallel_sgd", "03_scaling", "04_the_barrier"):
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
                    for o in outputs), "the widget panel is displayed"
+    if name == "03_scaling":
+        # The panel's parallel drop-down, flipped by a cell: both splits ran, each printed
+        # what crossed between its workers per iteration, and the comparison was written.
+        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        for split in ("data", "tensor"):
+            assert re.search(rf"parallel = {split}, N = 2, b = 1: [\d,]+ numbers .* cross "
+                             "between the workers per iteration", printed), split
+        assert "Median training time: data" in printed
     # A panel pressed from a cell reports a refusal or a failure in its status line.
     assert not [t for t in _widget_texts(nb) if "refused:" in t or "failed:" in t]
     assert seconds < BUDGET_S or os.environ.get("PDSGD_NO_TIME_LIMIT"), (
