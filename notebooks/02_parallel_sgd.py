@@ -149,7 +149,11 @@ plots.draw_architecture(workers=3)
 # sequential for N = 1 and `processes` above. While the processes start, the
 # bar reads "starting N workers"; the summary reports that start-up time
 # beside the training time. `micro-batch b` gives each worker b samples per
-# iteration, so a step averages N x b samples.
+# iteration, so a step averages N x b samples. `parallel` chooses what the
+# workers split: `data` (the seed's: each worker its own samples) or `tensor`
+# (the network's hidden units; notebook 3 sets the two side by side); after an
+# engine run the panel prints how many numbers crossed between the workers per
+# iteration.
 #
 # A path to follow:
 #

@@ -28,14 +28,17 @@
 # * Amdahl's law, and how to read the parallel fraction off measured speedups;
 # * where an iteration's time goes (computing, waiting, aggregating), and a
 #   cost model that explains why the curve flattens, then falls, once N passes
-#   the number of cores.
+#   the number of cores;
+# * the other way to split the work, by the network's units (tensor
+#   parallelism): the same accuracy, a different time, and far fewer numbers
+#   crossing between the workers.
 
 # %%
 # %matplotlib inline
 import tempfile
 
 from pdsgd import load_dataset, plots
-from pdsgd.course import lessons, scaling
+from pdsgd.course import lessons, scaling, widgets
 from pdsgd.machine import usable_cores
 from pdsgd.study import analysis, costmodel, experiment
 
@@ -191,6 +194,57 @@ print(f"per sample: sequential {model.sequential * us:.0f} us, compute {model.co
 print(f"the speedup no number of workers exceeds: {model.limit():.1f}")
 plots.plot_cost_model(model, measured=[(r["workers"], r["speedup"]) for r in speedups],
                       n_max=32, train_size=P)
+
+# %% [markdown]
+# ## Split the network, not the data
+#
+# With data parallelism every worker needs every weight for every sample:
+# either each replica applies the whole update of the N b samples (the cost
+# model's serial part) or the weights travel between the cores every
+# iteration. The same arithmetic can be split the other way, by the network's
+# hidden units (tensor parallelism, as Megatron-LM splits a transformer's
+# MLP): worker k owns hidden units $R_k$, that is rows $R_k$ of $W_1$ and
+# $b_1$ and columns $R_k$ of $W_2$, in its own memory. Every iteration all
+# workers take the same N b samples; worker k computes its slice of the
+# hidden layer for all of them and its *partial output* $W_2[:, R_k] H_k$.
+# Only those partial outputs cross between the workers; after one barrier
+# crossing each sums them, computes the output deltas, its own hidden deltas,
+# and updates only the weights it owns. It is still the seed's iteration,
+# minibatch SGD with batch N b, so both splits learn the same weights.
+#
+# In the panel below (N = 2, `processes`), flip `parallel` between `data`
+# and `tensor` and press **Run** each time: compare the test accuracy and the
+# training time in the status line, and read the line under the buttons: how
+# many numbers crossed between the workers per iteration. (`aggregation`
+# only applies to data parallelism: with `tensor` each worker updates what it
+# owns, and the drop-down is disabled.)
+
+# %%
+panel = widgets.TrainingPanel(data, workers=2, backend="processes",
+                              train_size=settings["train_size"])
+panel
+
+# %% [markdown]
+# The next cell does the same for you: it sets `parallel` to each value in
+# turn, `repeats` times, runs the panel, and sets the results side by side.
+
+# %%
+splits = scaling.compare_splits(panel, repeats=repeats)
+print(scaling.splits_in_words(splits))
+splits
+
+# %% [markdown]
+# What to look for: the accuracy column should agree (one arithmetic, two
+# ways to share it); the time column need not. Data parallelism moves every
+# worker's sufficient factors per iteration, N b (784 + 200 + 200 + 10)
+# numbers, and every replica applies the whole update; tensor parallelism
+# moves N partial outputs of N b samples and 10 classes, and each worker
+# updates only its half of the weights, which stays in its own core's cache.
+# Which one is faster depends on the machine, N and b: try `micro-batch b`
+# 16 in the panel, or N = 4 on this machine's cores. `make reproduce`
+# measures both strategies against N and b (its "Two ways to split the work"
+# figure and table show where each wins), and counts what each moves per
+# iteration.
 
 # %% [markdown]
 # ## Exercises

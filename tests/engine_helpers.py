@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import psutil
+import pytest
 
+from pdsgd.engine.backends.base import WorkerError
+from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.mlp import MLP
@@ -53,3 +60,42 @@ def worker_children():
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+@dataclass
+class KilledRun:
+    """What :func:`kill_a_worker` saw: the run's error, the killed pid, timings, segments."""
+
+    message: str
+    pid: int
+    seconds_after_kill: float
+    segments_during: set
+
+
+def kill_a_worker(index, sizes=(30, 20, 3), **options):
+    """Train on ``processes`` until worker ``index`` is killed with SIGKILL 0.3 s into the run.
+
+    Returns the :class:`KilledRun`; fails if the run does not end with a
+    :class:`WorkerError`, or goes on for a minute after the kill.
+    """
+    X, T = problem(n=400, n_in=sizes[0], n_out=sizes[-1])
+    killed, during = [], set()
+
+    def kill(broker):
+        pids = broker.backend.block["pids"]
+        while pids[index] == 0 and not broker.backend.closed:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        during.update(shm_segments())
+        killed.append((int(pids[index]), time.monotonic()))
+        os.kill(killed[0][0], signal.SIGKILL)
+
+    with pytest.raises(WorkerError) as info:
+        with Broker(MLP(sizes), X, T, workers=options.pop("workers", 2), backend="processes",
+                    span=50, **options) as broker:
+            threading.Thread(target=kill, args=(broker,), daemon=True).start()
+            for epoch in range(10_000):
+                assert not killed or time.monotonic() - killed[0][1] < 60
+                broker.run_epoch(epoch_order(len(X), 0, epoch), 0.1)
+    pid, at = killed[0]
+    return KilledRun(str(info.value), pid, time.monotonic() - at, during)

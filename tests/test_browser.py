@@ -6,7 +6,8 @@ temporary folder (so nothing in the checkout is written), with its own Jupyter
 config, runtime and workspace folders. It is stopped at the end, whatever
 happens, together with every process it started. The tests click the panel's
 Run and Stop buttons and the Kernel > Interrupt menu entry as a student would,
-and type in a JupyterLab terminal.
+choose tensor parallelism in its ``parallel`` drop-down, and type in a
+JupyterLab terminal.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Playwright's own
 browser download is not used) and the ``playwright`` Python package. Without
@@ -285,6 +286,26 @@ def test_kernel_interrupt_ends_a_processes_run_and_leaves_nothing(page, lab):
                   "panel.workers.value = 1; panel.backend.value = 'auto'")
     panel.get_by_role("button", name="Run").click()
     panel.get_by_text("test accuracy").first.wait_for(state="visible", timeout=120_000)
+
+
+def test_the_parallel_drop_down_splits_the_network_in_the_browser(page):
+    panel = _panel(page)
+    _kernel(page, "panel.epochs.value = 1; panel.train_size.value = 300; "
+                  "panel.workers.value = 2; panel.backend.value = 'processes'")
+    panel.scroll_into_view_if_needed()
+    # Chosen as a student chooses it: the drop-down labelled "parallel", in the page.
+    panel.locator(".widget-dropdown").filter(has_text="parallel").locator(
+        "select").select_option("tensor")
+    deadline = time.monotonic() + 30
+    while _kernel(page, "print(panel.parallel.value, panel.aggregate.disabled)").split() != [
+            "tensor", "True"]:
+        assert time.monotonic() < deadline, "the drop-down's choice did not reach the kernel"
+        time.sleep(0.2)
+    panel.get_by_role("button", name="Run").click()
+    line = panel.get_by_text("cross between the workers per iteration").first
+    line.wait_for(state="visible", timeout=120_000)
+    assert "parallel = tensor, N = 2, b = 1: 40 numbers" in line.inner_text()
+    panel.get_by_text("tensor-parallel").first.wait_for(state="visible", timeout=60_000)
 
 
 def test_a_terminal_of_lab_finds_this_environments_dask(page, lab):

@@ -5,7 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from pdsgd.study.costmodel import CostModel, amdahl_speedup, fit_amdahl, fit_cost_model, fit_log
+from pdsgd.engine.traffic import numbers_per_iteration
+from pdsgd.study.costmodel import (
+    CostModel,
+    amdahl_speedup,
+    bytes_moved,
+    fit_amdahl,
+    fit_cost_model,
+    fit_log,
+)
 
 
 def test_amdahl_law_limits():
@@ -72,3 +80,46 @@ def test_cost_model_counts_oversubscribed_rounds():
 def test_no_engine_cells_means_no_model():
     rows = [dict(backend=None, workers=1, micro_batch=1, train_size=100, epochs=1, seconds=1.0)]
     assert fit_cost_model(rows, cores=2) is None
+
+
+def _tensor_rows(model, workers, sizes=(1000, 4000), epochs=2):
+    """Cells as tensor parallelism would measure them if ``model`` were the truth: each
+    worker's update phase covers its own units for the iteration's b samples' worth."""
+    rows = _rows(model, (), sizes, epochs)
+    for p in sizes:
+        for n in workers:
+            rows.append(dict(backend="processes", workers=n, micro_batch=1, train_size=p,
+                             epochs=epochs, seconds=model.seconds(n, p, epochs),
+                             phases={"compute": model.compute, "aggregate": model.aggregate,
+                                     "wait": 0.0}))
+    return rows
+
+
+def test_tensor_cost_model_shares_the_update_and_has_no_limit_from_it():
+    truth = CostModel(sequential=80e-6, compute=30e-6, aggregate=20e-6, sync0=10e-6,
+                      sync1=4e-6, cores=2, strategy="tensor")
+    # The update of a tensor-parallel iteration is shared: N workers on N cores take
+    # b * (compute + aggregate) each, not N b aggregates one after another.
+    assert truth.iteration_seconds(4, cores=4) == pytest.approx(50e-6 + 10e-6 + 8e-6)
+    assert truth.iteration_seconds(4) == pytest.approx(2 * 50e-6 + 10e-6 + 8e-6)
+    fitted = fit_cost_model(_tensor_rows(truth, (1, 2, 4, 8)), cores=2, strategy="tensor")
+    for term in ("sequential", "compute", "aggregate", "sync0", "sync1"):
+        assert getattr(fitted, term) == pytest.approx(getattr(truth, term), rel=1e-6)
+    assert fitted.strategy == "tensor" and math.isinf(fitted.limit())
+    data = CostModel(**{**truth.as_dict(), "strategy": "data"})
+    assert fitted.speedup(64, cores=64) > data.speedup(64, cores=64)
+
+
+def test_bytes_moved_counts_what_traffic_counts_in_the_runs_dtype():
+    config = dict(sizes=[784, 200, 10], workers=2, micro_batch=1, parallel="tensor",
+                  aggregate=None, send="factors", algorithm="bsp", bias=True, dtype="float64")
+    # Two workers' partial outputs, for two samples and ten classes.
+    assert bytes_moved(config) == {"numbers": 40, "bytes": 320, "bytes_per_sample": 160.0,
+                                   "crossings": 1,
+                                   "what": numbers_per_iteration((784, 200, 10), 2,
+                                                                 parallel="tensor").what}
+    data = bytes_moved({**config, "parallel": "data", "aggregate": "central",
+                        "dtype": "float32", "micro_batch": 16})
+    # Every worker's 16 samples' factors up (784 + 200 in, 200 + 10 out), the weights down.
+    assert data["numbers"] == 2 * 16 * (784 + 200 + 200 + 10) + 784 * 200 + 200 + 200 * 10 + 10
+    assert data["bytes"] == 4 * data["numbers"] and data["crossings"] == 2

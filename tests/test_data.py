@@ -4,6 +4,7 @@ import gzip
 
 import numpy as np
 import pytest
+from data_helpers import needs_fashion_mnist
 
 from pdsgd.data import datasets as data
 from pdsgd.data.datasets import DATASETS, IDX_FILES, Dataset, load_dataset, read_csv
@@ -252,8 +253,7 @@ def test_fashion_mnist_missing_names_fetch_and_apt(tmp_path, monkeypatch):
     assert "pdsgd data fetch fashion-mnist" in message and "dataset-fashion-mnist" in message
 
 
-@pytest.mark.skipif(not all((data.FASHION_MNIST_SYSTEM_DIRS[0] / f).exists() for f in IDX_FILES),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+@needs_fashion_mnist
 def test_fashion_mnist_from_debian_package(tmp_path):
     d = load_dataset("fashion-mnist", data_dir=tmp_path, test_size=500)
     assert d.X_train.shape == (60000, 784) and d.X_test.shape == (500, 784)

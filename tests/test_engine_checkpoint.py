@@ -21,7 +21,7 @@ def data():
 KW = dict(hidden=(5,), epochs=3, lr=0.5, workers=2, micro_batch=2)
 
 
-train_module = importlib.import_module("pdsgd.train")
+train_module = importlib.import_module("pdsgd.train.epochs")
 
 
 class Crash(Exception):

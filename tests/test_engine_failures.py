@@ -10,7 +10,7 @@ import time
 import numpy as np
 import psutil
 import pytest
-from engine_helpers import problem, shm_segments, worker_children
+from engine_helpers import kill_a_worker, problem, shm_segments, worker_children
 
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.barrier import BarrierTimeout, BrokenBarrierError, CyclicBarrier
@@ -95,32 +95,10 @@ def test_failing_worker_thread_is_named(monkeypatch):
 @pytest.mark.parametrize("aggregate", ["replicated", "central"])
 def test_killed_worker_process_is_named_and_cleaned_up(aggregate):
     before_shm = shm_segments()
-    X, T = problem(n=400, n_in=30)
-    model = MLP((30, 20, 3))
-    killed, errors, during = [], [], set()
-
-    def kill_worker_1(broker):
-        pids = broker.backend.block["pids"]
-        while pids[1] == 0 and not broker.backend.closed:
-            time.sleep(0.01)
-        time.sleep(0.3)
-        during.update(shm_segments())
-        killed.append(int(pids[1]))
-        os.kill(killed[0], signal.SIGKILL)
-
-    start = None
-    with pytest.raises(WorkerError) as info:
-        with Broker(model, X, T, workers=2, backend="processes", aggregate=aggregate,
-                    span=50) as broker:
-            threading.Thread(target=kill_worker_1, args=(broker,), daemon=True).start()
-            for epoch in range(10_000):
-                if killed and start is None:
-                    start = time.monotonic()
-                broker.run_epoch(epoch_order(len(X), 0, epoch), 0.1)
-    assert time.monotonic() - (start or time.monotonic()) < 10
-    assert f"worker 1 (pid {killed[0]}) died" in str(info.value)
-    assert not errors
-    assert during - before_shm  # the run's block was there, visible to the check
+    run = kill_a_worker(1, aggregate=aggregate)
+    assert run.seconds_after_kill < 10
+    assert f"worker 1 (pid {run.pid}) died" in run.message
+    assert run.segments_during - before_shm  # the run's block was there, visible to the check
     assert shm_segments() <= before_shm
     assert worker_children() == []
 

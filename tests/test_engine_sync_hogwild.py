@@ -1,15 +1,10 @@
 """Hogwild!: no oracle to match, so what still holds: it trains, it finishes, it stops cleanly."""
 
-import os
-import signal
-import threading
-import time
 
 import numpy as np
 import pytest
-from engine_helpers import problem, shm_segments, worker_children
+from engine_helpers import kill_a_worker, problem, shm_segments, worker_children
 
-from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.engine.sync import staleness
@@ -55,22 +50,6 @@ def test_hogwild_runs_to_the_end_with_more_workers_than_cores(backend):
 
 def test_a_killed_hogwild_worker_is_named_and_everything_released():
     before = shm_segments()
-    X, T = problem(n=400, n_in=30)
-    killed = []
-
-    def kill_worker_0(broker):
-        pids = broker.backend.block["pids"]
-        while pids[0] == 0 and not broker.backend.closed:
-            time.sleep(0.01)
-        time.sleep(0.3)
-        killed.append(int(pids[0]))
-        os.kill(killed[0], signal.SIGKILL)
-
-    with pytest.raises(WorkerError) as info:
-        with Broker(MLP((30, 20, 3)), X, T, workers=2, backend="processes", sync="hogwild",
-                    span=50) as broker:
-            threading.Thread(target=kill_worker_0, args=(broker,), daemon=True).start()
-            for epoch in range(10_000):
-                broker.run_epoch(epoch_order(len(X), 0, epoch), 0.1)
-    assert f"worker 0 (pid {killed[0]}) died" in str(info.value)
+    run = kill_a_worker(0, sync="hogwild")
+    assert f"worker 0 (pid {run.pid}) died" in run.message
     assert shm_segments() <= before and worker_children() == []

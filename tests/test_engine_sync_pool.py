@@ -1,16 +1,14 @@
 """SSP and async on threads and processes: held to the serial oracle, bounded, clean on failure."""
 
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import psutil
 import pytest
-from engine_helpers import problem, shm_segments, worker_children
+from engine_helpers import kill_a_worker, problem, shm_segments, worker_children
 
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.broker import Broker
@@ -79,25 +77,8 @@ def test_a_failing_worker_thread_is_named(monkeypatch):
 @pytest.mark.parametrize("sync", [dict(sync="ssp", staleness=2), dict(sync="async")])
 def test_a_killed_worker_process_is_named_and_everything_released(sync):
     before = shm_segments()
-    X, T = problem(n=400, n_in=30)
-    killed = []
-
-    def kill_worker_1(broker):
-        pids = broker.backend.block["pids"]
-        while pids[1] == 0 and not broker.backend.closed:
-            time.sleep(0.01)
-        time.sleep(0.3)
-        killed.append(int(pids[1]))
-        os.kill(killed[0], signal.SIGKILL)
-
-    with pytest.raises(WorkerError) as info:
-        with Broker(MLP(SIZES), X, T, workers=2, backend="processes", span=50,
-                    **sync) as broker:
-            threading.Thread(target=kill_worker_1, args=(broker,), daemon=True).start()
-            for epoch in range(10_000):
-                broker.run_epoch(epoch_order(len(X), 0, epoch), 0.1)
-    message = str(info.value)
-    assert f"worker 1 (pid {killed[0]}) died" in message and "\n" not in message
+    run = kill_a_worker(1, sizes=SIZES, **sync)
+    assert f"worker 1 (pid {run.pid}) died" in run.message and "\n" not in run.message
     assert shm_segments() <= before and worker_children() == []
 
 

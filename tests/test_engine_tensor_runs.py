@@ -1,17 +1,15 @@
 """Tensor parallelism in a whole run: train(), checkpoints, the trace, failures, interrupts."""
 
 import importlib
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import psutil
 import pytest
-from engine_helpers import problem, shm_segments, worker_children
+from engine_helpers import kill_a_worker, problem, shm_segments, worker_children
 
 from pdsgd import checkpoint as checkpoint_module
 from pdsgd.checkpoint import load_checkpoint
@@ -19,12 +17,11 @@ from pdsgd.data.datasets import load_dataset
 from pdsgd.engine import tensor_worker
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.broker import Broker
-from pdsgd.engine.shuffle import epoch_order
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, summarize
 from pdsgd.mlp import MLP
 from pdsgd.train import train
 
-train_module = importlib.import_module("pdsgd.train")
+train_module = importlib.import_module("pdsgd.train.epochs")
 KW = dict(hidden=(5,), epochs=3, lr=0.5, workers=2, micro_batch=2, parallel="tensor")
 
 
@@ -128,26 +125,8 @@ def test_failing_worker_thread_is_named(monkeypatch):
 
 def test_killed_worker_process_is_named_and_cleaned_up():
     before = shm_segments()
-    X, T = problem(n=400, n_in=30)
-    killed = []
-
-    def kill_worker_1(broker):
-        pids = broker.backend.block["pids"]
-        while pids[1] == 0 and not broker.backend.closed:
-            time.sleep(0.01)
-        time.sleep(0.3)
-        killed.append(int(pids[1]))
-        os.kill(killed[0], signal.SIGKILL)
-
-    with pytest.raises(WorkerError) as info:
-        with Broker(MLP((30, 20, 3)), X, T, workers=2, backend="processes", parallel="tensor",
-                    span=50) as broker:
-            threading.Thread(target=kill_worker_1, args=(broker,), daemon=True).start()
-            deadline = time.monotonic() + 60
-            for epoch in range(10_000):
-                assert time.monotonic() < deadline or not killed
-                broker.run_epoch(epoch_order(len(X), 0, epoch), 0.1)
-    assert f"worker 1 (pid {killed[0]}) died" in str(info.value)
+    run = kill_a_worker(1, parallel="tensor")
+    assert f"worker 1 (pid {run.pid}) died" in run.message
     assert shm_segments() <= before
     assert worker_children() == []
 

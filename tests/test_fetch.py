@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_helpers import needs_fashion_mnist
 
 from pdsgd.data import datasets as data
 from pdsgd.data import fetch
@@ -185,8 +186,7 @@ FASHION_HEADERS = {  # file: (original name in the header, its time, published M
 }
 
 
-@pytest.mark.skipif(not all((data.FASHION_MNIST_SYSTEM_DIRS[0] / f).exists() for f in IDX_FILES),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+@needs_fashion_mnist
 @pytest.mark.parametrize("filename", IDX_FILES)
 def test_fashion_sha256_matches_debian_package(filename):
     debian = (data.FASHION_MNIST_SYSTEM_DIRS[0] / filename).read_bytes()

@@ -159,9 +159,18 @@ def test_notebook_runs_headless(name, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images or name in SOLUTIONS, "every notebook shows at least one figure"
-    if name in ("02_parallel_sgd", "04_the_barrier", "06_without_the_barrier"):
+    if name in ("02_parallel_sgd", "03_scaling", "04_the_barrier",
+                "06_without_the_barrier"):
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
                    for o in outputs), "the widget panel is displayed"
+    if name == "03_scaling":
+        # The panel's parallel drop-down, flipped by a cell: both splits ran, each printed
+        # what crossed between its workers per iteration, and the comparison was written.
+        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        for split in ("data", "tensor"):
+            assert re.search(rf"parallel = {split}, N = 2, b = 1: [\d,]+ numbers .* cross "
+                             "between the workers per iteration", printed), split
+        assert "Median training time: data" in printed
     if name == "06_without_the_barrier":
         # The panel ran every setting, and the sweep printed its comparison with BSP.
         printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")

@@ -6,6 +6,7 @@ seconds. Nothing here asserts a timing: only counts, files and equalities.
 """
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -342,3 +343,69 @@ def test_full_profile_falls_back_to_fashion_mnist_with_a_notice(tmp_path, monkey
     data, notice = load_profile_data(profile)
     assert data.name == "synthetic" and "mnist" in notice
     assert "notice" in capsys.readouterr().out
+
+
+def test_the_quick_profile_times_tensor_parallelism_and_sweeps_b_for_both_strategies():
+    cells = build_cells(PROFILES["quick"], n_train=4000)
+    timing = cells["timing"]
+    tensor = [c for c in timing if c.strategy == "tensor"]
+    # Tensor parallelism's curve: b = 1, every P and N of the grid, on the engine.
+    assert {c.micro_batch for c in tensor} == {1} and all(c.backend for c in tensor)
+    assert ({(c.train_size, c.workers) for c in tensor}
+            == {(c.train_size, c.workers) for c in timing if c.backend})
+    # The sweep: both strategies at N = 2 and the largest P, for every b, each b with
+    # its sequential run; its b = 1 cells are the timing grid's own (run once).
+    sweep = cells["sweep"]
+    assert {(c.strategy, c.micro_batch) for c in sweep if c.backend} == {
+        (s, b) for s in ("data", "tensor") for b in (1, 4, 16)}
+    assert {(c.workers, c.train_size) for c in sweep if c.backend} == {(2, 4000)}
+    assert {c.micro_batch for c in sweep if c.backend is None} == {1, 4, 16}
+    assert {c for c in sweep if c.micro_batch == 1} <= set(timing)
+    # The full profile keeps tensor parallelism to P <= 10,000, its sweep there too.
+    full = build_cells(PROFILES["full"], 60_000)
+    assert {c.train_size for c in full["timing"] if c.strategy == "tensor"} == {1000, 10_000}
+    assert {c.train_size for c in full["sweep"]} == {10_000}
+
+
+def test_a_user_grid_without_the_strategys_b_keeps_its_curve_at_the_smallest_b():
+    profile = customize(PROFILES["quick"], micro_batch=(16,), workers=(1, 4))
+    cells = build_cells(profile, 4000)
+    assert {c.micro_batch for c in cells["timing"] if c.strategy == "tensor"} == {16}
+    assert {c.workers for c in cells["sweep"] if c.backend} == {4}  # no N = 2 in the grid
+
+
+@pytest.fixture(scope="module")
+def two_strategies(tmp_path_factory):
+    out = tmp_path_factory.mktemp("strategies")
+    profile = tiny_profile(strategies=("data", "tensor"), batch_sweep=(1, 4),
+                           strategy_grid={"tensor": {"micro_batches": (1,)}})
+    return out, reproduce(out, profile, progress=False, formats=("png",))
+
+
+def test_reproduce_sets_the_two_strategies_side_by_side(two_strategies):
+    out, study = two_strategies
+    assert (out / "speedup_vs_batch.png").stat().st_size > 0
+    assert {(r["strategy"], r["micro_batch"]) for r in study["speedup"]} == {
+        ("data", 1), ("data", 4), ("tensor", 1)}
+    # The sweep's rows are not curves against N: they stay out of the claims.
+    assert {c["curve"] for c in study["claims"]} == {"b = 1", "b = 4", "tensor, b = 1"}
+    assert {(r["strategy"], r["micro_batch"], r["workers"]) for r in study["sweep"]} == {
+        (s, b, 2) for s in ("data", "tensor") for b in (1, 4)}
+    # Where a sweep cell is also a timing cell, it is the same measurement, same speedup.
+    timed = {(r["strategy"], r["micro_batch"], r["workers"], r["train_size"]): r["speedup"]
+             for r in study["speedup"]}
+    shared = [r for r in study["sweep"] if (r["strategy"], r["micro_batch"], 2, 120) in timed]
+    assert len(shared) == 3 and all(r["train_size"] == 120 for r in study["sweep"])
+    for r in shared:
+        assert r["speedup"] == timed[(r["strategy"], r["micro_batch"], 2, 120)]
+    # What crosses per iteration: 20-8-10, N = 2; tensor: two partial outputs per sample.
+    tensor = [t for t in study["traffic"] if t["strategy"] == "tensor"]
+    assert {(t["micro_batch"], t["numbers"]) for t in tensor} == {(1, 2 * 2 * 10),
+                                                                  (4, 2 * 8 * 10)}
+    assert [m["strategy"] for m in study["cost_models"]] == ["data", "tensor"]
+    report = (out / "REPORT.md").read_text()
+    assert "## Two ways to split the work" in report and "(speedup_vs_batch.png)" in report
+    assert "**A cost model per strategy**" in report
+    assert "**What crosses between the workers per iteration**" in report
+    for b in (1, 4):
+        assert re.search(rf"^b = {b}: (data|tensor) parallelism \d", report, re.M)

@@ -2,24 +2,20 @@
 
 This is ``make reference`` in miniature: the ``full`` profile with its dataset,
 backend and both micro-batches, but two small P, N = 2 only, one repeat and
-one epoch, written as a kept reference run (about 15 s on 2 cores). Without the package it skips,
+one epoch, written as a kept reference run (about 25 s on 2 cores). Without the package it skips,
 except in CI (``CI=true``), where `.ci/run` installs it and a skip would hide
 that it did not.
 """
 
 import json
-import os
 
 import pytest
+from data_helpers import needs_fashion_mnist
 
-from pdsgd.data.datasets import FASHION_MNIST_SYSTEM_DIRS, IDX_FILES
 from pdsgd.study.profiles import PROFILES, build_cells, customize
 from pdsgd.study.reproduce import reproduce
 
-INSTALLED = all((FASHION_MNIST_SYSTEM_DIRS[0] / f).exists() for f in IDX_FILES)
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not INSTALLED and os.environ.get("CI") != "true",
-                                 reason="Debian's dataset-fashion-mnist is not installed")]
+pytestmark = [pytest.mark.slow, needs_fashion_mnist]
 
 
 def test_the_full_profile_shrunk_on_fashion_mnist(tmp_path):
@@ -34,12 +30,16 @@ def test_the_full_profile_shrunk_on_fashion_mnist(tmp_path):
         "name": "fashion-mnist", "train": 60_000, "test": 10_000, "features": 784}
     assert study["cells"]["total"] == len(set(
         c for part in build_cells(profile, 60_000).values() for c in part))
-    engine = {(r["train_size"], r["workers"], r["micro_batch"], r["aggregate"])
+    engine = {(r["strategy"], r["train_size"], r["workers"], r["micro_batch"], r["aggregate"])
               for r in study["timing"] if r["backend"] == "processes"}
-    assert {(p, n, b) for p, n, b, _ in engine} == {
-        (p, 2, b) for p in (300, 600) for b in (1, 16)}
-    assert all(agg for *_, agg in engine)  # the aggregation each ran is recorded
-    assert {c["curve"] for c in study["claims"]} == {"b = 1", "b = 16"}
+    # Data parallelism at both b, tensor parallelism at b = 1 (both P: under its 10,000).
+    assert {(s, p, n, b) for s, p, n, b, _ in engine} == {
+        (s, p, 2, b) for p in (300, 600) for s, b in (("data", 1), ("data", 16), ("tensor", 1))}
+    # The aggregation each data-parallel cell ran is recorded; tensor cells have none.
+    assert all(bool(agg) == (s == "data") for s, *_, agg in engine)
+    assert {c["curve"] for c in study["claims"]} == {"b = 1", "b = 16", "tensor, b = 1"}
+    assert {(r["strategy"], r["micro_batch"], r["train_size"]) for r in study["sweep"]} == {
+        (s, b, 600) for s in ("data", "tensor") for b in (1, 4, 16)}
     assert study["command"] == ("pdsgd reproduce --profile full --dataset fashion-mnist "
                                 "--train-sizes 300,600 --workers 2 --repeats 1 --epochs 1 "
                                 "--reference full-fashion-mnist")

@@ -445,3 +445,45 @@ def test_a_command_line_dask_cluster_starts_and_stops(data):
     assert rows[0]["rounds"] == [3]
     left = [p for p in worker_children() if "dask" in " ".join(p.cmdline())]
     assert left == []
+
+
+def test_the_parallel_drop_down_splits_the_network_and_counts_what_crosses(data):
+    panel = widgets.TrainingPanel(data, train_size=200, epochs=1, workers=2, backend="serial")
+    assert panel.parallel.options == ("data", "tensor") and panel.parallel.value == "data"
+    panel.aggregate.value = "central"
+    panel.parallel.value = "tensor"
+    # The aggregation applies to data parallelism only: disabled, and not passed on.
+    assert panel.aggregate.disabled and panel.options()["aggregate"] is None
+    assert panel.options()["parallel"] == "tensor"
+    assert panel.run() is not None and panel.error is None
+    assert panel.result.config["parallel"] == "tensor"
+    (line,) = [o["text"] for o in panel.messages.outputs]
+    # 784-200-10, N = 2, b = 1: two workers' partial outputs for two samples, ten classes.
+    assert line.startswith("parallel = tensor, N = 2, b = 1: 40 numbers (320 bytes) cross")
+    panel.parallel.value = "data"
+    assert not panel.aggregate.disabled and panel.options()["aggregate"] == "central"
+
+
+def test_compare_splits_runs_both_and_says_what_it_measured(data, capsys):
+    panel = widgets.TrainingPanel(data, train_size=200, epochs=1, workers=2, backend="serial")
+    panel.hidden_width.value = 20
+    table = scaling.compare_splits(panel, repeats=2)
+    assert list(table.index) == ["data", "tensor"]
+    # One arithmetic, two splits: the same accuracy (the same minibatch SGD).
+    assert table.loc["data", "test accuracy"] == table.loc["tensor", "test accuracy"]
+    assert table.loc["tensor", "numbers per iteration"] == 2 * 2 * 10
+    # The serial backend aggregates centrally: every worker's factors up, the weights down.
+    assert table.loc["data", "numbers per iteration"] == (2 * (784 + 20 + 20 + 10)
+                                                          + 784 * 20 + 20 + 20 * 10 + 10)
+    assert (table["fastest (s)"] <= table["training time (s)"]).all()
+    printed = capsys.readouterr().out
+    assert "parallel = data, N = 2" in printed and "parallel = tensor, N = 2" in printed
+    words = scaling.splits_in_words(table)
+    assert f"the same test accuracy, {table.loc['data', 'test accuracy']:.4f}" in words
+    assert "moved 17,578 numbers between the workers and tensor parallelism 40, 439x fewer" in words
+    # Sentences that hold whichever way the measurement goes.
+    slower = table.copy()
+    slower.loc["tensor", "training time (s)"] = 4 * slower.loc["data", "training time (s)"]
+    slower.loc["tensor", "test accuracy"] += 0.01
+    words = scaling.splits_in_words(slower)
+    assert "data parallelism trained 4.00x as fast" in words and "which differ" in words

@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.trace import COMPUTE, WAIT
 from pdsgd.mlp import MLP, param_count
+from pdsgd.study.costmodel import bytes_moved
 from pdsgd.train import train
 
 QUICK_ENV = "PDSGD_QUICK"
@@ -47,6 +48,22 @@ def defaults():
     """
     return dict(train_size=pick(1000, 300), epochs=2, hidden=(200,), lr=0.1,
                 workers_grid=pick((1, 2, 4), (1, 2)), repeats=pick(3, 2))
+
+
+def crossing_line(config):
+    """What crossed between the workers per iteration of a run, in one line.
+
+    ``config`` is a run's ``TrainResult.config``; the count comes from
+    :func:`pdsgd.engine.traffic.numbers_per_iteration`, e.g. "parallel = tensor,
+    N = 2, b = 1: 40 numbers (320 bytes) cross between the workers per iteration,
+    over 1 barrier crossing: partial sums: ...".
+    """
+    moved = bytes_moved(config)
+    crossings = moved["crossings"]
+    return (f"parallel = {config.get('parallel', 'data')}, N = {config['workers']}, "
+            f"b = {config['micro_batch']}: {moved['numbers']:,} numbers ({moved['bytes']:,} "
+            f"bytes) cross between the workers per iteration, over {crossings} barrier "
+            f"crossing{'s' * (crossings != 1)}: {moved['what']}")
 
 
 def gradient_check(model, X, T, n_checks=8, eps=1e-6, seed=0):

@@ -1,5 +1,6 @@
 """Notebook 03's measurements: the seed's experiment in small, timed with repeats, or read
-from what ``make reproduce`` already measured on this machine.
+from what ``make reproduce`` already measured on this machine; and the two ways to split
+the work (data and tensor parallelism) run side by side from a training panel.
 
 A single timing on a shared laptop can be spoiled by anything else running:
 four runs of one cell once gave speedups of 0.40 to 1.25 at N = 2. So every
@@ -13,10 +14,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from pdsgd.course.lessons import crossing_line
 from pdsgd.machine import machine_key
 from pdsgd.study.analysis import speedup_table
+from pdsgd.study.costmodel import bytes_moved
 from pdsgd.study.experiment import Cell, dataset_id, summarize
 
 #: Where ``make reproduce`` caches its cells, seen from the notebooks' folder.
@@ -125,3 +129,62 @@ def iteration_budget(records):
                     "aggregate (us)": phases["aggregate"] * 1e6,
                     "rest (us)": rest * 1e6})
     return pd.DataFrame(out).round(1)
+
+
+def compare_splits(panel, repeats=1):
+    """Run a training panel once per value of its ``parallel`` drop-down, ``repeats`` times
+    in turn, as a student flipping it would; print what crossed between the workers.
+
+    The panel's other controls stay as they are (N, b, P, backend...). Both
+    splits compute the same minibatch SGD with batch N b, so they should reach
+    the same accuracy; their times differ.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per split: test accuracy, median training time and its range over
+        the repeats, numbers and bytes crossing between the workers per iteration
+        and barrier crossings per iteration (:func:`pdsgd.study.costmodel.bytes_moved`).
+    """
+    runs = {split: [] for split in panel.parallel.options}
+    for _ in range(repeats):
+        for split, done in runs.items():
+            panel.parallel.value = split
+            result = panel.run()
+            if result is None:
+                raise RuntimeError(f"parallel = {split}: {panel.error or 'the run was stopped'}")
+            done.append(result)
+    rows = []
+    for split, results in runs.items():
+        seconds = [r.train_seconds for r in results]
+        moved = bytes_moved(results[0].config)
+        print(crossing_line(results[0].config))
+        rows.append({"parallel": split, "test accuracy": results[0].test_accuracy,
+                     "training time (s)": float(np.median(seconds)),
+                     "fastest (s)": min(seconds), "slowest (s)": max(seconds),
+                     "numbers per iteration": moved["numbers"],
+                     "bytes per iteration": moved["bytes"],
+                     "barrier crossings per iteration": moved["crossings"]})
+    return pd.DataFrame(rows).set_index("parallel")
+
+
+def splits_in_words(table):
+    """What :func:`compare_splits` measured, in sentences built from its numbers."""
+    data, tensor = table.loc["data"], table.loc["tensor"]
+    gap = abs(data["test accuracy"] - tensor["test accuracy"])
+    same = (f"the same test accuracy, {data['test accuracy']:.4f}, as two runs of one "
+            "minibatch SGD should" if gap < 5e-5 else
+            f"test accuracies {data['test accuracy']:.4f} and {tensor['test accuracy']:.4f}, "
+            "which differ, though both runs compute one minibatch SGD: look for what else "
+            "differs between them (the panel's other controls)")
+    ratio = data["training time (s)"] / tensor["training time (s)"]
+    faster = (f"tensor parallelism trained {ratio:.2f}x as fast as data parallelism"
+              if ratio >= 1 else
+              f"data parallelism trained {1 / ratio:.2f}x as fast as tensor parallelism")
+    fewer = data["numbers per iteration"] / tensor["numbers per iteration"]
+    return (f"Both reached {same}. Median training time: data "
+            f"{data['training time (s)']:.2f} s, tensor {tensor['training time (s)']:.2f} s: "
+            f"{faster}. Per iteration, data parallelism moved "
+            f"{int(data['numbers per iteration']):,} numbers between the workers and tensor "
+            f"parallelism {int(tensor['numbers per iteration']):,}, "
+            + (f"{fewer:.0f}x fewer." if fewer >= 1 else f"{1 / fewer:.0f}x more."))

@@ -38,6 +38,7 @@ from pdsgd.engine.modes import AGGREGATIONS
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.engine.sync import histogram
+from pdsgd.engine.tensor import PARALLELS
 from pdsgd.errors import PdsgdError
 from pdsgd.spec import EngineSpec
 from pdsgd.train import LR_RULES, build_model, prepare_data, train
@@ -47,6 +48,7 @@ AUTO = "auto"  # leave the choice to the engine (its default for N, b and the ba
 #: the engine's own constants, so a backend or mode added there appears here; a new engine
 #: option is one more line.
 CHOICES = (
+    ("parallel", "parallel", PARALLELS),
     ("backend", "backend", (AUTO, *BACKENDS)),
     ("aggregate", "aggregation", (AUTO, *AGGREGATIONS)),
     ("lr_rule", "lr rule", LR_RULES),
@@ -87,10 +89,15 @@ def _loaded(data):
 
 
 class TrainingPanel(Panel):
-    """Train the seed's MLP with the chosen N, P, layers, lr, epochs, backend, micro-batch.
+    """Train the seed's MLP with the chosen N, P, layers, lr, epochs, backend, micro-batch
+    and split (``parallel``: the samples, or the network's hidden units).
 
     Shows a progress bar while it trains ("starting N workers" while the
-    engine's workers start) and the loss and accuracy after each epoch.
+    engine's workers start) and the loss and accuracy after each epoch; after
+    an engine run, how many numbers crossed between the workers per iteration
+    (:func:`pdsgd.course.lessons.crossing_line`). With ``parallel = tensor``
+    the aggregation does not apply (each worker updates the units it owns) and
+    its drop-down is disabled.
     Every slider stays within what the data allow: P at most the training
     set's size.
 
@@ -125,6 +132,7 @@ class TrainingPanel(Panel):
         self.warmup_epochs = _slider(w.IntSlider, "warm-up epochs", value=1, min=0, max=5,
                                      disabled=True)
         self.lr_rule.observe(self._warmup_applies, names="value")
+        self.parallel.observe(self._aggregation_applies, names="value")
         for name, value in values.items():
             getattr(self, name).value = value
         super().__init__([self.workers, self.train_size, self.hidden_width, self.hidden_layers,
@@ -134,6 +142,9 @@ class TrainingPanel(Panel):
 
     def _warmup_applies(self, change):
         self.warmup_epochs.disabled = change["new"] != "linear"
+
+    def _aggregation_applies(self, change):
+        self.aggregate.disabled = change["new"] != "data"
 
     @property
     def hidden(self):
@@ -151,6 +162,8 @@ class TrainingPanel(Panel):
         """The keyword arguments of :func:`pdsgd.train` that the controls describe."""
         chosen = {option: getattr(self, option).value for option, _, _ in CHOICES}
         chosen = {k: (None if v == AUTO else v) for k, v in chosen.items()}
+        if self.aggregate.disabled:
+            chosen["aggregate"] = None
         linear = chosen["lr_rule"] == "linear"
         return dict(hidden=self.hidden, epochs=self.epochs.value, lr=self.lr.value,
                     workers=self.workers.value, micro_batch=self.micro_batch.value,
@@ -177,8 +190,11 @@ class TrainingPanel(Panel):
         show_only(self.plot_area, figure_image(fig))
 
     def _run(self, stop):
-        return train(self.dataset, progress=self.progress(), on_epoch=self.epoch_done,
-                     stop=stop, **self.options())
+        result = train(self.dataset, progress=self.progress(), on_epoch=self.epoch_done,
+                       stop=stop, **self.options())
+        if result.config["backend"] != "sequential":
+            self.messages.append_stdout(lessons.crossing_line(result.config) + "\n")
+        return result
 
 
 class StragglerPanel(Panel):

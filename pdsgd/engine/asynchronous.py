@@ -36,6 +36,7 @@ from pdsgd.engine.sync import (
     apply_block,
     apply_rank_one,
     beat_fields,
+    publish_span,
     rank_one_terms,
     span_blocks,
     trace_rows,
@@ -82,10 +83,7 @@ class UpdateLog:
     def run_span(backend, span, lr, first):
         """The broker's side of a span: publish it, let the workers go, collect the log."""
         block, spec, count = backend.block, backend.spec, span.count
-        block["schedule"][:count] = span.indices
-        block["n_rows"][:count] = span.n_rows
-        block["params"][...] = backend.model.params
-        block["lr"][0] = lr
+        publish_span(backend, span, lr)
         block["sync_count"][:] = 0
         block["sync_held"][:] = NONE, 0
         block["sync_applied"][:] = 0

@@ -36,6 +36,7 @@ from pdsgd.engine.sync import (
     Waits,
     apply_block,
     beat_fields,
+    publish_span,
     span_blocks,
     trace_rows,
 )
@@ -62,10 +63,7 @@ class Hogwild:
     def run_span(backend, span, lr, first):
         """The broker's side: publish the span and the weights, wait, take the weights back."""
         block, spec, count = backend.block, backend.spec, span.count
-        block["schedule"][:count] = span.indices
-        block["n_rows"][:count] = span.n_rows
-        block["params"][...] = backend.model.params
-        block["lr"][0] = lr
+        publish_span(backend, span, lr)
         block["sync_next"][0] = 0
         block["sync_finished"][:] = 0
         block["sync_done"][:] = 0

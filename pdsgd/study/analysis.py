@@ -2,7 +2,9 @@
 
 Nothing here trains. :func:`analyse` turns records into the numbers of
 ``study.json`` (speedups per curve, Amdahl and logarithmic fits, where each
-N's time goes, the cost model, the claims), :func:`draw_figures` draws them,
+N's time goes, the cost model per strategy and what each strategy moves between
+the workers, the sweep over b that sets the strategies side by side, the
+claims), :func:`draw_figures` draws them,
 :func:`save_seed_defaults` writes the seed's default run. Figures are drawn only
 from those numbers, so a second run that reads every cell from the cache draws
 the very same figures.
@@ -18,7 +20,7 @@ import numpy as np
 from pdsgd import plots
 from pdsgd.mlp import MLP
 from pdsgd.study.claims import assess_claims, families
-from pdsgd.study.costmodel import CostModel, fit_amdahl, fit_cost_model, fit_log
+from pdsgd.study.costmodel import CostModel, bytes_moved, fit_amdahl, fit_cost_model, fit_log
 from pdsgd.study.experiment import dataset_id, select, summarize
 from pdsgd.study.profiles import resolve
 from pdsgd.study.sync import analyse_sync, draw_sync_figures
@@ -52,6 +54,7 @@ def analyse(profile, data, parts, notice, machine):
                         "this_machine": model.speedup(n, p_max, seed_family[1]),
                         "measured": measured.get(n)}
                        for n in sorted(set(PREDICT_WORKERS) | set(measured))]
+    sweep = sweep_table(summarize(parts.get("sweep") or []), profile.backend)
     tl = summarize(parts["timeline"])[0]
     study = {
         "profile": profile.name, "dataset": dataset_id(data), "notice": notice,
@@ -66,6 +69,9 @@ def analyse(profile, data, parts, notice, machine):
         "speedup": table, "curves": curve_fits(table, cores), "accuracy": accuracy,
         "breakdown": breakdown(seed_rows, p_max, cores),
         "cost_model": model.as_dict() if model else None, "cost_predictions": predictions,
+        "cost_models": strategy_models(timing, table, cores, p_max),
+        "traffic": traffic_table(parts["timing"] + (parts.get("sweep") or [])),
+        "sweep": sweep,
         "timeline_cell": {k: v for k, v in tl.items() if k != "history"},
         "timeline_note": _timeline_note(tl),
         # When the last cell was measured (from the records: a rerun from the cache keeps it).
@@ -95,6 +101,70 @@ def speedup_table(rows, backend):
                           "speedup": r["speedup"], "speedup_lo": t1 / r["seconds_max"],
                           "speedup_hi": t1 / r["seconds_min"], "efficiency": r["efficiency"]})
     return table
+
+
+def sweep_table(rows, backend):
+    """The sweep over b: each strategy's speedup at the sweep's one N and P, per b.
+
+    Returns
+    -------
+    list of dict
+        Rows of :func:`speedup_table` (``strategy``, ``micro_batch``, ``workers``,
+        ``train_size``, ``speedup`` and its range), sorted by strategy and b.
+    """
+    table = [r for r in speedup_table(rows, backend) if r["workers"] > 1]
+    return sorted(table, key=lambda r: (r["strategy"] != "data", r["strategy"],
+                                        r["micro_batch"]))
+
+
+def strategy_models(timing, table, cores, train_size):
+    """A cost model per strategy, fitted on its curve at its smallest b, with predictions.
+
+    Returns
+    -------
+    list of dict
+        Per strategy: ``strategy``, ``micro_batch``, ``model`` (the
+        :class:`~pdsgd.study.costmodel.CostModel`'s terms) and ``predictions``
+        (``workers``, ``many_cores``, ``this_machine``, ``measured`` at P =
+        ``train_size``), the seed's data parallelism first.
+    """
+    out = []
+    for strategy, b in families(table):
+        if any(m["strategy"] == strategy for m in out):
+            continue  # the strategy's smallest b comes first
+        rows = [r for r in timing if r["micro_batch"] == b
+                and (r["backend"] is None or r["strategy"] == strategy)]
+        model = fit_cost_model(rows, cores, strategy=strategy)
+        if model is None:
+            continue
+        measured = {r["workers"]: r["speedup"] for r in table if r["train_size"] == train_size
+                    and (r["strategy"], r["micro_batch"]) == (strategy, b)}
+        out.append({"strategy": strategy, "micro_batch": b, "model": model.as_dict(),
+                    "predictions": [
+                        {"workers": n, "many_cores": model.speedup(n, train_size, b, cores=n),
+                         "this_machine": model.speedup(n, train_size, b),
+                         "measured": measured.get(n)}
+                        for n in sorted(set(PREDICT_WORKERS) | set(measured))]})
+    return out
+
+
+def traffic_table(records):
+    """What crosses between the workers per iteration, per strategy, b, N and aggregation.
+
+    From each engine cell's configuration (:func:`pdsgd.study.costmodel.bytes_moved`);
+    one row per distinct configuration with more than one worker.
+    """
+    rows = {}
+    for rec in records:
+        c, cell = rec["config"], rec["cell"]
+        if cell["backend"] is None or cell["workers"] < 2:
+            continue
+        key = (cell["strategy"] != "data", cell["strategy"], cell["micro_batch"],
+               cell["workers"], c.get("aggregate") or "")
+        rows[key] = {"strategy": cell["strategy"], "micro_batch": cell["micro_batch"],
+                     "workers": cell["workers"], "aggregate": c.get("aggregate"),
+                     **bytes_moved(c)}
+    return [rows[k] for k in sorted(rows)]
 
 
 def curve_fits(table, cores):
@@ -229,6 +299,8 @@ def draw_figures(study, timeline_record, cache_dir, out, formats=("png", "svg"))
                     if p["measured"]]
         p_max = max(r["train_size"] for r in study["timing"])
         figs["cost_model"] = plots.plot_cost_model(model, measured, train_size=p_max)
+    if study.get("sweep"):
+        figs["speedup_vs_batch"] = plots.plot_speedup_vs_batch(study["sweep"])
     figs.update(draw_sync_figures(study))
     written = []
     for name, fig in figs.items():

@@ -10,13 +10,25 @@ each on ``b`` samples, on a machine with C cores costs::
               + N * b * aggregate           # the N*b samples' updates are applied one after another
               + sync0 + sync1 * log2(N)     # barrier, hand-offs, publishing the new weights
 
-and an epoch of P samples takes ``ceil(P / (N b))`` iterations. ``compute``
+and an epoch of P samples takes ``ceil(P / (N b))`` iterations. With tensor
+parallelism (``strategy="tensor"``) every worker updates only the units it owns,
+for all N b samples: its share of the update costs as much as b samples' whole
+update, in parallel, so the middle term becomes ``ceil(N / C) * b * aggregate``
+and what stays serial is the synchronisation. ``compute``
 and ``aggregate`` come from the engine's trace (the compute and aggregation
 phases); ``sync`` is what remains of the measured iteration time, fitted
 against ``log2 N`` (a tree barrier's depth). The sequential reference costs
 ``sequential`` seconds per sample. The model predicts speedup for machines
 with more cores than the one that measured it: as N grows, ``N * aggregate``
 dominates and the speedup levels off at ``sequential / aggregate``.
+
+**What crosses between the workers.** :func:`bytes_moved` counts, for a run's
+configuration, the numbers one worker writes for another to read per iteration
+(:func:`pdsgd.engine.traffic.numbers_per_iteration`): with data parallelism
+the samples' sufficient factors (and with ``central`` or ``sharded`` aggregation
+the weights too), with tensor parallelism the partial sums of the activations.
+On one machine they travel between the cores' caches; between machines, over
+the network, where they would cost ``bytes / bandwidth`` per iteration.
 """
 
 from __future__ import annotations
@@ -26,6 +38,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar, nnls
+
+from pdsgd.engine.traffic import numbers_per_iteration
 
 
 def amdahl_speedup(n, f):
@@ -138,6 +152,9 @@ class CostModel:
         Cores of the machine that measured it.
     source : str
         How the terms were obtained ("trace" or "totals").
+    strategy : str
+        ``"data"`` (the update of all N b samples is applied whole: the serial
+        part) or ``"tensor"`` (each worker applies its own share, in parallel).
     """
 
     sequential: float
@@ -147,12 +164,14 @@ class CostModel:
     sync1: float
     cores: int
     source: str = "trace"
+    strategy: str = "data"
 
     def iteration_seconds(self, n, micro_batch=1, cores=None):
         """Predicted seconds of one iteration with ``n`` workers on ``cores`` cores."""
         cores = cores or self.cores
         rounds = math.ceil(n / cores)
-        return (rounds * micro_batch * self.compute + n * micro_batch * self.aggregate
+        updating = (rounds if self.strategy == "tensor" else n) * micro_batch * self.aggregate
+        return (rounds * micro_batch * self.compute + updating
                 + self.sync0 + self.sync1 * math.log2(n))
 
     def seconds(self, n, train_size, epochs=1, micro_batch=1, cores=None):
@@ -166,16 +185,22 @@ class CostModel:
                 / self.seconds(n, train_size, 1, micro_batch, cores))
 
     def limit(self):
-        """The speedup that no number of workers exceeds (``sequential / aggregate``)."""
-        return self.sequential / self.aggregate if self.aggregate > 0 else float("inf")
+        """The speedup that no number of workers exceeds (``sequential / aggregate``).
+
+        Infinite for tensor parallelism, whose update is shared out: there the
+        model's limit is the synchronisation, which it fits only as ``log2 N``.
+        """
+        if self.strategy == "tensor" or self.aggregate <= 0:
+            return float("inf")
+        return self.sequential / self.aggregate
 
     def as_dict(self):
         """The fitted terms, for JSON."""
         return asdict(self)
 
 
-def fit_cost_model(rows, cores):
-    """Fit a :class:`CostModel` to measured cells.
+def fit_cost_model(rows, cores, strategy="data"):
+    """Fit a :class:`CostModel` to measured cells of one strategy.
 
     Parameters
     ----------
@@ -189,6 +214,8 @@ def fit_cost_model(rows, cores):
     cores : int
         Cores of the measuring machine: only cells with ``workers <= cores``
         are fitted, because the model's terms assume a core per worker.
+    strategy : {"data", "tensor"}
+        The strategy of the engine rows (see :class:`CostModel`).
 
     Returns
     -------
@@ -212,8 +239,9 @@ def fit_cost_model(rows, cores):
         # The trace splits an iteration: compute and aggregation are read off it,
         # and everything else (barrier, hand-offs, bookkeeping) is synchronisation.
         compute = float(np.median([r["phases"]["compute"] for r in eng] / b))
-        aggregate = float(np.median([r["phases"]["aggregate"] for r in eng] / (n * b)))
-        sync = per_iter - b * compute - n * b * aggregate
+        shared = b if strategy == "tensor" else n * b  # samples one worker's update covers
+        aggregate = float(np.median([r["phases"]["aggregate"] for r in eng] / shared))
+        sync = per_iter - b * compute - shared * aggregate
         source = "trace"
     else:
         # Without a trace only totals are known: per-sample time = alpha / N + beta,
@@ -227,7 +255,38 @@ def fit_cost_model(rows, cores):
     # cells, whose start-up costs are spread thinnest, then weigh the most.
     sync0, sync1 = _nonneg_lstsq(np.column_stack([iters, iters * np.log2(n)]), sync * iters)
     return CostModel(sequential=sequential, compute=compute, aggregate=aggregate,
-                     sync0=float(sync0), sync1=float(sync1), cores=int(cores), source=source)
+                     sync0=float(sync0), sync1=float(sync1), cores=int(cores), source=source,
+                     strategy=strategy)
+
+
+def bytes_moved(config):
+    """What crosses between the workers per iteration of a run, from its configuration.
+
+    Parameters
+    ----------
+    config : dict
+        A run's ``TrainResult.config`` (as a cell's record holds it): ``sizes``,
+        ``workers``, ``micro_batch``, ``parallel``, ``aggregate``, ``send``,
+        ``algorithm``, ``bias`` and ``dtype``.
+
+    Returns
+    -------
+    dict
+        ``numbers`` and ``bytes`` per iteration, ``bytes_per_sample`` (per
+        sample of the iteration), ``crossings`` (barrier crossings per
+        iteration) and ``what`` (what the numbers are, in words).
+    """
+    c = config
+    t = numbers_per_iteration(c["sizes"], c["workers"], c["micro_batch"],
+                              parallel=c.get("parallel", "data"),
+                              aggregate=c.get("aggregate") or "replicated",
+                              send=c.get("send", "factors"),
+                              algorithm=c.get("algorithm", "bsp"), bias=c.get("bias", True))
+    itemsize = np.dtype(c.get("dtype", "float64")).itemsize
+    samples = c["workers"] * c["micro_batch"]
+    return {"numbers": t.numbers, "bytes": t.bytes(itemsize),
+            "bytes_per_sample": t.bytes(itemsize) / samples, "crossings": t.crossings,
+            "what": t.what}
 
 
 def _nonneg_lstsq(A, y):

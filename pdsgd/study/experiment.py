@@ -47,11 +47,13 @@ SEED_SETTINGS = dict(hidden=[200], lr=0.1, dtype="float64", seed=0, bias=True)
 
 #: How the engine splits the work: a cell's ``strategy`` names one of these, and
 #: its value is what :func:`pdsgd.train.train` is given for it. ``data`` is the
-#: seed's data parallelism (each worker its own samples, their updates averaged).
+#: seed's data parallelism (each worker its own samples, their updates averaged);
+#: ``tensor`` splits the network by its hidden units instead (every worker all the
+#: samples, on its own units: :mod:`pdsgd.engine.tensor`).
 #: A new engine strategy is one more entry here (and a name in a profile's
 #: ``strategies``): the study times it, draws it as its own curve and sets the
 #: seed's claims against it.
-STRATEGIES = {"data": {}}
+STRATEGIES = {"data": {}, "tensor": {"parallel": "tensor"}}
 
 
 @dataclass(frozen=True)

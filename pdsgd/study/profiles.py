@@ -1,7 +1,8 @@
 """What ``make reproduce`` measures: its profiles, the grid a user sets, and the cells of both.
 
 A :class:`Profile` names the grid (training sizes P, worker counts N,
-micro-batches b, strategies), the epochs and repeats, and the dataset.
+micro-batches b, strategies), the epochs and repeats, and the dataset, and the
+micro-batches of the sweep that sets the strategies side by side at one N.
 ``quick`` (the default) fits in a few minutes on a 2-core laptop; ``full`` is the
 seed's grid. :func:`customize` applies the grid a user sets on the command
 line (``--workers 1,2,4 --train-sizes 1000,10000 --micro-batch 1,16 ...``),
@@ -20,9 +21,10 @@ from pdsgd.study.experiment import STRATEGIES, Cell
 from pdsgd.study.sync import SyncGrid, sync_cells
 
 SEED_EPOCHS = 5
-#: The quick profile's timing cells on a 2-core machine (3 P x 3 N x 2 b x 3 repeats):
-#: a machine whose N grid is longer drops middle sizes to stay near this many.
-QUICK_CELLS = 54
+#: The quick profile's engine timing cells on a 2-core machine (3 P x 3 N x 3 repeats x 3
+#: curves: data at b = 1 and 16, tensor at b = 1): a machine whose N grid is longer drops
+#: middle sizes to stay near this many.
+QUICK_CELLS = 81
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,18 @@ class Profile:
         Samples per worker per iteration; each b is a curve, timed against the
         sequential run at the same b. 1 is the seed's.
     strategies : tuple of str
-        Keys of :data:`pdsgd.study.experiment.STRATEGIES`; each is a curve.
+        Keys of :data:`pdsgd.study.experiment.STRATEGIES`; each is a curve per b.
+    strategy_grid : dict
+        Where a strategy's curves against N stop short of the whole grid:
+        ``{strategy: {"micro_batches": (1,), "max_size": 10_000}}`` (its b among
+        the profile's, its P up to ``max_size``; each key optional). A strategy
+        left out has a curve at every P and b.
+    batch_sweep : tuple of int
+        Micro-batches of the sweep: every strategy at ``sweep_workers`` workers and
+        one P (the largest that every strategy's curves have), each against the
+        sequential run at its b, to show where each strategy wins. Empty: no sweep.
+    sweep_workers : int
+        N of the sweep (the smallest parallel N of the grid if it lacks this one).
     accuracy_epochs : int
         Epochs of the accuracy runs (largest P, smallest b, N of the grid, both lr rules).
     backend : str
@@ -81,6 +94,9 @@ class Profile:
     timeline: tuple
     micro_batches: tuple = (1,)
     strategies: tuple = ("data",)
+    strategy_grid: dict = field(default_factory=dict)
+    batch_sweep: tuple = ()
+    sweep_workers: int = 2
     accuracy_epochs: int = SEED_EPOCHS
     backend: str = "processes"
     accuracy_backend: str | None = None
@@ -96,7 +112,9 @@ PROFILES = {
     "quick": Profile(
         name="quick", datasets=("mnist-5k",), sizes=(1000, 2000, 4000), workers=None,
         micro_batches=(1, 16), timing_epochs=1, repeats=3, timeline=(1000, 2, 1),
-        accuracy_backend="serial", max_cells=QUICK_CELLS, sync=SyncGrid(),
+        strategies=("data", "tensor"), strategy_grid={"tensor": {"micro_batches": (1,)}},
+        batch_sweep=(1, 4, 16), accuracy_backend="serial", max_cells=QUICK_CELLS,
+        sync=SyncGrid(),
         notes=("quick profile: the embedded mnist-5k, P up to 4,000 (the seed: up to 60,000).",
                "quick profile: N = 1, 2, 4, ... up to twice this machine's cores.",
                "quick profile: timing cells train 1 epoch each, not the seed's 5: an epoch's "
@@ -109,9 +127,14 @@ PROFILES = {
     "full": Profile(
         name="full", datasets=("mnist", "fashion-mnist"), sizes=(1000, 10_000, 60_000),
         workers=(1, 2, 4, 8, 16), micro_batches=(1, 16), timing_epochs=SEED_EPOCHS, repeats=3,
-        timeline=(10_000, 4, 1), accuracy_backend="serial",
+        timeline=(10_000, 4, 1), accuracy_backend="serial", strategies=("data", "tensor"),
+        strategy_grid={"tensor": {"micro_batches": (1,), "max_size": 10_000}},
+        batch_sweep=(1, 4, 16),
         sync=SyncGrid(workers=(2, 4), micro_batches=(1, 16), train_size=10_000),
-        notes=("full profile: the synchronization cells train P = 10,000 samples for one "
+        notes=("full profile: tensor parallelism is timed at b = 1 and P up to 10,000, and "
+               "in the sweep over b (N = 2, P = 10,000): at P = 60,000 its cells would take "
+               "the profile past 30 minutes on 2 cores.",
+               "full profile: the synchronization cells train P = 10,000 samples for one "
                "epoch (the timing cells: 5 epochs of up to 60,000), which keeps them within "
                "a few minutes.",
                "full profile: accuracies are learnt on the serial backend, which computes the "
@@ -231,8 +254,8 @@ def resolve(profile, n_train):
              for p in profile.sizes if p > n_train]
 
     def cells():
-        return (len(sizes) * len(workers) * len(profile.micro_batches)
-                * len(profile.strategies) * profile.repeats)
+        return len(workers) * profile.repeats * sum(
+            len(ps) * len(bs) for ps, bs in strategy_curves(profile, sizes).values())
 
     if profile.max_cells and profile.workers is None:
         while len(sizes) > 2 and cells() > profile.max_cells:
@@ -242,11 +265,40 @@ def resolve(profile, n_train):
     return tuple(sizes), tuple(workers), tuple(notes)
 
 
-def build_cells(profile, n_train):
-    """Every cell of the profile: ``{"timing", "accuracy", "timeline", "sync"}`` lists.
+def strategy_curves(profile, sizes):
+    """``{strategy: (its P, its b)}``: where each strategy's curves against N are measured.
 
-    A cell may be in two lists (the sync grid's BSP cell without a straggler may be
-    a timing cell): :func:`pdsgd.study.experiment.run_grid` runs it once.
+    A strategy's entry in ``profile.strategy_grid`` narrows the grid's ``sizes``
+    and b (see :class:`Profile`); when nothing of the grid is left (a user's
+    ``--micro-batch 16``, say), the strategy keeps the smallest P or b of the grid.
+    """
+    out = {}
+    for s in profile.strategies:
+        limits = profile.strategy_grid.get(s, {})
+        bs = tuple(b for b in profile.micro_batches
+                   if b in limits.get("micro_batches", profile.micro_batches))
+        top = limits.get("max_size")
+        ps = tuple(p for p in sizes if top is None or p <= top)
+        out[s] = (ps or (min(sizes),), bs or (min(profile.micro_batches),))
+    return out
+
+
+def sweep_point(profile, sizes, workers):
+    """``(P, N)`` of the sweep over b: the largest P that every strategy's curves have,
+    and ``profile.sweep_workers`` (the smallest parallel N of the grid if it lacks it)."""
+    p = min(max(ps) for ps, _ in strategy_curves(profile, sizes).values())
+    n = profile.sweep_workers
+    if n not in workers:
+        n = min((k for k in workers if k > 1), default=max(workers))
+    return p, n
+
+
+def build_cells(profile, n_train):
+    """Every cell of the profile: ``{"timing", "sweep", "accuracy", "timeline", "sync"}`` lists.
+
+    A cell may be in two lists (the sweep shares its b = 1 cells with the timing
+    grid, and so does the sync grid its BSP cell without a straggler, say):
+    :func:`pdsgd.study.experiment.run_grid` runs it once.
 
     The sequential cell of the accuracy runs (largest P, smallest b) keeps its
     model: with the seed's settings it is the seed's default run, saved under
@@ -267,9 +319,17 @@ def build_cells(profile, n_train):
 
     timing = [cell(p, 1, None, repeat=r, b=b) for r in range(profile.repeats)
               for b in profile.micro_batches for p in sizes]
+    curves = strategy_curves(profile, sizes)
     timing += [cell(p, n, profile.backend, repeat=r, b=b, strategy=s)
-               for r in range(profile.repeats) for s in profile.strategies
-               for b in profile.micro_batches for p in sizes for n in workers]
+               for r in range(profile.repeats) for s, (ps, bs) in curves.items()
+               for b in bs for p in ps for n in workers]
+    sweep = []
+    if profile.batch_sweep:
+        sp, sn = sweep_point(profile, sizes, workers)
+        sweep = [c for r in range(profile.repeats) for b in profile.batch_sweep
+                 for c in [cell(sp, 1, None, repeat=r, b=b)]
+                 + [cell(sp, sn, profile.backend, repeat=r, b=b, strategy=s)
+                    for s in profile.strategies]]
     accuracy = [cell(p_max, 1, None, epochs=profile.accuracy_epochs, b=b_acc)]
     accuracy += [cell(p_max, n, profile.accuracy_backend or profile.backend, rule,
                       epochs=profile.accuracy_epochs, b=b_acc)
@@ -280,7 +340,8 @@ def build_cells(profile, n_train):
     timeline = [cell(min(tp, p_max), tn, profile.backend, epochs=te, b=b_acc,
                      keep_trace=True)]
     sync = sync_cells(profile.sync, sizes, n_train, profile.backend, profile.repeats)
-    return {"timing": timing, "accuracy": accuracy, "timeline": timeline, "sync": sync}
+    return {"timing": timing, "sweep": sweep, "accuracy": accuracy, "timeline": timeline,
+            "sync": sync}
 
 
 def tiny_profile(**changes):

@@ -1,0 +1,102 @@
+"""Figures of the engine at work: a run's timeline, where its time goes, staleness."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+from pdsgd.engine.trace import plot_timeline
+from pdsgd.plots.style import axes_or_new, legend_outside, new_figure, tidied
+
+
+@tidied
+def plot_run_timeline(trace, first=None, count=8, title=None):
+    """A window of ``count`` iterations of a run's trace: per worker, compute, wait, aggregate.
+
+    The window starts at iteration ``first`` (default: the middle of the run,
+    away from start-up); :func:`pdsgd.engine.trace.plot_timeline` draws it,
+    its time axis starting at 0 where the window starts.
+    """
+
+    its = np.unique(trace["iteration"])
+    first = its[len(its) // 2] if first is None else first
+    window = trace[(trace["iteration"] >= first) & (trace["iteration"] < first + count)]
+    fig, (ax,) = new_figure(1, width=9.0, height=3.2)
+    plot_timeline(window, ax=ax)
+    ax.set_title(title or f"Iterations {first} to {first + count - 1} of one run")
+    return fig
+
+
+@tidied
+def plot_phase_totals(totals, ax=None):
+    """Seconds each worker spent computing, waiting at the barrier and aggregating.
+
+    ``totals`` is :func:`pdsgd.engine.trace.summarize` of a run's trace.
+    """
+    ax = axes_or_new(ax, width=6.0, height=3.0)
+    parties = sorted(totals, key=lambda w: (w < 0, w))
+    names = [f"worker {w}" if w >= 0 else "aggregator" for w in parties]
+    bottom = [0.0] * len(parties)
+    colors = {"compute": "tab:blue", "barrier wait": "tab:red", "aggregate": "tab:green"}
+    for phase, color in colors.items():  # the colours of pdsgd.engine.trace.plot_timeline
+        values = [totals[w][phase] for w in parties]
+        ax.barh(names, values, left=bottom, color=color, label=phase)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.invert_yaxis()
+    ax.set(xlabel="seconds, whole run", title="Where each party's time went")
+    legend_outside(ax)
+    return ax.figure
+
+
+def plot_staleness(histograms, ax=None):
+    """Staleness histograms: the share of gradients against how stale they were, one line each.
+
+    Parameters
+    ----------
+    histograms : dict
+        ``{label: {"staleness": [0, 1, ...], "count": [...]}}``, as
+        :func:`pdsgd.engine.sync.histogram` returns (of ``TrainResult.staleness``)
+        and ``pdsgd bench sync`` stores in its rows.
+    ax : matplotlib Axes, optional
+
+    The y axis is logarithmic: the rare, very stale gradients are the story.
+    """
+    if ax is None:
+        _, (ax,) = new_figure(1, width=5.5, height=3.6)
+    for label, hist in histograms.items():
+        count = np.asarray(hist["count"], float)
+        share = count / max(count.sum(), 1.0)
+        keep = share > 0
+        ax.plot(np.asarray(hist["staleness"])[keep], share[keep], "o-", markersize=3,
+                label=label)
+    ax.set_yscale("log")
+    ax.set(xlabel="staleness: updates applied between a gradient's read and its own",
+           ylabel="share of gradients")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax.figure
+
+
+def plot_sync_tradeoff(rows, ax=None):
+    """Samples/s against test accuracy after the same samples, one point per setting.
+
+    ``rows`` are rows of ``pdsgd bench sync`` (:func:`pdsgd.bench.sync.run`) for
+    one N, b and straggler: ``setting``, ``samples_per_s``, ``test_accuracy`` and,
+    when present, every repeat's ``rates`` and ``accuracies`` (drawn as bars from
+    the smallest to the largest).
+    """
+    if ax is None:
+        _, (ax,) = new_figure(1, width=5.5, height=3.8)
+    for i, r in enumerate(rows):
+        x, y = r["samples_per_s"], r["test_accuracy"]
+        rates, accuracies = r.get("rates", [x]), r.get("accuracies", [y])
+        ax.errorbar(x, y, xerr=[[x - min(rates)], [max(rates) - x]],
+                    yerr=[[y - min(accuracies)], [max(accuracies) - y]], fmt="o",
+                    color=f"C{i % 10}", capsize=3, label=r["setting"])
+        ax.annotate(r["setting"], (x, y), textcoords="offset points", xytext=(5, 5),
+                    fontsize="small")
+    ax.set(xlabel="training samples per second (median)",
+           ylabel="test accuracy after the same samples")
+    ax.grid(alpha=0.3)
+    return ax.figure

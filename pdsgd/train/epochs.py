@@ -1,0 +1,156 @@
+"""A run's epochs: the runner over each epoch's order, checkpoints, stop requests, progress."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from pdsgd.checkpoint import HISTORY, check_resumable, load_checkpoint, save_checkpoint
+from pdsgd.engine.shuffle import epoch_order
+from pdsgd.errors import PdsgdWarning
+from pdsgd.spec import OptionError
+from pdsgd.train.prepare import evaluate
+from pdsgd.train.rates import epoch_lr
+from pdsgd.train.result import TrainingStopped, TrainResult
+
+
+def resume_from(path, model, config):
+    """Load checkpoint ``path`` into ``model``: ``(history, epoch, iteration)`` to go on from.
+
+    With no ``path``: an empty history at epoch 0, iteration 0.
+    """
+    if path is None:
+        return {k: [] for k in HISTORY}, 0, 0
+    state = load_checkpoint(path)
+    check_resumable(state, config)
+    model.params[...] = state.model.params
+    return state.history, state.epoch, state.iteration
+
+
+class _StopRequested(Exception):
+    """Raised between iterations to leave the runner cleanly (its ``with`` closes it)."""
+
+
+def stop_check(stop):
+    """``stop`` (a :class:`threading.Event`, a callable or None) as a callable or None."""
+    if stop is None:
+        return None
+    if hasattr(stop, "is_set"):
+        return stop.is_set
+    if callable(stop):
+        return stop
+    raise OptionError("stop", stop, "must be a threading.Event or a callable returning True "
+                      "to stop")
+
+
+def progress_bar(progress, *, total, initial, desc):
+    """The run's progress bar: tqdm when ``progress`` is a bool, else ``progress(...)``.
+
+    A callable receives ``total``, ``initial``, ``unit`` and ``desc`` and must
+    return a tqdm-like object (``update``, ``set_description``,
+    ``set_postfix``, ``close``, a context manager): a notebook panel passes a
+    class that draws into the panel.
+    """
+    if isinstance(progress, bool) or progress is None:
+        return tqdm(total=total, unit="sample", disable=not progress, leave=False,
+                    initial=initial, desc=desc)
+    return progress(total=total, unit="sample", initial=initial, desc=desc)
+
+
+def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_iteration=0,
+               checkpoint=None, progress=False, on_epoch=None, stop=None):
+    """Train epochs ``start_epoch`` to ``config["epochs"]``, evaluating after each.
+
+    Appends to ``history`` and saves a checkpoint at every epoch's end (and
+    every ``checkpoint_every`` iterations) when ``checkpoint`` is given.
+    ``stop`` (see :func:`train`) is checked before the workers start, after
+    every iteration of the sequential path or span of the engine, and before
+    every epoch; once it is set the runner is closed (workers ended, shared
+    memory released) and :class:`TrainingStopped` is raised.
+
+    Returns
+    -------
+    ndarray or None
+        The runner's trace.
+    """
+    epochs, seed, workers = config["epochs"], config["seed"], config["workers"]
+    every, n = config["checkpoint_every"], len(data.X)
+    stopping = stop_check(stop)
+    done = min(start_epoch * n + first_iteration * config["round_size"], epochs * n)
+    starting = "" if config["backend"] == "sequential" else f"starting {workers} workers"
+    bar = progress_bar(progress, total=epochs * n, initial=done, desc=starting)
+
+    failed_saves = []
+
+    def save(epoch, iteration, training):
+        # (epoch, iteration): the position to resume from; training: the epoch just run.
+        if not np.all(np.isfinite(model.params)):
+            raise diverged(config, training, "weights that are not finite")
+        try:
+            save_checkpoint(checkpoint, model, epoch=epoch, iteration=iteration,
+                            history=history, config=config)
+        except OSError as error:  # a full disk: the last good checkpoint stays
+            failed_saves.append(error)
+            if len(failed_saves) == 1:  # once a run is enough
+                warnings.warn(f"could not write the checkpoint {checkpoint} "
+                              f"({error.strerror or type(error).__name__}); the last one "
+                              "written is kept and training goes on", PdsgdWarning,
+                              stacklevel=2)
+
+    def iteration_hook(epoch):
+        saving = checkpoint is not None and every is not None
+        if not saving and stopping is None:
+            return None
+
+        def on_iteration(t):
+            if saving and (t + 1) % every == 0:
+                save(epoch, t + 1, epoch)
+            if stopping is not None and stopping():
+                if checkpoint is not None:
+                    save(epoch, t + 1, epoch)  # resume goes on from here
+                raise _StopRequested
+        return on_iteration
+
+    started = time.perf_counter()
+    try:
+        if stopping is not None and stopping():
+            bar.close()
+            raise _StopRequested  # before any worker starts
+        with runner, bar:
+            # Starting the workers is timed apart from training (the seed's T(N) is training).
+            config["startup_seconds"] = time.perf_counter() - started
+            for epoch in range(start_epoch, epochs):
+                bar.set_description(f"epoch {epoch + 1}/{epochs}")
+                if stopping is not None and stopping():
+                    raise _StopRequested
+                start = time.perf_counter()
+                runner.run_epoch(epoch_order(n, seed, epoch), epoch_lr(config, epoch),
+                                 first_iteration=first_iteration,
+                                 on_iteration=iteration_hook(epoch), progress=bar)
+                first_iteration = 0
+                seconds = time.perf_counter() - start
+                train_acc, loss = evaluate(model, data.X, data.y, data.T)
+                if not np.isfinite(loss):
+                    raise diverged(config, epoch, f"a loss of {loss}")
+                test_acc, _ = evaluate(model, data.X_test, data.y_test)
+                for key, value in zip(history, (epoch + 1, loss, train_acc, test_acc, seconds),
+                                      strict=True):
+                    history[key].append(value)
+                bar.set_postfix(loss=f"{loss:.4f}", test_acc=f"{test_acc:.3f}")
+                if checkpoint is not None:
+                    save(epoch + 1, 0, epoch)
+                if on_epoch is not None:
+                    on_epoch(epoch + 1, history)
+    except _StopRequested:
+        raise TrainingStopped(TrainResult(model, history, runner.trace, config)) from None
+    return runner.trace
+
+
+def diverged(config, epoch, what):
+    """The one-line error of a run whose loss or weights stopped being finite numbers."""
+    return OptionError("lr", config["lr"], f"gave {what} in epoch {epoch + 1}: training "
+                       "diverged and was stopped, and nothing was saved; try a smaller {lr} "
+                       "(or look for nan and inf in the data)")

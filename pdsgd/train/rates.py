@@ -1,0 +1,48 @@
+"""The learning rate of each epoch: the seed's fixed rate, Goyal et al.'s linear rule, warm-up."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pdsgd.spec import OptionError, choice
+
+LR_RULES = ("fixed", "linear")
+
+
+def effective_lr(lr, rule, workers, micro_batch):
+    """The parent's learning rate under ``rule`` (after any warm-up).
+
+    ``fixed`` is the seed's: the same ``lr`` whatever the batch ``N * b``.
+    ``linear`` is Goyal et al. (2017): scale ``lr`` by the batch size, so that
+    one step on ``N * b`` samples moves as far as ``N * b`` single-sample steps.
+    """
+    choice("lr_rule", rule, LR_RULES)
+    return lr * workers * micro_batch if rule == "linear" else lr
+
+
+def check_warmup(warmup_epochs, rule):
+    """Return ``warmup_epochs`` (an integer >= 0), or raise :class:`OptionError`."""
+    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, (int, np.integer)) \
+            or warmup_epochs < 0:
+        raise OptionError("warmup_epochs", warmup_epochs, "must be a whole number of epochs >= 0")
+    if warmup_epochs > 0:
+        if rule != "linear":
+            raise OptionError("warmup_epochs", warmup_epochs,
+                              "applies to {lr_rule}linear only: a fixed rate has nothing "
+                              "to warm up to")
+    return int(warmup_epochs)
+
+
+def epoch_lr(config, epoch):
+    """The learning rate of epoch ``epoch`` (0-based): Goyal et al.'s gradual warm-up.
+
+    For ``config["warmup_epochs"] = W > 0`` the rate rises from the unscaled
+    ``lr`` to the scaled ``step_lr`` over the first W epochs. Goyal et al.
+    raise it a little every iteration; here every epoch runs at one rate, the
+    rate their ramp has halfway through that epoch: ``lr + (step_lr - lr) *
+    (epoch + 1/2) / W``. From epoch W on, ``step_lr``.
+    """
+    warmup, target, base = config.get("warmup_epochs", 0), config["step_lr"], config["lr"]
+    if epoch >= warmup:
+        return target
+    return base + (target - base) * (epoch + 0.5) / warmup
