@@ -110,7 +110,9 @@ def test_the_profiles_grids_and_what_they_share_with_the_timing_cells():
     shared = set(quick["sync"]) & set(quick["timing"])
     assert shared == {c for c in quick["sync"] if c.sync == "bsp" and c.straggler_factor == 1}
     full = build_cells(PROFILES["full"], 60_000)
-    assert len(full["sync"]) == len(SETTINGS) * 2 * 2 * 2 * PROFILES["full"].repeats
+    # N = 2, 4 x b = 1, 16 x two stragglers, in rounds of its own (the profile is near its budget).
+    assert len(full["sync"]) == len(SETTINGS) * 2 * 2 * 2 * PROFILES["full"].sync.repeats
+    assert {c.repeat for c in full["sync"]} == set(range(PROFILES["full"].sync.repeats))
     # Hogwild! needs workers that share memory: no sync cells on serial (the section says so
     # by its absence), nor without a grid.
     assert sync_cells(GRID, (60,), 60, "serial", 2) == []

@@ -52,6 +52,8 @@ class SyncGrid:
         P of every cell (at most the data's); None: the largest P of the timing grid.
     epochs : int
         Every cell trains on the same ``epochs * P`` samples.
+    repeats : int, optional
+        Interleaved rounds; None: the profile's repeats.
     """
 
     settings: tuple = SETTINGS
@@ -60,6 +62,7 @@ class SyncGrid:
     factors: tuple = (1.0, 2.0)
     train_size: int | None = None
     epochs: int = 1
+    repeats: int | None = None
 
 
 def sync_cells(grid, sizes, n_train, backend, repeats):
@@ -74,8 +77,8 @@ def sync_cells(grid, sizes, n_train, backend, repeats):
     settings = tuple(dict.fromkeys(("bsp", *grid.settings)))
     return [Cell(train_size=p, workers=n, backend=backend, micro_batch=b, epochs=grid.epochs,
                  repeat=r, sync=s, straggler_factor=float(f))
-            for r in range(repeats) for n in grid.workers for b in grid.micro_batches
-            for f in grid.factors for s in settings]
+            for r in range(grid.repeats or repeats) for n in grid.workers
+            for b in grid.micro_batches for f in grid.factors for s in settings]
 
 
 def _run(record):
