@@ -324,30 +324,29 @@ def test_a_terminal_of_lab_finds_this_environments_dask(page, lab):
 
 
 @pytest.fixture(scope="module")
-def sync_page(lab):
-    """Chromium on notebook 06 (the straggler panel with its sync controls), every cell run."""
-    from playwright.sync_api import sync_playwright
-
+def sync_page(page, lab):
+    """Notebook 06 (the straggler panel with its sync controls) in a second tab of the same
+    Chromium (Playwright's sync API runs one instance at a time), every cell run."""
     base, token, _, tmp_path = lab
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(90_000)
-            page.goto(f"{base}/lab/tree/{SYNC_NOTEBOOK}?token={token}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell")
-            page.wait_for_function("() => { const w = window.jupyterapp.shell.currentWidget;"
-                                   " return w && w.sessionContext && w.sessionContext.session"
-                                   " && w.sessionContext.session.kernel"
-                                   " && w.sessionContext.session.kernel.status === 'idle'; }")
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            yield page
-        except Exception:
-            page.screenshot(path=str(tmp_path / "failure-06.png"))
-            print(f"screenshot of the failure: {tmp_path / 'failure-06.png'}")
-            raise
-        finally:
-            browser.close()
+    tab = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        tab.set_default_timeout(90_000)
+        # A workspace of its own: the default one, which the first tab saved, would open
+        # notebook 02 beside it.
+        tab.goto(f"{base}/lab/workspaces/sync/tree/{SYNC_NOTEBOOK}?reset&token={token}")
+        tab.wait_for_selector(".jp-Notebook .jp-Cell")
+        tab.wait_for_function("() => { const w = window.jupyterapp.shell.currentWidget;"
+                              " return w && w.sessionContext && w.sessionContext.session"
+                              " && w.sessionContext.session.kernel"
+                              " && w.sessionContext.session.kernel.status === 'idle'; }")
+        tab.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        yield tab
+    except Exception:
+        tab.screenshot(path=str(tmp_path / "failure-06.png"))
+        print(f"screenshot of the failure: {tmp_path / 'failure-06.png'}")
+        raise
+    finally:
+        tab.close()
 
 
 def test_the_sync_drop_down_and_staleness_slider_of_notebook_06(sync_page, lab):
