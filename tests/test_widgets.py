@@ -199,7 +199,8 @@ def test_straggler_panel_draws_the_timeline_and_the_time_budget(data):
     panel = widgets.StragglerPanel(data, train_size=100, delay_ms=0.0, backend="threads")
     panel.run()
     assert panel.error is None, panel.error
-    assert len(panel.figures) == 2  # the timeline window and the per-worker totals
+    # The timeline window, the per-worker totals, and the staleness of the panel's runs.
+    assert len(panel.figures) == 3
     assert set(trace.summarize(panel.result.trace)) >= {0, 1}
     table = panel.messages.outputs[-1]["data"]["text/html"]
     assert "barrier wait (us)" in table and "rest (us)" in table
