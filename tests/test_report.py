@@ -68,7 +68,9 @@ def test_each_micro_batch_is_its_own_curve_with_its_own_verdict():
     assert _verdicts(study, "b = 1")[1] == "agrees"
     assert _verdicts(study, "b = 16")[1] == "disagrees"
     prose = claims_prose(claims)
-    assert "supported by b = 1" in prose[1] and "contradicted by b = 16" in prose[1]
+    assert 'supported by the curve "b = 1"' in prose[1]
+    assert 'contradicted by the curve "b = 16"' in prose[1]
+    assert 'the curves "b = 1" and "b = 16"' in prose[0]  # neither can tell with 3 N
     # A new strategy is one more curve, named after it.
     tensor = _table({1000: [(1, 1.0), (2, 1.7)]}, strategy="tensor")
     labels = {c["curve"] for c in assess_claims(_study(flat, t=tensor))}

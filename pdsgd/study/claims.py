@@ -167,10 +167,18 @@ def claims_prose(claims):
                 for v in ("agrees", "disagrees", "cannot tell")}
         bits = []
         if said["agrees"]:
-            bits.append("supported by " + ", ".join(said["agrees"]))
+            bits.append("supported by " + _curves_named(said["agrees"]))
         if said["disagrees"]:
-            bits.append("contradicted by " + ", ".join(said["disagrees"]))
+            bits.append("contradicted by " + _curves_named(said["disagrees"]))
         if said["cannot tell"]:
-            bits.append("not testable here with " + ", ".join(said["cannot tell"]))
+            bits.append("not testable here with " + _curves_named(said["cannot tell"]))
         out.append(f"*{text}* On this machine: " + "; ".join(bits) + ".")
     return out
+
+
+def _curves_named(labels):
+    """``the curve "b = 1"``, or ``the curves "b = 1", "b = 16" and "tensor, b = 1"``."""
+    quoted = [f'"{label}"' for label in labels]
+    if len(quoted) == 1:
+        return f"the curve {quoted[0]}"
+    return f"the curves {', '.join(quoted[:-1])} and {quoted[-1]}"
