@@ -89,9 +89,7 @@ for s in (0, 1, 4, 16):
     panel.staleness.value = s
     panel.run()
     r = panel.runs[-1]
-    print(f"s = {s:2d}: {r['samples/s']:8,.0f} samples/s, waiting {r['waiting']:4.0%}, "
-          f"staleness mean {r['staleness mean']:.2f} (max {r['staleness max']}), "
-          f"test accuracy {r['test accuracy']:.4f}")
+    print(sync.run_line(f"s = {s:2d}", r))
 
 # %% [markdown]
 # Read the rows from s = 0 down. A larger bound never *forces* more waiting:
@@ -129,9 +127,7 @@ for choice in ("async", "hogwild"):
     panel.sync.value = choice
     panel.run()
     r = panel.runs[-1]
-    print(f"{choice:8s}: {r['samples/s']:8,.0f} samples/s, waiting {r['waiting']:4.0%}, "
-          f"staleness mean {r['staleness mean']:.2f} (max {r['staleness max']}), "
-          f"test accuracy {r['test accuracy']:.4f}")
+    print(sync.run_line(f"{choice:8s}", r))
 panel
 
 # %% [markdown]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -99,3 +101,45 @@ def kill_a_worker(index, sizes=(30, 20, 3), **options):
                 broker.run_epoch(epoch_order(len(X), 0, epoch), 0.1)
     pid, at = killed[0]
     return KilledRun(str(info.value), pid, time.monotonic() - at, during)
+
+
+def interrupt_a_cli_run(out, *options, within=10.0):
+    """SIGINT a long ``pdsgd train`` run (2 workers) once its workers run; return seconds to stop.
+
+    Fails unless the run ends within ``within`` seconds with exit code 130 and
+    "interrupted", leaving no process and nothing of its own in /dev/shm.
+    """
+    cmd = [sys.executable, "-m", "pdsgd", "train", "--dataset", "synthetic", "--train-size",
+           "2000", "--hidden", "20", "--epochs", "1000", "--workers", "2", "--quiet",
+           "--out", str(out), *options]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = [p for p in parent.children(recursive=True)
+                   if "resource_tracker" not in " ".join(_cmdline(p))]
+        if len(workers) >= 2 and any(n.startswith("pdsgd_") for n in shm_segments(proc.pid)):
+            break  # the workers run and their block exists: training has started
+        time.sleep(0.1)
+    time.sleep(1.0)
+    everyone = parent.children(recursive=True)
+    assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    try:
+        proc.wait(timeout=within)
+    except subprocess.TimeoutExpired:  # pragma: no cover - the failure we test for
+        proc.kill()
+        pytest.fail(f"the run did not stop within {within:g} s of SIGINT")
+    seconds = time.monotonic() - start
+    assert proc.returncode == 130 and "interrupted" in proc.stderr.read()
+    _, alive = psutil.wait_procs(everyone, timeout=3)
+    assert alive == [] and shm_segments(proc.pid) == set()
+    return seconds
+
+
+def _cmdline(process):
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []

@@ -2,15 +2,19 @@
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import psutil
 import pytest
-from engine_helpers import kill_a_worker, problem, shm_segments, worker_children
+from engine_helpers import (
+    interrupt_a_cli_run,
+    kill_a_worker,
+    problem,
+    shm_segments,
+    worker_children,
+)
 
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.barrier import BarrierTimeout, BrokenBarrierError, CyclicBarrier
@@ -103,51 +107,8 @@ def test_killed_worker_process_is_named_and_cleaned_up(aggregate):
     assert worker_children() == []
 
 
-def _descendants(proc):
-    try:
-        return [p for p in proc.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
 def test_sigint_stops_a_cli_run_cleanly(tmp_path):
-    cmd = [sys.executable, "-m", "pdsgd", "train", "--dataset", "synthetic", "--train-size",
-           "2000", "--hidden", "20", "--epochs", "1000", "--workers", "2", "--backend",
-           "processes", "--quiet", "--out", str(tmp_path)]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    parent = psutil.Process(proc.pid)
-    deadline = time.monotonic() + 60
-    # Wait until both workers run (two python children besides the trackers).
-    while time.monotonic() < deadline:
-        kids = [p for p in _descendants(parent) if "resource_tracker" not in
-                " ".join(_cmdline(p))]
-        if len(kids) >= 2 and proc.poll() is None:
-            break
-        time.sleep(0.1)
-    time.sleep(1.0)
-    everyone = _descendants(parent)
-    assert any(name.startswith("pdsgd_") for name in shm_segments(proc.pid))  # the check sees it
-    assert proc.poll() is None, proc.stderr.read()
-    proc.send_signal(signal.SIGINT)
-    start = time.monotonic()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:  # pragma: no cover - the failure we test for
-        proc.kill()
-        pytest.fail("the run did not stop within 5 s of SIGINT")
-    assert time.monotonic() - start < 5
-    assert proc.returncode == 130
-    assert "interrupted" in proc.stderr.read()
-    gone, alive = psutil.wait_procs(everyone, timeout=3)
-    assert alive == []
-    assert shm_segments(proc.pid) == set()
-
-
-def _cmdline(p):
-    try:
-        return p.cmdline()
-    except psutil.Error:
-        return []
+    interrupt_a_cli_run(tmp_path, "--backend", "processes")
 
 
 @pytest.mark.parametrize("aggregate", ["replicated", "central"])

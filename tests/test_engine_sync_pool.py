@@ -1,14 +1,15 @@
 """SSP and async on threads and processes: held to the serial oracle, bounded, clean on failure."""
 
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
-import psutil
 import pytest
-from engine_helpers import kill_a_worker, problem, shm_segments, worker_children
+from engine_helpers import (
+    interrupt_a_cli_run,
+    kill_a_worker,
+    problem,
+    shm_segments,
+    worker_children,
+)
 
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.broker import Broker
@@ -82,37 +83,6 @@ def test_a_killed_worker_process_is_named_and_everything_released(sync):
     assert shm_segments() <= before and worker_children() == []
 
 
-def _cmdline(process):
-    try:
-        return " ".join(process.cmdline())
-    except psutil.Error:
-        return ""
-
-
 @pytest.mark.parametrize("sync", [["--sync", "ssp", "--staleness", "3"], ["--sync", "hogwild"]])
 def test_sigint_stops_a_run_without_the_barrier_cleanly(tmp_path, sync):
-    cmd = [sys.executable, "-m", "pdsgd", "train", "--dataset", "synthetic", "--train-size",
-           "2000", "--hidden", "20", "--epochs", "1000", "--workers", "2", "--backend",
-           "processes", "--quiet", "--out", str(tmp_path), *sync]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    parent = psutil.Process(proc.pid)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # until both workers run
-        kids = [p for p in parent.children(recursive=True)
-                if "resource_tracker" not in _cmdline(p)]
-        if len(kids) >= 2 or proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    time.sleep(1.0)
-    everyone = parent.children(recursive=True)
-    assert proc.poll() is None, proc.stderr.read()
-    assert any(name.startswith("pdsgd_") for name in shm_segments(proc.pid))
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:  # pragma: no cover - the failure we test for
-        proc.kill()
-        pytest.fail("the run did not stop within 5 s of SIGINT")
-    assert proc.returncode == 130 and "interrupted" in proc.stderr.read()
-    _, alive = psutil.wait_procs(everyone, timeout=3)
-    assert alive == [] and shm_segments(proc.pid) == set()
+    interrupt_a_cli_run(tmp_path, "--backend", "processes", *sync)

@@ -1,15 +1,16 @@
 """Tensor parallelism in a whole run: train(), checkpoints, the trace, failures, interrupts."""
 
 import importlib
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
-import psutil
 import pytest
-from engine_helpers import kill_a_worker, problem, shm_segments, worker_children
+from engine_helpers import (
+    interrupt_a_cli_run,
+    kill_a_worker,
+    problem,
+    shm_segments,
+    worker_children,
+)
 
 from pdsgd import checkpoint as checkpoint_module
 from pdsgd.checkpoint import load_checkpoint
@@ -132,25 +133,4 @@ def test_killed_worker_process_is_named_and_cleaned_up():
 
 
 def test_sigint_stops_a_tensor_parallel_cli_run_cleanly(tmp_path):
-    cmd = [sys.executable, "-m", "pdsgd", "train", "--dataset", "synthetic", "--train-size",
-           "2000", "--hidden", "20", "--epochs", "1000", "--workers", "2", "--parallel",
-           "tensor", "--quiet", "--out", str(tmp_path)]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    parent = psutil.Process(proc.pid)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any(n.startswith("pdsgd_") for n in shm_segments(proc.pid)):
-            break  # the workers' block exists: training has started
-        time.sleep(0.1)
-    time.sleep(1.0)
-    everyone = parent.children(recursive=True)
-    assert proc.poll() is None, proc.stderr.read()
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:  # pragma: no cover - the failure we test for
-        proc.kill()
-        pytest.fail("the run did not stop within 5 s of SIGINT")
-    assert proc.returncode == 130 and "interrupted" in proc.stderr.read()
-    _, alive = psutil.wait_procs(everyone, timeout=3)
-    assert alive == [] and shm_segments(proc.pid) == set()
+    interrupt_a_cli_run(tmp_path, "--parallel", "tensor")

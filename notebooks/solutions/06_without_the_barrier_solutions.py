@@ -40,9 +40,7 @@ for choice in ("bsp", "ssp", "async"):
     panel.sync.value = choice
     panel.run()
     r = panel.runs[-1]
-    print(f"{r['sync']:8s}: {r['samples/s']:8,.0f} samples/s, waiting {r['waiting']:4.0%}, "
-          f"staleness mean {r['staleness mean']:.2f} (max {r['staleness max']}), "
-          f"test accuracy {r['test accuracy']:.4f}")
+    print(sync.run_line(f"{r['sync']:8s}", r))
 panel
 
 # %% [markdown]

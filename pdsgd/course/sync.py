@@ -50,6 +50,13 @@ def run_row(result):
             "test accuracy": result.test_accuracy}
 
 
+def run_line(label, row):
+    """One run (a :func:`run_row`) in one printed line, after ``label``."""
+    return (f"{label}: {row['samples/s']:8,.0f} samples/s, waiting {row['waiting']:4.0%}, "
+            f"staleness mean {row['staleness mean']:.2f} (max {row['staleness max']}), "
+            f"test accuracy {row['test accuracy']:.4f}")
+
+
 def runs_table(rows):
     """The runs a panel made so far, one row each (numbered from 1)."""
     frame = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="run"))
