@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import numpy as np
 import psutil
 import pytest
 
+from pdsgd import checkpoint as checkpoint_module
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
@@ -143,3 +145,26 @@ def _cmdline(process):
         return process.cmdline()
     except psutil.Error:
         return []
+
+
+class Crash(Exception):
+    """A training run ended abruptly by :func:`crash_after_saves`."""
+
+
+def crash_after_saves(monkeypatch, count=5):
+    """Make the next run raise :class:`Crash` right after its ``count``-th checkpoint save.
+
+    Returns the list the saved iterations are appended to, as they are written.
+    """
+    saves = []
+    real = checkpoint_module.save_checkpoint
+
+    def save_then_crash(*args, **kwargs):
+        real(*args, **kwargs)
+        saves.append(kwargs["iteration"])
+        if len(saves) == count:
+            raise Crash
+
+    monkeypatch.setattr(importlib.import_module("pdsgd.train.epochs"), "save_checkpoint",
+                        save_then_crash)
+    return saves

@@ -1,11 +1,9 @@
 """Checkpoints are atomic and resuming gives the uninterrupted run's weights, bit for bit."""
 
-import importlib
-
 import numpy as np
 import pytest
+from engine_helpers import Crash, crash_after_saves
 
-from pdsgd import checkpoint as checkpoint_module
 from pdsgd.checkpoint import load_checkpoint
 from pdsgd.data.datasets import load_dataset
 from pdsgd.errors import PdsgdError
@@ -21,28 +19,12 @@ def data():
 KW = dict(hidden=(5,), epochs=3, lr=0.5, workers=2, micro_batch=2)
 
 
-train_module = importlib.import_module("pdsgd.train.epochs")
-
-
-class Crash(Exception):
-    pass
-
-
 @pytest.mark.parametrize("backend", ["serial", "processes"])
 def test_resume_gives_the_same_final_weights(data, tmp_path, monkeypatch, backend):
     path = tmp_path / "ck.npz"
     whole = train(data, backend=backend, checkpoint=tmp_path / "whole.npz",
                   checkpoint_every=4, **KW)
-    saves = []
-    real = checkpoint_module.save_checkpoint
-
-    def crash_after_fifth_save(*args, **kwargs):
-        real(*args, **kwargs)
-        saves.append(kwargs["iteration"])
-        if len(saves) == 5:  # 13 iterations per epoch: saves at 4, 8, 12, end, 4
-            raise Crash
-
-    monkeypatch.setattr(train_module, "save_checkpoint", crash_after_fifth_save)
+    crash_after_saves(monkeypatch, 5)  # 13 iterations per epoch: saves at 4, 8, 12, end, 4
     with pytest.raises(Crash):
         train(data, backend=backend, checkpoint=path, checkpoint_every=4, **KW)
     state = load_checkpoint(path)

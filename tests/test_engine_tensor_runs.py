@@ -1,10 +1,10 @@
 """Tensor parallelism in a whole run: train(), checkpoints, the trace, failures, interrupts."""
 
-import importlib
-
 import numpy as np
 import pytest
 from engine_helpers import (
+    Crash,
+    crash_after_saves,
     interrupt_a_cli_run,
     kill_a_worker,
     problem,
@@ -12,17 +12,15 @@ from engine_helpers import (
     worker_children,
 )
 
-from pdsgd import checkpoint as checkpoint_module
 from pdsgd.checkpoint import load_checkpoint
 from pdsgd.data.datasets import load_dataset
 from pdsgd.engine import tensor_worker
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.broker import Broker
-from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, summarize
+from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT
 from pdsgd.mlp import MLP
 from pdsgd.train import train
 
-train_module = importlib.import_module("pdsgd.train.epochs")
 KW = dict(hidden=(5,), epochs=3, lr=0.5, workers=2, micro_batch=2, parallel="tensor")
 
 
@@ -43,24 +41,12 @@ def test_train_with_tensor_parallelism_is_minibatch_sgd(data):
     assert len(parallel.trace) > 0 and len(parallel.history["seconds"]) == 3
 
 
-class Crash(Exception):
-    pass
-
 
 @pytest.mark.parametrize("backend", ["serial", "processes"])
 def test_resume_gives_the_same_final_weights(data, tmp_path, monkeypatch, backend):
     whole = train(data, backend=backend, **KW)
-    saves = []
-    real = checkpoint_module.save_checkpoint
-
-    def crash_after_fifth_save(*args, **kwargs):
-        real(*args, **kwargs)
-        saves.append(kwargs["iteration"])
-        if len(saves) == 5:  # 13 iterations per epoch: saves at 4, 8, 12, end, 4
-            raise Crash
-
     path = tmp_path / "ck.npz"
-    monkeypatch.setattr(train_module, "save_checkpoint", crash_after_fifth_save)
+    crash_after_saves(monkeypatch, 5)  # 13 iterations per epoch: saves at 4, 8, 12, end, 4
     with pytest.raises(Crash):
         train(data, backend=backend, checkpoint=path, checkpoint_every=4, **KW)
     state = load_checkpoint(path)
@@ -92,20 +78,6 @@ def test_trace_has_every_phase_of_every_iteration(backend):
             c, w, a = (rows[(rows["iteration"] == k) & (rows["phase"] == p)][0]
                        for p in (COMPUTE, WAIT, AGGREGATE))
             assert c["end"] == w["start"] and w["end"] == a["start"]
-
-
-def test_a_straggler_makes_the_others_wait_without_changing_the_weights():
-    X, T = problem(n=12)
-    params, waits = {}, {}
-    for delay in (0.0, 0.02):
-        model = MLP((6, 5, 3))
-        with Broker(model, X, T, workers=2, backend="threads", parallel="tensor", straggler=1,
-                    straggler_delay=delay) as broker:
-            broker.run_epoch(np.arange(12), 0.1)
-            waits[delay] = summarize(broker.trace)[0]["barrier wait"]
-        params[delay] = model.params
-    assert np.array_equal(params[0.0], params[0.02])
-    assert waits[0.02] > 6 * 0.02 * 0.9  # worker 0 waited for worker 1 every iteration
 
 
 def test_failing_worker_thread_is_named(monkeypatch):

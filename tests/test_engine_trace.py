@@ -58,13 +58,14 @@ def test_plot_timeline_draws_one_row_per_worker_and_the_aggregator():
     assert ax.get_xlim() == (0.0, 1.0)  # in milliseconds since the window's start
 
 
-def test_a_straggler_makes_the_others_wait_without_changing_the_weights():
+@pytest.mark.parametrize("parallel", ["data", "tensor"])
+def test_a_straggler_makes_the_others_wait_without_changing_the_weights(parallel):
     X, T = problem(n=12)
     params, waits = {}, {}
     for delay in (0.0, 0.02):
         model = MLP((6, 5, 3))
-        with Broker(model, X, T, workers=2, backend="threads", straggler=1,
-                    straggler_delay=delay) as broker:
+        with Broker(model, X, T, workers=2, backend="threads", parallel=parallel,
+                    straggler=1, straggler_delay=delay) as broker:
             broker.run_epoch(np.arange(12), 0.1)
             waits[delay] = summarize(broker.trace)[0]["barrier wait"]
         params[delay] = model.params
