@@ -141,6 +141,19 @@ def lab(tmp_path_factory):
         print(f"jupyter lab log: {tmp_path / 'lab.log'}")
 
 
+def run_all(page, url):
+    """Open the notebook at ``url`` in ``page`` and run all its cells once its kernel is up."""
+    page.set_default_timeout(90_000)
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    # The kernel must be up before "run all" is sent.
+    page.wait_for_function("() => { const w = window.jupyterapp.shell.currentWidget;"
+                           " return w && w.sessionContext && w.sessionContext.session"
+                           " && w.sessionContext.session.kernel"
+                           " && w.sessionContext.session.kernel.status === 'idle'; }")
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
 @pytest.fixture(scope="module")
 def page(lab):
     """Chromium on notebook 02, every cell run once."""
@@ -151,15 +164,7 @@ def page(lab):
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(90_000)
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell")
-            # The kernel must be up before "run all" is sent.
-            page.wait_for_function("() => { const w = window.jupyterapp.shell.currentWidget;"
-                                   " return w && w.sessionContext && w.sessionContext.session"
-                                   " && w.sessionContext.session.kernel"
-                                   " && w.sessionContext.session.kernel.status === 'idle'; }")
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            run_all(page, f"{base}/lab/tree/{NOTEBOOK}?token={token}")
             yield page
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
@@ -330,16 +335,9 @@ def sync_page(page, lab):
     base, token, _, tmp_path = lab
     tab = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        tab.set_default_timeout(90_000)
         # A workspace of its own: the default one, which the first tab saved, would open
         # notebook 02 beside it.
-        tab.goto(f"{base}/lab/workspaces/sync/tree/{SYNC_NOTEBOOK}?reset&token={token}")
-        tab.wait_for_selector(".jp-Notebook .jp-Cell")
-        tab.wait_for_function("() => { const w = window.jupyterapp.shell.currentWidget;"
-                              " return w && w.sessionContext && w.sessionContext.session"
-                              " && w.sessionContext.session.kernel"
-                              " && w.sessionContext.session.kernel.status === 'idle'; }")
-        tab.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        run_all(tab, f"{base}/lab/workspaces/sync/tree/{SYNC_NOTEBOOK}?reset&token={token}")
         yield tab
     except Exception:
         tab.screenshot(path=str(tmp_path / "failure-06.png"))
