@@ -27,9 +27,9 @@ from pdsgd.data.fetch import cli_fetch
 from pdsgd.engine.admission import check_network, n_params
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS, SYNCS
 from pdsgd.engine.tensor import PARALLELS
-from pdsgd.errors import Interrupted, PdsgdError, PdsgdWarning
+from pdsgd.errors import Interrupted, OptionError, PdsgdError, PdsgdWarning
 from pdsgd.files import check_room
-from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec, OptionError
+from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec
 from pdsgd.study.reproduce import add_parser as add_reproduce_parser
 from pdsgd.train import LR_RULES, train
 

@@ -10,7 +10,7 @@ task, into ``TrainResult.config`` and into checkpoints, where resuming compares
 the fields that change the weights.
 
 The spec validates every value and resolves every default **once**, here
-(``__post_init__``). A bad value raises :class:`OptionError`, which names the
+(``__post_init__``). A bad value raises :class:`~pdsgd.errors.OptionError`, which names the
 option the way the caller wrote it: ``aggregate='mean'`` from Python,
 ``--aggregate mean`` from the command line.
 
@@ -31,7 +31,7 @@ from pdsgd.engine.backends import BACKENDS, DEFAULT_BACKEND, get_backend
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, LOCK_FREE, SENDS, SYNCS
 from pdsgd.engine.tensor import PARALLELS, OwnersUpdate
 from pdsgd.engine.tensor_worker import TensorWorker
-from pdsgd.errors import PdsgdError
+from pdsgd.errors import OptionError, PdsgdError, choice, positive
 from pdsgd.machine import usable_cores
 
 #: The backend of a one-worker run that asks for nothing only the engine does.
@@ -48,65 +48,6 @@ MAX_TIMEOUT = 1e6
 #: A Dask scheduler's address: ``[tcp|tls|ws|wss|ucx://]HOST:PORT``.
 SCHEDULER_ADDRESS = re.compile(r"((tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[\w.-]+)"
                                r":(?P<port>\d{1,5})")
-
-
-class OptionError(PdsgdError):
-    """A value one option cannot take, said the way the caller wrote the option.
-
-    ``str(error)`` names options as Python keywords (``aggregate='mean'``);
-    :meth:`for_cli` as command-line flags (``--aggregate mean``). ``problem``
-    may name other options as ``{name}``: each is written in the same style.
-    """
-
-    def __init__(self, option, value, problem):
-        self.option, self.value, self.problem = option, value, problem
-        super().__init__(self.render(cli=False))
-
-    def render(self, cli):
-        """The one-line message, for the command line or for Python."""
-        names = _Names(cli)
-        head = f"{names[self.option]}{self.value}" if cli else f"{self.option}={self.value!r}"
-        return f"{head} {self.problem.format_map(names)}"
-
-    def for_cli(self):
-        """The message with options written as flags: ``--aggregate mean: ...``."""
-        return self.render(cli=True)
-
-
-class _Names(dict):
-    """``{name}`` in a problem text: ``--name`` for the CLI, ``name=`` for Python."""
-
-    def __init__(self, cli):
-        super().__init__()
-        self.cli = cli
-
-    def __missing__(self, key):
-        # "{backend}dask" reads "--backend dask" or "backend=dask".
-        return "--" + key.replace("_", "-") + " " if self.cli else f"{key}="
-
-
-def positive(option, value, *, integer=True, allow_none=False):
-    """Return ``value`` if it is a positive (finite) number, else raise :class:`OptionError`."""
-    if value is None and allow_none:
-        return None
-    kind = "a positive integer" if integer else "a positive number"
-    try:
-        ok = (not isinstance(value, bool)
-              and (int(value) == value if integer else math.isfinite(float(value)))
-              and value > 0)
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        raise OptionError(option, value, f"must be {kind}")
-    return int(value) if integer else float(value)
-
-
-def choice(option, value, choices):
-    """Return ``value`` if it is one of ``choices``, else raise :class:`OptionError`."""
-    if value not in choices:
-        names = ", ".join(map(str, choices))
-        raise OptionError(option, value, f"is unknown: choose one of {names}")
-    return value
 
 
 def _option(default, *, arithmetic=False, engine_only=False):

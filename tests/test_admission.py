@@ -11,9 +11,9 @@ from engine_helpers import shm_segments, worker_children
 
 from pdsgd.cli import main
 from pdsgd.engine import admission
-from pdsgd.errors import PdsgdError
+from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.machine import usable_cores
-from pdsgd.spec import MAX_WORKERS_PER_CORE, EngineSpec, OptionError
+from pdsgd.spec import MAX_WORKERS_PER_CORE, EngineSpec
 from pdsgd.train import train
 
 QUICK = ["train", "--dataset", "synthetic", "--train-size", "1000", "--hidden", "8",

@@ -9,8 +9,9 @@ from pdsgd.engine.broker import Broker
 from pdsgd.engine.schedule import simulate
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.engine.sync import UPDATE_DTYPE, histogram, iteration_lag, ssp_violations, staleness
+from pdsgd.errors import OptionError
 from pdsgd.mlp import MLP
-from pdsgd.spec import EngineSpec, OptionError
+from pdsgd.spec import EngineSpec
 
 
 def run(sizes, X, T, workers, micro_batch, lr=0.5, epochs=2, seed=3, **options):

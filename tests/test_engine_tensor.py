@@ -12,8 +12,9 @@ from pdsgd.engine.shuffle import epoch_order
 from pdsgd.engine.slots import slot_fields
 from pdsgd.engine.tensor import crossing_fields, crossings, owned_units
 from pdsgd.engine.traffic import numbers_per_iteration, traffic
+from pdsgd.errors import OptionError
 from pdsgd.mlp import MLP, param_count
-from pdsgd.spec import EngineSpec, OptionError
+from pdsgd.spec import EngineSpec
 
 ONE, TWO, THREE = (6, 5, 3), (6, 7, 4, 3), (6, 5, 7, 4, 3)  # 1, 2 and 3 hidden layers
 

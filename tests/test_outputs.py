@@ -18,8 +18,7 @@ from pdsgd import checkpoint as checkpoint_module
 from pdsgd import files
 from pdsgd.cli import main
 from pdsgd.data.datasets import Dataset, load_dataset
-from pdsgd.errors import PdsgdError
-from pdsgd.spec import OptionError
+from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.train import train
 
 QUICK = ["train", "--dataset", "synthetic", "--train-size", "300", "--hidden", "8",

@@ -15,9 +15,8 @@ import pytest
 
 from pdsgd.cli import main as cli
 from pdsgd.data.datasets import load_dataset
-from pdsgd.errors import PdsgdError
+from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.machine import usable_cores
-from pdsgd.spec import OptionError
 from pdsgd.study.experiment import Cell, run_grid, summarize
 from pdsgd.study.profiles import (
     PROFILES,

@@ -11,9 +11,9 @@ from engine_helpers import problem
 from pdsgd.cli import build_parser, engine_options, main
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.modes import AGGREGATIONS
-from pdsgd.errors import PdsgdError
+from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.mlp import MLP
-from pdsgd.spec import EngineSpec, OptionError
+from pdsgd.spec import EngineSpec
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pdsgd"
 

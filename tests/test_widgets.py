@@ -22,8 +22,8 @@ from pdsgd.course import panel as panel_module
 from pdsgd.engine import trace
 from pdsgd.engine.backends import BACKENDS
 from pdsgd.engine.modes import AGGREGATIONS
+from pdsgd.errors import OptionError
 from pdsgd.mlp import MLP
-from pdsgd.spec import OptionError
 from pdsgd.study import experiment
 from pdsgd.train import LR_RULES
 

@@ -21,7 +21,7 @@
 
 # %%
 # %matplotlib inline
-from pdsgd import load_dataset, plots, train
+from pdsgd import load_dataset, plots
 from pdsgd.course import distributed, lessons
 from pdsgd.engine.backends.dask import local_cluster
 

@@ -21,8 +21,7 @@ from IPython.display import Image
 from tqdm.notebook import tqdm as tqdm_notebook
 
 from pdsgd.course.background import BackgroundRun
-from pdsgd.errors import PdsgdError
-from pdsgd.spec import OptionError
+from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.train import TrainingStopped
 
 
@@ -88,7 +87,7 @@ class Panel(w.VBox):
         return {}
 
     def refusal(self, error):
-        """An :class:`~pdsgd.spec.OptionError` said with the panel's labels, not the API's."""
+        """An :class:`~pdsgd.errors.OptionError` said with the panel's labels, not the API's."""
         labels = self.labels()
 
         class Names(dict):

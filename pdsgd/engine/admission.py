@@ -20,9 +20,8 @@ import warnings
 import numpy as np
 import psutil
 
-from pdsgd.errors import PdsgdError, PdsgdWarning
+from pdsgd.errors import OptionError, PdsgdError, PdsgdWarning
 from pdsgd.machine import usable_cores
-from pdsgd.spec import OptionError
 
 #: More workers than this many per core get a warning (they share the cores).
 WARN_WORKERS_PER_CORE = 4

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from pdsgd.data.datasets import DATASETS
+from pdsgd.errors import OptionError, choice, positive
 from pdsgd.machine import usable_cores
-from pdsgd.spec import BACKENDS, OptionError, choice, positive
+from pdsgd.spec import BACKENDS
 from pdsgd.study.experiment import STRATEGIES, Cell
 from pdsgd.study.sync import SyncGrid, sync_cells
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pdsgd.errors import OptionError
 from pdsgd.files import atomic_path
-from pdsgd.spec import OptionError
 from pdsgd.study.report import claim_summary, grid_summary, machine_summary
 
 INDEX_HEAD = """# Reference runs of `make reproduce`

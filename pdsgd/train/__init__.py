@@ -26,9 +26,9 @@ import numpy as np
 from pdsgd.engine.admission import admit, n_params
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
-from pdsgd.errors import PdsgdError
+from pdsgd.errors import OptionError, PdsgdError, positive
 from pdsgd.files import check_room
-from pdsgd.spec import EngineSpec, OptionError, positive
+from pdsgd.spec import EngineSpec
 from pdsgd.train.epochs import progress_bar, resume_from, run_epochs, stop_check
 from pdsgd.train.prepare import TrainingData, build_model, evaluate, prepare_data
 from pdsgd.train.rates import LR_RULES, check_warmup, effective_lr, epoch_lr

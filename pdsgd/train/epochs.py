@@ -10,8 +10,7 @@ from tqdm.auto import tqdm
 
 from pdsgd.checkpoint import HISTORY, check_resumable, load_checkpoint, save_checkpoint
 from pdsgd.engine.shuffle import epoch_order
-from pdsgd.errors import PdsgdWarning
-from pdsgd.spec import OptionError
+from pdsgd.errors import OptionError, PdsgdWarning
 from pdsgd.train.prepare import evaluate
 from pdsgd.train.rates import epoch_lr
 from pdsgd.train.result import TrainingStopped, TrainResult

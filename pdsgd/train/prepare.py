@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pdsgd.data.datasets import Dataset, load_dataset
+from pdsgd.errors import OptionError, positive
 from pdsgd.mlp import MLP
-from pdsgd.spec import OptionError, positive
 
 
 @dataclass

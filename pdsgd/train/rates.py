@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pdsgd.spec import OptionError, choice
+from pdsgd.errors import OptionError, choice
 
 LR_RULES = ("fixed", "linear")
 
