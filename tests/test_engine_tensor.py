@@ -10,7 +10,7 @@ from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.engine.slots import slot_fields
-from pdsgd.engine.tensor import crossing_fields, crossings, owned_units
+from pdsgd.engine.tensor import crossing_fields, crossings, hosts, owned_units
 from pdsgd.engine.traffic import numbers_per_iteration, traffic
 from pdsgd.errors import OptionError
 from pdsgd.mlp import MLP, param_count
@@ -179,3 +179,14 @@ def test_the_cli_names_the_flags(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and not (tmp_path / "run").exists()
     assert main([*argv, "--backend", "serial", "--train-size", "60"]) == 0
     assert "N=2" in capsys.readouterr().out
+
+
+def test_hosts_give_each_process_consecutive_workers_as_evenly_as_can_be():
+    assert hosts(8, 2) == [(0, 1, 2, 3), (4, 5, 6, 7)]
+    assert hosts(5, 2) == [(0, 1), (2, 3, 4)]
+    assert hosts(3, 3) == [(0,), (1,), (2,)]
+    for workers in range(1, 12):
+        for processes in range(1, workers + 1):
+            layout = hosts(workers, processes)
+            assert sum(layout, ()) == tuple(range(workers))
+            assert max(map(len, layout)) - min(map(len, layout)) <= 1

@@ -20,7 +20,8 @@ def test_engines_name_their_split():
 def test_a_small_grid_has_a_split_column_and_interleaved_baselines():
     lines = []
     result = run(samples=64, repeats=2, workers=(1, 2), micro_batches=(1, 4),
-                 engines=("serial:tensor", "serial:central"), progress=lines.append)
+                 engines=("serial:tensor", "serial:central"), progress=lines.append,
+                 min_seconds=0.02)
     rows = result["rows"]
     assert len(rows) == 8 and len(lines) == 2 + 8
     assert {(r["parallel"], r["aggregate"]) for r in rows} == {("tensor", None),
@@ -28,8 +29,10 @@ def test_a_small_grid_has_a_split_column_and_interleaved_baselines():
     for r in rows:
         lo, hi = r["speedup_range"]
         assert r["samples_per_s"] > 0 and r["sequential_per_s"] > 0 and lo <= r["speedup"] <= hi
+        assert r["passes"] > 1  # a pass over 64 samples is far shorter than 0.02 s
     table = format_table(json.loads(json.dumps(result)))  # as read back from --json
     assert "split" in table and "tensor  -" in table and "data    central" in table
+    assert "timings of at least 0.02 s" in table
 
 
 def test_a_bad_engine_is_refused_in_one_line_before_anything_runs(capsys):

@@ -15,6 +15,7 @@ from engine_helpers import (
 from pdsgd.checkpoint import load_checkpoint
 from pdsgd.data.datasets import load_dataset
 from pdsgd.engine import tensor_worker
+from pdsgd.engine.backends import processes
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT
@@ -100,6 +101,53 @@ def test_killed_worker_process_is_named_and_cleaned_up():
     before = shm_segments()
     run = kill_a_worker(1, parallel="tensor")
     assert f"worker 1 (pid {run.pid}) died" in run.message
+    assert shm_segments() <= before
+    assert worker_children() == []
+
+
+def test_more_workers_than_cores_share_one_process_per_core(monkeypatch):
+    # Two cores, whatever this machine has: N = 5 runs in 2 processes (2 + 3 workers).
+    monkeypatch.setattr(processes, "usable_cores", lambda: 2)
+    X, T = problem(n=41)
+    model = MLP((6, 7, 4, 3), seed=3)
+    serial = MLP((6, 7, 4, 3), seed=3)
+    for m, backend in ((model, "processes"), (serial, "serial")):
+        with Broker(m, X, T, workers=5, micro_batch=2, backend=backend, parallel="tensor",
+                    span=4) as broker:
+            if backend == "processes":
+                assert broker.backend.hosts == [(0, 1), (2, 3, 4)]
+                assert len(worker_children()) == 2 + 1  # and the janitor
+                assert len(set(broker.backend.block["pids"])) == 2
+            for epoch in range(2):
+                broker.run_epoch(np.arange(len(X)), 0.5)
+            assert set(broker.trace["worker"]) == set(range(5))
+    assert np.array_equal(model.params, serial.params)
+    assert worker_children() == []
+
+
+def test_more_workers_than_cores_trace_each_worker_in_its_turn(monkeypatch):
+    monkeypatch.setattr(processes, "usable_cores", lambda: 1)
+    X, T = problem(n=40)
+    with Broker(MLP((6, 5, 3)), X, T, workers=2, backend="processes", parallel="tensor",
+                span=50) as broker:
+        broker.run_epoch(np.arange(len(X)), 0.1)
+        trace = broker.trace
+    assert set(trace["worker"]) == {0, 1}
+    for k in range(20):
+        rows = trace[trace["iteration"] == k]
+        c0, c1 = (rows[(rows["worker"] == w) & (rows["phase"] == COMPUTE)][0] for w in (0, 1))
+        a0, a1 = (rows[(rows["worker"] == w) & (rows["phase"] == AGGREGATE)][0] for w in (0, 1))
+        # one process: worker 1 computes after worker 0, and updates after it
+        assert c0["end"] <= c1["start"] and a0["end"] <= a1["start"]
+        w0 = rows[(rows["worker"] == 0) & (rows["phase"] == WAIT)][0]
+        assert w0["start"] == c0["end"] and w0["end"] == a0["start"] >= c1["end"]
+
+
+def test_a_killed_process_that_runs_several_workers_names_them(monkeypatch):
+    monkeypatch.setattr(processes, "usable_cores", lambda: 2)
+    before = shm_segments()
+    run = kill_a_worker(3, parallel="tensor", workers=4)
+    assert f"workers 2-3 (pid {run.pid}) died" in run.message
     assert shm_segments() <= before
     assert worker_children() == []
 

@@ -13,7 +13,9 @@ all BLAS threads, whichever measured faster at the start), never against a
 slowed-down N = 1 of the engine. Each cell times the engine and that
 sequential path alternately, ``repeats`` times, so that a burst of load on a
 shared machine hits both alike: the cell's speedup is the median of the
-per-repeat ratios (the spread is their range). For b = 1 the table also
+per-repeat ratios (the spread is their range). A timing lasts at least
+:data:`MIN_SECONDS` (both sides train the same number of passes over the
+samples), so that one hiccup of the machine is a small part of it. For b = 1 the table also
 compares with the naive NumPy loop of ``pdsgd bench sequential``.
 """
 
@@ -38,6 +40,8 @@ GRID = {"workers": (1, 2, 4, 8), "micro_batch": (1, 16),
         "engines": ("serial:central", "threads:central", "threads:replicated",
                     "processes:central", "processes:replicated", "processes:tensor")}
 TENSOR = "tensor"
+#: Shortest timing: passes over the samples are repeated until the sequential path takes this long.
+MIN_SECONDS = 0.25
 
 
 def parse_engine(text):
@@ -96,8 +100,12 @@ def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, 
     return rate, memory
 
 
-def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1):
+def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1,
+                min_seconds=MIN_SECONDS):
     """One cell, its repeats interleaved with the best sequential path's (``threads`` BLAS threads).
+
+    Each timing repeats passes over the samples until the sequential path
+    takes ``min_seconds`` (measured on a warm-up pass); both sides run as many.
 
     Returns
     -------
@@ -113,25 +121,32 @@ def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1):
     with _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch) as broker:
         broker.run_epoch(order[:64 * workers * micro_batch], 0.1)  # warm-up: workers started
         with threadpool_limits(limits=threads):
-            sequential.run_epoch(order[:64 * micro_batch], 0.1)
+            passes = _passes(lambda: sequential.run_epoch(order, 0.1), min_seconds)
         for _ in range(repeats):
             with threadpool_limits(limits=threads):
-                sequential_s.append(_seconds(lambda: sequential.run_epoch(order, 0.1)))
-            engine_s.append(_seconds(lambda: broker.run_epoch(order, 0.1)))
+                sequential_s.append(_seconds(lambda: sequential.run_epoch(order, 0.1), passes))
+            engine_s.append(_seconds(lambda: broker.run_epoch(order, 0.1), passes))
         memory = _tree_memory_mb()
     ratios = np.array(sequential_s) / np.array(engine_s)
     return {"backend": backend, "parallel": parallel, "aggregate": broker.spec.aggregate,
             "workers": workers, "micro_batch": micro_batch,
-            "samples_per_s": len(X) / float(np.median(engine_s)),
-            "sequential_per_s": len(X) / float(np.median(sequential_s)),
+            "samples_per_s": passes * len(X) / float(np.median(engine_s)),
+            "sequential_per_s": passes * len(X) / float(np.median(sequential_s)),
+            "passes": passes,
             "speedup": float(np.median(ratios)),
             "speedup_range": [float(ratios.min()), float(ratios.max())], "memory_mb": memory}
 
 
-def _seconds(run):
+def _seconds(run, passes=1):
     start = time.perf_counter()
-    run()
+    for _ in range(passes):
+        run()
     return time.perf_counter() - start
+
+
+def _passes(run, min_seconds):
+    """How many calls of ``run`` (a warm-up pass, timed) last ``min_seconds``."""
+    return max(1, int(np.ceil(min_seconds / max(_seconds(run), 1e-9))))
 
 
 def _tree_memory_mb():
@@ -156,14 +171,16 @@ def _tree_memory_mb():
 
 
 def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
-        micro_batches=GRID["micro_batch"], engines=GRID["engines"], progress=print):
+        micro_batches=GRID["micro_batch"], engines=GRID["engines"], progress=print,
+        min_seconds=MIN_SECONDS):
     """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts)."""
     for engine in engines:
         parse_engine(engine)  # a typo fails before anything is measured
     X, T = load_samples(dataset, samples)
     sizes = (X.shape[1], 200, T.shape[1])
     result = {"dataset": dataset, "samples": len(X), "repeats": repeats,
-              "sizes": list(sizes), "machine": machine_facts(), "baselines": {}, "rows": []}
+              "sizes": list(sizes), "machine": machine_facts(), "baselines": {}, "rows": [],
+              "min_seconds": min_seconds}
     for b in micro_batches:
         base = sequential_rates(X, T, b, repeats, sizes)
         one, every = base["sequential (1 BLAS threads)"], base["sequential (all BLAS threads)"]
@@ -173,7 +190,7 @@ def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
                  f"({'one BLAS thread' if threads == 1 else 'all BLAS threads'})")
         for engine in engines:
             for n in workers:
-                row = engine_cell(X, T, engine, n, b, repeats, sizes, threads)
+                row = engine_cell(X, T, engine, n, b, repeats, sizes, threads, min_seconds)
                 for key, name in (("vs_naive", "naive NumPy loop"), ("vs_torch", "PyTorch CPU")):
                     if name in base:
                         row[key] = row["samples_per_s"] / base[name]
@@ -208,8 +225,9 @@ def format_row(r):
 def format_table(result):
     """The result of :func:`run` as a fixed-width table."""
     lines = [f"BSP scaling, {'-'.join(map(str, result['sizes']))}, {result['dataset']}, "
-             f"{result['samples']} samples per timing, {result['repeats']} repeats interleaved "
-             "with the best sequential path (medians)",
+             f"{result['samples']} samples per pass, timings of at least "
+             f"{result.get('min_seconds', 0):g} s, "
+             f"{result['repeats']} repeats interleaved with the best sequential path (medians)",
              f"{'backend':<10} {'split':<7} {'aggregate':<11} {'N':>3} {'b':>3} "
              f"{'samples/s':>10} {'seq/s':>10} {'vs seq':>7} {'range':>11} "
              f"{'vs naive':>9} {'vs torch':>9} {'mem MB':>7}"]
@@ -228,7 +246,7 @@ def add_parser(subparsers):
                  run=_run_args, table=format_table)
     p.add_argument("--dataset", default="mnist-5k")
     p.add_argument("--samples", type=positive_int, default=2000,
-                   help="samples per timing (default 2000; more: steadier, slower)")
+                   help="samples per pass (default 2000); a timing repeats passes for at least 0.25 s")
     p.add_argument("--repeats", type=positive_int, default=3)
     p.add_argument("--workers", type=int_list, default=GRID["workers"], metavar="1,2,4,8")
     p.add_argument("--micro-batch", type=int_list, default=GRID["micro_batch"], metavar="1,16")

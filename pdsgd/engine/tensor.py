@@ -102,3 +102,16 @@ class OwnersUpdate(Aggregation):
     def crossings(self):
         """Barrier crossings per iteration (:func:`crossings`)."""
         return crossings(self.n_layers)
+
+
+def hosts(workers, processes):
+    """Which workers each of ``processes`` processes runs: consecutive ones, as many each as can be.
+
+    Under tensor parallelism every worker has the same work, so with more
+    workers than cores the ``processes`` backend starts one process per core
+    and gives each the same number of workers (to one): ``hosts(8, 2)`` is
+    ``[(0, 1, 2, 3), (4, 5, 6, 7)]``. Each process runs its workers in turns
+    (:func:`pdsgd.engine.tensor_run.run_turns`).
+    """
+    return [tuple(range(p * workers // processes, (p + 1) * workers // processes))
+            for p in range(processes)]

@@ -7,18 +7,21 @@ workers decides what happens there:
 * :class:`TensorTurns` (the ``serial`` backend) advances the N workers' generators
   one after another, crossing by crossing, in the calling thread: the same
   arithmetic, in the same order, with nothing running at the same time;
-* :func:`run_tensor_worker` (``threads`` and ``processes``) is one worker's
-  life in a pool: the span protocol of :mod:`pdsgd.engine.backends.pool` (load
-  the slices, run the span, store them back, so the parent is whole at every
-  span's end), and a crossing of the iteration barrier at every stop.
+* :func:`run_tensor_host` (``threads`` and ``processes``) is the life of one
+  thread or process of a pool: the span protocol of
+  :mod:`pdsgd.engine.backends.pool` (load the slices, run the span, store them
+  back, so the parent is whole at every span's end), and a crossing of the
+  iteration barrier at every stop.
 
-**Waiting.** On ``processes`` the workers spin at the iteration barrier even when
-they outnumber the cores, unlike data parallelism's: each turn of the spin
-yields the core (``sched_yield``), so a waiting worker hands it to a worker
-that still has work, and nobody sleeps and needs waking. On the 2-core
-machine, at b = 1, that made N = 4 run at 0.9-1.0x the speed of N = 2 and
-N = 8 at 0.8-0.9x, against 0.5-0.75x with workers that block (the README's
-"Tensor parallelism" section has the table).
+Both run their workers through :func:`run_turns`. A pool's thread or process
+usually runs one worker; on ``processes`` with more workers than cores, each
+process runs several, in turns, as the serial backend does
+(:func:`pdsgd.engine.tensor.hosts`). N processes on fewer cores would take
+turns anyway, but the operating system would switch between them at every
+crossing, and each switch costs the process that comes in its cache (the
+README's "Tensor parallelism" section has the measured difference). The
+weights are the same bit for bit: each worker's arithmetic does not depend
+on who runs it, and the partial sums are added in worker order.
 
 The trace keeps the three phases of data parallelism: *compute* up to the
 first crossing (the forward pass of the first pair of layers), *barrier wait*
@@ -35,7 +38,7 @@ import numpy as np
 
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.tensor import crossing_fields, crossings
-from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
+from pdsgd.engine.trace import from_times
 
 
 class TensorTurns:
@@ -56,72 +59,103 @@ class TensorTurns:
         self.pool = [spec.make_worker(i, model, X, T) for i in range(spec.workers)]
         for worker in self.pool:
             worker.attach(self.block)
-        self.phases = 1 if self.pool[0].fast else crossings(len(spec.sizes) - 1) + 1
+            worker.follow(self.pool[0])
         self.times = np.zeros((spec.workers + 1, spec.span, 3, 2))
 
     def run_span(self, span, lr, first, t0):
         """Run ``span`` (see :meth:`pdsgd.engine.backends.base.Backend.run_span`)."""
-        clock, times, trace = time.perf_counter, self.times, self.spec.trace
-        if trace:
+        times = self.times if self.spec.trace else None
+        if times is not None:
             times[:, :span.count] = 0.0
         for worker in self.pool:
             worker.load()
-        for k in range(span.count):
-            n_rows = int(span.n_rows[k])
-            steps = [w.iteration(span.indices[k], n_rows, lr, k & 1) for w in self.pool]
-            for phase in range(self.phases):
-                for i, step in enumerate(steps):
-                    s = clock()
-                    next(step, None)
-                    if trace:
-                        row = times[i, k, COMPUTE if phase == 0 else AGGREGATE]
-                        row[0] = row[0] or s - t0  # a later phase extends the interval
-                        row[1] = clock() - t0
+        rows = None if times is None else [_flat(times[i]) for i in range(len(self.pool))]
+        run_turns(self.pool, span.indices, span.n_rows, span.count, lr, rows, t0)
         for worker in self.pool:
             worker.store()
-        return from_times(times[:, :span.count], first) if trace else None
+        return None if times is None else from_times(times[:, :span.count], first)
 
 
-def run_tensor_worker(worker, block, span_barrier, step_barrier, spec, *, t0, stop, check=None):
-    """A tensor-parallel worker's life on the threads and processes backends.
+def run_turns(workers, schedule, n_rows_of, count, lr, times, t0, cross=None):
+    """Run ``count`` iterations of ``workers``, in turns, crossing with ``cross()`` at every stop.
 
-    The arguments are those of :func:`pdsgd.engine.backends.pool.run_worker`
+    Parameters
+    ----------
+    workers : list of TensorWorker
+        Those this thread or process runs (all N on the serial backend).
+    schedule, n_rows_of : ndarray
+        Each iteration's sample indices and how many of them are used.
+    count : int
+    lr : float
+    times : list of memoryview, or None
+        Each worker's trace as flat doubles, six per iteration (start and
+        end of compute, barrier wait, aggregate); None records nothing.
+    t0 : float
+        ``time.perf_counter()`` at the start of the run.
+    cross : callable, optional
+        The barrier crossing between phases; None (the serial backend):
+        the other workers' turns are the crossing, and no wait is recorded.
+    """
+    clock = time.perf_counter
+    # Each worker's six doubles per iteration: (compute, wait, aggregate) x (start, end).
+    phases = 1 if workers[0].fast else crossings(len(workers[0].sizes) - 1) + 1
+    for k in range(count):
+        n_rows, parity, j = int(n_rows_of[k]), k & 1, 6 * k
+        steps = [w.iteration(schedule[k], n_rows, lr, parity) for w in workers]
+        for phase in range(phases):
+            for i, step in enumerate(steps):
+                s = clock()
+                next(step, None)
+                if times is None:
+                    continue
+                row = times[i]
+                if phase == 0:  # compute, up to the first crossing; the wait starts there
+                    row[j] = s - t0
+                    row[j + 1] = row[j + 2] = clock() - t0
+                else:  # aggregate: from the first crossing to the iteration's end
+                    if phase == 1:  # the first one's starts where the wait ended
+                        row[j + 4] = row[j + 3] if i == 0 and cross else s - t0
+                    row[j + 5] = clock() - t0
+            if phase == phases - 1 or cross is None:
+                continue
+            cross()
+            if phase == 0 and times is not None:  # later waits fall inside aggregate
+                w = clock() - t0
+                for row in times:
+                    row[j + 3] = w
+
+
+def run_tensor_host(workers, block, span_barrier, step_barrier, spec, *, t0, stop, check=None):
+    """The life of one thread or process of the pool under tensor parallelism.
+
+    It runs ``workers`` (one, or several when there are more workers than
+    cores: see :func:`pdsgd.engine.tensor.hosts`) in turns, and crosses
+    ``step_barrier`` with the other threads or processes at every stop. The
+    other arguments are those of :func:`pdsgd.engine.backends.pool.run_worker`
     (the result slots aside: the partial sums travel through the block's
     ``cross*`` arrays), and ``stop``, the broker's command to return.
     """
-    worker.attach(block)
-    trace, clock, i = spec.trace, time.perf_counter, worker.index
+    for worker in workers:
+        worker.attach(block)
+        worker.follow(workers[0])
     control, lr_box, schedule = block["control"], block["lr"], block["schedule"]
     n_rows_of = block["n_rows"]
-    times = memoryview(block["trace"][i]).cast("B").cast("d")  # see run_worker
+    # memoryviews: a store costs tens of nanoseconds, a NumPy one several times more
+    times = [_flat(block["trace"][w.index]) for w in workers] if spec.trace else None
     span_wait = {} if check is None else {"check": check}
     while True:
         span_barrier.wait(**span_wait)
         if control[0] == stop:
             return
         count, lr = int(control[1]), float(lr_box[0])
-        worker.load()
-        for k in range(count):
-            s = clock()
-            c = w = None
-            for _ in worker.iteration(schedule[k], int(n_rows_of[k]), lr, k & 1):
-                if c is None:
-                    c = clock()
-                    step_barrier.wait()
-                    w = clock()
-                else:
-                    step_barrier.wait()
-            e = clock()
-            if trace:
-                j = 6 * k
-                times[j + 2 * COMPUTE] = s - t0
-                if c is None:  # no crossing (one worker): all of it is compute
-                    times[j + 2 * COMPUTE + 1] = e - t0
-                    continue
-                times[j + 2 * COMPUTE + 1] = c - t0
-                times[j + 2 * WAIT] = c - t0
-                times[j + 2 * WAIT + 1] = w - t0
-                times[j + 2 * AGGREGATE] = w - t0
-                times[j + 2 * AGGREGATE + 1] = e - t0
-        worker.store()
+        for worker in workers:
+            worker.load()
+        run_turns(workers, schedule, n_rows_of, count, lr, times, t0, step_barrier.wait)
+        for worker in workers:
+            worker.store()
         span_barrier.wait(**span_wait)
+
+
+def _flat(array):
+    """``array`` as a flat memoryview of doubles."""
+    return memoryview(array).cast("B").cast("d")

@@ -43,6 +43,7 @@ class TensorWorker:
         self.sizes, self.bias, dtype = spec.sizes, spec.bias, model.dtype
         rows, one = spec.workers * spec.micro_batch, int(spec.bias)
         self.fast = spec.workers == 1 and spec.micro_batch == 1
+        self.leads = True  # False: another worker in this thread computes the whole layers
         self._gemm = blas.get_blas_funcs("gemm", dtype=dtype)
         if self.fast:  # the whole network in one worker: the sequential fast path
             self.whole = MLP(self.sizes, bias=self.bias, dtype=dtype)
@@ -119,6 +120,26 @@ class TensorWorker:
         self.slots = [block[k] for k in names]
         self._views = {}
 
+    def follow(self, leader):
+        """Read what ``leader`` computes of the whole network instead of computing it again.
+
+        For workers that run in turns in one thread
+        (:func:`pdsgd.engine.tensor_run.run_turns`), where the leader's turn
+        comes first in every phase. Every worker computes the same samples,
+        the sums of the partials, the output and its deltas (and the tail
+        layer) bit for bit alike: the followers read the leader's copy, so
+        that one copy stays in the cache and the work is done once per
+        thread. What a worker owns stays its own.
+        """
+        if leader is self or self.fast:
+            return
+        self.acts, self.d_out, self.targets = leader.acts, leader.d_out, leader.targets
+        self.out, self.d_tail = leader.out, leader.d_tail
+        if self.tail:
+            self.w_tail = leader.w_tail  # only the leader updates it
+        self.leads = False
+        self._views = {}
+
     # ------------------------------------------------------------ iteration
     def iteration(self, indices, n_rows, lr, parity):
         """One iteration on samples ``indices[:n_rows]``, as a generator.
@@ -137,28 +158,34 @@ class TensorWorker:
         v = self._views.get((n_rows, parity)) or self._bind(n_rows, parity)
         gemm, k, scale = self._gemm, self.index, -lr / n_rows
         idx = indices[:n_rows]
-        np.take(self.X, idx, axis=0, out=v.x, mode="clip")
+        lead = self.leads
+        if lead:
+            np.take(self.X, idx, axis=0, out=v.x, mode="clip")
         for p in range(self.n_pairs):
             h = v.h[p]
             np.matmul(v.acts[p], self.w_row[p].T, out=h)
             expit(h, out=h)
             np.matmul(v.hidden[p], self.w_col[p].T, out=v.fwd[p][k])
             yield
-            out = v.sums[p]
-            _sum_into(v.fwd[p], out)
-            expit(out, out=out)
-        if self.tail:
-            np.matmul(v.acts[-1], self.w_tail.T, out=v.out)
-            expit(v.out, out=v.out)
+            if lead:
+                out = v.sums[p]
+                _sum_into(v.fwd[p], out)
+                expit(out, out=out)
         d = v.d_tail
-        np.take(self.T, idx, axis=0, out=v.t, mode="clip")
-        np.subtract(v.out, v.t, out=d)
-        _times_slope(d, v.out, v.tmp_out)
+        if lead:
+            if self.tail:
+                np.matmul(v.acts[-1], self.w_tail.T, out=v.out)
+                expit(v.out, out=v.out)
+            np.take(self.T, idx, axis=0, out=v.t, mode="clip")
+            np.subtract(v.out, v.t, out=d)
+            _times_slope(d, v.out, v.tmp_out)
         if self.tail:
             d_prev = v.d_out[-1]
-            np.matmul(d, self.w_tail[:, :self.sizes[-2]], out=d_prev)
-            _times_slope(d_prev, v.sums[-1], v.tmp_last)
-            gemm(scale, v.acts[-1].T, d.T, beta=1.0, c=self.w_tail.T, trans_b=1, overwrite_c=1)
+            if lead:
+                np.matmul(d, self.w_tail[:, :self.sizes[-2]], out=d_prev)
+                _times_slope(d_prev, v.sums[-1], v.tmp_last)
+                gemm(scale, v.acts[-1].T, d.T, beta=1.0, c=self.w_tail.T, trans_b=1,
+                     overwrite_c=1)
             d = d_prev
         for p in range(self.n_pairs - 1, -1, -1):
             dh, h = v.d_hidden[p], v.h[p]
@@ -175,8 +202,9 @@ class TensorWorker:
             if p > 0:
                 yield
                 d = v.d_out[p - 1]
-                _sum_into(v.bwd[p], d)
-                _times_slope(d, v.sums[p - 1], v.tmp_in[p])
+                if lead:
+                    _sum_into(v.bwd[p], d)
+                    _times_slope(d, v.sums[p - 1], v.tmp_in[p])
 
     def _bind(self, n, parity):
         """Every view an iteration of ``n`` samples needs, made once (slicing costs ~0.2 us)."""

@@ -47,16 +47,24 @@ class LateWatch:
         return there.index(False) if now - self.since >= self.timeout else -1
 
 
-def late_error(i, pid, timeout, died=None):
-    """The one-line error for worker ``i`` (process ``pid``): alive but late, or dead."""
+def late_error(hosted, pid, timeout, died=None):
+    """The one-line error for the workers ``hosted`` of process ``pid``: alive but late, or dead."""
     if died is None:
         died = not alive(pid)
+    who = worker_name(hosted)
     if died:
-        return WorkerError(f"worker {i} (pid {pid}) died: its process ended without finishing "
+        return WorkerError(f"{who} (pid {pid}) died: its process ended without finishing "
                            "the iteration; the run was stopped and its workers ended")
-    return WorkerError(f"worker {i} (pid {pid}) did not reach the barrier within {timeout:g} s "
+    return WorkerError(f"{who} (pid {pid}) did not reach the barrier within {timeout:g} s "
                        "(it is alive but stopped or stuck); the run was stopped and its workers "
                        "ended; raise --timeout if it was just slow")
+
+
+def worker_name(hosted):
+    """``worker 3``, or ``workers 2-3`` for a process that runs several (:func:`pdsgd.engine.tensor.hosts`)."""
+    if len(hosted) == 1:
+        return f"worker {hosted[0]}"
+    return f"workers {hosted[0]}-{hosted[-1]}"
 
 
 def laggard(block, workers):

@@ -28,7 +28,7 @@ from pdsgd.engine.backends.base import Backend, WorkerError
 from pdsgd.engine.shm import SharedArrays, checksum, nbytes
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.tensor import crossing_fields
-from pdsgd.engine.tensor_run import run_tensor_worker
+from pdsgd.engine.tensor_run import run_tensor_host
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
 from pdsgd.mlp import MLP
 
@@ -188,7 +188,7 @@ def worker_model(spec, params):
     return MLP(spec.sizes, bias=spec.bias, dtype=spec.dtype, params=params)
 
 
-def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, spec, *, t0,
+def run_worker(workers, block, slots, span_barrier, step_barrier, aggregator, spec, *, t0,
                check=None, lock=None, spin=0.0):
     """A worker's life on the threads and processes backends: run spans until told to stop.
 
@@ -202,7 +202,9 @@ def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, spe
 
     Parameters
     ----------
-    worker : Worker
+    workers : list of Worker
+        The one worker of this thread or process (several only with tensor
+        parallelism on more workers than cores: :func:`pdsgd.engine.tensor.hosts`).
     block : SharedArrays
         Holds ``control``, ``lr``, ``schedule``, ``n_rows``, ``params``,
         ``checksums`` and ``trace`` (see :class:`PoolBackend`).
@@ -221,12 +223,13 @@ def run_worker(worker, block, slots, span_barrier, step_barrier, aggregator, spe
         For a ``sync`` other than ``bsp``, which runs ``spec.synchronization.pool.work``
         instead: the lock that hands out blocks, and how long its waits spin.
     """
+    if spec.parallel == "tensor":
+        return run_tensor_host(workers, block, span_barrier, step_barrier, spec, t0=t0,
+                               stop=STOP, check=check)
+    worker, = workers
     if spec.synchronization.pool:
         return spec.synchronization.pool.work(worker, block, span_barrier, lock, spec, t0=t0,
                                               check=check, spin=spin)
-    if spec.parallel == "tensor":
-        return run_tensor_worker(worker, block, span_barrier, step_barrier, spec, t0=t0,
-                                 stop=STOP, check=check)
     mode, parts, trace = spec.aggregation, spec.workers, spec.trace
     replicated, sharded = mode.replicas, mode.sharded
     clock, i = time.perf_counter, worker.index

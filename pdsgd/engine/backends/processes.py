@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import _multiprocessing
 import concurrent.futures
+import functools
 import gc
 import multiprocessing
 import multiprocessing.resource_tracker
@@ -36,11 +37,12 @@ from joblib.externals.loky.backend.context import get_context
 from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.backends.base import WorkerError
-from pdsgd.engine.backends.failures import LateWatch, laggard, late_error
+from pdsgd.engine.backends.failures import LateWatch, laggard, late_error, worker_name
 from pdsgd.engine.backends.pool import PoolBackend, result_slots, run_worker, worker_model
 from pdsgd.engine.barrier import BrokenBarrierError, CyclicBarrier, barrier_fields
 from pdsgd.engine.lifetime import Janitor, die_with_parent
 from pdsgd.engine.shm import SharedArrays
+from pdsgd.engine.tensor import hosts
 from pdsgd.machine import usable_cores
 
 #: Seconds a waiting party spins before it blocks, when every party has a core.
@@ -75,14 +77,14 @@ def _barriers(block, semaphores, party, spin, timeout, spec, step=True):
     return span, step
 
 
-def _worker_main(index, block_spec, spec, t0, spin):
-    """Entry point of worker ``index`` in its process (a module function, so it pickles)."""
+def _worker_main(party, hosted, block_spec, spec, t0, spin):
+    """Entry point of process ``party``, which runs the workers ``hosted`` (a module function, so it pickles)."""
     block = SharedArrays.attach(block_spec)
-    span, step = _barriers(block, _SEMAPHORES, index, (spin, spin), spec.timeout, spec)
+    span, step = _barriers(block, _SEMAPHORES, party, (spin, spin), spec.timeout, spec)
     try:
-        block["pids"][index] = os.getpid()
+        block["pids"][list(hosted)] = os.getpid()
         model = worker_model(spec, block["params"])
-        worker = spec.make_worker(index, model, block["X"], block["T"])
+        workers = [spec.make_worker(i, model, block["X"], block["T"]) for i in hosted]
         slots = result_slots(spec, block)
         parent = os.getppid()
 
@@ -91,7 +93,7 @@ def _worker_main(index, block_spec, spec, t0, spin):
                 raise BrokenBarrierError("the broker process has gone")
 
         lock = _SEMAPHORES[2][0] if _SEMAPHORES[2] else None  # without the barrier (sync)
-        run_worker(worker, block, slots, span, step, spec.make_aggregator(), spec, t0=t0,
+        run_worker(workers, block, slots, span, step, spec.make_aggregator(), spec, t0=t0,
                    check=parent_alive, lock=lock, spin=10 * spin)
     except BaseException:
         span.abort()  # wake everyone: nobody waits for a worker that has gone
@@ -114,7 +116,7 @@ class ProcessesBackend(PoolBackend):
         # The janitor first: from the moment the shared block exists, someone
         # must be there to unlink it if this process is killed.
         self.janitor = Janitor()
-        self.watch = LateWatch(self.spec.workers, self.spec.timeout)
+        self.watch = LateWatch(len(self.hosts), self.spec.timeout)
         try:
             super().start(t0)
             self.watch.active = True  # the workers are up: from now on, one can be late
@@ -124,8 +126,17 @@ class ProcessesBackend(PoolBackend):
                 self.abort()
             raise
 
-    def fields(self):
+    @functools.cached_property
+    def hosts(self):
+        """The workers each process runs: one each, or, under tensor parallelism with
+        more workers than cores, one process per core (:func:`pdsgd.engine.tensor.hosts`)."""
         n = self.spec.workers
+        if self.spec.parallel == "tensor":
+            return hosts(n, min(n, usable_cores()))
+        return [(i,) for i in range(n)]
+
+    def fields(self):
+        n = len(self.hosts)  # the processes: parties of the barriers
         return {**super().fields(),
                 "X": (self.X.shape, self.X.dtype), "T": (self.T.shape, self.T.dtype),
                 **barrier_fields("span", n + 1),
@@ -133,14 +144,13 @@ class ProcessesBackend(PoolBackend):
 
     def launch(self):
         spec, block = self.spec, self.block
-        n, mode = spec.workers, spec.aggregation
+        n, mode = len(self.hosts), spec.aggregation
         block["X"][...] = self.X
         block["T"][...] = self.T
         cores = usable_cores()
-        # Spin only while every party that may be running has a core to itself;
-        # tensor parallelism's workers spin past that too (pdsgd.engine.tensor_run).
+        # Spin only while every party that may be running has a core to itself.
         step_parties = mode.step_parties(n)
-        worker_spin = SPIN if step_parties <= cores or spec.parallel == "tensor" else 0.0
+        worker_spin = SPIN if step_parties <= cores else 0.0
         parent_spin = SPIN if mode.broker_applies and step_parties <= cores else 0.0
         context = get_context("loky")
         self.janitor.track(block.name)
@@ -157,9 +167,9 @@ class ProcessesBackend(PoolBackend):
         self.executor = ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
                                             initargs=(self.semaphores, os.getpid()),
                                             env=ONE_THREAD, context=context)
-        self.futures = [self.executor.submit(_worker_main, i, block.spec, spec, self.t0,
+        self.futures = [self.executor.submit(_worker_main, i, hosted, block.spec, spec, self.t0,
                                              worker_spin)
-                        for i in range(n)]
+                        for i, hosted in enumerate(self.hosts)]
         # The pids loky just started: should this process die while they are
         # still starting up (before they could ask to die with it), the
         # janitor ends them.
@@ -227,7 +237,7 @@ class ProcessesBackend(PoolBackend):
             late = self.watch.late(barrier._arrive, barrier.generation)
         if late >= 0:
             self.abort()
-            raise late_error(late, int(self.block["pids"][late]), self.spec.timeout)
+            raise late_error(self.hosts[late], self._pid(late), self.spec.timeout)
         if not broken and not any(f.done() for f in self.futures):
             return
         self.abort()
@@ -236,14 +246,17 @@ class ProcessesBackend(PoolBackend):
             error = future.exception(timeout=0) if future.done() else None
             if error is not None and not isinstance(error, BrokenBarrierError) \
                     and "Terminated" not in type(error).__name__:
-                raise WorkerError(f"worker {i} failed: {type(error).__name__}: {error}") \
-                    from error
-        i = laggard(self.block, self.spec.workers)
+                raise WorkerError(f"{worker_name(self.hosts[i])} failed: "
+                                  f"{type(error).__name__}: {error}") from error
+        i = laggard(self.block, len(self.hosts))
         if i is None:
             if broken:
                 return
             raise WorkerError("a worker process stopped unexpectedly; the run was stopped")
-        raise late_error(i, int(self.block["pids"][i]), self.spec.timeout, died=True)
+        raise late_error(self.hosts[i], self._pid(i), self.spec.timeout, died=True)
+
+    def _pid(self, party):
+        return int(self.block["pids"][self.hosts[party][0]])
 
     def abort(self):
         self.block["flags"][0] = 1

@@ -37,7 +37,7 @@ class ThreadsBackend(PoolBackend):
 
     def _work(self, worker):
         try:
-            run_worker(worker, self.block, self.slots, self.span_barrier, self.step_barrier,
+            run_worker([worker], self.block, self.slots, self.span_barrier, self.step_barrier,
                        self.spec.make_aggregator(), self.spec, t0=self.t0, lock=self.lock)
         except threading.BrokenBarrierError:
             pass  # another party failed or the run was stopped; that one reports
