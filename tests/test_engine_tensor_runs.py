@@ -118,7 +118,7 @@ def test_more_workers_than_cores_share_one_process_per_core(monkeypatch):
                 assert broker.backend.hosts == [(0, 1), (2, 3, 4)]
                 assert len(worker_children()) == 2 + 1  # and the janitor
                 assert len(set(broker.backend.block["pids"])) == 2
-            for epoch in range(2):
+            for _ in range(2):
                 broker.run_epoch(np.arange(len(X)), 0.5)
             assert set(broker.trace["worker"]) == set(range(5))
     assert np.array_equal(model.params, serial.params)

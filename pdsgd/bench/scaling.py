@@ -246,7 +246,8 @@ def add_parser(subparsers):
                  run=_run_args, table=format_table)
     p.add_argument("--dataset", default="mnist-5k")
     p.add_argument("--samples", type=positive_int, default=2000,
-                   help="samples per pass (default 2000); a timing repeats passes for at least 0.25 s")
+                   help="samples per pass (default 2000); a timing repeats passes for "
+                   f"at least {MIN_SECONDS:g} s")
     p.add_argument("--repeats", type=positive_int, default=3)
     p.add_argument("--workers", type=int_list, default=GRID["workers"], metavar="1,2,4,8")
     p.add_argument("--micro-batch", type=int_list, default=GRID["micro_batch"], metavar="1,16")

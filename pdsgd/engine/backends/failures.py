@@ -61,7 +61,10 @@ def late_error(hosted, pid, timeout, died=None):
 
 
 def worker_name(hosted):
-    """``worker 3``, or ``workers 2-3`` for a process that runs several (:func:`pdsgd.engine.tensor.hosts`)."""
+    """``worker 3``, or ``workers 2-3`` for a process that runs several.
+
+    See :func:`pdsgd.engine.tensor.hosts`.
+    """
     if len(hosted) == 1:
         return f"worker {hosted[0]}"
     return f"workers {hosted[0]}-{hosted[-1]}"

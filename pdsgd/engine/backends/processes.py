@@ -1,5 +1,8 @@
 """The processes backend: N long-lived loky worker processes around shared memory.
 
+(Under tensor parallelism with more workers than cores: one process per core,
+each running several workers in turns; see :func:`pdsgd.engine.tensor.hosts`.)
+
 * The workers start once per run (a fresh loky executor, shut down at close, so
   none outlives the run) and stay: each runs :func:`pdsgd.engine.backends.pool.run_worker`
   until told to stop.
@@ -78,7 +81,10 @@ def _barriers(block, semaphores, party, spin, timeout, spec, step=True):
 
 
 def _worker_main(party, hosted, block_spec, spec, t0, spin):
-    """Entry point of process ``party``, which runs the workers ``hosted`` (a module function, so it pickles)."""
+    """Entry point of process ``party``, which runs the workers ``hosted``.
+
+    A module function, so that it pickles.
+    """
     block = SharedArrays.attach(block_spec)
     span, step = _barriers(block, _SEMAPHORES, party, (spin, spin), spec.timeout, spec)
     try:
