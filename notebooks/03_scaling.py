@@ -241,7 +241,9 @@ splits
 # moves N partial outputs of N b samples and 10 classes, and each worker
 # updates only its half of the weights, which stays in its own core's cache.
 # Which one is faster depends on the machine, N and b: try `micro-batch b`
-# 16 in the panel, or N = 4 on this machine's cores. `make reproduce`
+# 16 in the panel, or N = 4 on this machine's cores (with more tensor-parallel
+# workers than cores, each process runs several workers in turns, and the
+# timeline shows them one after another). `make reproduce`
 # measures both strategies against N and b (its "Two ways to split the work"
 # figure and table show where each wins), and counts what each moves per
 # iteration.
