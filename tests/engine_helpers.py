@@ -119,7 +119,7 @@ def interrupt_a_cli_run(out, *options, within=10.0):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         workers = [p for p in parent.children(recursive=True)
-                   if "resource_tracker" not in " ".join(_cmdline(p))]
+                   if "resource_tracker" not in " ".join(cmdline(p))]
         if len(workers) >= 2 and any(n.startswith("pdsgd_") for n in shm_segments(proc.pid)):
             break  # the workers run and their block exists: training has started
         time.sleep(0.1)
@@ -140,7 +140,8 @@ def interrupt_a_cli_run(out, *options, within=10.0):
     return seconds
 
 
-def _cmdline(process):
+def cmdline(process):
+    """``process``'s command line as a list, or [] once it has gone."""
     try:
         return process.cmdline()
     except psutil.Error:

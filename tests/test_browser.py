@@ -14,6 +14,7 @@ browser download is not used) and the ``playwright`` Python package. Without
 them the test is skipped, except in CI (``CI=true``), where it fails.
 """
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("PDSGD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
+VIEWPORT = {"width": 1400, "height": 1000}
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 NOTEBOOK = "02_parallel_sgd.ipynb"
 SYNC_NOTEBOOK = "06_without_the_barrier.ipynb"  # the straggler panel's sync controls
@@ -163,15 +165,23 @@ def page(lab):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            run_all(page, f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+            page = browser.new_page(viewport=VIEWPORT)
+            with screenshot_on_failure(page, tmp_path / "failure.png"):
+                run_all(page, f"{base}/lab/tree/{NOTEBOOK}?token={token}")
             yield page
-        except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"))
-            print(f"screenshot of the failure: {tmp_path / 'failure.png'}")
-            raise
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def screenshot_on_failure(page, path):
+    """Save a screenshot of ``page`` at ``path`` if the block fails, then fail."""
+    try:
+        yield
+    except Exception:
+        page.screenshot(path=str(path))
+        print(f"screenshot of the failure: {path}")
+        raise
 
 
 RUN_IN_KERNEL = """async (code) => {
@@ -333,16 +343,13 @@ def sync_page(page, lab):
     """Notebook 06 (the straggler panel with its sync controls) in a second tab of the same
     Chromium (Playwright's sync API runs one instance at a time), every cell run."""
     base, token, _, tmp_path = lab
-    tab = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    tab = page.context.browser.new_page(viewport=VIEWPORT)
     try:
         # A workspace of its own: the default one, which the first tab saved, would open
         # notebook 02 beside it.
-        run_all(tab, f"{base}/lab/workspaces/sync/tree/{SYNC_NOTEBOOK}?reset&token={token}")
+        with screenshot_on_failure(tab, tmp_path / "failure-06.png"):
+            run_all(tab, f"{base}/lab/workspaces/sync/tree/{SYNC_NOTEBOOK}?reset&token={token}")
         yield tab
-    except Exception:
-        tab.screenshot(path=str(tmp_path / "failure-06.png"))
-        print(f"screenshot of the failure: {tmp_path / 'failure-06.png'}")
-        raise
     finally:
         tab.close()
 

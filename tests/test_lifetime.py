@@ -15,6 +15,7 @@ import time
 
 import psutil
 import pytest
+from engine_helpers import cmdline
 
 from pdsgd.engine.lifetime import Janitor, die_with_parent, names_of
 
@@ -35,18 +36,11 @@ def _wait_until_training(pid, workers, timeout=90):
     """Wait until process ``pid`` has its block in /dev/shm and its workers are training."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        workers_up = [p for p in _tree(pid) if "LokyProcess" in " ".join(_cmdline(p))]
+        workers_up = [p for p in _tree(pid) if "LokyProcess" in " ".join(cmdline(p))]
         if len(workers_up) >= workers and any(n.startswith("pdsgd_") for n in names_of(pid)):
             return
         time.sleep(0.05)
     pytest.fail(f"process {pid} did not start {workers} workers within {timeout} s")
-
-
-def _cmdline(p):
-    try:
-        return p.cmdline()
-    except psutil.Error:
-        return []
 
 
 def _ended(p):
@@ -63,7 +57,7 @@ def assert_nothing_left(pid, tree, since):
         if not alive and not names_of(pid):
             return time.monotonic() - since
         time.sleep(0.02)
-    alive = [(p.pid, " ".join(_cmdline(p))[-60:]) for p in tree if not _ended(p)]
+    alive = [(p.pid, " ".join(cmdline(p))[-60:]) for p in tree if not _ended(p)]
     pytest.fail(f"{WITHIN} s after the end of process {pid}: alive {alive}, "
                 f"/dev/shm {names_of(pid)}")
 

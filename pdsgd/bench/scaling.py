@@ -224,9 +224,11 @@ def format_row(r):
 
 def format_table(result):
     """The result of :func:`run` as a fixed-width table."""
+    # Results written before timings had a shortest length do not name one.
+    window = (f"timings of at least {result['min_seconds']:g} s, "
+              if "min_seconds" in result else "")
     lines = [f"BSP scaling, {'-'.join(map(str, result['sizes']))}, {result['dataset']}, "
-             f"{result['samples']} samples per pass, timings of at least "
-             f"{result.get('min_seconds', 0):g} s, "
+             f"{result['samples']} samples per pass, {window}"
              f"{result['repeats']} repeats interleaved with the best sequential path (medians)",
              f"{'backend':<10} {'split':<7} {'aggregate':<11} {'N':>3} {'b':>3} "
              f"{'samples/s':>10} {'seq/s':>10} {'vs seq':>7} {'range':>11} "

@@ -60,20 +60,19 @@ class TensorTurns:
         for worker in self.pool:
             worker.attach(self.block)
             worker.follow(self.pool[0])
-        self.times = np.zeros((spec.workers + 1, spec.span, 3, 2))
+        self.times = np.zeros((spec.workers + 1, spec.span, 3, 2)) if spec.trace else None
+        self.rows = None if self.times is None else [_flat(t) for t in self.times[:-1]]
 
     def run_span(self, span, lr, first, t0):
         """Run ``span`` (see :meth:`pdsgd.engine.backends.base.Backend.run_span`)."""
-        times = self.times if self.spec.trace else None
-        if times is not None:
-            times[:, :span.count] = 0.0
+        if self.times is not None:
+            self.times[:, :span.count] = 0.0
         for worker in self.pool:
             worker.load()
-        rows = None if times is None else [_flat(times[i]) for i in range(len(self.pool))]
-        run_turns(self.pool, span.indices, span.n_rows, span.count, lr, rows, t0)
+        run_turns(self.pool, span.indices, span.n_rows, span.count, lr, self.rows, t0)
         for worker in self.pool:
             worker.store()
-        return None if times is None else from_times(times[:, :span.count], first)
+        return None if self.times is None else from_times(self.times[:, :span.count], first)
 
 
 def run_turns(workers, schedule, n_rows_of, count, lr, times, t0, cross=None):
@@ -97,9 +96,9 @@ def run_turns(workers, schedule, n_rows_of, count, lr, times, t0, cross=None):
         the other workers' turns are the crossing, and no wait is recorded.
     """
     clock = time.perf_counter
-    # Each worker's six doubles per iteration: (compute, wait, aggregate) x (start, end).
     phases = 1 if workers[0].fast else crossings(len(workers[0].sizes) - 1) + 1
     for k in range(count):
+        # j: iteration k's six doubles, (compute, wait, aggregate) x (start, end)
         n_rows, parity, j = int(n_rows_of[k]), k & 1, 6 * k
         steps = [w.iteration(schedule[k], n_rows, lr, parity) for w in workers]
         for phase in range(phases):

@@ -134,8 +134,11 @@ class ProcessesBackend(PoolBackend):
 
     @functools.cached_property
     def hosts(self):
-        """The workers each process runs: one each, or, under tensor parallelism with
-        more workers than cores, one process per core (:func:`pdsgd.engine.tensor.hosts`)."""
+        """The workers each process runs, one tuple per process.
+
+        One worker each; under tensor parallelism with more workers than
+        cores, one process per core (:func:`pdsgd.engine.tensor.hosts`).
+        """
         n = self.spec.workers
         if self.spec.parallel == "tensor":
             return hosts(n, min(n, usable_cores()))
