@@ -29,6 +29,8 @@
 # * where an iteration's time goes (computing, waiting, aggregating), and a
 #   cost model that explains why the curve flattens, then falls, once N passes
 #   the number of cores;
+# * the machine's own ceiling: how much faster copies of the sequential
+#   program that never wait run at once, and what of the gap is the engine's;
 # * the other way to split the work, by the network's units (tensor
 #   parallelism): the same accuracy, a different time, and far fewer numbers
 #   crossing between the workers.
@@ -194,6 +196,32 @@ print(f"per sample: sequential {model.sequential * us:.0f} us, compute {model.co
 print(f"the speedup no number of workers exceeds: {model.limit():.1f}")
 plots.plot_cost_model(model, measured=[(r["workers"], r["speedup"]) for r in speedups],
                       n_max=32, train_size=P)
+
+# %% [markdown]
+# ## The machine's own ceiling
+#
+# Every speedup above divides by the sequential program running *alone*. Can
+# this machine even run C programs C times as fast as one? Ask it: run one
+# copy of the sequential program per core, all at once, each on its own
+# samples, sharing nothing and never waiting for each other, and compare their
+# combined rate with one copy alone (`pdsgd bench ceiling` does the same from
+# the command line). No engine that splits the same work can beat that ceiling,
+# unless splitting makes the work itself cheaper (a slice of the weights that
+# fits a cache the whole matrix did not: the next section does exactly that).
+
+# %%
+top = scaling.machine_ceiling(P, repeats)
+print(scaling.ceiling_in_words(top, speedups))
+
+# %% [markdown]
+# What to look for: the copies never wait, so what they miss of C is the
+# machine's, not the engine's: caches and memory shared between the cores, a
+# clock that runs faster while only one core is busy, other programs taking a
+# core for a moment, and on many laptops and cloud machines "cores" that are
+# two hardware threads of one physical core, which share its arithmetic
+# units. The gap between the engine's speedup and the ceiling is what working
+# together costs. On the seed's machine, past 16 hardware threads even the
+# copies would stop gaining: there is no core left for the next one.
 
 # %% [markdown]
 # ## Split the network, not the data

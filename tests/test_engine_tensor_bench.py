@@ -7,6 +7,7 @@ import pytest
 from pdsgd.bench.scaling import format_table, parse_engine, run
 from pdsgd.cli import main
 from pdsgd.errors import PdsgdError
+from pdsgd.machine import usable_cores
 
 
 def test_engines_name_their_split():
@@ -33,6 +34,24 @@ def test_a_small_grid_has_a_split_column_and_interleaved_baselines():
     table = format_table(json.loads(json.dumps(result)))  # as read back from --json
     assert "split" in table and "tensor  -" in table and "data    central" in table
     assert "timings of at least 0.02 s" in table
+    # The ceiling: copies of the sequential path at once, timed in the same repeats.
+    copies = min(2, usable_cores())
+    for r in rows:
+        if r["workers"] == 1 or copies == 1:
+            assert "ceiling" not in r
+        else:
+            lo, hi = r["ceiling_range"]
+            assert r["copies"] == copies and 0 < lo <= r["ceiling"] <= hi
+            assert r["of_ceiling"] > 0
+    assert ("ceiling: min(N, cores) copies" in table) == (copies > 1)
+
+
+def test_the_ceiling_can_be_left_out():
+    result = run(samples=32, repeats=1, workers=(2,), micro_batches=(1,),
+                 engines=("serial:tensor",), progress=lambda line: None, min_seconds=0.01,
+                 with_ceiling=False)
+    assert "ceiling" not in result["rows"][0]
+    assert "ceiling:" not in format_table(result)
 
 
 def test_a_bad_engine_is_refused_in_one_line_before_anything_runs(capsys):

@@ -17,10 +17,17 @@ per-repeat ratios (the spread is their range). A timing lasts at least
 :data:`MIN_SECONDS` (both sides train the same number of passes over the
 samples), so that one hiccup of the machine is a small part of it. For b = 1 the table also
 compares with the naive NumPy loop of ``pdsgd bench sequential``.
+
+The ``ceiling`` column is what the machine itself allows: in every repeat of a
+cell with N >= 2, min(N, cores) copies of the sequential path run at once
+(:mod:`pdsgd.bench.ceiling`), and their combined rate is divided by the
+sequential path's in the same repeat. An engine near its ceiling has little
+left to gain on this machine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -29,6 +36,7 @@ import psutil
 from threadpoolctl import threadpool_limits
 
 from pdsgd.arguments import int_list, positive_int
+from pdsgd.bench.ceiling import Copies, ceiling
 from pdsgd.bench.common import load_samples, median_rate, register
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
@@ -101,23 +109,30 @@ def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, 
 
 
 def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1,
-                min_seconds=MIN_SECONDS):
+                min_seconds=MIN_SECONDS, copies=None):
     """One cell, its repeats interleaved with the best sequential path's (``threads`` BLAS threads).
 
     Each timing repeats passes over the samples until the sequential path
     takes ``min_seconds`` (measured on a warm-up pass); both sides run as many.
+    With ``copies`` (a :class:`~pdsgd.bench.ceiling.Copies` prepared for
+    ``micro_batch``) and N >= 2, every repeat also times min(N, copies)
+    sequential copies at once: the machine's ceiling in the same moments.
 
     Returns
     -------
     dict
         ``samples_per_s`` (engine, median), ``sequential_per_s`` (median of
         the interleaved sequential runs), ``speedup`` (median of the per-repeat
-        ratios), ``speedup_range`` and ``memory_mb``.
+        ratios), ``speedup_range`` and ``memory_mb``; with the ceiling also
+        ``copies``, ``ceiling`` (median of the per-repeat combined rates of the
+        copies over the sequential path's), ``ceiling_range`` and ``of_ceiling``
+        (median of the per-repeat speedups over the ceiling).
     """
     backend, parallel, aggregate = parse_engine(engine)
     order = np.arange(len(X))
     sequential = SequentialRunner(MLP(sizes), X, T, micro_batch)
-    engine_s, sequential_s = [], []
+    engine_s, sequential_s, ceilings = [], [], []
+    k = min(workers, copies.count) if copies is not None else 0
     with _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch) as broker:
         broker.run_epoch(order[:64 * workers * micro_batch], 0.1)  # warm-up: workers started
         with threadpool_limits(limits=threads):
@@ -126,15 +141,24 @@ def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1,
             with threadpool_limits(limits=threads):
                 sequential_s.append(_seconds(lambda: sequential.run_epoch(order, 0.1), passes))
             engine_s.append(_seconds(lambda: broker.run_epoch(order, 0.1), passes))
+            if k >= 2:
+                ceilings.append(ceiling(sequential_s[-1], copies.together(passes, k)))
         memory = _tree_memory_mb()
     ratios = np.array(sequential_s) / np.array(engine_s)
-    return {"backend": backend, "parallel": parallel, "aggregate": broker.spec.aggregate,
-            "workers": workers, "micro_batch": micro_batch,
-            "samples_per_s": passes * len(X) / float(np.median(engine_s)),
-            "sequential_per_s": passes * len(X) / float(np.median(sequential_s)),
-            "passes": passes,
-            "speedup": float(np.median(ratios)),
-            "speedup_range": [float(ratios.min()), float(ratios.max())], "memory_mb": memory}
+    row = {"backend": backend, "parallel": parallel, "aggregate": broker.spec.aggregate,
+           "workers": workers, "micro_batch": micro_batch,
+           "samples_per_s": passes * len(X) / float(np.median(engine_s)),
+           "sequential_per_s": passes * len(X) / float(np.median(sequential_s)),
+           "passes": passes, **_median_and_range("speedup", ratios), "memory_mb": memory}
+    if ceilings:  # per repeat: a moment when the machine was slow lowers both alike
+        row.update(copies=k, **_median_and_range("ceiling", ceilings),
+                   of_ceiling=float(np.median(ratios / np.array(ceilings))))
+    return row
+
+
+def _median_and_range(name, values):
+    return {name: float(np.median(values)),
+            f"{name}_range": [float(np.min(values)), float(np.max(values))]}
 
 
 def _seconds(run, passes=1):
@@ -172,8 +196,12 @@ def _tree_memory_mb():
 
 def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
         micro_batches=GRID["micro_batch"], engines=GRID["engines"], progress=print,
-        min_seconds=MIN_SECONDS):
-    """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts)."""
+        min_seconds=MIN_SECONDS, with_ceiling=True):
+    """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts).
+
+    With ``with_ceiling``, cells with N >= 2 also time min(N, cores) copies of
+    the sequential path at once in every repeat (:mod:`pdsgd.bench.ceiling`).
+    """
     for engine in engines:
         parse_engine(engine)  # a typo fails before anything is measured
     X, T = load_samples(dataset, samples)
@@ -181,21 +209,28 @@ def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
     result = {"dataset": dataset, "samples": len(X), "repeats": repeats,
               "sizes": list(sizes), "machine": machine_facts(), "baselines": {}, "rows": [],
               "min_seconds": min_seconds}
-    for b in micro_batches:
-        base = sequential_rates(X, T, b, repeats, sizes)
-        one, every = base["sequential (1 BLAS threads)"], base["sequential (all BLAS threads)"]
-        threads = 1 if one >= every else usable_cores()
-        result["baselines"][b] = {**base, "best sequential": max(one, every)}
-        progress(f"b={b}: best sequential {max(one, every):,.0f} samples/s "
-                 f"({'one BLAS thread' if threads == 1 else 'all BLAS threads'})")
-        for engine in engines:
-            for n in workers:
-                row = engine_cell(X, T, engine, n, b, repeats, sizes, threads, min_seconds)
-                for key, name in (("vs_naive", "naive NumPy loop"), ("vs_torch", "PyTorch CPU")):
-                    if name in base:
-                        row[key] = row["samples_per_s"] / base[name]
-                result["rows"].append(row)
-                progress(format_row(row))
+    count = min(max(workers), usable_cores()) if with_ceiling else 0
+    with contextlib.ExitStack() as stack:
+        copies = stack.enter_context(Copies(dataset, samples, sizes, count)) if count > 1 else None
+        for b in micro_batches:
+            if copies is not None:  # first: once it returns they are up, and idle
+                copies.prepare(b)
+            base = sequential_rates(X, T, b, repeats, sizes)
+            one, every = base["sequential (1 BLAS threads)"], base["sequential (all BLAS threads)"]
+            threads = 1 if one >= every else usable_cores()
+            result["baselines"][b] = {**base, "best sequential": max(one, every)}
+            progress(f"b={b}: best sequential {max(one, every):,.0f} samples/s "
+                     f"({'one BLAS thread' if threads == 1 else 'all BLAS threads'})")
+            for engine in engines:
+                for n in workers:
+                    row = engine_cell(X, T, engine, n, b, repeats, sizes, threads, min_seconds,
+                                      copies)
+                    for key, name in (("vs_naive", "naive NumPy loop"),
+                                      ("vs_torch", "PyTorch CPU")):
+                        if name in base:
+                            row[key] = row["samples_per_s"] / base[name]
+                    result["rows"].append(row)
+                    progress(format_row(row))
     return result
 
 
@@ -216,10 +251,12 @@ def format_row(r):
     """One table line."""
     naive, torch = (f"{r[k]:>8.2f}x" if k in r else f"{'':>9}" for k in ("vs_naive", "vs_torch"))
     lo, hi = r["speedup_range"]
+    top = (f"{r['ceiling']:>6.2f}x {100 * r['of_ceiling']:>4.0f}%" if "of_ceiling" in r
+           else f"{r['ceiling']:>6.2f}x {'':>5}" if "ceiling" in r else f"{'':>13}")
     return (f"{r['backend']:<10} {r['parallel']:<7} {r['aggregate'] or '-':<11} "
             f"{r['workers']:>3} {r['micro_batch']:>3} {r['samples_per_s']:>10,.0f} "
             f"{r['sequential_per_s']:>10,.0f} {r['speedup']:>6.2f}x {lo:>5.2f}-{hi:<5.2f} "
-            f"{naive} {torch} {r['memory_mb']:>7.0f}")
+            f"{top} {naive} {torch} {r['memory_mb']:>7.0f}")
 
 
 def format_table(result):
@@ -231,11 +268,16 @@ def format_table(result):
              f"{result['samples']} samples per pass, {window}"
              f"{result['repeats']} repeats interleaved with the best sequential path (medians)",
              f"{'backend':<10} {'split':<7} {'aggregate':<11} {'N':>3} {'b':>3} "
-             f"{'samples/s':>10} {'seq/s':>10} {'vs seq':>7} {'range':>11} "
-             f"{'vs naive':>9} {'vs torch':>9} {'mem MB':>7}"]
+             f"{'samples/s':>10} {'seq/s':>10} {'vs seq':>7} {'range':>11} {'ceiling':>7} "
+             f"{'share':>5} {'vs naive':>9} {'vs torch':>9} {'mem MB':>7}"]
     for b, base in result["baselines"].items():
         lines.append(f"-- b={b}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in base.items()))
         lines += [format_row(r) for r in result["rows"] if r["micro_batch"] == int(b)]
+    if any("ceiling" in r for r in result["rows"]):
+        lines.append("ceiling: min(N, cores) copies of the sequential path (one BLAS thread "
+                     "each) at once, their combined rate over the sequential path's, in the "
+                     "same repeats: what the machine gives work that never waits; share: "
+                     "vs seq over the ceiling, median of the per-repeat ratios")
     if "trace_overhead" in result:
         lines.append(f"trace recording overhead: {100 * result['trace_overhead']:.1f}%")
     return "\n".join(lines)
@@ -257,11 +299,14 @@ def add_parser(subparsers):
                    metavar="BACKEND:AGGREGATE|BACKEND:tensor,...")
     p.add_argument("--trace-overhead", action="store_true",
                    help="also measure what recording the trace costs")
+    p.add_argument("--no-ceiling", dest="ceiling", action="store_false",
+                   help="do not time copies of the sequential path at once (the ceiling "
+                   "column), which adds one timing to every repeat of a cell with N >= 2")
 
 
 def _run_args(args):
     result = run(args.dataset, args.samples, args.repeats, args.workers, args.micro_batch,
-                 args.engines)
+                 args.engines, with_ceiling=args.ceiling)
     if args.trace_overhead:
         result["trace_overhead"] = trace_overhead(args.dataset, args.samples)
     return result

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pdsgd.course.lessons import crossing_line
-from pdsgd.machine import machine_key
+from pdsgd.bench import ceiling
+from pdsgd.course.lessons import crossing_line, pick
+from pdsgd.machine import machine_key, usable_cores
 from pdsgd.study.analysis import speedup_table
 from pdsgd.study.costmodel import bytes_moved
 from pdsgd.study.experiment import Cell, dataset_id, summarize
@@ -188,3 +189,37 @@ def splits_in_words(table):
             f"{int(data['numbers per iteration']):,} numbers between the workers and tensor "
             f"parallelism {int(tensor['numbers per iteration']):,}, "
             + (f"{fewer:.0f}x fewer." if fewer >= 1 else f"{1 / fewer:.0f}x more."))
+
+
+def machine_ceiling(train_size, repeats):
+    """The machine's ceiling at b = 1 (:func:`pdsgd.bench.ceiling.measure`), at the notebook's P.
+
+    One copy of the sequential path per usable core, timed at once against one
+    alone, ``repeats`` rounds in turn; None on a machine with one usable core.
+    """
+    if usable_cores() < 2:
+        return None
+    return ceiling.measure("mnist-5k", train_size, micro_batches=(1,), repeats=repeats,
+                           min_seconds=pick(0.3, 0.05), progress=lambda line: None)
+
+
+def ceiling_in_words(top, speedups):
+    """The engine's speedup at N = cores beside the machine's ceiling, in sentences.
+
+    ``top`` is :func:`machine_ceiling`'s result, ``speedups`` the rows of
+    :func:`pdsgd.study.analysis.speedup_table`.
+    """
+    if top is None:
+        return "One usable core: there is no ceiling to measure, and nothing to run in parallel."
+    k, row = top["copies"], top["rows"][0]
+    lo, hi = row["ceiling_range"]
+    text = (f"{k} copies of the sequential program at once ran {row['ceiling']:.2f}x as fast "
+            f"as one alone ({lo:.2f}x-{hi:.2f}x over {top['repeats']} rounds), where {k}.00x "
+            f"would be perfect: the machine itself lost {k - row['ceiling']:.2f}.")
+    engine = [r["speedup"] for r in speedups if r["workers"] == k and r["micro_batch"] == 1]
+    if engine:
+        lost = row["ceiling"] - float(np.median(engine))
+        text += (f" The engine with N = {k} reached {np.median(engine):.2f}x: working together "
+                 + (f"cost it another {lost:.2f}." if lost > 0 else
+                    f"cost it nothing more; it beat the copies by {-lost:.2f}."))
+    return text

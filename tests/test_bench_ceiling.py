@@ -1,0 +1,117 @@
+"""The machine's ceiling: copies of the sequential path at once, which nothing outlives."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from engine_helpers import worker_children
+
+from pdsgd.bench.ceiling import Copies, ceiling
+from pdsgd.cli import main
+from pdsgd.errors import PdsgdError
+
+SIZES = (784, 8, 10)
+
+
+def test_the_ceiling_is_the_copies_combined_rate_over_the_rate_alone():
+    assert ceiling(1.0, [1.0, 1.0]) == pytest.approx(2.0)  # two copies, each as fast as alone
+    assert ceiling(1.0, [2.0, 2.0]) == pytest.approx(1.0)  # each at half speed: no gain
+    assert ceiling(1.0, [1.0, 4.0]) == pytest.approx(1.25)  # one copy starved
+
+
+def test_copies_run_on_command_and_leave_nothing_behind():
+    before = {p.pid for p in worker_children()}
+    with Copies("synthetic", 64, SIZES, 2) as copies:
+        pids = {p.pid for p in copies.procs}
+        assert pids <= {p.pid for p in worker_children()}
+        copies.prepare(4)
+        both, one = copies.together(3), copies.together(3, count=1)
+        assert len(both) == 2 and len(one) == 1 and min(both + one) > 0
+    assert not pids & {p.pid for p in worker_children()}
+    assert {p.pid for p in worker_children()} <= before
+
+
+def test_a_copy_that_dies_is_named_in_one_line():
+    with Copies("synthetic", 64, SIZES, 2) as copies:
+        copies.prepare(1)
+        victim = copies.procs[1]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(10)
+        with pytest.raises(PdsgdError, match=rf"copy \(pid {victim.pid}\) .* died") as error:
+            copies.together(1)
+        assert "\n" not in str(error.value)
+
+
+SCRIPT = """
+from pdsgd.bench.ceiling import Copies
+copies = Copies("synthetic", 64, (784, 8, 10), 2)
+copies.prepare(1)
+print(*(p.pid for p in copies.procs), flush=True)
+import time
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_copies_die_with_a_killed_benchmark():
+    # No ``if __name__ == "__main__"`` guard in the script: the copies must not need one.
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(psutil.pid_exists(p) for p in pids):
+            time.sleep(0.05)
+        alive = [p for p in pids if psutil.pid_exists(p)
+                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        assert not alive, f"copies {alive} outlived the benchmark"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_pdsgd_bench_ceiling_prints_each_b_beside_the_ideal(capsys, tmp_path):
+    out = tmp_path / "ceiling.json"
+    assert main(["bench", "ceiling", "--dataset", "synthetic", "--samples", "64",
+                 "--micro-batch", "1,4", "--repeats", "2", "--copies", "2",
+                 "--json", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()  # each row as measured, then the table
+    assert lines[-3].startswith("The machine's ceiling: 2 copies")
+    assert [line.split()[0] for line in lines[-2:]] == ["b=1", "b=4"]
+    assert all("ideal 2.00x" in line for line in lines[-2:])
+    rows = json.loads(out.read_text())["rows"]
+    for row in rows:
+        lo, hi = row["ceiling_range"]
+        assert 0 < lo <= row["ceiling"] <= hi and row["alone_per_s"] > 0
+
+
+def test_one_copy_is_refused_in_one_line(capsys):
+    assert main(["bench", "ceiling", "--copies", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the ceiling needs at least 2 copies" in err and "--copies 2" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_the_notebook_sets_the_engine_beside_the_ceiling_in_words():
+    from pdsgd.course.scaling import ceiling_in_words
+
+    top = {"copies": 2, "repeats": 3,
+           "rows": [{"micro_batch": 1, "ceiling": 1.9, "ceiling_range": [1.8, 1.95]}]}
+    speedups = [{"workers": 2, "micro_batch": 1, "speedup": 0.8},
+                {"workers": 2, "micro_batch": 16, "speedup": 1.7},
+                {"workers": 4, "micro_batch": 1, "speedup": 0.5}]
+    words = ceiling_in_words(top, speedups)
+    assert "ran 1.90x as fast as one alone (1.80x-1.95x over 3 rounds)" in words
+    assert "the machine itself lost 0.10" in words
+    assert "N = 2 reached 0.80x: working together cost it another 1.10" in words
+    beaten = ceiling_in_words(top, [{"workers": 2, "micro_batch": 1, "speedup": 2.0}])
+    assert "beat the copies by 0.10" in beaten
+    assert "N = 2" not in ceiling_in_words(top, [])  # no engine cell at N = cores: no comparison
+    assert "One usable core" in ceiling_in_words(None, speedups)
