@@ -9,7 +9,7 @@ import time
 
 import psutil
 import pytest
-from engine_helpers import worker_children
+from engine_helpers import shm_segments, worker_children
 
 from pdsgd.bench.ceiling import Copies, ceiling
 from pdsgd.cli import main
@@ -36,6 +36,14 @@ def test_copies_run_on_command_and_leave_nothing_behind():
     assert {p.pid for p in worker_children()} <= before
 
 
+def test_traffic_between_the_cores_leaves_no_shared_memory_behind():
+    with Copies("synthetic", 64, SIZES, 2) as copies:
+        for shared in (True, False):
+            seconds = copies.traffic(SIZES, 50, shared)
+            assert len(seconds) == 2 and min(seconds) > 0
+    assert not shm_segments()
+
+
 def test_a_copy_that_dies_is_named_in_one_line():
     with Copies("synthetic", 64, SIZES, 2) as copies:
         copies.prepare(1)
@@ -52,18 +60,21 @@ from pdsgd.bench.ceiling import Copies
 copies = Copies("synthetic", 64, (784, 8, 10), 2)
 copies.prepare(1)
 print(*(p.pid for p in copies.procs), flush=True)
-import time
-time.sleep(120)
+copies.traffic((784, 8, 10), 10**9, True)  # killed while the copies move a shared block
 """
 
 
 @pytest.mark.slow
-def test_copies_die_with_a_killed_benchmark():
+def test_copies_and_their_shared_block_die_with_a_killed_benchmark():
     # No ``if __name__ == "__main__"`` guard in the script: the copies must not need one.
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]
         assert len(pids) == 2
+        deadline = time.monotonic() + 30
+        while not shm_segments(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shm_segments(proc.pid), "the traffic's shared block never appeared"
         proc.kill()
         proc.wait(10)
         deadline = time.monotonic() + 5
@@ -72,6 +83,9 @@ def test_copies_die_with_a_killed_benchmark():
         alive = [p for p in pids if psutil.pid_exists(p)
                  and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
         assert not alive, f"copies {alive} outlived the benchmark"
+        while shm_segments(proc.pid) and time.monotonic() < deadline + 5:
+            time.sleep(0.05)
+        assert not shm_segments(proc.pid)
     finally:
         proc.kill()
         proc.wait()
@@ -83,13 +97,17 @@ def test_pdsgd_bench_ceiling_prints_each_b_beside_the_ideal(capsys, tmp_path):
                  "--micro-batch", "1,4", "--repeats", "2", "--copies", "2",
                  "--json", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()  # each row as measured, then the table
-    assert lines[-3].startswith("The machine's ceiling: 2 copies")
-    assert [line.split()[0] for line in lines[-2:]] == ["b=1", "b=4"]
-    assert all("ideal 2.00x" in line for line in lines[-2:])
-    rows = json.loads(out.read_text())["rows"]
-    for row in rows:
+    assert lines[-4].startswith("The machine's ceiling: 2 copies")
+    assert [line.split()[0] for line in lines[-3:-1]] == ["b=1", "b=4"]
+    assert all("ideal 2.00x" in line for line in lines[-3:-1])
+    result = json.loads(out.read_text())
+    for row in result["rows"]:
         lo, hi = row["ceiling_range"]
         assert 0 < lo <= row["ceiling"] <= hi and row["alone_per_s"] > 0
+    traffic = result["traffic"]
+    lo, hi = traffic["ratio_range"]
+    assert traffic["shared_us"] > 0 and traffic["private_us"] > 0 and lo <= traffic["ratio"] <= hi
+    assert "weights between the cores: each of 2 copies writes half of a 200x785 layer" in lines[-1]
 
 
 def test_one_copy_is_refused_in_one_line(capsys):
@@ -115,3 +133,5 @@ def test_the_notebook_sets_the_engine_beside_the_ceiling_in_words():
     assert "beat the copies by 0.10" in beaten
     assert "N = 2" not in ceiling_in_words(top, [])  # no engine cell at N = cores: no comparison
     assert "One usable core" in ceiling_in_words(None, speedups)
+    top["rows"][0]["ceiling"] = 2.09
+    assert "the machine lost nothing this time" in ceiling_in_words(top, speedups)

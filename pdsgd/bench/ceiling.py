@@ -15,7 +15,9 @@ same samples, and times them all at once. ``pdsgd bench ceiling``
 (:func:`measure`) times them against the sequential path alone, in turns;
 ``pdsgd bench scaling`` does so in every repeat of a cell with N >= 2,
 between the sequential path alone and the engine, so that the ceiling, the
-engine and its baseline meet the same moments of a shared machine.
+engine and its baseline meet the same moments of a shared machine. The last
+line of ``pdsgd bench ceiling`` is what the copies do not measure: the cost of
+moving weights between the cores (:mod:`pdsgd.bench.cache_traffic`).
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from joblib.externals.loky.backend import get_context
 from threadpoolctl import threadpool_limits
 
 from pdsgd.arguments import int_list, positive_int
-from pdsgd.bench.common import load_samples, register
-from pdsgd.engine.lifetime import die_with_parent
+from pdsgd.bench.cache_traffic import format_traffic, measure_traffic, traffic
+from pdsgd.bench.common import load_samples, median_and_range, register
+from pdsgd.engine.lifetime import Janitor, die_with_parent
 from pdsgd.engine.sequential import SequentialRunner
+from pdsgd.engine.shm import SharedArrays
 from pdsgd.errors import PdsgdError
 from pdsgd.machine import machine_facts, usable_cores
 from pdsgd.mlp import MLP
@@ -52,6 +56,8 @@ def _copy_main(conn, parent, dataset, samples, sizes):
             runner = SequentialRunner(MLP(sizes), X, T, value)
             runner.run_epoch(order, 0.1)
             conn.send(0.0)
+        elif command == "traffic":  # value: (block spec, party, iterations, shared)
+            conn.send(traffic(*value))
         else:  # "run", value: passes over the samples
             start = time.perf_counter()
             for _ in range(value):
@@ -113,13 +119,34 @@ class Copies:
         """Seconds each of the first ``count`` copies (all) took for ``passes`` passes, at once."""
         return self._ask(("run", passes), self.count if count is None else count)
 
-    def _ask(self, message, count):
-        pairs = list(zip(self.conns[:count], self.procs, strict=False))
+    def traffic(self, sizes, iterations, shared):
+        """Seconds the first two copies took for sharded-like traffic.
+
+        See :func:`pdsgd.bench.cache_traffic.traffic`.
+
+        The matrix is the first layer of ``sizes`` (with its bias column),
+        in a shared block that a janitor unlinks should this process die.
+        """
+        janitor = Janitor()
+        block = SharedArrays({"weights": ((sizes[1], sizes[0] + 1), np.float64),
+                              "arrive": ((2,), np.int64)})
+        try:
+            janitor.track(block.name)
+            return self._ask(("traffic", (block.spec, 0, iterations, shared)), 1,
+                             [("traffic", (block.spec, 1, iterations, shared))])
+        finally:
+            block.close()
+            janitor.close()
+
+    def _ask(self, message, count, others=()):
+        # ``others``: a message of its own for each of the next copies.
+        messages = [message] * count + list(others)
+        pairs = list(zip(self.conns[:len(messages)], self.procs, strict=False))
         try:
             # Sent to all first, so that they start together; ``proc`` names the
             # copy that failed, in the error below.
-            for conn, proc in pairs:  # noqa: B007
-                conn.send(message)
+            for (conn, proc), m in zip(pairs, messages, strict=True):  # noqa: B007
+                conn.send(m)
             answers = []
             for conn, proc in pairs:
                 if not conn.poll(ANSWER_TIMEOUT):
@@ -185,7 +212,11 @@ def measure(dataset="mnist-5k", samples=2000, copies=None, micro_batches=(1, 16)
     -------
     dict
         JSON-ready: per b, the rate alone (``alone_per_s``, median), ``ceiling``
-        (median of the per-round ratios, see :func:`ceiling`) and ``ceiling_range``.
+        (median of the per-round ratios, see :func:`ceiling`) and ``ceiling_range``;
+        and ``traffic``: microseconds per iteration of two copies moving half of
+        the first layer between the cores (``shared_us``) against keeping it
+        private (``private_us``), in rounds in turn
+        (:mod:`pdsgd.bench.cache_traffic`).
     """
     count = usable_cores() if copies is None else copies
     if count < 2:
@@ -206,10 +237,11 @@ def measure(dataset="mnist-5k", samples=2000, copies=None, micro_batches=(1, 16)
                 ratios.append(ceiling(alone[-1], group.together(passes)))
             row = {"micro_batch": b, "passes": passes,
                    "alone_per_s": passes * len(X) / float(np.median(alone)),
-                   "ceiling": float(np.median(ratios)),
-                   "ceiling_range": [float(min(ratios)), float(max(ratios))]}
+                   **median_and_range("ceiling", ratios)}
             result["rows"].append(row)
             progress(format_row(row, count))
+        result["traffic"] = measure_traffic(group, sizes, repeats, min_seconds)
+        progress(format_traffic(result["traffic"], sizes))
     return result
 
 
@@ -227,6 +259,8 @@ def format_table(result):
              f"({'-'.join(map(str, result['sizes']))}, {result['dataset']}, one BLAS thread "
              f"each) at once against one alone, {result['repeats']} rounds in turn (medians)"]
     lines += [format_row(r, result["copies"]) for r in result["rows"]]
+    if "traffic" in result:
+        lines.append(format_traffic(result["traffic"], result["sizes"]))
     return "\n".join(lines)
 
 

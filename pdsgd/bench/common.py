@@ -56,3 +56,9 @@ def median_rate(run, n_samples, repeats):
         run()
         times.append(time.perf_counter() - start)
     return n_samples / float(np.median(times))
+
+
+def median_and_range(name, values):
+    """``{name: median, name_range: [min, max]}`` of ``values``, as JSON-ready floats."""
+    return {name: float(np.median(values)),
+            f"{name}_range": [float(np.min(values)), float(np.max(values))]}

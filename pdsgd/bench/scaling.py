@@ -37,7 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from pdsgd.arguments import int_list, positive_int
 from pdsgd.bench.ceiling import Copies, ceiling
-from pdsgd.bench.common import load_samples, median_rate, register
+from pdsgd.bench.common import load_samples, median_and_range, median_rate, register
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.errors import PdsgdError
@@ -149,16 +149,11 @@ def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1,
            "workers": workers, "micro_batch": micro_batch,
            "samples_per_s": passes * len(X) / float(np.median(engine_s)),
            "sequential_per_s": passes * len(X) / float(np.median(sequential_s)),
-           "passes": passes, **_median_and_range("speedup", ratios), "memory_mb": memory}
+           "passes": passes, **median_and_range("speedup", ratios), "memory_mb": memory}
     if ceilings:  # per repeat: a moment when the machine was slow lowers both alike
-        row.update(copies=k, **_median_and_range("ceiling", ceilings),
+        row.update(copies=k, **median_and_range("ceiling", ceilings),
                    of_ceiling=float(np.median(ratios / np.array(ceilings))))
     return row
-
-
-def _median_and_range(name, values):
-    return {name: float(np.median(values)),
-            f"{name}_range": [float(np.min(values)), float(np.max(values))]}
 
 
 def _seconds(run, passes=1):

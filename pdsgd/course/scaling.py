@@ -213,9 +213,12 @@ def ceiling_in_words(top, speedups):
         return "One usable core: there is no ceiling to measure, and nothing to run in parallel."
     k, row = top["copies"], top["rows"][0]
     lo, hi = row["ceiling_range"]
+    lost = k - row["ceiling"]
     text = (f"{k} copies of the sequential program at once ran {row['ceiling']:.2f}x as fast "
             f"as one alone ({lo:.2f}x-{hi:.2f}x over {top['repeats']} rounds), where {k}.00x "
-            f"would be perfect: the machine itself lost {k - row['ceiling']:.2f}.")
+            + (f"would be perfect: the machine itself lost {lost:.2f}." if lost > 0 else
+               f"would be perfect: the machine lost nothing this time (above {k}.00x is the "
+               "rounds' noise)."))
     engine = [r["speedup"] for r in speedups if r["workers"] == k and r["micro_batch"] == 1]
     if engine:
         lost = row["ceiling"] - float(np.median(engine))
