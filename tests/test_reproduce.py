@@ -215,6 +215,20 @@ def test_the_user_sets_the_grid():
     cells = build_cells(customize(quick, workers=(1, 8)), 4000)
     assert cells["timeline"][0].workers == 8  # the profile's N = 2 is not in the grid
     assert customize(quick) is quick
+    # What is split: one set of curves per strategy, in the strategies' own order.
+    assert customize(quick, parallel=("tensor", "data")).strategies == ("data", "tensor")
+    only = customize(quick, parallel=("tensor",))
+    assert only.strategies == ("tensor",) and "--parallel tensor" in only.notes[-1]
+
+
+def test_one_strategy_alone_gets_its_curves_and_its_sweep(tmp_path):
+    study = reproduce(tmp_path, tiny_profile(strategies=("tensor",), batch_sweep=(1, 4)),
+                      progress=False, formats=("png",))
+    assert {r["strategy"] for r in study["speedup"] + study["sweep"]} == {"tensor"}
+    assert {c["curve"] for c in study["claims"]} == {"tensor, b = 1", "tensor, b = 4"}
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "## Speedup against b" in report and "## Two ways to split the work" not in report
+    assert "It runs the seed's iteration" in report and "Both run" not in report
 
 
 @pytest.mark.parametrize("grid,message", [
@@ -225,6 +239,8 @@ def test_the_user_sets_the_grid():
     (dict(backend="sequential"), "backend='sequential' is unknown"),
     (dict(dataset="cifar"), "dataset='cifar' is unknown"),
     (dict(repeats=0), "repeats=0 must be a positive integer"),
+    (dict(parallel=("data", "model")), "parallel='model' is unknown: choose one of data, tensor"),
+    (dict(parallel=()), "needs at least one split"),
 ])
 def test_a_bad_grid_is_refused_in_one_line(grid, message):
     with pytest.raises(OptionError) as err:
@@ -242,6 +258,7 @@ def test_a_bad_grid_is_refused_in_one_line(grid, message):
     (["--max-train-size", "5000"], "--max-train-size 5000 asks for more than"),
     (["--backend", "sequential"], "argument --backend: invalid choice"),
     (["--dataset", "fashion"], "argument --dataset: invalid choice"),
+    (["--parallel", "model"], "--parallel model is unknown: choose one of data, tensor"),
 ])
 def test_the_cli_refuses_a_bad_grid_before_anything_runs(tmp_path, capsys, argv, message):
     out = tmp_path / "results"

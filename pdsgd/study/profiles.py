@@ -147,7 +147,7 @@ PROFILES = {
 
 #: The grid options of ``pdsgd reproduce``, as :func:`customize` takes them.
 GRID_OPTIONS = ("workers", "max_workers", "train_sizes", "max_train_size", "micro_batch",
-                "repeats", "epochs", "dataset", "backend")
+                "repeats", "epochs", "dataset", "backend", "parallel")
 
 
 def powers_of_two(top):
@@ -188,7 +188,8 @@ def customize(profile, **grid):
         ``train_sizes``, ``micro_batch`` (sequences of positive integers);
         ``max_workers`` (N = 1, 2, 4, ... up to it); ``max_train_size`` (the
         profile's sizes below it, and it); ``repeats``, ``epochs`` (timing and
-        accuracy runs); ``dataset``; ``backend``.
+        accuracy runs); ``dataset``; ``backend``; ``parallel`` (the strategies
+        timed: a sequence of ``"data"`` and ``"tensor"``).
 
     Raises
     ------
@@ -226,6 +227,13 @@ def customize(profile, **grid):
         changes["datasets"] = (choice("dataset", grid["dataset"], DATASETS),)
     if "backend" in grid:
         changes["backend"] = choice("backend", grid["backend"], tuple(BACKENDS))
+    if "parallel" in grid:
+        chosen = tuple(grid["parallel"])
+        if not chosen:
+            raise OptionError("parallel", "", "needs at least one split: data, tensor or both")
+        # In the strategies' own order (data first, the seed's), each once.
+        changes["strategies"] = tuple(s for s in STRATEGIES if s in {
+            choice("parallel", s, tuple(STRATEGIES)) for s in chosen})
     if not changes:
         return profile
     custom = {**profile.custom, **{k: _written(v) for k, v in grid.items()}}

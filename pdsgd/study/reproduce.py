@@ -153,6 +153,9 @@ def add_parser(subparsers):
     grid.add_argument("--epochs", type=positive_int, help="epochs of every run")
     grid.add_argument("--dataset", choices=DATASETS)
     grid.add_argument("--backend", choices=tuple(BACKENDS), help="the engine's backend")
+    grid.add_argument("--parallel", type=lambda text: tuple(text.split(",")),
+                      metavar="data,tensor",
+                      help="what is split, one set of curves each (default: both)")
     p.set_defaults(func=main)
 
 

@@ -58,7 +58,8 @@ def where_each_wins(sweep):
 
 
 def sweep_section(study):
-    """``## Two ways to split the work``: the sweep over b (figure, table, sentences)."""
+    """``## Two ways to split the work`` (or ``## Speedup against b``, for one strategy):
+    the sweep over b (figure, table, sentences)."""
     sweep = study.get("sweep") or []
     if not sweep:
         return []
@@ -74,14 +75,17 @@ def sweep_section(study):
     rows = [[b] + [_speedup(cells[(s, b)]) if (s, b) in cells else "" for s in strategies]
             + [_kb(moved[(s, b)]["bytes"]) if (s, b) in moved else "" for s in strategies]
             for b in bs]
+    # One strategy (``pdsgd reproduce --parallel tensor``): its sweep, with nothing beside it.
+    both = len(strategies) > 1
     return [
-        "## Two ways to split the work",
+        "## Two ways to split the work" if both else "## Speedup against b",
         "![speedup against b](speedup_vs_batch.png)",
         " ".join(f"**{s.capitalize()} parallelism** {SPLITS.get(s, '')}." for s in strategies)
-        + f" Both run the seed's iteration, minibatch SGD with batch N b, so they learn the "
-          f"same weights; only the time differs. Here N = {n} and P = {p:,}, each b timed "
-          f"against the sequential run at the same b (median of the repeats, their range in "
-          f"brackets).",
+        + (" Both run the seed's iteration, minibatch SGD with batch N b, so they learn the "
+           "same weights; only the time differs." if both else
+           " It runs the seed's iteration, minibatch SGD with batch N b.")
+        + f" Here N = {n} and P = {p:,}, each b timed against the sequential run at the same "
+          f"b (median of the repeats, their range in brackets).",
         table(header, rows),
         "\n\n".join(where_each_wins(sweep)),
     ]
