@@ -18,14 +18,8 @@ from pdsgd.data.datasets import load_dataset
 from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.machine import usable_cores
 from pdsgd.study.experiment import Cell, run_grid, summarize
-from pdsgd.study.profiles import (
-    PROFILES,
-    build_cells,
-    customize,
-    machine_workers,
-    powers_of_two,
-    tiny_profile,
-)
+from pdsgd.study.grid import customize, powers_of_two
+from pdsgd.study.profiles import PROFILES, build_cells, machine_workers, tiny_profile
 from pdsgd.study.reference import load_studies, render_index
 from pdsgd.study.reproduce import load_profile_data, reproduce
 from pdsgd.train import train

@@ -12,7 +12,8 @@ import json
 import pytest
 from data_helpers import needs_fashion_mnist
 
-from pdsgd.study.profiles import PROFILES, build_cells, customize
+from pdsgd.study.grid import customize
+from pdsgd.study.profiles import PROFILES, build_cells
 from pdsgd.study.reproduce import reproduce
 
 pytestmark = [pytest.mark.slow, needs_fashion_mnist]

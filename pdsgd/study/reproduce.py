@@ -29,7 +29,8 @@ from pdsgd.errors import DataError, PdsgdError
 from pdsgd.files import write_json
 from pdsgd.study.analysis import analyse, draw_figures, save_seed_defaults
 from pdsgd.study.experiment import machine_facts, run_grid
-from pdsgd.study.profiles import GRID_OPTIONS, PROFILES, build_cells, check_sizes, customize
+from pdsgd.study.grid import GRID_OPTIONS, check_sizes, customize
+from pdsgd.study.profiles import PROFILES, build_cells
 from pdsgd.study.reference import reference_dir, write_index
 from pdsgd.study.report import write_report
 
