@@ -88,7 +88,7 @@ class Copies:
     """
 
     def __init__(self, dataset, samples, sizes, count):
-        self.count, self.procs, self.conns = count, [], []
+        self.count, self.procs, self.conns, self._janitor = count, [], [], None
         # loky's processes start without running the caller's __main__ again
         # (a script with no ``if __name__ == "__main__"`` guard works).
         context = get_context("loky")
@@ -120,23 +120,22 @@ class Copies:
         return self._ask(("run", passes), self.count if count is None else count)
 
     def traffic(self, sizes, iterations, shared):
-        """Seconds the first two copies took for sharded-like traffic.
+        """Seconds the first two copies took for sharded-like traffic
+        (:func:`pdsgd.bench.cache_traffic.traffic`).
 
-        See :func:`pdsgd.bench.cache_traffic.traffic`.
-
-        The matrix is the first layer of ``sizes`` (with its bias column),
-        in a shared block that a janitor unlinks should this process die.
+        The matrix is the first layer of ``sizes`` (with its bias column), in
+        a fresh shared block that a janitor unlinks should this process die.
         """
-        janitor = Janitor()
+        if self._janitor is None:  # one for all the calls: starting one takes a while
+            self._janitor = Janitor()
         block = SharedArrays({"weights": ((sizes[1], sizes[0] + 1), np.float64),
                               "arrive": ((2,), np.int64)})
         try:
-            janitor.track(block.name)
+            self._janitor.track(block.name)
             return self._ask(("traffic", (block.spec, 0, iterations, shared)), 1,
                              [("traffic", (block.spec, 1, iterations, shared))])
         finally:
             block.close()
-            janitor.close()
 
     def _ask(self, message, count, others=()):
         # ``others``: a message of its own for each of the next copies.
@@ -174,6 +173,9 @@ class Copies:
         for conn in self.conns:
             conn.close()
         self.procs, self.conns = [], []
+        janitor, self._janitor = self._janitor, None
+        if janitor is not None:  # last: the blocks are unlinked, the copies gone
+            janitor.close()
 
 
 def ceiling(alone_seconds, together_seconds):
