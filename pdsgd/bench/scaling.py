@@ -206,7 +206,8 @@ def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
               "min_seconds": min_seconds}
     count = min(max(workers), usable_cores()) if with_ceiling else 0
     with contextlib.ExitStack() as stack:
-        copies = stack.enter_context(Copies(dataset, samples, sizes, count)) if count > 1 else None
+        copies = (stack.enter_context(Copies(dataset, len(X), sizes, count)) if count > 1
+                  else None)
         for b in micro_batches:
             if copies is not None:  # first: once it returns they are up, and idle
                 copies.prepare(b)
