@@ -113,11 +113,11 @@ class Copies:
 
     def prepare(self, micro_batch):
         """Give every copy a fresh sequential path at batch ``micro_batch``, warmed up."""
-        self._ask(("prepare", micro_batch), self.count)
+        self._ask([("prepare", micro_batch)] * self.count)
 
     def together(self, passes, count=None):
         """Seconds each of the first ``count`` copies (all) took for ``passes`` passes, at once."""
-        return self._ask(("run", passes), self.count if count is None else count)
+        return self._ask([("run", passes)] * (self.count if count is None else count))
 
     def traffic(self, sizes, iterations, shared):
         """Seconds the first two copies took for sharded-like traffic
@@ -132,20 +132,19 @@ class Copies:
                               "arrive": ((2,), np.int64)})
         try:
             self._janitor.track(block.name)
-            return self._ask(("traffic", (block.spec, 0, iterations, shared)), 1,
-                             [("traffic", (block.spec, 1, iterations, shared))])
+            return self._ask([("traffic", (block.spec, party, iterations, shared))
+                              for party in (0, 1)])
         finally:
             block.close()
 
-    def _ask(self, message, count, others=()):
-        # ``others``: a message of its own for each of the next copies.
-        messages = [message] * count + list(others)
+    def _ask(self, messages):
+        """Send ``messages[i]`` to copy ``i``, all first (so that they start together), then
+        collect the answers."""
         pairs = list(zip(self.conns[:len(messages)], self.procs, strict=False))
         try:
-            # Sent to all first, so that they start together; ``proc`` names the
-            # copy that failed, in the error below.
-            for (conn, proc), m in zip(pairs, messages, strict=True):  # noqa: B007
-                conn.send(m)
+            # ``proc`` names the copy that failed, in the error below.
+            for (conn, proc), message in zip(pairs, messages, strict=True):  # noqa: B007
+                conn.send(message)
             answers = []
             for conn, proc in pairs:
                 if not conn.poll(ANSWER_TIMEOUT):

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from pdsgd.engine.shm import checksum
+from pdsgd.engine.shm import checksum, flat
 from pdsgd.engine.slots import ResultSlots
 from pdsgd.engine.sync import (
     UPDATE_DTYPE,
@@ -134,12 +134,9 @@ class _Span:
         self.iterations, self.parts, self.sizes = span_blocks(self.n_rows, self.n, self.b)
         self.stages = [ResultSlots(block, stage_tag(r), worker.model.n_layers)
                        for r in range(BUFFERS)]
-        # The shared words as flat memoryviews: reading or storing one costs tens
-        # of nanoseconds, a NumPy element several times more, and a worker
-        # touches them a dozen times per gradient.
+        # A worker touches these shared words a dozen times per gradient.
         self.count, self.log, self.held, self.applied = (
-            memoryview(block[name]).cast("B").cast("q")
-            for name in ("sync_count", "sync_log", "sync_held", "sync_applied"))
+            flat(block[name]) for name in ("sync_count", "sync_log", "sync_held", "sync_applied"))
         self.used = block["sync_used"][self.i]
         self.scale_of = (-self.lr / self.n_rows[self.iterations]).tolist()
         self.size_of, self.iteration_of = self.sizes.tolist(), self.iterations.tolist()

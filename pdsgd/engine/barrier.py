@@ -44,6 +44,8 @@ import time
 
 import numpy as np
 
+from pdsgd.engine.shm import flat
+
 BrokenBarrierError = threading.BrokenBarrierError
 _yield = getattr(os, "sched_yield", lambda: None)
 #: Fast crossings in a row after which an adaptive party spins again.
@@ -98,14 +100,12 @@ class CyclicBarrier:
         self.parties = len(arrive)
         self.party = party
         # memoryviews: reading a few ints costs ~0.1 us, a NumPy reduction ~1 us.
-        self._arrive = memoryview(arrive).cast("B").cast("q")
-        self._sleeping = memoryview(sleeping).cast("B").cast("q")
-        self._flags = memoryview(flags).cast("B").cast("q")
+        self._arrive, self._sleeping, self._flags = flat(arrive), flat(sleeping), flat(flags)
         self._sems = semaphores
         self.generation = int(arrive[party])
         self.spin, self.timeout, self.poll = spin, timeout, poll
         self.adaptive = adaptive
-        self._stamps = None if stamps is None else memoryview(stamps).cast("B").cast("d")
+        self._stamps = None if stamps is None else flat(stamps)
         self._budget = spin  # this wait's spin time: the adaptive part
         self._fast = 0
         self.spun = self.blocked = 0  # crossings completed spinning / asleep (for the curious)

@@ -59,6 +59,7 @@ from threading import BrokenBarrierError
 import numpy as np
 from scipy.linalg import blas
 
+from pdsgd.engine.shm import flat
 from pdsgd.engine.trace import AGGREGATOR, TRACE_DTYPE
 
 #: One row per applied gradient (``TrainResult.updates``).
@@ -268,7 +269,7 @@ class Waits:
 
     def __init__(self, flags, timeout, spin, check=None, beats=None, index=0):
         self.flags, self.timeout, self.spin, self.check = flags, timeout, spin, check
-        self.beats = None if beats is None else memoryview(beats).cast("B").cast("d")
+        self.beats = None if beats is None else flat(beats)
         self.index = index
 
     def beat(self):

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from pdsgd.engine.shm import SharedArrays
+from pdsgd.engine.shm import SharedArrays, flat
 from pdsgd.engine.tensor import crossing_fields, crossings
 from pdsgd.engine.trace import from_times
 
@@ -61,7 +61,7 @@ class TensorTurns:
             worker.attach(self.block)
             worker.follow(self.pool[0])
         self.times = np.zeros((spec.workers + 1, spec.span, 3, 2)) if spec.trace else None
-        self.rows = None if self.times is None else [_flat(t) for t in self.times[:-1]]
+        self.rows = None if self.times is None else [flat(t) for t in self.times[:-1]]
 
     def run_span(self, span, lr, first, t0):
         """Run ``span`` (see :meth:`pdsgd.engine.backends.base.Backend.run_span`)."""
@@ -139,8 +139,7 @@ def run_tensor_host(workers, block, span_barrier, step_barrier, spec, *, t0, sto
         worker.follow(workers[0])
     control, lr_box, schedule = block["control"], block["lr"], block["schedule"]
     n_rows_of = block["n_rows"]
-    # memoryviews: a store costs tens of nanoseconds, a NumPy one several times more
-    times = [_flat(block["trace"][w.index]) for w in workers] if spec.trace else None
+    times = [flat(block["trace"][w.index]) for w in workers] if spec.trace else None
     span_wait = {} if check is None else {"check": check}
     while True:
         span_barrier.wait(**span_wait)
@@ -153,8 +152,3 @@ def run_tensor_host(workers, block, span_barrier, step_barrier, spec, *, t0, sto
         for worker in workers:
             worker.store()
         span_barrier.wait(**span_wait)
-
-
-def _flat(array):
-    """``array`` as a flat memoryview of doubles."""
-    return memoryview(array).cast("B").cast("d")

@@ -25,7 +25,7 @@ from threading import BrokenBarrierError
 import numpy as np
 
 from pdsgd.engine.backends.base import Backend, WorkerError
-from pdsgd.engine.shm import SharedArrays, checksum, nbytes
+from pdsgd.engine.shm import SharedArrays, checksum, flat, nbytes
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.tensor import crossing_fields
 from pdsgd.engine.tensor_run import run_tensor_host
@@ -235,9 +235,7 @@ def run_worker(workers, block, slots, span_barrier, step_barrier, aggregator, sp
     clock, i = time.perf_counter, worker.index
     control, lr_box, schedule = block["control"], block["lr"], block["schedule"]
     n_rows_of = block["n_rows"]
-    # This worker's (span, phase, start/end) times as flat doubles: a memoryview
-    # store costs a few tens of nanoseconds, a NumPy one several times more.
-    times = memoryview(block["trace"][i]).cast("B").cast("d")
+    times = flat(block["trace"][i])  # this worker's (span, phase, start/end) times
     span_wait = {} if check is None else {"check": check}
     while True:
         span_barrier.wait(**span_wait)
