@@ -28,10 +28,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.admission import admit_engine
 from pdsgd.engine.backends import DEFAULT_BACKEND, get_backend
+from pdsgd.engine.blas import one_blas_thread
 from pdsgd.engine.data_generator import DataGenerator
 from pdsgd.engine.shuffle import n_iterations
 from pdsgd.engine.sync import UPDATE_DTYPE, bsp_updates, shift, updates_count
@@ -97,7 +97,7 @@ class Broker:
             return
         # One BLAS thread for every GEMM in this process: the results then do
         # not depend on the machine's thread count, and backends agree bit for bit.
-        self._limits = threadpool_limits(limits=1)
+        self._limits = one_blas_thread()
         self.t0 = time.perf_counter()
         self.started = True
         try:
@@ -114,7 +114,7 @@ class Broker:
         try:
             self.backend.close()
         finally:
-            self._limits.restore_original_limits()
+            self._limits.__exit__(None, None, None)
 
     def __enter__(self):
         self.start()

@@ -8,8 +8,7 @@ with ``N`` workers and micro-batch ``b`` must equal this runner with batch
 
 from __future__ import annotations
 
-from threadpoolctl import threadpool_limits
-
+from pdsgd.engine.blas import one_blas_thread
 from pdsgd.engine.shuffle import n_iterations
 
 
@@ -34,7 +33,7 @@ class SequentialRunner:
     def __enter__(self):
         # One BLAS thread: at batch 1 a second thread only adds hand-offs, and a
         # BLAS thread spinning on a busy core slows every step many times over.
-        self._limits = threadpool_limits(limits=1)
+        self._limits = one_blas_thread()
         return self
 
     def __exit__(self, *exc):
@@ -44,7 +43,7 @@ class SequentialRunner:
         """Give BLAS back its usual number of threads."""
         limits, self._limits = getattr(self, "_limits", None), None
         if limits is not None:
-            limits.restore_original_limits()
+            limits.__exit__(None, None, None)
 
     def iterations(self, n_samples):
         """Number of steps in an epoch of ``n_samples`` samples."""
