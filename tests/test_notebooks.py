@@ -14,10 +14,9 @@ import re
 import time
 from pathlib import Path
 
+import jupytext
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-jupytext = pytest.importorskip("jupytext")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 COURSE = ["01_the_network", "02_parallel_sgd", "03_scaling", "04_the_barrier",
