@@ -55,8 +55,9 @@ def test_warmup_trains_each_epoch_at_its_rate(small, engine):
     (dict(warmup_epochs=1.5, lr_rule="linear"), "warmup_epochs=1.5 must be a whole number"),
 ])
 def test_bad_warmup_is_refused_in_one_line(small, kwargs, match):
-    with pytest.raises(PdsgdError, match=match):
+    with pytest.raises(PdsgdError, match=match) as err:
         train(small, hidden=(4,), epochs=1, **kwargs)
+    assert "\n" not in str(err.value), f"not one line: {err.value!r}"
 
 
 def test_cli_warmup_flag_reaches_train_and_is_named_when_wrong(tmp_path, capsys):
@@ -65,6 +66,7 @@ def test_cli_warmup_flag_reaches_train_and_is_named_when_wrong(tmp_path, capsys)
     assert main([*quick, "--out", str(tmp_path / "bad"), "--warmup-epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert "--warmup-epochs 1 applies to --lr-rule linear only" in err
+    assert err.count("\n") == 1, f"not one line of stderr: {err!r}"
     assert not (tmp_path / "bad").exists()
     assert main([*quick, "--out", str(tmp_path / "ok"), "--lr-rule", "linear",
                  "--warmup-epochs", "1"]) == 0
