@@ -43,12 +43,14 @@ def test_a_refusal_names_the_panels_controls(data):
 def test_each_run_adds_a_row_and_a_histogram(data):
     panel = widgets.StragglerPanel(data, train_size=100, delay_ms=1.0, backend="threads",
                                    window=4)
+    results = []
     for choice, s in (("bsp", None), ("ssp", 2), ("async", None), ("ssp", 2)):
         panel.sync.value = choice
         if s is not None:
             panel.staleness.value = s
         panel.run()
         assert panel.error is None, panel.error
+        results.append(panel.result)
         # The timeline, each worker's totals, the staleness histograms of the runs so far.
         assert len(panel.figures) == 3
     assert [r["sync"] for r in panel.runs] == ["bsp", "ssp s=2", "async", "ssp s=2"]
@@ -57,6 +59,22 @@ def test_each_run_adds_a_row_and_a_histogram(data):
     bsp, ssp = panel.runs[0], panel.runs[1]
     assert bsp["staleness max"] == 0 and bsp["staleness mean"] == 0
     assert all(0 <= r["waiting"] <= 1 and r["samples/s"] > 0 for r in panel.runs)
+    for r, result in zip(panel.runs, results, strict=True):
+        # Waiting: the workers' barrier waits over their waits and computing, from the
+        # run's own trace.
+        t = result.trace
+        party = t["worker"] != tr.AGGREGATOR
+        seconds = t["end"] - t["start"]
+        wait = seconds[party & (t["phase"] == tr.WAIT)].sum()
+        compute = seconds[party & (t["phase"] == tr.COMPUTE)].sum()
+        assert r["waiting"] == pytest.approx(wait / (wait + compute), rel=1e-9)
+        if r["sync"] == "bsp":
+            # Every one of BSP's P / (N b) iterations waits at the barrier for the
+            # straggler, at least delay_ms longer each: the run cannot beat that (one
+            # iteration of slack for where the clock starts).
+            config = result.config
+            its = -(-100 // (config["workers"] * config["micro_batch"]))
+            assert r["samples/s"] <= 100 / ((its - 1) * 1e-3), (r["samples/s"], its)
     table = panel.messages.outputs[1]["data"]["text/html"]
     assert "ssp s=2" in table and "staleness max" in table and ssp["sync"] in table
     assert "Where one iteration's time went" in "".join(
