@@ -267,5 +267,5 @@ def verify(name, printed):
             c.failures.append(f"it printed {line.strip()!r}")
     for label in TRUE_LINES.get(name, ()):
         c.expect(f"{label}: True" in printed.splitlines(), f"no line {label + ': True'!r}")
-    CHECKS[name](c)
+    CHECKS.get(name, lambda c: None)(c)  # a notebook without checks: test_notebooks flags it
     return c.failures
