@@ -12,7 +12,8 @@ which a grid ran, and checks it round by round:
   calls it);
 * ``pdsgd bench scaling``: each cell's engine timings take turns with the sequential
   path's (and the ceiling's copies), repeat by repeat;
-* ``pdsgd bench neighbours``, ``pdsgd bench sequential``, ``pdsgd bench ceiling`` and
+* ``pdsgd bench neighbours``, ``pdsgd bench sequential``, ``pdsgd bench ceiling`` (the
+  copies at once against one alone, and its cache traffic) and
   :func:`pdsgd.course.lessons.interleaved` (the course's own timings).
 """
 
@@ -223,6 +224,21 @@ def test_bench_ceiling_times_alone_and_together_in_turns(monkeypatch):
     ceiling_bench.measure("synthetic", 16, copies=2, micro_batches=(1,), repeats=3,
                           min_seconds=0.0, progress=lambda line: None)
     assert events == ["b=1", "copies x1"] + ["copies x1", "copies x2"] * 3
+
+
+def test_bench_ceilings_cache_traffic_times_private_and_shared_in_turns():
+    from pdsgd.bench.cache_traffic import measure_traffic
+
+    events = []
+
+    class Group:
+        def traffic(self, sizes, iterations, shared):
+            events.append("shared" if shared else "private")
+            return [1e-6 * iterations, 1e-6 * iterations]
+
+    measure_traffic(Group(), (784, 200, 10), repeats=3, min_seconds=0.0)
+    # One probe to size the timings, then (private, shared) round after round.
+    assert events == ["private"] + ["private", "shared"] * 3
 
 
 def test_the_courses_timings_take_turns():
