@@ -21,8 +21,8 @@ except ModuleNotFoundError:  # Python 3.10
     tomllib = None
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Distributions whose import name differs from their name (none so far).
-IMPORT_NAMES = {}
+#: Distributions whose import name differs from their name.
+IMPORT_NAMES = {"mkdocs-material": "material"}
 
 
 def _read_project(text):
