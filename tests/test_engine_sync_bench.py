@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from pdsgd.bench.sync import format_table, run, setting_options
+from pdsgd.bench.sync import format_table
 from pdsgd.cli import main
 from pdsgd.engine.sync import histogram
 from pdsgd.plots import plot_staleness, plot_sync_tradeoff
+from pdsgd.study.sync_sweep import run, setting_options
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from pdsgd.engine.modes import AGGREGATIONS
 from pdsgd.errors import OptionError
 from pdsgd.mlp import MLP
 from pdsgd.study import experiment
-from pdsgd.train import LR_RULES
+from pdsgd.train import LR_RULES, TrainingStopped, train
 
 
 @pytest.fixture(scope="module")
@@ -488,3 +488,18 @@ def test_compare_splits_runs_both_and_says_what_it_measured(data, capsys):
     slower.loc["tensor", "test accuracy"] += 0.01
     words = scaling.splits_in_words(slower)
     assert "data parallelism trained 4.00x as fast" in words and "which differ" in words
+
+
+def test_the_status_counts_one_worker_and_the_epoch_a_stop_cut_short(data):
+    assert widgets.TrainingPanel(data, workers=1, backend="threads").starting() == \
+        "starting 1 worker (threads)"
+    assert widgets.TrainingPanel(data, workers=3, backend="threads").starting() == \
+        "starting 3 workers (threads)"
+    assert widgets.StragglerPanel(data).starting().startswith("starting 2 workers (")
+    ticks = iter(range(10**6))
+    with pytest.raises(TrainingStopped) as info:
+        train(data, hidden=(8,), epochs=3, workers=1, backend="serial", span=1,
+              stop=lambda: next(ticks) > 20, on_step=lambda model, samples: time.sleep(0.005))
+    status = panel_module._timing(info.value)
+    assert status.endswith("s starting 1 worker)"), status
+    assert float(status[1:status.index(" s training")]) >= 0.1, status

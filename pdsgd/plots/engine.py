@@ -81,7 +81,7 @@ def plot_staleness(histograms, ax=None):
 def plot_sync_tradeoff(rows, ax=None):
     """Samples/s against test accuracy after the same samples, one point per setting.
 
-    ``rows`` are rows of ``pdsgd bench sync`` (:func:`pdsgd.bench.sync.run`) for
+    ``rows`` are rows of ``pdsgd bench sync`` (:func:`pdsgd.study.sync_sweep.run`) for
     one N, b and straggler: ``setting``, ``samples_per_s``, ``test_accuracy`` and,
     when present, every repeat's ``rates`` and ``accuracies`` (drawn as bars from
     the smallest to the largest).
