@@ -503,3 +503,27 @@ def test_the_status_counts_one_worker_and_the_epoch_a_stop_cut_short(data):
     status = panel_module._timing(info.value)
     assert status.endswith("s starting 1 worker)"), status
     assert float(status[1:status.index(" s training")]) >= 0.1, status
+
+
+def test_a_scratch_folder_of_a_killed_kernel_goes_the_next_time(tmp_path, monkeypatch):
+    import subprocess
+    import tempfile
+
+    from pdsgd.course import scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a kernel that was killed: its process id is free
+    left = tmp_path / f"pdsgd-03-{gone.pid}-abc"
+    left.mkdir()
+    (left / "cell.json").write_text("{}")
+    mine = scratch.scratch_folder("03")
+    other = scratch.scratch_folder("03-solutions")  # another notebook's: left alone
+    assert not left.exists()
+    assert Path(mine.name).is_dir() and Path(other.name).is_dir()
+    assert Path(mine.name).name.startswith(f"pdsgd-03-{os.getpid()}-")
+    again = scratch.scratch_folder("03")  # a living kernel's folder stays
+    assert Path(mine.name).is_dir()
+    for folder in (mine, other, again):
+        folder.cleanup()
+    assert not any(tmp_path.iterdir())
