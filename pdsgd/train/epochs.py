@@ -30,7 +30,10 @@ def resume_from(path, model, config):
 
 
 class _StopRequested(Exception):
-    """Raised between iterations to leave the runner cleanly (its ``with`` closes it)."""
+    """Raised between iterations to leave the runner cleanly (its ``with`` closes it).
+
+    Its argument, when given, is the ``time.perf_counter()`` at which training stopped.
+    """
 
 
 def stop_check(stop):
@@ -111,9 +114,10 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
             if saving and (t + 1) % every == 0:
                 save(epoch, t + 1, epoch)
             if stopping is not None and stopping():
+                stopped_at = time.perf_counter()  # training ends here, not when workers close
                 if checkpoint is not None:
                     save(epoch, t + 1, epoch)  # resume goes on from here
-                raise _StopRequested
+                raise _StopRequested(stopped_at)
         return on_iteration
 
     started, start = time.perf_counter(), None  # start: of the epoch in progress
@@ -148,8 +152,8 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
                     save(epoch + 1, 0, epoch)
                 if on_epoch is not None:
                     on_epoch(epoch + 1, history)
-    except _StopRequested:
-        cut_short = 0.0 if start is None else time.perf_counter() - start
+    except _StopRequested as request:
+        cut_short = 0.0 if start is None or not request.args else request.args[0] - start
         raise TrainingStopped(TrainResult(model, history, runner.trace, config),
                               partial_seconds=cut_short) from None
     return runner.trace
