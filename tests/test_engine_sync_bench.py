@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from pdsgd import load_dataset, train
-from pdsgd.bench.sync import format_table, run, setting_options
+from pdsgd.bench.sync import format_table
 from pdsgd.cli import main
 from pdsgd.engine.sync import histogram
 from pdsgd.plots import plot_staleness, plot_sync_tradeoff
+from pdsgd.study.sync_sweep import run, setting_options
 
 #: How far a cell's samples/s may stray from sequential minibatch SGD's on the same samples
 #: (same arithmetic, batch N x b, timed here) before the rate is taken for a wrong number:

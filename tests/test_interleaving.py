@@ -8,7 +8,7 @@ which a grid ran, and checks it round by round:
 
 * the study's grid (:func:`pdsgd.study.experiment.run_grid`, and ``make reproduce``
   through it; notebook 03 runs its cells there too);
-* ``pdsgd bench sync`` (and the course's sweep, :func:`pdsgd.course.sync.sweep`, which
+* ``pdsgd bench sync`` (and the course's sweep, :func:`pdsgd.course.without_barrier.sweep`, which
   calls it);
 * ``pdsgd bench scaling``: each cell's engine timings take turns with the sequential
   path's (and the ceiling's copies), repeat by repeat;
@@ -24,13 +24,14 @@ import numpy as np
 import pytest
 
 from pdsgd.bench import ceiling as ceiling_bench
-from pdsgd.bench import neighbours, scaling
-from pdsgd.bench import sequential as sequential_bench
-from pdsgd.bench import sync as sync_bench
+from pdsgd.bench import scaling
 from pdsgd.bench.common import load_samples
 from pdsgd.course import lessons
 from pdsgd.data.datasets import load_dataset
+from pdsgd.study import busy_neighbours as neighbours
 from pdsgd.study import experiment
+from pdsgd.study import sequential_paths as sequential_bench
+from pdsgd.study import sync_sweep as sync_bench
 from pdsgd.study.experiment import Cell, run_grid
 from pdsgd.study.profiles import tiny_profile
 from pdsgd.study.reproduce import reproduce
@@ -104,7 +105,7 @@ def test_a_resumed_grid_keeps_its_rounds(data, tmp_path, ran_cells):
 
 
 def test_make_reproduce_runs_every_part_of_the_study_in_rounds(tmp_path, ran_cells):
-    from pdsgd.study.sync import SyncGrid
+    from pdsgd.study.sync_report import SyncGrid
 
     profile = tiny_profile(backend="threads", sync=SyncGrid(settings=("async",), train_size=60),
                            repeats=3)

@@ -7,14 +7,14 @@ from dataclasses import asdict, replace
 import pytest
 
 from pdsgd import __version__
-from pdsgd.bench.sync import SETTINGS
 from pdsgd.data.datasets import load_dataset
 from pdsgd.machine import machine_key
 from pdsgd.study import experiment
 from pdsgd.study.experiment import CACHE_VERSION, SEED_SETTINGS, STRATEGIES, Cell, cell_key
 from pdsgd.study.profiles import PROFILES, build_cells, tiny_profile
 from pdsgd.study.reproduce import reproduce
-from pdsgd.study.sync import SyncGrid, group_findings, name, sync_cells, target_sentence
+from pdsgd.study.sync_report import SyncGrid, group_findings, name, sync_cells, target_sentence
+from pdsgd.study.sync_sweep import SETTINGS
 from pdsgd.train import train
 
 GRID = SyncGrid(settings=("ssp:1", "async", "hogwild"), train_size=60)

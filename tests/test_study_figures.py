@@ -21,7 +21,7 @@ from pdsgd import plots
 from pdsgd.study.analysis import PREDICT_WORKERS
 from pdsgd.study.profiles import tiny_profile
 from pdsgd.study.reproduce import reproduce
-from pdsgd.study.sync import SyncGrid, name
+from pdsgd.study.sync_report import SyncGrid, name
 
 APPROX = dict(rel=1e-12, abs=1e-15)
 

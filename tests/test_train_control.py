@@ -153,3 +153,16 @@ def test_stopping_the_processes_backend_from_another_thread_releases_everything(
 def test_a_stop_that_is_not_callable_is_refused(small):
     with pytest.raises(PdsgdError, match="stop=.* must be a threading.Event or a callable"):
         train(small, hidden=(4,), epochs=1, stop="now")
+
+
+@pytest.mark.parametrize("engine", [{}, {"workers": 2, "backend": "serial", "span": 1}])
+def test_a_stop_inside_the_first_epoch_reports_the_time_trained(small, engine):
+    # A Stop pressed seconds into the first epoch used to read "0.00 s training":
+    # only finished epochs were counted.
+    ticks = iter(range(10**6))
+    with pytest.raises(TrainingStopped) as info:
+        train(small, hidden=(8,), epochs=3, stop=lambda: next(ticks) > 20,
+              on_step=lambda model, samples: threading.Event().wait(0.005), **engine)
+    stopped = info.value
+    assert stopped.epochs_done == 0 and stopped.result.train_seconds == 0
+    assert stopped.train_seconds >= 20 * 0.005  # the twenty waited steps, at least

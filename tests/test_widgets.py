@@ -25,7 +25,7 @@ from pdsgd.engine.modes import AGGREGATIONS
 from pdsgd.errors import OptionError
 from pdsgd.mlp import MLP
 from pdsgd.study import experiment
-from pdsgd.train import LR_RULES
+from pdsgd.train import LR_RULES, TrainingStopped, train
 
 
 @pytest.fixture(scope="module")
@@ -516,3 +516,42 @@ def test_compare_splits_runs_both_and_says_what_it_measured(data, capsys):
     slower.loc["tensor", "test accuracy"] += 0.01
     words = scaling.splits_in_words(slower)
     assert "data parallelism trained 4.00x as fast" in words and "which differ" in words
+
+
+def test_the_status_counts_one_worker_and_the_epoch_a_stop_cut_short(data):
+    assert widgets.TrainingPanel(data, workers=1, backend="threads").starting() == \
+        "starting 1 worker (threads)"
+    assert widgets.TrainingPanel(data, workers=3, backend="threads").starting() == \
+        "starting 3 workers (threads)"
+    assert widgets.StragglerPanel(data).starting().startswith("starting 2 workers (")
+    ticks = iter(range(10**6))
+    with pytest.raises(TrainingStopped) as info:
+        train(data, hidden=(8,), epochs=3, workers=1, backend="serial", span=1,
+              stop=lambda: next(ticks) > 20, on_step=lambda model, samples: time.sleep(0.005))
+    status = panel_module._timing(info.value)
+    assert status.endswith("s starting 1 worker)"), status
+    assert float(status[1:status.index(" s training")]) >= 0.1, status
+
+
+def test_a_scratch_folder_of_a_killed_kernel_goes_the_next_time(tmp_path, monkeypatch):
+    import subprocess
+    import tempfile
+
+    from pdsgd.course import scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a kernel that was killed: its process id is free
+    left = tmp_path / f"pdsgd-03-{gone.pid}-abc"
+    left.mkdir()
+    (left / "cell.json").write_text("{}")
+    mine = scratch.scratch_folder("03")
+    other = scratch.scratch_folder("03-solutions")  # another notebook's: left alone
+    assert not left.exists()
+    assert Path(mine.name).is_dir() and Path(other.name).is_dir()
+    assert Path(mine.name).name.startswith(f"pdsgd-03-{os.getpid()}-")
+    again = scratch.scratch_folder("03")  # a living kernel's folder stays
+    assert Path(mine.name).is_dir()
+    for folder in (mine, other, again):
+        folder.cleanup()
+    assert not any(tmp_path.iterdir())

@@ -43,7 +43,8 @@ __all__ = ["LR_RULES", "TrainResult", "TrainingData", "TrainingStopped", "build_
 def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_batch=1,
           backend=None, bias=True, dtype="float64", seed=0, train_size=None,
           lr_rule="fixed", warmup_epochs=0, input_nodes=None, output_nodes=None,
-          progress=False, on_epoch=None, stop=None, checkpoint=None, resume=None, **engine):
+          progress=False, on_epoch=None, on_step=None, stop=None, checkpoint=None, resume=None,
+          **engine):
     """Train the seed's MLP with bulk-synchronous data-parallel SGD.
 
     Parameters
@@ -81,6 +82,11 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         while the engine's workers start, then the epoch.
     on_epoch : callable, optional
         Called as ``on_epoch(epoch, history)`` after each epoch (live plots).
+    on_step : callable, optional
+        Called as ``on_step(model, samples)`` with the samples seen so far in
+        the run: once before the first step, then after every step of the
+        sequential path and every span of the engine's iterations (a loss
+        curve drawn as it falls). Its time counts as training time.
     stop : threading.Event or callable, optional
         A request to stop, checked after every step of the sequential path,
         every span of the engine's iterations (``span``) and every epoch:
@@ -140,7 +146,7 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
     runner = make_runner(model, prepared.X, prepared.T, spec)
     trace = run_epochs(runner, model, prepared, config, history, start_epoch=start_epoch,
                        first_iteration=first_iteration, checkpoint=checkpoint,
-                       progress=progress, on_epoch=on_epoch, stop=stop)
+                       progress=progress, on_epoch=on_epoch, on_step=on_step, stop=stop)
     return TrainResult(model=model, history=history, trace=trace, config=config,
                        updates=getattr(runner, "updates", None))
 

@@ -13,7 +13,7 @@ from pdsgd.engine.shuffle import epoch_order
 from pdsgd.errors import OptionError, PdsgdWarning
 from pdsgd.train.prepare import evaluate
 from pdsgd.train.rates import epoch_lr
-from pdsgd.train.result import TrainingStopped, TrainResult
+from pdsgd.train.result import TrainingStopped, TrainResult, starting_workers
 
 
 def resume_from(path, model, config):
@@ -30,7 +30,10 @@ def resume_from(path, model, config):
 
 
 class _StopRequested(Exception):
-    """Raised between iterations to leave the runner cleanly (its ``with`` closes it)."""
+    """Raised between iterations to leave the runner cleanly (its ``with`` closes it).
+
+    Its argument, when given, is the ``time.perf_counter()`` at which training stopped.
+    """
 
 
 def stop_check(stop):
@@ -60,7 +63,7 @@ def progress_bar(progress, *, total, initial, desc):
 
 
 def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_iteration=0,
-               checkpoint=None, progress=False, on_epoch=None, stop=None):
+               checkpoint=None, progress=False, on_epoch=None, on_step=None, stop=None):
     """Train epochs ``start_epoch`` to ``config["epochs"]``, evaluating after each.
 
     Appends to ``history`` and saves a checkpoint at every epoch's end (and
@@ -68,7 +71,8 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
     ``stop`` (see :func:`train`) is checked before the workers start, after
     every iteration of the sequential path or span of the engine, and before
     every epoch; once it is set the runner is closed (workers ended, shared
-    memory released) and :class:`TrainingStopped` is raised.
+    memory released) and :class:`TrainingStopped` is raised. ``on_step`` (see
+    :func:`train`) is called with the model and the samples seen so far.
 
     Returns
     -------
@@ -79,7 +83,7 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
     every, n = config["checkpoint_every"], len(data.X)
     stopping = stop_check(stop)
     done = min(start_epoch * n + first_iteration * config["round_size"], epochs * n)
-    starting = "" if config["backend"] == "sequential" else f"starting {workers} workers"
+    starting = "" if config["backend"] == "sequential" else starting_workers(workers)
     bar = progress_bar(progress, total=epochs * n, initial=done, desc=starting)
 
     failed_saves = []
@@ -101,19 +105,22 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
 
     def iteration_hook(epoch):
         saving = checkpoint is not None and every is not None
-        if not saving and stopping is None:
+        if not saving and stopping is None and on_step is None:
             return None
 
         def on_iteration(t):
+            if on_step is not None:
+                on_step(model, epoch * n + min((t + 1) * config["round_size"], n))
             if saving and (t + 1) % every == 0:
                 save(epoch, t + 1, epoch)
             if stopping is not None and stopping():
+                stopped_at = time.perf_counter()  # training ends here, not when workers close
                 if checkpoint is not None:
                     save(epoch, t + 1, epoch)  # resume goes on from here
-                raise _StopRequested
+                raise _StopRequested(stopped_at)
         return on_iteration
 
-    started = time.perf_counter()
+    started, start = time.perf_counter(), None  # start: of the epoch in progress
     try:
         if stopping is not None and stopping():
             bar.close()
@@ -121,6 +128,8 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
         with runner, bar:
             # Starting the workers is timed apart from training (the seed's T(N) is training).
             config["startup_seconds"] = time.perf_counter() - started
+            if on_step is not None:
+                on_step(model, done)  # where the run starts from
             for epoch in range(start_epoch, epochs):
                 bar.set_description(f"epoch {epoch + 1}/{epochs}")
                 if stopping is not None and stopping():
@@ -130,7 +139,7 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
                                  first_iteration=first_iteration,
                                  on_iteration=iteration_hook(epoch), progress=bar)
                 first_iteration = 0
-                seconds = time.perf_counter() - start
+                seconds, start = time.perf_counter() - start, None
                 train_acc, loss = evaluate(model, data.X, data.y, data.T)
                 if not np.isfinite(loss):
                     raise diverged(config, epoch, f"a loss of {loss}")
@@ -143,8 +152,10 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
                     save(epoch + 1, 0, epoch)
                 if on_epoch is not None:
                     on_epoch(epoch + 1, history)
-    except _StopRequested:
-        raise TrainingStopped(TrainResult(model, history, runner.trace, config)) from None
+    except _StopRequested as request:
+        cut_short = 0.0 if start is None or not request.args else request.args[0] - start
+        raise TrainingStopped(TrainResult(model, history, runner.trace, config),
+                              partial_seconds=cut_short) from None
     return runner.trace
 
 
