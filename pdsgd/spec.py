@@ -120,14 +120,15 @@ class EngineSpec:
         (200,), "hidden layer widths", check=layer_widths, parse=layer_sizes,
         metavar="200[,100...]", group="seed", arithmetic=True)
     n_inputs: int | None = _option(
-        None, "input layer width; must match the data (None: the data's)", check=positive,
+        None, "input layer width, checked against the data (default: the data's)", check=positive,
         parse=positive_int, flag="--input-nodes", keyword="input_nodes", cli_default=784,
         group="seed", arithmetic=True)
     n_outputs: int | None = _option(
-        None, "output layer width = number of classes (None: the data's)", check=positive,
+        None, "output layer width = number of classes, checked against the data "
+        "(default: the data's)", check=positive,
         parse=positive_int, flag="--output-nodes", keyword="output_nodes", cli_default=10,
         group="seed", arithmetic=True)
-    bias: bool = _option(True, "biases in every layer (False: Rashid's reference network)",
+    bias: bool = _option(True, "biases in every layer (off: Rashid's reference network)",
                         group="training", arithmetic=True)
     dtype: str = _option("float64", "the weights' and samples' floating-point type",
                         choices=DTYPES, group="training", arithmetic=True)
@@ -148,16 +149,16 @@ class EngineSpec:
         "worker takes every sample and owns a share of the hidden units",
         choices=PARALLELS, engine_only=True)
     backend: str | None = _option(
-        None, "how the workers run (None: sequential for one worker asking nothing of the "
-        "engine, processes otherwise)", choices=BACKEND_CHOICES, group="training")
+        None, "how the workers run (default: sequential for one worker asking nothing "
+        "of the engine, processes otherwise)", choices=BACKEND_CHOICES, group="training")
     aggregate: str | None = _option(
         None, "central: the broker updates shared weights (the seed's); replicated: every "
         "worker applies the update to its own copy; sharded: every worker updates its share "
-        "of the shared weights' rows (None: the faster for the backend)",
+        "of the shared weights' rows (default: the faster for the backend)",
         choices=AGGREGATIONS, engine_only=True)
     send: str = _option("factors", "what workers send: sufficient factors or full gradient "
                        "matrices", choices=SENDS, engine_only=True)
-    trace: bool = _option(True, "record the engine's timeline")
+    trace: bool = _option(True, "record the engine's timeline (the trace)")
     timeout: float = _option(
         30.0, "seconds a worker may wait at the barrier before the run is stopped, and for "
         "a Dask cluster to be ready", check=functools.partial(positive, integer=False),
@@ -181,8 +182,8 @@ class EngineSpec:
     staleness: int | None = _option(None, "s, SSP's bound in iterations (0 is BSP)",
                                    parse=int, metavar="S", arithmetic=True)
     scheduler: str | None = _option(
-        None, "the Dask scheduler for backend dask (None: start a LocalCluster on this "
-        "machine)", metavar="tcp://HOST:8786", engine_only=True)
+        None, "the Dask scheduler for backend dask (default: start a LocalCluster on "
+        "this machine)", metavar="tcp://HOST:8786", engine_only=True)
     barrier: str = _option("adaptive", "processes: spin at the barrier only while spinning "
                           "pays, or always spin first (fixed)", choices=BARRIERS, flag=None)
 

@@ -70,7 +70,7 @@ class TrainPlan:
     scaling: str = option("rashid", "input scaling: x/255*0.99+0.01 (rashid) or z-score",
                           choices=SCALINGS, keyword=None, group="training")
     train_size: int | None = option(
-        None, "P: train on the first P samples (None: all)", check=positive,
+        None, "P: train on the first P samples (default: all)", check=positive,
         parse=positive_int, metavar="P", group="seed")
     epochs: int = option(5, "passes over the training set", check=positive,
                          parse=positive_int, group="training")
