@@ -61,7 +61,7 @@ class Option:
         for rule in (self.parse, self.check):
             doc = getattr(rule, "__doc__", None) or ""
             if getattr(rule, "__module__", "").startswith("pdsgd") and doc:
-                return doc.strip().splitlines()[0]
+                return doc.strip().splitlines()[0].replace("``", "`")
         return ""
 
     def check_value(self, value):

@@ -64,27 +64,30 @@ class TrainPlan:
         The rate after warm-up (``lr`` under ``lr_rule``): set by :meth:`for_run`.
     """
 
+    # The dataset's name is checked where it is loaded (load_dataset), not here.
     dataset: str = option(
         "mnist-5k", "the dataset (in Python also a loaded Dataset)", choices=DATASETS,
-        check=None, keyword="data", group="training")  # load_dataset checks the name
+        check=None, keyword="data", group="training", arithmetic=True)
     scaling: str = option("rashid", "input scaling: x/255*0.99+0.01 (rashid) or z-score",
-                          choices=SCALINGS, keyword=None, group="training")
+                          choices=SCALINGS, keyword=None, group="training", arithmetic=True)
     train_size: int | None = option(
         None, "P: train on the first P samples (default: all)", check=positive,
-        parse=positive_int, metavar="P", group="seed")
+        parse=positive_int, metavar="P", group="seed", arithmetic=True)
     epochs: int = option(5, "passes over the training set", check=positive,
                          parse=positive_int, group="training")
     lr: float = option(0.1, "the learning rate (the seed's, before lr_rule)",
-                       check=learning_rate,
-                       parse=positive_float, group="training")
+                       check=learning_rate, parse=positive_float, group="training",
+                       arithmetic=True)
     lr_rule: str = option("fixed", "fixed: the seed's; linear: scale lr by N*b "
-                          "(Goyal et al. 2017)", choices=LR_RULES, group="training")
+                          "(Goyal et al. 2017)", choices=LR_RULES, group="training",
+                          arithmetic=True)
     warmup_epochs: int = option(
         0, "with lr_rule linear: raise lr to the scaled rate over the first W epochs "
         "(Goyal et al.'s gradual warm-up)", check=whole_epochs, parse=int, metavar="W",
-        group="training")
+        group="training", arithmetic=True)
     seed: int = option(0, "seeds the initial weights and every epoch's sample order",
-                       check=seed_value, parse=non_negative_int, group="training")
+                       check=seed_value, parse=non_negative_int, group="training",
+                       arithmetic=True)
     test_size: int | None = None
     step_lr: float | None = None
 
@@ -96,6 +99,11 @@ class TrainPlan:
     def options(cls):
         """Every option of the plan as its field declares it: :class:`~pdsgd.options.Option`."""
         return options_of(cls)
+
+    @classmethod
+    def arithmetic_fields(cls):
+        """Names of the fields that change the weights, and ``step_lr``: resume must match them."""
+        return (*(o.name for o in cls.options() if o.arithmetic), "step_lr")
 
     def for_run(self, data, spec):
         """This plan for ``data`` (a :class:`~pdsgd.train.prepare.TrainingData`) and ``spec``:
