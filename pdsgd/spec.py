@@ -25,7 +25,6 @@ non-default value use the engine instead of the sequential fast path.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import asdict, dataclass, replace
@@ -54,6 +53,21 @@ MAX_TIMEOUT = 1e6
 #: A Dask scheduler's address: ``[tcp|tls|ws|wss|ucx://]HOST:PORT``.
 SCHEDULER_ADDRESS = re.compile(r"((tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[\w.-]+)"
                                r":(?P<port>\d{1,5})")
+
+
+def timeout_seconds(option, value):
+    """A number of seconds greater than zero, at most :data:`MAX_TIMEOUT`."""
+    value = positive(option, value, integer=False)
+    if value > MAX_TIMEOUT:
+        raise OptionError(option, value, f"must be at most {MAX_TIMEOUT:g} s")
+    return value
+
+
+def delay_seconds(option, value):
+    """A number of seconds, 0 or more."""
+    if not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+        raise OptionError(option, value, "must be a number of seconds >= 0")
+    return value
 
 
 @dataclass(frozen=True)
@@ -161,7 +175,7 @@ class EngineSpec:
     trace: bool = _option(True, "record the engine's timeline (the trace)")
     timeout: float = _option(
         30.0, "seconds a worker may wait at the barrier before the run is stopped, and for "
-        "a Dask cluster to be ready", check=functools.partial(positive, integer=False),
+        "a Dask cluster to be ready", check=timeout_seconds,
         parse=positive_float, metavar="S")
     span: int = _option(512, "most iterations the workers run before the broker regains "
                        "control", check=positive, parse=positive_int, flag=None)
@@ -171,7 +185,7 @@ class EngineSpec:
     straggler: int | None = _option(
         None, "a worker made slow on purpose (its index)", flag=None, engine_only=True)
     straggler_delay: float = _option(0.0, "seconds the straggler sleeps per iteration",
-                                    flag=None)
+                                     check=delay_seconds, flag=None)
     straggler_factor: float = _option(
         1.0, "the straggler computes this many times as long", flag=None)
     sync: str = _option(
@@ -199,10 +213,6 @@ class EngineSpec:
                                                and 0 <= self.straggler < self.workers):
             raise OptionError("straggler", self.straggler,
                               f"is not a worker: they are numbered 0 to {self.workers - 1}")
-        if not (isinstance(self.straggler_delay, (int, float))
-                and 0 <= self.straggler_delay < math.inf):
-            raise OptionError("straggler_delay", self.straggler_delay,
-                              "must be a number of seconds >= 0")
         for option, allowed in (("aggregate", "aggregates"), ("send", "sends")):
             value = getattr(self, option)
             if value is not None and value not in getattr(self.rules, allowed):
@@ -218,8 +228,6 @@ class EngineSpec:
                 raise OptionError("scheduler", self.scheduler,
                                   "is not a Dask scheduler's address: write tcp://HOST:PORT, "
                                   "as `dask scheduler` prints it")
-        if self.timeout > MAX_TIMEOUT:
-            raise OptionError("timeout", self.timeout, f"must be at most {MAX_TIMEOUT:g} s")
         if self.parallel == "tensor":
             self._check_tensor()
         self._check_sync()
