@@ -40,10 +40,10 @@ from pdsgd.train.prepare import TrainingData, build_model, evaluate, prepare_dat
 from pdsgd.train.rates import LR_RULES, check_warmup, effective_lr, epoch_lr
 from pdsgd.train.result import TrainingStopped, TrainResult
 
-__all__ = ["LR_RULES", "TrainPlan", "TrainResult", "TrainingData", "TrainingStopped", "build_model",
-           "check_warmup", "checkpoint_bytes", "effective_lr", "epoch_lr", "evaluate",
-           "make_runner", "make_spec", "prepare_data", "progress_bar", "resume_from",
-           "run_epochs", "stop_check", "train"]
+__all__ = ["LR_RULES", "TrainPlan", "TrainResult", "TrainingData", "TrainingStopped",
+           "build_model", "check_warmup", "checkpoint_bytes", "effective_lr", "epoch_lr",
+           "evaluate", "make_runner", "make_spec", "prepare_data", "progress_bar",
+           "resume_from", "run_epochs", "stop_check", "train"]
 
 
 # Each default is the one its option's field declares (EngineSpec.workers is the default).
