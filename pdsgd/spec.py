@@ -74,60 +74,18 @@ def delay_seconds(option, value):
 class EngineSpec:
     """Everything that defines a run's arithmetic and how the engine executes it.
 
-    Parameters
-    ----------
-    hidden : tuple of int
-        Hidden layer widths.
-    n_inputs, n_outputs : int, optional
-        Input and output layer widths; None until the data are known
-        (:meth:`for_data` fills them in and checks what the caller named).
-    bias : bool
-    dtype : {"float64", "float32"}
-    workers : int
-        N.
-    micro_batch : int
-        b, samples per worker per iteration.
-    algorithm : {"bsp", "average"}
-        Average gradients every iteration (the seed's), or parameters after
-        ``local_steps`` local SGD steps (Algorithm 1, :mod:`pdsgd.engine.averaging`).
-    local_steps : int
-        K (``average`` only; 1 for ``bsp``).
-    parallel : {"data", "tensor"}
-        Split the samples among the workers (the seed's data parallelism), or
-        the network's hidden units (:mod:`pdsgd.engine.tensor`).
-    backend : {"sequential", "serial", "threads", "processes", "dask"}, optional
-        None: sequential for one worker asking nothing of the engine, else
-        :data:`~pdsgd.engine.backends.DEFAULT_BACKEND`.
-    aggregate : {"central", "replicated", "sharded"}, optional
-        None: the backend's default (:meth:`~pdsgd.engine.backends.base.Backend.default_aggregate`);
-        stays None with tensor parallelism, where each worker updates what it owns.
-    send : {"factors", "gradients"}
-    trace : bool
-    timeout : float
-        Seconds a worker may wait at a barrier before the run is stopped.
-    span : int
-        Most iterations the workers run before the broker regains control.
-    checkpoint_every : int, optional
-        Also hand control back after every multiple of this many iterations.
-    straggler : int, optional
-        A worker made slow on purpose, by ``straggler_delay`` seconds per iteration.
-    straggler_delay : float
-    straggler_factor : float
-        The straggler also takes this many times as long over each forward and
-        backward pass: it stays busy for ``factor - 1`` times what the pass
-        took, as a core that much slower would (:func:`pdsgd.engine.worker.hold`).
-    sync : {"bsp", "ssp", "async", "hogwild"}
-        When a worker's gradient reaches the weights: after the iteration
-        barrier (the seed's), as soon as it arrives with at most ``staleness``
-        iterations of lag (SSP), as soon as it arrives (async), or written by
-        the worker itself, unlocked (Hogwild!). See :mod:`pdsgd.engine.sync`.
-    staleness : int, optional
-        s, SSP's bound (``sync="ssp"`` only; 0 is BSP).
-    scheduler : str, optional
-        The ``dask`` backend's scheduler address.
-    barrier : {"adaptive", "fixed"}
-        ``processes``: spin at the barrier only while spinning pays (default),
-        or always spin first (the old behaviour, kept for comparison).
+    Every field is an option, described where it is declared below (its help
+    is ``pdsgd train --help``'s and ``docs/options.md``'s). What the help does
+    not say: ``n_inputs`` and ``n_outputs`` stay None until the data are known
+    (:meth:`for_data` fills them in and checks what the caller named);
+    ``local_steps`` is 1 unless ``algorithm="average"``
+    (:mod:`pdsgd.engine.averaging`); ``aggregate`` resolves to the backend's
+    default (:meth:`~pdsgd.engine.backends.base.Backend.default_aggregate`) and
+    stays None with tensor parallelism (:mod:`pdsgd.engine.tensor`), where each
+    worker updates what it owns; the straggler stays busy for ``factor - 1``
+    times what each pass took, as a core that much slower would
+    (:func:`pdsgd.engine.worker.hold`); ``sync`` is explained in
+    :mod:`pdsgd.engine.sync`.
     """
 
     hidden: tuple = _option(
