@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pdsgd.errors import choice
@@ -122,6 +122,7 @@ def option(default, help, *, choices=None, check=_UNSET, flag=_UNSET, keyword=_U
     return field(default=default, metadata={KEY: declared})
 
 
+@functools.cache  # a class's declarations do not change; a spec is built often (the study)
 def options_of(cls):
     """The :class:`Option` of each field of dataclass ``cls`` declared with :func:`option`."""
     found = []
@@ -141,9 +142,8 @@ def options_of(cls):
 
 
 def check_options(instance):
-    """Check every option of a frozen dataclass ``instance``, in field order, storing the
+    """Check every option of a frozen dataclass ``instance`` in field order, keeping the
     normalised values (call it from ``__post_init__``)."""
-    assert is_dataclass(instance)
     for opt in options_of(type(instance)):
         value = opt.check_value(getattr(instance, opt.name))
         object.__setattr__(instance, opt.name, value)
