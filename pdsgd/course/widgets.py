@@ -137,9 +137,9 @@ class TrainingPanel(Panel):
                                     chosen["backend"]), **chosen)
 
     def starting(self):
-        fields = EngineSpec.__dataclass_fields__
+        names = {o.name for o in EngineSpec.options()}
         try:
-            spec = EngineSpec(**{k: v for k, v in self.options().items() if k in fields})
+            spec = EngineSpec(**{k: v for k, v in self.options().items() if k in names})
         except PdsgdError:
             return "running"  # the run itself will say what is wrong
         if spec.sequential:

@@ -12,14 +12,15 @@ from pdsgd.checkpoint import HISTORY, check_resumable, load_checkpoint, save_che
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.errors import OptionError, PdsgdWarning
 from pdsgd.train.prepare import evaluate
-from pdsgd.train.rates import epoch_lr
 from pdsgd.train.result import TrainingStopped, TrainResult, starting_workers
 
 
 def resume_from(path, model, config):
     """Load checkpoint ``path`` into ``model``: ``(history, epoch, iteration)`` to go on from.
 
-    With no ``path``: an empty history at epoch 0, iteration 0.
+    ``config`` is this run's record (:meth:`~pdsgd.train.plan.TrainPlan.record`),
+    compared with the checkpoint's. With no ``path``: an empty history at epoch
+    0, iteration 0.
     """
     if path is None:
         return {k: [] for k in HISTORY}, 0, 0
@@ -62,12 +63,12 @@ def progress_bar(progress, *, total, initial, desc):
     return progress(total=total, unit="sample", initial=initial, desc=desc)
 
 
-def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_iteration=0,
+def run_epochs(runner, model, data, plan, spec, history, *, start_epoch=0, first_iteration=0,
                checkpoint=None, progress=False, on_epoch=None, on_step=None, stop=None):
-    """Train epochs ``start_epoch`` to ``config["epochs"]``, evaluating after each.
+    """Train epochs ``start_epoch`` to ``plan.epochs``, evaluating after each.
 
     Appends to ``history`` and saves a checkpoint at every epoch's end (and
-    every ``checkpoint_every`` iterations) when ``checkpoint`` is given.
+    every ``spec.checkpoint_every`` iterations) when ``checkpoint`` is given.
     ``stop`` (see :func:`train`) is checked before the workers start, after
     every iteration of the sequential path or span of the engine, and before
     every epoch; once it is set the runner is closed (workers ended, shared
@@ -76,25 +77,32 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
 
     Returns
     -------
-    ndarray or None
+    trace : ndarray or None
         The runner's trace.
+    startup_seconds : float
+        Seconds the runner took to start its workers (timed apart from training).
     """
-    epochs, seed, workers = config["epochs"], config["seed"], config["workers"]
-    every, n = config["checkpoint_every"], len(data.X)
+    epochs, every, n = plan.epochs, spec.checkpoint_every, len(data.X)
     stopping = stop_check(stop)
-    done = min(start_epoch * n + first_iteration * config["round_size"], epochs * n)
-    starting = "" if config["backend"] == "sequential" else starting_workers(workers)
+    done = min(start_epoch * n + first_iteration * spec.round_size, epochs * n)
+    starting = "" if spec.sequential else starting_workers(spec.workers)
     bar = progress_bar(progress, total=epochs * n, initial=done, desc=starting)
+    startup = None
+
+    def record():
+        # What checkpoints and a stopped run hold: the settings, then the start-up once timed.
+        timed = {} if startup is None else {"startup_seconds": startup}
+        return {**plan.record(spec), **timed}
 
     failed_saves = []
 
     def save(epoch, iteration, training):
         # (epoch, iteration): the position to resume from; training: the epoch just run.
         if not np.all(np.isfinite(model.params)):
-            raise diverged(config, training, "weights that are not finite")
+            raise diverged(plan.lr, training, "weights that are not finite")
         try:
             save_checkpoint(checkpoint, model, epoch=epoch, iteration=iteration,
-                            history=history, config=config)
+                            history=history, config=record())
         except OSError as error:  # a full disk: the last good checkpoint stays
             failed_saves.append(error)
             if len(failed_saves) == 1:  # once a run is enough
@@ -110,7 +118,7 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
 
         def on_iteration(t):
             if on_step is not None:
-                on_step(model, epoch * n + min((t + 1) * config["round_size"], n))
+                on_step(model, epoch * n + min((t + 1) * spec.round_size, n))
             if saving and (t + 1) % every == 0:
                 save(epoch, t + 1, epoch)
             if stopping is not None and stopping():
@@ -127,7 +135,7 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
             raise _StopRequested  # before any worker starts
         with runner, bar:
             # Starting the workers is timed apart from training (the seed's T(N) is training).
-            config["startup_seconds"] = time.perf_counter() - started
+            startup = time.perf_counter() - started
             if on_step is not None:
                 on_step(model, done)  # where the run starts from
             for epoch in range(start_epoch, epochs):
@@ -135,14 +143,14 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
                 if stopping is not None and stopping():
                     raise _StopRequested
                 start = time.perf_counter()
-                runner.run_epoch(epoch_order(n, seed, epoch), epoch_lr(config, epoch),
+                runner.run_epoch(epoch_order(n, plan.seed, epoch), plan.epoch_lr(epoch),
                                  first_iteration=first_iteration,
                                  on_iteration=iteration_hook(epoch), progress=bar)
                 first_iteration = 0
                 seconds, start = time.perf_counter() - start, None
                 train_acc, loss = evaluate(model, data.X, data.y, data.T)
                 if not np.isfinite(loss):
-                    raise diverged(config, epoch, f"a loss of {loss}")
+                    raise diverged(plan.lr, epoch, f"a loss of {loss}")
                 test_acc, _ = evaluate(model, data.X_test, data.y_test)
                 for key, value in zip(history, (epoch + 1, loss, train_acc, test_acc, seconds),
                                       strict=True):
@@ -154,13 +162,13 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
                     on_epoch(epoch + 1, history)
     except _StopRequested as request:
         cut_short = 0.0 if start is None or not request.args else request.args[0] - start
-        raise TrainingStopped(TrainResult(model, history, runner.trace, config),
+        raise TrainingStopped(TrainResult(model, history, runner.trace, record()),
                               partial_seconds=cut_short) from None
-    return runner.trace
+    return runner.trace, startup
 
 
-def diverged(config, epoch, what):
+def diverged(lr, epoch, what):
     """The one-line error of a run whose loss or weights stopped being finite numbers."""
-    return OptionError("lr", config["lr"], f"gave {what} in epoch {epoch + 1}: training "
+    return OptionError("lr", lr, f"gave {what} in epoch {epoch + 1}: training "
                        "diverged and was stopped, and nothing was saved; try a smaller {lr} "
                        "(or look for nan and inf in the data)")
