@@ -20,9 +20,9 @@ PACKAGE = Path(pdsgd.__file__).parent
 #: (and reads the cost model's formula), and the study calls it.
 LAYERS = {
     "base": ("pdsgd.errors", "pdsgd.machine", "pdsgd.files", "pdsgd.arguments", "pdsgd.mlp",
-             "pdsgd.data"),
+             "pdsgd.data", "pdsgd.options"),
     "engine": ("pdsgd.engine",),
-    "train": ("pdsgd.train", "pdsgd.spec", "pdsgd.checkpoint"),
+    "train": ("pdsgd.train", "pdsgd.spec", "pdsgd.checkpoint", "pdsgd.options_page"),
     "study": ("pdsgd.study", "pdsgd.plots"),
     "bench": ("pdsgd.bench",),
     "course": ("pdsgd.course",),
