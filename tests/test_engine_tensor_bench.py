@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from engine_helpers import problem, reference
 
-from pdsgd.bench.scaling import format_table, parse_engine, run
+from pdsgd.bench.scaling import format_table
 from pdsgd.cli import main
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.errors import PdsgdError
 from pdsgd.machine import usable_cores
 from pdsgd.mlp import MLP
-from pdsgd.study.throughput import hardware_baseline
+from pdsgd.study.throughput import hardware_baseline, parse_engine, run
 
 
 def test_engines_name_their_split():

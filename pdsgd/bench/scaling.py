@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from pdsgd.arguments import int_list, positive_int
 from pdsgd.bench.common import register
-from pdsgd.study.throughput import GRID, MIN_SECONDS, parse_engine, run, trace_overhead
 
-__all__ = ["add_parser", "format_row", "format_table", "parse_engine", "run"]
+# The module, not its names: pdsgd.study.throughput imports the ceiling from this package.
+from pdsgd.study import throughput
 
 
 def format_row(r):
@@ -78,11 +78,12 @@ def add_parser(subparsers):
     p.add_argument("--dataset", default="mnist-5k")
     p.add_argument("--samples", type=positive_int, default=2000,
                    help="samples per pass (default 2000); a timing repeats passes for "
-                   f"at least {MIN_SECONDS:g} s")
+                   f"at least {throughput.MIN_SECONDS:g} s")
     p.add_argument("--repeats", type=positive_int, default=3)
-    p.add_argument("--workers", type=int_list, default=GRID["workers"], metavar="1,2,4,8")
-    p.add_argument("--micro-batch", type=int_list, default=GRID["micro_batch"], metavar="1,16")
-    p.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=GRID["engines"],
+    grid = throughput.GRID
+    p.add_argument("--workers", type=int_list, default=grid["workers"], metavar="1,2,4,8")
+    p.add_argument("--micro-batch", type=int_list, default=grid["micro_batch"], metavar="1,16")
+    p.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=grid["engines"],
                    metavar="BACKEND:AGGREGATE|BACKEND:tensor,...")
     p.add_argument("--trace-overhead", action="store_true",
                    help="also measure what recording the trace costs")
@@ -92,9 +93,9 @@ def add_parser(subparsers):
 
 
 def _run_args(args):
-    result = run(args.dataset, args.samples, args.repeats, args.workers, args.micro_batch,
-                 args.engines, with_ceiling=args.ceiling,
-                 on_row=lambda row: print(format_row(row)))
+    result = throughput.run(args.dataset, args.samples, args.repeats, args.workers,
+                            args.micro_batch, args.engines, with_ceiling=args.ceiling,
+                            on_row=lambda row: print(format_row(row)))
     if args.trace_overhead:
-        result["trace_overhead"] = trace_overhead(args.dataset, args.samples)
+        result["trace_overhead"] = throughput.trace_overhead(args.dataset, args.samples)
     return result

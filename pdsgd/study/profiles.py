@@ -201,7 +201,8 @@ def sweep_point(profile, sizes, workers):
 
 
 def build_cells(profile, n_train):
-    """Every cell of the profile: ``{"timing", "sweep", "accuracy", "timeline", "sync"}`` lists.
+    """Every cell of the profile: ``{"timing", "sweep", "hardware", "accuracy", "timeline",
+    "sync"}`` lists (``hardware``: the sequential runs at batch N b of the engine's cells).
 
     A cell may be in two lists (the sweep shares its b = 1 cells with the timing
     grid, and so does the sync grid its BSP cell without a straggler, say):
@@ -237,6 +238,10 @@ def build_cells(profile, n_train):
                  for c in [cell(sp, 1, None, repeat=r, b=b)]
                  + [cell(sp, sn, profile.backend, repeat=r, b=b, strategy=s)
                     for s in profile.strategies]]
+    # The hardware speedup's baselines: sequential minibatch SGD at batch N b for every
+    # engine cell, in the same interleaved repeats (run_grid runs cells repeat by repeat).
+    hardware = [cell(c.train_size, 1, None, repeat=c.repeat, b=c.workers * c.micro_batch)
+                for c in timing + sweep if c.backend is not None]
     accuracy = [cell(p_max, 1, None, epochs=profile.accuracy_epochs, b=b_acc)]
     accuracy += [cell(p_max, n, profile.accuracy_backend or profile.backend, rule,
                       epochs=profile.accuracy_epochs, b=b_acc)
@@ -247,8 +252,8 @@ def build_cells(profile, n_train):
     timeline = [cell(min(tp, p_max), tn, profile.backend, epochs=te, b=b_acc,
                      keep_trace=True)]
     sync = sync_cells(profile.sync, sizes, n_train, profile.backend, profile.repeats)
-    return {"timing": timing, "sweep": sweep, "accuracy": accuracy, "timeline": timeline,
-            "sync": sync}
+    return {"timing": timing, "sweep": sweep, "hardware": list(dict.fromkeys(hardware)),
+            "accuracy": accuracy, "timeline": timeline, "sync": sync}
 
 
 def tiny_profile(**changes):

@@ -33,6 +33,7 @@ from pdsgd.study.grid import GRID_OPTIONS, check_sizes, customize
 from pdsgd.study.profiles import PROFILES, build_cells
 from pdsgd.study.reference import reference_dir, write_index
 from pdsgd.study.report import write_report
+from pdsgd.study.throughput import cached_slices
 
 
 def load_profile_data(profile):
@@ -103,6 +104,7 @@ def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, 
     by_cell = dict(zip(cells, records, strict=True))
     parts = {k: [by_cell[c] for c in v] for k, v in groups.items()}
     study = analyse(prof, data, parts, notice, machine_facts())
+    study["slices"] = tensor_slices(parts, cache_dir)
     study["seed_defaults"] = save_seed_defaults(parts["accuracy"][0], cache_dir,
                                                 out / "seed_defaults")
     study["figures"] = draw_figures(study, parts["timeline"][0], cache_dir, out, formats)
@@ -118,6 +120,18 @@ def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, 
           f"{study['cells']['cached']} from the cache, {time.perf_counter() - started:.0f} s; "
           f"wrote {out / 'REPORT.md'} and {len(study['figures'])} figures")
     return study
+
+
+def tensor_slices(parts, cache_dir):
+    """Per tensor-parallel (N, N b) of the timing grid, one worker's slice against the whole
+    network (:func:`pdsgd.study.throughput.slice_timing`, kept beside the cells)."""
+    pairs = sorted({(r["cell"]["workers"], r["cell"]["workers"] * r["cell"]["micro_batch"])
+                    for r in parts["timing"] + (parts.get("sweep") or [])
+                    if r["cell"]["strategy"] == "tensor" and r["cell"]["workers"] > 1})
+    if not pairs:
+        return []
+    sizes = parts["timing"][0]["config"]["sizes"]
+    return cached_slices(pairs, sizes, Path(cache_dir) / "slices.json")
 
 
 def command_line(profile, reference=None):
