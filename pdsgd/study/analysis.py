@@ -332,6 +332,11 @@ def draw_figures(study, timeline_record, cache_dir, out, formats=("png", "svg"))
     if study.get("sweep"):
         figs["speedup_vs_batch"] = plots.plot_speedup_vs_batch(study["sweep"])
     figs.update(draw_sync_figures(study))
+    tt = study.get("to_target")
+    if tt and tt["curve"]:
+        figs["batch_size"] = plots.plot_batch_size(tt)
+    if tt and tt["engine"]:
+        figs["time_to_accuracy"] = plots.plot_time_to_accuracy(tt)
     written = []
     for name, fig in figs.items():
         written += [p.name for p in plots.save_figure(fig, out / name, formats=formats)]

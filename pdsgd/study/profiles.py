@@ -18,6 +18,7 @@ from pdsgd.machine import usable_cores
 from pdsgd.study.experiment import STRATEGIES, Cell
 from pdsgd.study.grid import powers_of_two
 from pdsgd.study.sync import SyncGrid, sync_cells
+from pdsgd.study.time_to_accuracy import ToTarget
 
 SEED_EPOCHS = 5
 #: The quick profile's engine timing cells on a 2-core machine (3 P x 3 N x 3 repeats x 3
@@ -74,6 +75,10 @@ class Profile:
         sizes are dropped until the timing grid has at most this many cells.
     notes : tuple of str
         Where the profile departs from the seed's settings, for the report.
+    to_target : ToTarget, optional
+        The time-to-accuracy study (:mod:`pdsgd.study.time_to_accuracy`): the
+        sequential path over a grid of batches and learning-rate rules, and the
+        engine against its best configuration; None: none.
     sync : SyncGrid, optional
         The synchronization cells (BSP, SSP, async, Hogwild!, with and without a
         straggler: :mod:`pdsgd.study.sync`); None: none.
@@ -101,6 +106,7 @@ class Profile:
     accuracy_backend: str | None = None
     max_cells: int | None = None
     sync: SyncGrid | None = None
+    to_target: ToTarget | None = None
     notes: tuple = field(default=())
     data_options: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
@@ -113,7 +119,7 @@ PROFILES = {
         micro_batches=(1, 16), timing_epochs=1, repeats=3, timeline=(1000, 2, 1),
         strategies=("data", "tensor"), strategy_grid={"tensor": {"micro_batches": (1,)}},
         batch_sweep=(1, 4, 16), accuracy_backend="serial", max_cells=QUICK_CELLS,
-        sync=SyncGrid(),
+        sync=SyncGrid(), to_target=ToTarget(),
         notes=("quick profile: the embedded mnist-5k, P up to 4,000 (the seed: up to 60,000).",
                "quick profile: N = 1, 2, 4, ... up to twice this machine's cores.",
                "quick profile: timing cells train 1 epoch each, not the seed's 5: an epoch's "
@@ -130,6 +136,7 @@ PROFILES = {
         strategy_grid={"tensor": {"micro_batches": (1,), "max_size": 10_000}},
         batch_sweep=(1, 4, 16),
         sync=SyncGrid(workers=(2, 4), micro_batches=(1, 16), train_size=4000, repeats=2),
+        to_target=ToTarget(eval_every=1000, max_epochs=3, repeats=3),
         notes=("full profile: tensor parallelism is timed at b = 1 and P up to 10,000, and "
                "in the sweep over b (N = 2, P = 10,000): at P = 60,000 its cells would take "
                "the profile past 30 minutes on 2 cores.",

@@ -11,7 +11,13 @@ from pdsgd.files import atomic_path
 from pdsgd.study.claims import claims_prose, curve_label, curves, families
 from pdsgd.study.costmodel import format_fit
 from pdsgd.study.markdown import and_list, table
-from pdsgd.study.speedups import TWO_SPEEDUPS, hardware_baselines, hardware_sentences, measure_note
+from pdsgd.study.speedups import (
+    TWO_SPEEDUPS,
+    hardware_baselines,
+    hardware_sentences,
+    measure_note,
+    to_target_section,
+)
 from pdsgd.study.splits import strategy_models_rows, sweep_section, traffic_rows
 from pdsgd.study.sync import sync_section
 
@@ -179,6 +185,7 @@ def render(study):
               "between repeats, which is why medians are plotted and min-max bars drawn."]
     parts += ["## Where speedup appears", TWO_SPEEDUPS,
               "\n\n".join(where_speedup_appears(s) + hardware_sentences(s))]
+    parts += to_target_section(s)
     parts += sweep_section(s)
     parts += ["## Execution time and speedup",
               "![time](time_vs_workers.png)\n![speedup](speedup.png)\n"

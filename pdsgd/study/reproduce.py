@@ -27,6 +27,7 @@ from pdsgd.data.datasets import DATASETS, load_dataset
 from pdsgd.engine.backends import BACKENDS
 from pdsgd.errors import DataError, PdsgdError
 from pdsgd.files import write_json
+from pdsgd.study import time_to_accuracy
 from pdsgd.study.analysis import analyse, draw_figures, save_seed_defaults
 from pdsgd.study.experiment import machine_facts, run_grid
 from pdsgd.study.grid import GRID_OPTIONS, check_sizes, customize
@@ -34,6 +35,7 @@ from pdsgd.study.profiles import PROFILES, build_cells
 from pdsgd.study.reference import reference_dir, write_index
 from pdsgd.study.report import write_report
 from pdsgd.study.throughput import cached_slices
+from pdsgd.train.prepare import prepare_data
 
 
 def load_profile_data(profile):
@@ -105,6 +107,10 @@ def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, 
     parts = {k: [by_cell[c] for c in v] for k, v in groups.items()}
     study = analyse(prof, data, parts, notice, machine_facts())
     study["slices"] = tensor_slices(parts, cache_dir)
+    if prof.to_target is not None:
+        study["to_target"] = time_to_accuracy.analyse(time_to_accuracy.run_study(
+            prof.to_target, prepare_data(data), cache_dir,
+            hidden=tuple(study["settings"]["hidden"]), progress=progress))
     study["seed_defaults"] = save_seed_defaults(parts["accuracy"][0], cache_dir,
                                                 out / "seed_defaults")
     study["figures"] = draw_figures(study, parts["timeline"][0], cache_dir, out, formats)
