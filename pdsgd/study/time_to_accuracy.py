@@ -184,9 +184,12 @@ def analyse(study):
             row.update(rule=r["rule"], lr=rule_lr(r["rule"], b), **r["crossing"],
                        b_simple=r["noise"]["b_simple"] if r["noise"] else None)
         curve.append(row)
-    every = study["grid"] + [r for rnd in study["rounds"] for r in rnd]
+    every = {}  # round 0 shares its runs with the grid: each counts once, as first met
+    for r in study["grid"] + [r for rnd in study["rounds"] for r in rnd]:
+        every.setdefault(json.dumps(r["fields"], sort_keys=True), r)
     out = {"target": study["target"], "curve": curve,
-           "runs": {"total": len(every), "trained": sum(not r["cached"] for r in every)},
+           "runs": {"total": len(every),
+                    "trained": sum(not r["cached"] for r in every.values())},
            "critical": critical_batch([(c["batch"], c["samples"]) for c in curve
                                        if c["reached"]]),
            "best": None, "engine": []}
