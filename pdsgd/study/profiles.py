@@ -119,7 +119,7 @@ PROFILES = {
         micro_batches=(1, 16), timing_epochs=1, repeats=3, timeline=(1000, 2, 1),
         strategies=("data", "tensor"), strategy_grid={"tensor": {"micro_batches": (1,)}},
         batch_sweep=(1, 4, 16), accuracy_backend="serial", max_cells=QUICK_CELLS,
-        sync=SyncGrid(), to_target=ToTarget(),
+        sync=SyncGrid(), to_target=ToTarget(eval_every=250, max_epochs=5),
         notes=("quick profile: the embedded mnist-5k, P up to 4,000 (the seed: up to 60,000).",
                "quick profile: N = 1, 2, 4, ... up to twice this machine's cores.",
                "quick profile: timing cells train 1 epoch each, not the seed's 5: an epoch's "

@@ -196,6 +196,9 @@ def analyse(study):
     noises = [c["b_simple"] for c in curve if c.get("b_simple")]
     if not best:
         return out
+    grid_best = best_sequential(best)
+    out["noise"] = {"b_simple": grid_best["noise"]["b_simple"], "batch": grid_best["batch"],
+                    "min": float(min(noises)), "max": float(max(noises))}
     flat = [r for rnd in study["rounds"] for r in rnd if r["crossing"] is not None]
     seq = {}
     for r in flat:
@@ -208,8 +211,7 @@ def analyse(study):
     b_top = min(seq, key=lambda b: _median(seq[b], "seconds"))
     top = seq[b_top][0]
     t_best, e_best = _median(seq[b_top], "seconds"), _median(seq[b_top], "samples")
-    out["noise"] = {"b_simple": top["noise"]["b_simple"], "batch": b_top,
-                    "min": float(min(noises)), "max": float(max(noises))}
+    out["noise"].update(b_simple=top["noise"]["b_simple"], batch=b_top)
     out["best"] = {"batch": b_top, "rule": top["rule"], "lr": rule_lr(top["rule"], b_top),
                    "seconds": t_best, "samples": e_best, "rounds": len(seq[b_top]),
                    "sequential": [{"batch": b, "seconds": _median(rs, "seconds"),
