@@ -21,7 +21,7 @@ jupytext = pytest.importorskip("jupytext")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 COURSE = ["01_the_network", "02_parallel_sgd", "03_scaling", "04_the_barrier",
-          "05_going_distributed", "06_without_the_barrier"]
+          "05_going_distributed", "06_without_the_barrier", "07_honest_speedup"]
 SOLUTIONS = [f"solutions/{name}_solutions" for name in COURSE]
 BUDGET_S = 120  # each notebook, headless, on 2 cores
 CELL_BUDGET_S = 10  # each cell of a course notebook
