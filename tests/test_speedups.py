@@ -97,3 +97,39 @@ def test_slice_timing_measures_the_slice_and_the_whole(tmp_path, monkeypatch):
     assert again[1] == first[0]
     throughput.cached_slices([(2, 2)], (20, 6, 3), path)  # other sizes: measured again
     assert len(calls) == 3
+
+
+TO_TARGET = {
+    "target": 0.88,
+    "curve": [{"batch": b, "reached": e is not None, "rules": {"fixed": e, "linear": e},
+               **({"rule": "linear", "lr": 0.1 * b, "samples": e, "steps": e / b,
+                   "seconds": e * 1e-5, "b_simple": 100.0} if e else {})}
+              for b, e in ((1, 8000.0), (4, 8500.0), (16, 12000.0), (64, None))],
+    "critical": {"b_crit": 20.0, "e_min": 7800.0, "s_min": 390.0},
+    "noise": {"b_simple": 150.0, "batch": 4, "min": 100.0, "max": 200.0},
+    "best": {"batch": 4, "rule": "linear", "lr": 0.4, "seconds": 0.5, "samples": 8500.0},
+    "engine": [{"strategy": s, "workers": 2, "micro_batch": 1, "speedup": v, "hardware": h}
+               for s, v, h in (("data", 0.6, 1.1), ("tensor", 0.9, 1.6))],
+}
+
+
+def test_the_batch_size_figure_draws_the_curve_it_is_given():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from pdsgd import plots
+
+    fig = plots.plot_batch_size(TO_TARGET)
+    FigureCanvasAgg(fig).draw()
+    by_samples, by_steps = fig.axes[:2]
+    best = [ln for ln in by_samples.get_lines() if ln.get_label() == "best rule per B"][0]
+    assert list(best.get_xdata()) == [1, 4, 16] and list(best.get_ydata()) == [8000, 8500, 12000]
+    steps = [ln for ln in by_steps.get_lines() if ln.get_label() == "best rule per B"][0]
+    assert list(steps.get_ydata()) == [8000, 8500 / 4, 12000 / 16]
+    labels = [t.get_text() for ax in fig.axes for t in ax.get_xticklabels() + ax.get_yticklabels()]
+    assert not any(m in t for t in labels for m in ("$", "^", "e-0", "e+0"))
+    assert any("B_crit = 20" in t.get_text() for t in fig.legends[0].get_texts()) if fig.legends \
+        else any("B_crit = 20" in ln.get_label() for ln in by_samples.get_lines())
+
+    bars = plots.plot_time_to_accuracy(TO_TARGET)
+    heights = [p.get_height() for p in bars.axes[0].patches]
+    assert heights == [0.6, 0.9, 1.1, 1.6]

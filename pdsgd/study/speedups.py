@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pdsgd.study.claims import curve_label, curves, families
 from pdsgd.study.markdown import table
+from pdsgd.study.to_target import WARMUP_SAMPLES
 
 TWO_SPEEDUPS = (
     "Two speedups, each named for its baseline. **The seed's S** = T_seq(b) / T(N): against "
@@ -46,8 +47,24 @@ def hardware_sentences(study):
                             for (n, h, _, _), (_, s_, _, _) in zip(hw[p], seed[p], strict=True))
                 + ".")
         out.append(text)
+    out += slice_sentences(study)
     out += above_ideal(study)
     return out
+
+
+def slice_sentences(study):
+    """What one tensor-parallel worker's slice costs against the whole network, measured."""
+    rows = study.get("slices") or []
+    if not rows:
+        return []
+    return ["One tensor-parallel worker's share, measured on one core (one SGD step at batch "
+            "N b on 1/N of the hidden units, against the whole network at the same batch): "
+            + "; ".join(f"N = {m['workers']}, batch {m['batch']}: {m['slice_us']:.0f} us "
+                        f"against {m['whole_us']:.0f} us, so N slices cost "
+                        f"{1 / m['advantage']:.2f}x the whole" for m in rows)
+            + ". Below 1x, splitting the units alone makes the work cheaper (a slice of the "
+              "weights fits a cache the whole does not); that is how a hardware speedup "
+              "can pass N."]
 
 
 def above_ideal(study):
@@ -112,9 +129,11 @@ def to_target_section(study):
         "every few hundred samples, outside the clock, and the crossing is interpolated "
         "between two evaluations; the engine's worker start-up is timed apart, as in the "
         "seed's T(N). One core per sequential run (one BLAS thread). Learning-rate rules: "
-        "`fixed` 0.1 (the seed's), `linear` 0.1 B, `sqrt` 0.1 sqrt(B), `linear/4` 0.025 B, "
-        "the last three warmed up linearly from 0.1 over the first 2,000 samples; per B the "
-        "best of the four (least time to target) is the batch's rate.",
+        "`fixed` 0.1 (the seed's), `linear` 0.1 B, `linear/2` 0.05 B, `linear/4` 0.025 B, "
+        "`sqrt` 0.1 sqrt(B), all but the first warmed up linearly from 0.1 over the first "
+        f"{WARMUP_SAMPLES:,} samples; per B the best of the five (least time to target) is "
+        "the batch's rate, and the engine at N workers of micro-batch b runs at the best "
+        "rate of batch N b.",
     ]
     best = tt.get("best")
     if best is None:

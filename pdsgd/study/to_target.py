@@ -11,8 +11,8 @@ gradient noise scale (:func:`pdsgd.study.batch_size.noise_scale`) on the trainin
 Learning-rate rules (:func:`lr_schedule`), each named in the results: ``fixed``
 (the seed's 0.1 whatever the batch), ``linear`` (Goyal et al. 2017: 0.1 x B,
 reached by a linear warm-up from 0.1 over the first :data:`WARMUP_SAMPLES`),
-``sqrt`` (0.1 x sqrt(B), the same warm-up) and ``linear/4`` (0.025 x B, the same
-warm-up). The best of the four per batch is "the best of a small grid".
+``linear/2`` and ``linear/4`` (0.05 x B and 0.025 x B) and ``sqrt`` (0.1 x sqrt(B)),
+each with the same warm-up. The best of the five per batch is "the best of a small grid".
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ WARMUP_SAMPLES = 2000
 BASE_LR = 0.1
 #: The rules of the grid: each one's rate after the warm-up, from the base rate and batch B.
 RULES = {"fixed": lambda base, b: base, "linear": lambda base, b: base * b,
-         "sqrt": lambda base, b: base * math.sqrt(b), "linear/4": lambda base, b: base * b / 4}
+         "linear/2": lambda base, b: base * b / 2, "linear/4": lambda base, b: base * b / 4,
+         "sqrt": lambda base, b: base * math.sqrt(b)}
 
 
 def rule_lr(rule, batch, base=BASE_LR):
