@@ -58,8 +58,12 @@ def test_the_report_names_both_speedups(study):
     assert "| S (seq b) | hardware speedup (seq N b) |" in report
     assert "**The hardware speedup** = T_seq(N b) / T(N)" in report
     assert "The hardware speedup's baselines" in report
+    assert "| data: S (range) | tensor: S (range) | data: hardware speedup (range) |" in report
     # The tensor cells with N > 1 had their slices measured, kept beside the cells.
     assert {(m["workers"], m["batch"]) for m in s["slices"]} >= {(2, 2)}
+    m = s["slices"][0]
+    assert (f"N = {m['workers']}, batch {m['batch']}: {m['slice_us']:.0f} us against "
+            f"{m['whole_us']:.0f} us") in report
 
 
 def _row(hw, strategy="tensor"):

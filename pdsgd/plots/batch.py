@@ -62,8 +62,14 @@ def plot_batch_size(to_target):
             if noise:
                 ax.axvline(noise["b_simple"], color="C3", ls=":", lw=1,
                            label=f"noise scale B_simple = {noise['b_simple']:.0f}")
+    # The axis reaches the critical batch and the noise scale when they lie beyond the grid.
+    marks = [v for v in ((to_target.get("critical") or {}).get("b_crit"),
+                         (to_target.get("noise") or {}).get("b_simple")) if v]
+    top = max([*batches, *marks])
+    ticks = sorted({*batches, *(2 ** k for k in range(int(np.log2(top)) + 2)
+                                if max(batches) < 2 ** k <= 2 * top)})
     for ax, what in ((by_samples, "samples"), (by_steps, "steps")):
-        _batch_axis(ax, batches)
+        _batch_axis(ax, ticks)
         ax.set_yscale("log")
         ax.set_ylabel(f"{what} to {to_target['target']:.0%} test accuracy")
     by_samples.set_title("Samples to target")
