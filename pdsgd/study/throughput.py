@@ -24,7 +24,7 @@ is the median of the per-repeat ratios (the spread is their range). A timing
 lasts at least :data:`MIN_SECONDS` (every side trains the same number of passes
 over the samples). The ``ceiling`` is what the machine itself allows: in every
 repeat of a cell with N >= 2, min(N, cores) copies of the sequential path run at
-once (:mod:`pdsgd.bench.ceiling`), their combined rate over the sequential
+once (:mod:`pdsgd.study.ceiling`), their combined rate over the sequential
 path's in the same repeat.
 """
 
@@ -39,7 +39,6 @@ import numpy as np
 import psutil
 from threadpoolctl import threadpool_limits
 
-from pdsgd.bench.ceiling import Copies, ceiling
 from pdsgd.bench.common import load_samples, median_and_range, median_rate
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
@@ -47,6 +46,9 @@ from pdsgd.errors import PdsgdError
 from pdsgd.files import write_json
 from pdsgd.machine import machine_facts, machine_key, usable_cores
 from pdsgd.mlp import MLP
+
+# The module, not its names: it imports pdsgd.bench, whose commands import this module.
+from pdsgd.study import ceiling as machine_ceiling
 
 GRID = {"workers": (1, 2, 4, 8), "micro_batch": (1, 16),
         "engines": ("serial:central", "threads:central", "threads:replicated",
@@ -130,7 +132,7 @@ def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1,
     threads; the hardware baseline is :func:`hardware_baseline` (batch N b) with
     one. Each timing repeats passes over the samples until the sequential path
     at b takes ``min_seconds`` (measured on a warm-up pass); every side runs as
-    many. With ``copies`` (a :class:`~pdsgd.bench.ceiling.Copies` prepared for
+    many. With ``copies`` (a :class:`~pdsgd.study.ceiling.Copies` prepared for
     ``micro_batch``) and N >= 2, every repeat also times min(N, copies)
     sequential copies at once: the machine's ceiling in the same moments.
 
@@ -163,7 +165,8 @@ def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1,
             with threadpool_limits(limits=1):
                 same_s.append(_seconds(lambda: same.run_epoch(order, 0.1), passes))
             if k >= 2:
-                ceilings.append(ceiling(sequential_s[-1], copies.together(passes, k)))
+                ceilings.append(machine_ceiling.ceiling(sequential_s[-1],
+                                                        copies.together(passes, k)))
         memory = _tree_memory_mb()
     ratios = np.array(sequential_s) / np.array(engine_s)
     row = {"backend": backend, "parallel": parallel, "aggregate": broker.spec.aggregate,
@@ -219,7 +222,7 @@ def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
     """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts).
 
     With ``with_ceiling``, cells with N >= 2 also time min(N, cores) copies of
-    the sequential path at once in every repeat (:mod:`pdsgd.bench.ceiling`).
+    the sequential path at once in every repeat (:mod:`pdsgd.study.ceiling`).
     ``progress`` receives one line per b, ``on_row`` each cell's row as it is
     measured (``pdsgd bench scaling`` prints it as a line of its table).
     """
@@ -232,7 +235,8 @@ def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
               "min_seconds": min_seconds}
     count = min(max(workers), usable_cores()) if with_ceiling else 0
     with contextlib.ExitStack() as stack:
-        copies = (stack.enter_context(Copies(dataset, len(X), sizes, count)) if count > 1
+        copies = (stack.enter_context(machine_ceiling.Copies(dataset, len(X), sizes, count))
+                  if count > 1
                   else None)
         for b in micro_batches:
             if copies is not None:  # first: once it returns they are up, and idle
