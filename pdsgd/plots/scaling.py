@@ -223,7 +223,9 @@ def plot_speedup_vs_batch(rows, ax=None):
 
 @tidied
 def plot_efficiency(table, cores=None, ax=None):
-    """Parallel efficiency ``S / N`` per curve (1 is perfect); a panel per b without ``ax``."""
+    """Parallel efficiency per curve (1 is perfect): ``efficiency``, the hardware speedup over
+    N where the rows have it (:func:`pdsgd.study.analysis.speedup_table`), else S / N; a
+    panel per b without ``ax``."""
     panels = _panels(table, ax)
     for a, rs, b in panels:
         for key, crs in _curves(rs).items():
@@ -232,7 +234,9 @@ def plot_efficiency(table, cores=None, ax=None):
         a.axhline(1, color="0.6", lw=1)
         _workers_axis(a, [r["workers"] for r in table], cores)
         a.set_ylim(0, max(1.05, max(r["efficiency"] for r in table) * 1.05))
-    return _finish_panels(panels, "Parallel efficiency", "efficiency S / N")
+    hardware = all("hardware_speedup" in r for r in table)
+    return _finish_panels(panels, "Parallel efficiency", "efficiency: hardware speedup / N"
+                          if hardware else "efficiency S / N")
 
 
 @tidied
