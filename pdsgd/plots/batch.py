@@ -102,8 +102,8 @@ def plot_time_to_accuracy(to_target):
     ax.set_xticks(x, labels, rotation=45, ha="right", fontsize="small")
     best = to_target["best"]
     ax.set(ylabel="speedup to the target",
-           title=f"To {to_target['target']:.0%} accuracy, against the best one-core run "
-                 f"(B = {best['batch']}, lr {best['lr']:g})")
+           title=f"To {to_target['target']:.0%} test accuracy, against\nthe best one-core "
+                 f"run (B = {best['batch']}, lr {best['lr']:g})")
     ax.grid(alpha=0.3, axis="y")
     legend_outside(ax, fontsize="x-small")
     return fig
