@@ -6,7 +6,7 @@ wording are asserted, never a timing.
 
 import pytest
 
-from pdsgd.study import throughput
+from pdsgd.study import slices
 from pdsgd.study.profiles import build_cells, tiny_profile
 from pdsgd.study.reproduce import reproduce
 from pdsgd.study.speedups import above_ideal
@@ -86,20 +86,20 @@ def test_a_hardware_speedup_above_n_is_explained_from_the_slice_measurement():
 
 
 def test_slice_timing_measures_the_slice_and_the_whole(tmp_path, monkeypatch):
-    m = throughput.slice_timing((20, 8, 3), 2, 4, repeats=2, steps=5)
+    m = slices.slice_timing((20, 8, 3), 2, 4, repeats=2, steps=5)
     assert m["whole_us"] > 0 and m["slice_us"] > 0
     assert m["advantage"] == pytest.approx(m["whole_us"] / (2 * m["slice_us"]))
     assert m["slice_kb"] < m["whole_kb"]
     calls = []
-    real = throughput.slice_timing
-    monkeypatch.setattr(throughput, "slice_timing",
+    real = slices.slice_timing
+    monkeypatch.setattr(slices, "slice_timing",
                         lambda *a, **k: calls.append(a) or real(*a, repeats=1, steps=2))
     path = tmp_path / "slices.json"
-    first = throughput.cached_slices([(2, 2), (2, 4)], (20, 8, 3), path)
-    again = throughput.cached_slices([(2, 4), (2, 2)], (20, 8, 3), path)
+    first = slices.cached_slices([(2, 2), (2, 4)], (20, 8, 3), path)
+    again = slices.cached_slices([(2, 4), (2, 2)], (20, 8, 3), path)
     assert len(calls) == 2 and [r["batch"] for r in again] == [4, 2]
     assert again[1] == first[0]
-    throughput.cached_slices([(2, 2)], (20, 6, 3), path)  # other sizes: measured again
+    slices.cached_slices([(2, 2)], (20, 6, 3), path)  # other sizes: measured again
     assert len(calls) == 3
 
 

@@ -34,7 +34,7 @@ from pdsgd.study.grid import GRID_OPTIONS, check_sizes, customize
 from pdsgd.study.profiles import PROFILES, build_cells
 from pdsgd.study.reference import reference_dir, write_index
 from pdsgd.study.report import write_report
-from pdsgd.study.throughput import cached_slices
+from pdsgd.study.slices import cached_slices
 from pdsgd.train.prepare import prepare_data
 
 

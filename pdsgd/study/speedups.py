@@ -3,7 +3,7 @@
 Rendering only, from the study's numbers (:mod:`pdsgd.study.analysis`); every
 sentence that states a finding is built from the numbers it states, and a
 hardware speedup above its ideal N is explained from a measurement
-(``study["slices"]``: :func:`pdsgd.study.throughput.slice_timing`) or said to
+(``study["slices"]``: :func:`pdsgd.study.slices.slice_timing`) or said to
 have none.
 """
 

@@ -31,7 +31,6 @@ path's in the same repeat.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 
@@ -43,8 +42,7 @@ from pdsgd.bench.common import load_samples, median_and_range, median_rate
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.errors import PdsgdError
-from pdsgd.files import write_json
-from pdsgd.machine import machine_facts, machine_key, usable_cores
+from pdsgd.machine import machine_facts, usable_cores
 from pdsgd.mlp import MLP
 
 # The module, not its names: it imports pdsgd.bench, whose commands import this module.
@@ -272,68 +270,3 @@ def trace_overhead(dataset="mnist-5k", samples=2000, repeats=5, workers=2, micro
         off, _ = engine_rate(X, T, backend, aggregate, workers, micro_batch, 1, sizes, False)
         ratios.append(off / on - 1.0)
     return float(np.median(ratios))
-
-
-def slice_timing(sizes, workers, batch, repeats=5, steps=None, dtype="float64", seed=0):
-    """Microseconds per SGD step at ``batch`` of the whole network and of one worker's slice.
-
-    A tensor-parallel worker holds 1/N of the hidden units (their rows of W1,
-    their columns of W2) and runs every sample of the batch on them. Timing the
-    network with ``hidden // workers`` units against the whole, on one core,
-    measures what the split alone does to the work: when ``advantage`` (whole
-    over ``workers`` times the slice) passes 1, N slices cost less than the whole
-    network, the mark of a slice that fits a cache the whole does not.
-
-    Returns
-    -------
-    dict
-        ``workers``, ``batch``, ``whole_us``, ``slice_us`` (medians of
-        ``repeats``), ``whole_kb`` and ``slice_kb`` (weights, in kB) and
-        ``advantage`` (``whole_us / (workers * slice_us)``).
-    """
-    sizes = tuple(sizes)
-    part = (sizes[0], *(max(1, h // workers) for h in sizes[1:-1]), sizes[-1])
-    rng = np.random.default_rng(seed)
-    X = rng.random((batch, sizes[0])).astype(dtype)
-    T = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], batch)]
-    steps = steps or max(20, 4096 // batch)
-    out = {"workers": workers, "batch": batch}
-    times = {"whole": [], "slice": []}
-    models = {"whole": MLP(sizes, dtype=dtype, seed=seed), "slice": MLP(part, dtype=dtype,
-                                                                       seed=seed)}
-    with threadpool_limits(limits=1):
-        for m in models.values():
-            m.sgd_step(X, T, 1e-6)  # warm the caches and lazy allocations
-        for _ in range(repeats):  # interleaved, so that a burst of load hits both
-            for name, m in models.items():
-                start = time.perf_counter()
-                for _ in range(steps):
-                    m.sgd_step(X, T, 1e-6)
-                times[name].append((time.perf_counter() - start) / steps * 1e6)
-    for name, m in models.items():
-        out[f"{name}_us"] = float(np.median(times[name]))
-        out[f"{name}_kb"] = m.params.nbytes / 1000
-    out["advantage"] = out["whole_us"] / (workers * out["slice_us"])
-    return out
-
-
-def cached_slices(pairs, sizes, path, **kw):
-    """:func:`slice_timing` for each ``(workers, batch)`` pair, kept in the JSON file ``path``.
-
-    A rerun of ``make reproduce`` reads them back (the same numbers, the same
-    report); a file measured on another machine or for other sizes is measured again.
-    """
-    key = {"machine": machine_key(), "sizes": list(sizes)}
-    try:
-        with open(path) as f:
-            kept = json.load(f)
-    except (OSError, ValueError):
-        kept = {}
-    rows = {(r["workers"], r["batch"]): r for r in kept.get("rows", [])
-            if kept.get("key") == key}
-    missing = [p for p in dict.fromkeys(pairs) if p not in rows]
-    for n, batch in missing:
-        rows[(n, batch)] = slice_timing(sizes, n, batch, **kw)
-    if missing:
-        write_json(path, {"key": key, "rows": list(rows.values())})
-    return [rows[p] for p in dict.fromkeys(pairs)]
