@@ -137,3 +137,17 @@ def test_the_batch_size_figure_draws_the_curve_it_is_given():
     bars = plots.plot_time_to_accuracy(TO_TARGET)
     heights = [p.get_height() for p in bars.axes[0].patches]
     assert heights == [0.6, 0.9, 1.1, 1.6]
+
+
+def test_the_time_to_accuracy_grid_follows_the_grid_set_by_the_user():
+    from pdsgd.study.grid import customize
+    from pdsgd.study.profiles import PROFILES
+    from pdsgd.study.reproduce import to_target_grid
+
+    grid, p = to_target_grid(PROFILES["quick"], 4000)
+    assert p == 4000 and grid.workers == (1, 2, 4) and grid.micro_batches == (1, 16)
+    shrunk = customize(PROFILES["full"], dataset="fashion-mnist", train_sizes=(300, 600),
+                       workers=(2,), repeats=1, backend="threads", parallel=("tensor",))
+    grid, p = to_target_grid(shrunk, 60_000)
+    assert p == 600 and grid.workers == (2,) and grid.repeats == 1
+    assert grid.backend == "threads" and grid.strategies == ("tensor",)
