@@ -25,7 +25,6 @@ import pytest
 
 from pdsgd.bench import ceiling as ceiling_bench
 from pdsgd.bench import scaling
-from pdsgd.bench.common import load_samples
 from pdsgd.course import lessons
 from pdsgd.data.datasets import load_dataset
 from pdsgd.study import busy_neighbours as neighbours
@@ -35,6 +34,7 @@ from pdsgd.study import sync_sweep as sync_bench
 from pdsgd.study.experiment import Cell, run_grid
 from pdsgd.study.profiles import tiny_profile
 from pdsgd.study.reproduce import reproduce
+from pdsgd.study.timing import load_samples
 
 
 def assert_rounds(ran, group, round_of):

@@ -39,9 +39,6 @@ ALLOWED = {
     ("pdsgd.engine.broker", "pdsgd.spec"):
         "the Broker is built from the run's EngineSpec; where the spec lives is decided with "
         "the strategies (issue 20, part 1)",
-    ("pdsgd.course.scaling", "pdsgd.bench.ceiling"):
-        "the ceiling's measuring code is reworked in bench/ceiling.py; it moves to study/ "
-        "next, and this import with it",
 }
 
 

@@ -23,7 +23,7 @@ from pdsgd.bench import notebooks as timing
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 COURSE = ["01_the_network", "02_parallel_sgd", "03_scaling", "04_the_barrier",
-          "05_going_distributed", "06_without_the_barrier"]
+          "05_going_distributed", "06_without_the_barrier", "07_honest_speedup"]
 SOLUTIONS = [f"solutions/{name}_solutions" for name in COURSE]
 #: A time stated in the text: "826 us", "13-18 us", "0.65 s", "tens of microseconds"...
 TIME_FIGURE = re.compile(

@@ -14,10 +14,6 @@ from pdsgd.arguments import int_list, positive_int
 from pdsgd.data.datasets import DATASETS
 from pdsgd.files import write_json
 
-# The timers live with the measuring code in the study; bench/scaling.py and bench/ceiling.py
-# still import them from here until they move their measuring code there too.
-from pdsgd.study.timing import load_samples, median_and_range, median_rate  # noqa: F401
-
 #: The options that several benchmarks take: name -> (help, metavar). Stated once, so that
 #: ``--repeats`` means the same in every benchmark. A list's metavar is its default.
 SHARED = {

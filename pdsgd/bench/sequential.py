@@ -7,10 +7,7 @@ ways are told there); this module prints each beside the naive loop.
 from __future__ import annotations
 
 from pdsgd.bench.common import add_shared_options, register
-
-# naive_step and torch_step are named here too for bench/scaling.py, which imports them
-# from this module until its measuring code moves to the study.
-from pdsgd.study.sequential_paths import naive_step, run, torch_step  # noqa: F401
+from pdsgd.study.sequential_paths import run
 
 
 def format_table(result):
