@@ -241,6 +241,45 @@ def _06_solutions(c):
         c.expect(_n(m[1]) <= int(m[2]), f"{m[0]!r}: a mean above its maximum")
 
 
+def _07_honest_speedup(c):
+    seconds = {}
+    p = c.one(r"^P = NUM training samples")
+    for m in c.all(r"^B = +(\d+): best rule \w+ +\(lr NUM\): +NUM samples, +NUM steps, NUM s$", 2):
+        b, samples, steps = int(m[1]), _n(m[3]), _n(m[4])
+        seconds[b] = _n(m[5])
+        # A step takes B samples, the last of an epoch fewer: samples / B steps, plus at
+        # most one short step per epoch begun (both interpolated, printed rounded).
+        epochs = samples / _n(p[1]) + 1 if p else 1
+        c.expect(samples / b - 1 <= steps <= samples / b + epochs + 1,
+                 f"{m[0]!r}: {steps:,.0f} steps of {b}")
+    best = c.one(r"^best one-core configuration: B = (\d+), rule \w+ \(lr NUM\), NUM s")
+    if best and seconds:
+        # The best configuration is the one that reached the target soonest (as printed).
+        c.expect(seconds.get(int(best[1]), math.inf) <= min(seconds.values()) + 0.01,
+                 f"{best[0]!r}: the printed times are {seconds}")
+    m = c.one(r"time-to-accuracy speedup \(against the best one-core run, B = \d+, \w+\): "
+              r"NUMx \(NUM s against NUM s")
+    if m:
+        lo, hi = _ratio_range(_n(m[3]), _n(m[2]), 0.005)
+        c.expect(lo - 0.005 <= _n(m[1]) <= hi + 0.005,
+                 f"{m[0]!r}: the best run's time over the engine's is {lo:.2f} to {hi:.2f}")
+
+
+def _07_solutions(c):
+    crit = c.one(r"^B_crit = (\d+): steps to target at B = N")
+    steps = {int(m[1]): _n(m[2]) for m in c.all(r"^  N = +(\d+): +NUM steps$", 3)}
+    if crit and 1 in steps:
+        b = int(crit[1])
+        # McCandlish et al.: steps(N) = S_min (1 + B_crit / N), so steps(1) / steps(N) is
+        # (1 + B_crit) / (1 + B_crit / N); B_crit is printed rounded to a whole batch.
+        for n, value in steps.items():
+            lo = (1 + b - 0.5) / (1 + (b - 0.5) / n)
+            hi = (1 + b + 0.5) / (1 + (b + 0.5) / n)
+            ratio = steps[1] / value
+            c.expect(min(lo, hi) * 0.999 <= ratio <= max(lo, hi) * 1.001,
+                     f"N = {n}: steps(1) / steps(N) = {ratio:.3f}, not (1 + B) / (1 + B / N)")
+
+
 CHECKS = {
     "01_the_network": _01_the_network,
     "02_parallel_sgd": _02_parallel_sgd,
@@ -248,12 +287,14 @@ CHECKS = {
     "04_the_barrier": _04_the_barrier,
     "05_going_distributed": _05_going_distributed,
     "06_without_the_barrier": _06_without_the_barrier,
+    "07_honest_speedup": _07_honest_speedup,
     "solutions/01_the_network_solutions": _01_solutions,
     "solutions/02_parallel_sgd_solutions": _02_solutions,
     "solutions/03_scaling_solutions": _03_solutions,
     "solutions/04_the_barrier_solutions": _04_solutions,
     "solutions/05_going_distributed_solutions": _05_solutions,
     "solutions/06_without_the_barrier_solutions": _06_solutions,
+    "solutions/07_honest_speedup_solutions": _07_solutions,
 }
 
 

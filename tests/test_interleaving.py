@@ -23,12 +23,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from pdsgd.bench import ceiling as ceiling_bench
-from pdsgd.bench import scaling
 from pdsgd.course import lessons
 from pdsgd.data.datasets import load_dataset
 from pdsgd.study import busy_neighbours as neighbours
-from pdsgd.study import experiment
+from pdsgd.study import ceiling as ceiling_bench
+from pdsgd.study import experiment, throughput
 from pdsgd.study import sequential_paths as sequential_bench
 from pdsgd.study import sync_sweep as sync_bench
 from pdsgd.study.experiment import Cell, run_grid
@@ -158,24 +157,32 @@ class _Copies:
         return [0.01] * (self.count if count is None else count)
 
 
-def test_bench_scaling_times_the_engine_and_the_sequential_path_in_turns(monkeypatch):
+def test_bench_scaling_times_the_engine_and_both_sequential_baselines_in_turns(monkeypatch):
     events = []
-    for cls, name in ((scaling.SequentialRunner, "sequential"), (scaling.Broker, "engine")):
-        real = cls.run_epoch
+    real_sequential = throughput.SequentialRunner.run_epoch
+    real_engine = throughput.Broker.run_epoch
 
-        def recording(self, *args, _real=real, _name=name, **kwargs):
-            events.append(_name)
-            return _real(self, *args, **kwargs)
+    def sequential(self, *args, **kwargs):
+        # The seed's S is timed at b, the hardware speedup at N b: the batch says which.
+        events.append(f"sequential b={self.micro_batch}")
+        return real_sequential(self, *args, **kwargs)
 
-        monkeypatch.setattr(cls, "run_epoch", recording)
+    def engine(self, *args, **kwargs):
+        events.append("engine")
+        return real_engine(self, *args, **kwargs)
+
+    monkeypatch.setattr(throughput.SequentialRunner, "run_epoch", sequential)
+    monkeypatch.setattr(throughput.Broker, "run_epoch", engine)
     X, T = load_samples("synthetic", 32)
     sizes = (X.shape[1], 8, T.shape[1])
-    row = scaling.engine_cell(X, T, "serial:central", 2, 1, repeats=3, sizes=sizes,
-                              min_seconds=0.0, copies=_Copies(events))
+    row = throughput.engine_cell(X, T, "serial:central", 2, 1, repeats=3, sizes=sizes,
+                                 min_seconds=0.0, copies=_Copies(events))
     assert row["passes"] == 1
-    # Warm-up of the engine, one timed pass of the sequential path to size the timings,
-    # then per repeat: the sequential path, the engine, the copies at once.
-    assert events == ["engine", "sequential"] + ["sequential", "engine", "copies x2"] * 3
+    # Warm-ups of the engine and of sequential at N b, one timed pass of sequential at b to
+    # size the timings, then per repeat: sequential at b, the engine, sequential at N b,
+    # the copies at once.
+    assert events == ["engine", "sequential b=2", "sequential b=1"] + [
+        "sequential b=1", "engine", "sequential b=2", "copies x2"] * 3
 
 
 def test_bench_neighbours_times_its_engines_in_turns():
@@ -221,14 +228,13 @@ def test_bench_ceiling_times_alone_and_together_in_turns(monkeypatch):
 
     monkeypatch.setattr(ceiling_bench, "Copies", Copies)
     monkeypatch.setattr(ceiling_bench, "measure_traffic", lambda *args: {})
-    monkeypatch.setattr(ceiling_bench, "format_traffic", lambda *args: "")
     ceiling_bench.measure("synthetic", 16, copies=2, micro_batches=(1,), repeats=3,
-                          min_seconds=0.0, progress=lambda line: None)
+                          min_seconds=0.0)
     assert events == ["b=1", "copies x1"] + ["copies x1", "copies x2"] * 3
 
 
 def test_bench_ceilings_cache_traffic_times_private_and_shared_in_turns():
-    from pdsgd.bench.cache_traffic import measure_traffic
+    from pdsgd.study.cache_traffic import measure_traffic
 
     events = []
 

@@ -111,32 +111,50 @@ def test_the_speedup_figure_draws_the_speedups_of_the_study(drawn):
                  for c in study["curves"]}
     for ax in axes:
         b = panel_b(ax)
-        want = expected_curves(study["speedup"], b, ("speedup", "speedup_lo", "speedup_hi"))
+        # The hardware speedup (against sequential at N b) is the solid curve with its bars.
+        want = expected_curves(study["speedup"], b, ("hardware_speedup", "hardware_speedup_lo",
+                                                     "hardware_speedup_hi"))
         got = errorbars(ax)
         assert set(got) == set(want), b
         for label, (n, s, lo, hi) in want.items():
             x, y, low, high = got[label]
             assert_same(x, n, f"b = {b}, {label}: N")
-            assert_same(y, s, f"b = {b}, {label}: speedup")
+            assert_same(y, s, f"b = {b}, {label}: hardware speedup")
             assert_same(low, lo, f"b = {b}, {label}: slowest repeat")
             assert_same(high, hi, f"b = {b}, {label}: fastest repeat")
-        (ideal,) = lines(ax)["ideal S = N"]
-        assert_same(ideal[1], ideal[0], "the ideal line is S = N")
-        # Amdahl's law, fitted per curve: S = 1 / ((1 - f) + f / N) on the dotted lines.
-        dotted = [xy for label, xys in lines(ax).items() if label.startswith("_child")
-                  for xy in xys if len(xy[0]) > 2]
+        (ideal,) = lines(ax)["ideal of the hardware speedup: N"]
+        assert_same(ideal[1], ideal[0], "the ideal line is N")
+        # Curves in data coordinates (not the cores' vertical marker), without a legend entry.
+        unlabelled = [line for line in ax.get_lines() if line.get_label().startswith("_child")
+                      and len(line.get_xdata()) > 0 and line.get_transform() == ax.transData]
+        # The seed's S (against sequential at b), dotted beside each curve.
+        seeds = sorted(((np.asarray(line.get_xdata(), float),
+                         np.asarray(line.get_ydata(), float))
+                        for line in unlabelled if line.get_linestyle() == ":"),
+                       key=lambda xy: tuple(xy[0]))
+        want_s = expected_curves(study["speedup"], b, ("speedup",))
+        assert len(seeds) == len(want_s) > 0
+        for (x, _), (n, _) in zip(seeds, sorted(want_s.values(), key=lambda c: tuple(c[0])),
+                                  strict=True):
+            assert_same(x, n, f"b = {b}: the seed's S, N")
+        assert sorted(np.concatenate([y for _, y in seeds])) == pytest.approx(
+            sorted(np.concatenate([s for _, s in want_s.values()])), **APPROX), b
+        # Amdahl's law, fitted per curve: S = 1 / ((1 - f) + f / N) on the dashed lines.
+        dashed = [(np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float))
+                  for line in unlabelled if line.get_linestyle() == "--"]
         fits = [f for (strategy, mb, p), f in fractions.items() if mb == b and f is not None]
-        assert len(dotted) == len(fits) > 0
-        for f, (x, y) in zip(sorted(fits), sorted(dotted, key=lambda xy: xy[1][-1]),
+        assert len(dashed) == len(fits) > 0
+        for f, (x, y) in zip(sorted(fits), sorted(dashed, key=lambda xy: xy[1][-1]),
                              strict=True):
             assert_same(y, 1.0 / ((1.0 - f) + f / x), f"b = {b}: Amdahl's curve for f = {f}")
 
 
-def test_the_efficiency_figure_draws_speedup_over_n(drawn):
+def test_the_efficiency_figure_draws_the_hardware_speedup_over_n(drawn):
     _, study, _, figures = drawn
     for ax in figures["efficiency"].axes:
         b = panel_b(ax)
-        want = expected_curves(study["speedup"], b, ("speedup",))
+        # Efficiency belongs to the hardware speedup (the same arithmetic on one core).
+        want = expected_curves(study["speedup"], b, ("hardware_speedup",))
         got = {k: v[0] for k, v in lines(ax).items() if k.startswith("P = ")}
         assert set(got) == set(want)
         for label, (n, s) in want.items():
@@ -166,14 +184,14 @@ def test_the_time_figure_draws_the_median_times_and_their_spread(drawn):
 
 
 def _report_rows(report):
-    """The report's timing table: ``{(P, b, strategy, N): (time, speedup)}`` of engine rows."""
+    """The report's timing table: ``{(P, b, strategy, N): (time, S, hardware speedup)}``."""
     section = report.split("## Execution time and speedup")[1]
     out = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 11 and cells[2] in ("data", "tensor"):
+        if len(cells) == 12 and cells[2] in ("data", "tensor"):
             out[(int(cells[0].replace(",", "")), int(cells[1]), cells[2], int(cells[3]))] = (
-                cells[5], cells[9])
+                cells[5], cells[9], cells[10])
     return out
 
 
@@ -184,11 +202,14 @@ def test_the_figures_and_the_reports_table_give_the_same_numbers(drawn):
     strategies = {r["strategy"] for r in study["speedup"]}
     speedup, time = ({panel_b(ax): errorbars(ax) for ax in figures[f].axes}
                      for f in ("speedup", "time_vs_workers"))
-    for (p, b, strategy, n), (seconds, s) in table.items():
+    seed_s = {(r["train_size"], r["micro_batch"], r["strategy"], r["workers"]): r["speedup"]
+              for r in study["speedup"]}
+    for (p, b, strategy, n), (seconds, s, hardware) in table.items():
         label = curve_label(strategy, p, strategies)
         i = list(speedup[b][label][0]).index(n)
-        assert f"{speedup[b][label][1][i]:.2f}" == s, (p, b, strategy, n)
+        assert f"{speedup[b][label][1][i]:.2f}" == hardware, (p, b, strategy, n)
         assert f"{time[b][label][1][i]:.2f}" == seconds, (p, b, strategy, n)
+        assert f"{seed_s[(p, b, strategy, n)]:.2f}" == s, (p, b, strategy, n)
 
 
 def test_the_accuracy_figures_draw_the_accuracy_runs(drawn):
@@ -244,11 +265,15 @@ def test_the_sweep_figure_draws_each_strategys_speedup_by_b(drawn):
     for strategy in study["strategies"]:
         rows = sorted((r for r in study["sweep"] if r["strategy"] == strategy),
                       key=lambda r: r["micro_batch"])
+        # The hardware speedup with its bars; the seed's S dotted beside it.
         x, y, lo, hi = got[f"{strategy} parallelism"]
         assert_same(x, [r["micro_batch"] for r in rows], strategy)
-        assert_same(y, [r["speedup"] for r in rows], strategy)
-        assert_same(lo, [r["speedup_lo"] for r in rows], strategy)
-        assert_same(hi, [r["speedup_hi"] for r in rows], strategy)
+        assert_same(y, [r["hardware_speedup"] for r in rows], strategy)
+        assert_same(lo, [r["hardware_speedup_lo"] for r in rows], strategy)
+        assert_same(hi, [r["hardware_speedup_hi"] for r in rows], strategy)
+        ((sx, sy),) = lines(ax)[f"{strategy}: the seed's S (sequential at b)"]
+        assert_same(sx, [r["micro_batch"] for r in rows], strategy)
+        assert_same(sy, [r["speedup"] for r in rows], f"{strategy}: the seed's S")
 
 
 def test_the_sync_figures_draw_the_sync_rows(drawn):

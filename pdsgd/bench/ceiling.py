@@ -3,17 +3,17 @@
 The command line over :func:`pdsgd.study.ceiling.measure` (its module says what
 the ceiling is and how it is timed): each b's rate alone and the ceiling beside
 the ideal, then what moving weights between the cores costs
-(:mod:`pdsgd.bench.cache_traffic`).
+(:mod:`pdsgd.study.cache_traffic`).
 """
 
 from __future__ import annotations
 
 from pdsgd.arguments import int_list, positive_int
-from pdsgd.bench.cache_traffic import format_traffic
 from pdsgd.bench.common import register
 
 # The module, not its names: pdsgd.study.ceiling imports from this package.
 from pdsgd.study import ceiling as machine
+from pdsgd.study.cache_traffic import format_traffic
 
 
 def format_row(row, copies):

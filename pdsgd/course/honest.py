@@ -133,8 +133,8 @@ def summary(fast, to_target, *, workers, micro_batch, rule, strategy, best):
              f"{numbers['hardware']:.2f}x",
              f"  time-to-accuracy speedup (against the best one-core run, B = "
              f"{best['batch']}, {best['rule']}): "
-             + (f"{tta:.2f}x ({numbers['best_seconds']:.2f} s against "
-                f"{numbers['engine_seconds']:.2f} s, {numbers['samples']:,.0f} samples against "
+             + (f"{tta:.2f}x ({numbers['engine_seconds']:.2f} s against "
+                f"{numbers['best_seconds']:.2f} s, {numbers['samples']:,.0f} samples against "
                 f"{numbers['best_samples']:,.0f})" if tta is not None else
                 "the engine did not reach the target with this rule")]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ ceiling``, :mod:`pdsgd.bench.ceiling`) times them against the sequential path al
 between the sequential path alone and the engine, so that the ceiling, the
 engine and its baseline meet the same moments of a shared machine. The last
 line of ``pdsgd bench ceiling`` is what the copies do not measure: the cost of
-moving weights between the cores (:mod:`pdsgd.bench.cache_traffic`).
+moving weights between the cores (:mod:`pdsgd.study.cache_traffic`).
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ import numpy as np
 from joblib.externals.loky.backend import get_context
 from threadpoolctl import threadpool_limits
 
-from pdsgd.bench.cache_traffic import measure_traffic, traffic
 from pdsgd.engine.lifetime import Janitor, die_with_parent
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.errors import PdsgdError
 from pdsgd.machine import machine_facts, usable_cores
 from pdsgd.mlp import MLP
+from pdsgd.study.cache_traffic import measure_traffic, traffic
 from pdsgd.study.timing import load_samples, median_and_range
 
 #: Seconds a copy may take to answer before it is taken for hung.
@@ -120,7 +120,7 @@ class Copies:
 
     def traffic(self, sizes, iterations, shared):
         """Seconds the first two copies took for sharded-like traffic
-        (:func:`pdsgd.bench.cache_traffic.traffic`).
+        (:func:`pdsgd.study.cache_traffic.traffic`).
 
         The matrix is the first layer of ``sizes`` (with its bias column), in
         a fresh shared block that a janitor unlinks should this process die.
@@ -217,7 +217,7 @@ def measure(dataset="mnist-5k", samples=2000, copies=None, micro_batches=(1, 16)
         and ``traffic``: microseconds per iteration of two copies moving half of
         the first layer between the cores (``shared_us``) against keeping it
         private (``private_us``), in rounds in turn
-        (:mod:`pdsgd.bench.cache_traffic`).
+        (:mod:`pdsgd.study.cache_traffic`).
     """
     count = usable_cores() if copies is None else copies
     if count < 2:
