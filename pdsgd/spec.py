@@ -110,6 +110,8 @@ class EngineSpec:
         s, SSP's bound (``sync="ssp"`` only; 0 is BSP).
     scheduler : str, optional
         The ``dask`` backend's scheduler address.
+    bundle : str, optional
+        The join bundle of a ``tls://`` scheduler (``pdsgd cluster serve``).
     barrier : {"adaptive", "fixed"}
         ``processes``: spin at the barrier only while spinning pays (default),
         or always spin first (the old behaviour, kept for comparison).
@@ -139,6 +141,7 @@ class EngineSpec:
     sync: str = _option("bsp", arithmetic=True, engine_only=True)
     staleness: int | None = _option(None, arithmetic=True)
     scheduler: str | None = _option(None, engine_only=True)
+    bundle: str | None = _option(None, engine_only=True)
     barrier: str = _option("adaptive")
 
     def __post_init__(self):
@@ -186,6 +189,8 @@ class EngineSpec:
         if self.scheduler is not None and self.backend != "dask":
             raise OptionError("scheduler", self.scheduler,
                               f"needs {{backend}}dask (not {self.backend})")
+        if self.bundle is not None and self.scheduler is None:
+            raise OptionError("bundle", self.bundle, "goes with {scheduler}tls://HOST:PORT")
         if self.scheduler is not None:
             match = SCHEDULER_ADDRESS.fullmatch(str(self.scheduler))
             if match is None or not 0 < int(match["port"]) < 65536:

@@ -41,6 +41,7 @@ import numpy as np
 import psutil
 from threadpoolctl import threadpool_limits
 
+from pdsgd.cluster.bundle import for_address
 from pdsgd.engine.backends.base import Backend, WorkerError
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.slots import ResultSlots, slot_fields
@@ -76,7 +77,7 @@ def local_cluster(workers):
 def probe(address, timeout):
     """Raise ``OSError`` at once if nothing listens at a ``tcp://`` address (others: no check)."""
     scheme, _, rest = address.rpartition("://")
-    if scheme not in ("", "tcp"):
+    if scheme not in ("", "tcp", "tls"):
         return
     host, _, port = rest.rpartition(":")
     with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
@@ -175,9 +176,11 @@ class DaskBackend(Backend):
             address = self.cluster.scheduler_address
         else:
             address = self.spec.scheduler
+        security = for_address(address, self.spec.bundle)  # None for a plain tcp:// one
         try:
             probe(address, self._left())
-            self.client = Client(address, timeout=self._left(), set_as_default=False)
+            self.client = Client(address, timeout=self._left(), set_as_default=False,
+                                 security=security)
         except Exception as error:  # refused, timed out, or something else answered
             raise PdsgdError(f"--scheduler {address}: cannot reach a Dask scheduler there "
                              f"within --timeout {self.spec.timeout:g} s ({type(error).__name__}"
