@@ -145,9 +145,15 @@ class Lab:
             self.processes.append(p)
             _wait_for(p, "joined", self.start_timeout, f"worker on host {i}")
 
+    def start(self, args, host=0):
+        """Start ``python -m ARGS`` on a host (default the teacher's); it ends with the lab."""
+        p = _start([sys.executable, "-m", *args], self.hosts.names[host])
+        self.processes.append(p)
+        return p
+
     def run(self, args, timeout=None, host=0):
         """Run ``python -m ARGS`` on a host (default the teacher's): a CompletedProcess."""
-        p = _start([sys.executable, "-m", *args], self.hosts.names[host])
+        p = self.start(args, host)
         try:
             out, err = p.communicate(timeout=timeout)
         except BaseException:
@@ -166,7 +172,9 @@ class Lab:
             if p.poll() is None:
                 p.kill()
         for p in self.processes:
-            p.communicate()
+            p.wait()
+            for pipe in (p.stdout, p.stderr):
+                pipe.close()
         self.processes = []
         self.hosts.close()
         folder = getattr(self, "_folder", None)

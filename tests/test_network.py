@@ -1,0 +1,152 @@
+"""The class cluster over real network links: hosts as network namespaces (root only).
+
+One lab serves the module: a teacher's host with ``pdsgd cluster serve`` and
+three student hosts with ``pdsgd cluster join``, over the "lan" profile, TLS
+with the lab's bundle. Training runs on the teacher's host through the
+command line, as a class would, and is compared with the serial backend's
+weights computed here. Where namespaces cannot be made, every test skips with
+the reason.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+
+from pdsgd.netlab import hosts
+
+pytest.importorskip("distributed")
+WHY = hosts.unavailable()
+pytestmark = pytest.mark.skipif(WHY is not None, reason=str(WHY))
+#: A small problem: the tests are about the network, not the arithmetic.
+PROBLEM = ["--dataset", "synthetic", "--input-nodes", "784", "--hidden", "16", "--lr", "0.5",
+           "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    from pdsgd.netlab.lab import Lab
+
+    with Lab(3, "lan", worker_ttl=5.0) as lab:
+        yield lab
+    assert [n for n in hosts.namespaces() if n.startswith(lab.hosts.tag)] == []
+
+
+def train_here(tmp_path, name, *args):
+    """``pdsgd train ARGS`` with the serial backend, on this host; the final weights."""
+    out = tmp_path / name
+    done = subprocess.run([sys.executable, "-m", "pdsgd", "train", *PROBLEM, *args,
+                           "--backend", "serial", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return np.load(out / "model.npz")["params"]
+
+
+def dask_args(lab, out, *args):
+    return ["pdsgd", "train", *PROBLEM, *args, "--backend", "dask", "--scheduler",
+            lab.scheduler, "--bundle", str(lab.bundle), "--out", str(out)]
+
+
+def test_three_hosts_over_lan_give_the_serial_weights(lab, tmp_path):
+    args = ["--train-size", "60", "--epochs", "2", "--workers", "3", "--micro-batch", "2"]
+    expected = train_here(tmp_path, "serial", *args)
+    done = lab.run(dask_args(lab, tmp_path / "dask", *args), timeout=120)
+    assert done.returncode == 0, done.stderr
+    got = np.load(tmp_path / "dask" / "model.npz")["params"]
+    assert not np.allclose(got, 0)
+    assert np.array_equal(got, expected)
+
+
+def one_line_refusal(done):
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pdsgd: error: "), done.stderr
+    return lines[0]
+
+
+def test_a_worker_without_the_bundle_is_refused(lab, tmp_path):
+    from pdsgd.cluster.bundle import make_bundle
+
+    join = ["pdsgd", "cluster", "join", "--timeout", "3", "--cores", "1"]
+    line = one_line_refusal(lab.run([*join, lab.scheduler], timeout=60, host=1))
+    assert "--bundle" in line
+    # Without TLS at all, and with another class's bundle: the scheduler refuses.
+    plain = lab.scheduler.replace("tls://", "tcp://")
+    assert "cannot join" in one_line_refusal(lab.run([*join, plain], timeout=60, host=1))
+    other = make_bundle(tmp_path / "other.pem")
+    line = one_line_refusal(lab.run([*join, lab.scheduler, "--bundle", str(other)],
+                                    timeout=60, host=1))
+    assert "cannot join" in line
+
+
+def test_a_client_without_the_bundle_is_refused(lab, tmp_path):
+    from pdsgd.cluster.bundle import make_bundle
+
+    args = dask_args(lab, tmp_path / "out", "--train-size", "12", "--epochs", "1",
+                     "--workers", "2", "--timeout", "3")
+    no_bundle = args[:args.index("--bundle")] + args[args.index("--bundle") + 2:]
+    assert "--bundle" in one_line_refusal(lab.run(no_bundle, timeout=60))
+    other = list(args)
+    other[other.index("--bundle") + 1] = str(make_bundle(tmp_path / "other.pem"))
+    assert "cannot reach" in one_line_refusal(lab.run(other, timeout=60))
+    plain = [a.replace("tls://", "tcp://") for a in no_bundle]
+    assert "cannot reach" in one_line_refusal(lab.run(plain, timeout=60))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_host_whose_cable_is_pulled_costs_time_not_weights(lab, tmp_path):
+    # Two workers on three hosts: the tasks go to hosts 1 and 2 (the first
+    # addresses); pulling host 1's cable mid-run leaves host 3 to take over once
+    # the scheduler has given host 1 up (--worker-ttl 5 s).
+    args = ["--train-size", "400", "--epochs", "2", "--workers", "2", "--timeout", "60"]
+    expected = train_here(tmp_path, "serial", *args)
+    run = lab.start([a for a in dask_args(lab, tmp_path / "dask", *args) if a != "--quiet"])
+    seen = threading.Event()
+    errors = []
+
+    def watch():  # the progress bar's first output: the run has started its rounds
+        while chunk := run.stderr.read(1):
+            errors.append(chunk)
+            if "sample" in "".join(errors[-200:]):
+                seen.set()
+
+    reader = threading.Thread(target=watch, daemon=True)
+    reader.start()
+    assert seen.wait(60), "".join(errors)
+    time.sleep(1.0)
+    assert run.poll() is None, "the run ended before the cable was pulled: make it longer"
+    lab.cut(1)
+    assert run.wait(timeout=120) == 0, "".join(errors)[-2000:]
+    reader.join(5)
+    got = np.load(tmp_path / "dask" / "model.npz")["params"]
+    assert np.array_equal(got, expected)
+
+
+def test_a_killed_lab_is_swept_by_the_next(tmp_path):
+    # A child builds a lab and is killed with SIGKILL: its processes die with it
+    # (PR_SET_PDEATHSIG), its namespaces stay until the next lab sweeps them.
+    script = ("from pdsgd.netlab.lab import Lab\n"
+              "import time\n"
+              "with Lab(1, 'wifi'):\n"
+              "    print('up', flush=True)\n"
+              "    time.sleep(600)\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "up"
+        lab_processes = psutil.Process(child.pid).children()
+        tag = f"{hosts.PREFIX}{child.pid}-"
+        assert len([n for n in hosts.namespaces() if n.startswith(tag)]) == 3
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    assert psutil.wait_procs(lab_processes, timeout=10)[1] == []
+    swept = hosts.sweep()
+    assert len([n for n in swept if n.startswith(tag)]) == 3
+    assert [n for n in hosts.namespaces() if n.startswith(tag)] == []
