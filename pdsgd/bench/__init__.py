@@ -4,9 +4,9 @@ Each benchmark module defines ``add_parser(subparsers)`` registering its
 ``pdsgd bench NAME`` subcommand.
 """
 
-from pdsgd.bench import ceiling, dask, neighbours, scaling, sequential, sync
+from pdsgd.bench import ceiling, dask, neighbours, network, scaling, sequential, sync
 
-MODULES = [sequential, scaling, ceiling, dask, neighbours, sync]
+MODULES = [sequential, scaling, ceiling, dask, neighbours, sync, network]
 
 
 def add_bench_parsers(subparsers):

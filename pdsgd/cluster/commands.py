@@ -55,7 +55,10 @@ async def _serve(host, port, dashboard, worker_ttl, protocol, sec, bundle):
     import dask
     from distributed import Scheduler
 
-    with dask.config.set({"distributed.scheduler.worker-ttl": f"{worker_ttl}s"}):
+    # Dask's active memory manager drops "extra" replicas of a key: the copies of the
+    # training data every worker holds on purpose, which each round would fetch again.
+    with dask.config.set({"distributed.scheduler.worker-ttl": f"{worker_ttl}s",
+                          "distributed.scheduler.active-memory-manager.start": False}):
         scheduler = Scheduler(host=host, port=port, protocol=protocol, security=sec,
                               dashboard_address=dashboard, dashboard=dashboard is not None)
         async with scheduler:

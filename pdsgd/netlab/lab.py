@@ -29,6 +29,8 @@ from pdsgd.errors import PdsgdError
 from pdsgd.netlab.hosts import Hosts
 
 PORT, WORKER_PORT, RELAY_PORT = 8786, 8789, 8790
+#: The network every measurement trains: the seed's.
+SIZES = (784, 200, 10)
 
 
 @dataclass(frozen=True)

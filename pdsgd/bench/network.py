@@ -1,0 +1,125 @@
+"""``pdsgd bench network``: BSP and parameter averaging over real links, beside the cost model.
+
+For each profile of :data:`pdsgd.netlab.lab.PROFILES` asked for, one run
+builds a lab (:class:`~pdsgd.netlab.lab.Lab`: a teacher's host and ``hosts``
+student hosts as network namespaces, TLS with a fresh bundle), measures on
+the teacher's host (:mod:`pdsgd.netlab.measure`) BSP and parameter averaging
+with each K (N = ``hosts`` workers, b = 1, 784-200-10), and removes it.
+
+The prediction, per round, is the cost model's (:mod:`pdsgd.engine.traffic`)::
+
+    seconds per round = the same round on the "bare" lab (no limit, measured here)
+                      + bytes per round / bandwidth
+                      + crossings * round-trip time
+
+and samples per second follow from the samples a round carries (N b K). The
+"bare" lab is always measured first: it is the baseline of every prediction.
+Needs root (network namespaces); elsewhere it says why in one line.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pdsgd.arguments import positive_float, positive_int
+from pdsgd.bench.common import register
+from pdsgd.engine.traffic import traffic
+from pdsgd.errors import PdsgdError
+from pdsgd.netlab import hosts
+from pdsgd.netlab.lab import PROFILES, SIZES, Lab
+from pdsgd.spec import EngineSpec
+
+BASE = "bare"
+
+
+def crossing_cost(algorithm, local_steps, workers, profile, itemsize=8):
+    """What the cost model adds to a round on ``profile``: ``(bytes, seconds)``."""
+    spec = EngineSpec(hidden=SIZES[1:-1], n_inputs=SIZES[0], n_outputs=SIZES[-1],
+                      workers=workers, algorithm=algorithm, local_steps=local_steps,
+                      backend="dask", scheduler="tcp://127.0.0.1:8786")
+    moved = traffic(spec)
+    size = moved.bytes(itemsize)
+    seconds = 0.0
+    if profile.mbit is not None:
+        seconds += size * 8 / (profile.mbit * 1e6)
+    seconds += moved.crossings * 2 * profile.delay
+    return size, seconds
+
+
+def run(profiles=("lan", "wifi", "wan"), students=3, seconds=3.0, local_steps=(10, 100)):
+    """Measure every profile (``bare`` first); a JSON-ready dict (see :func:`format_table`)."""
+    unknown = [p for p in profiles if p not in PROFILES]
+    if unknown:
+        raise PdsgdError(f"no network profile {unknown[0]!r}; choose from {', '.join(PROFILES)}")
+    why = hosts.unavailable()
+    if why is not None:
+        raise PdsgdError(why)
+    names = [BASE] + [p for p in profiles if p != BASE]
+    measured = {name: _measure(name, students, seconds, local_steps) for name in names}
+    base = {row["name"]: row["seconds_per_round"] for row in measured[BASE]}
+    rows = []
+    for name in names:
+        profile = PROFILES[name]
+        for row in measured[name]:
+            size, extra = crossing_cost(row["algorithm"], row["local_steps"], students,
+                                        profile)
+            predicted = base[row["name"]] + extra
+            rows.append({**row, "profile": name, "bytes_per_round": size,
+                         "predicted_seconds_per_round": predicted,
+                         "predicted_samples_per_second": students * row["local_steps"]
+                         / predicted})
+    return {"hosts": students, "micro_batch": 1, "sizes": list(SIZES),
+            "profiles": {n: vars(PROFILES[n]) for n in names}, "rows": rows}
+
+
+def _measure(profile, students, seconds, local_steps):
+    with Lab(students, profile) as lab:
+        done = lab.run(["pdsgd.netlab.measure", lab.scheduler, str(lab.bundle),
+                        str(students), str(seconds), *map(str, local_steps)])
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
+        raise PdsgdError(f"the measurement on the {profile!r} lab failed: {lines[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def format_table(r):
+    """The result as text: measured beside predicted, per profile and configuration."""
+    lines = [f"{r['hosts']} student hosts, one worker each, teacher's host runs the scheduler "
+             f"and the broker; {'-'.join(map(str, r['sizes']))}, b = {r['micro_batch']}",
+             f"{'profile':<6} {'link':<24} {'run':<15} {'MB/round':>9} {'s/round':>8} "
+             f"{'samples/s':>10} {'predicted':>10} {'meas/pred':>9}"]
+    for row in r["rows"]:
+        p = r["profiles"][row["profile"]]
+        link = "no limit" if p["mbit"] is None else f"{p['mbit']:g} Mbit/s"
+        if p["delay"]:
+            link += f" + {1e3 * p['delay']:g} ms"
+        lines.append(f"{row['profile']:<6} {link:<24} {row['name']:<15} "
+                     f"{row['bytes_per_round'] / 1e6:9.2f} {row['seconds_per_round']:8.3f} "
+                     f"{row['samples_per_second']:10,.1f} "
+                     f"{row['predicted_samples_per_second']:10,.1f} "
+                     f"{row['samples_per_second'] / row['predicted_samples_per_second']:8.2f}x")
+    lines.append("predicted = the bare lab's round + bytes the cost model counts / bandwidth "
+                 "+ crossings x round trip")
+    return "\n".join(lines)
+
+
+def load(path):
+    """A kept result (the JSON ``--json`` wrote)."""
+    with open(path) as f:
+        return json.load(f)
+
+
+def add_parser(subparsers):
+    """Register ``pdsgd bench network``."""
+    p = register(subparsers, "network", "BSP and parameter averaging over network links "
+                 "(namespaces, root) beside the cost model's prediction", table=format_table,
+                 run=lambda a: run(a.profiles, a.hosts, a.seconds, a.local_steps))
+    p.add_argument("--profiles", type=lambda s: tuple(s.split(",")), default=("lan", "wifi",
+                                                                             "wan"),
+                   metavar="lan,wifi,wan", help=f"links to measure, of {', '.join(PROFILES)} "
+                   "(the bare lab is always measured: it is the prediction's baseline)")
+    p.add_argument("--hosts", type=positive_int, default=3, help="student hosts (default 3)")
+    p.add_argument("--seconds", type=positive_float, default=3.0,
+                   help="about how long each timing lasts (default 3)")
+    p.add_argument("--local-steps", type=lambda s: tuple(int(k) for k in s.split(",")),
+                   default=(10, 100), metavar="10,100", help="the K of averaging")
