@@ -100,32 +100,56 @@ def test_a_client_without_the_bundle_is_refused(lab, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def start_and_wait_for_rounds(lab, args):
+    """Start a run on the teacher's host, return once its first epoch's rounds have begun.
+
+    Returns the process and a function that gives what it has said on stderr so far.
+    """
+    run = lab.start([a for a in args if a != "--quiet"])  # its progress bar says when
+    said, rounds = [], threading.Event()
+
+    def watch():
+        while chunk := run.stderr.read(1):
+            said.append(chunk)
+            if "epoch 1/" in "".join(said[-100:]):
+                rounds.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert rounds.wait(60), "".join(said)
+    time.sleep(1.0)
+    assert run.poll() is None, "the run ended too soon: make it longer"
+    return run, lambda: "".join(said)
+
+
 def test_a_host_whose_cable_is_pulled_costs_time_not_weights(lab, tmp_path):
     # Two workers on three hosts: the tasks go to hosts 1 and 2 (the first
     # addresses); pulling host 1's cable mid-run leaves host 3 to take over once
     # the scheduler has given host 1 up (--worker-ttl 5 s).
     args = ["--train-size", "400", "--epochs", "2", "--workers", "2", "--timeout", "60"]
     expected = train_here(tmp_path, "serial", *args)
-    run = lab.start([a for a in dask_args(lab, tmp_path / "dask", *args) if a != "--quiet"])
-    seen = threading.Event()
-    errors = []
-
-    def watch():  # the progress bar's first output: the run has started its rounds
-        while chunk := run.stderr.read(1):
-            errors.append(chunk)
-            if "sample" in "".join(errors[-200:]):
-                seen.set()
-
-    reader = threading.Thread(target=watch, daemon=True)
-    reader.start()
-    assert seen.wait(60), "".join(errors)
-    time.sleep(1.0)
-    assert run.poll() is None, "the run ended before the cable was pulled: make it longer"
+    run, said = start_and_wait_for_rounds(lab, dask_args(lab, tmp_path / "dask", *args))
     lab.cut(1)
-    assert run.wait(timeout=120) == 0, "".join(errors)[-2000:]
-    reader.join(5)
+    assert run.wait(timeout=120) == 0, said()
     got = np.load(tmp_path / "dask" / "model.npz")["params"]
     assert np.array_equal(got, expected)
+
+
+def test_a_partitioned_scheduler_ends_the_run_in_one_line(lab, tmp_path):
+    # Last of the lab's tests: the teacher's cable is pulled for good. The
+    # broker (on the teacher's host) still reaches the scheduler, which reaches
+    # no worker: no round finishes, and the run stops with one line.
+    args = dask_args(lab, tmp_path / "out", "--train-size", "2000", "--epochs", "3",
+                     "--workers", "2", "--timeout", "5")
+    run, said = start_and_wait_for_rounds(lab, args)
+    lab.cut(0)
+    cut = time.monotonic()
+    assert run.wait(timeout=120) == 2, said()
+    took = time.monotonic() - cut
+    time.sleep(0.2)  # the reader's last bytes
+    last = said().strip().splitlines()[-1]
+    assert last.startswith("pdsgd: error: ") and "--timeout 5 s" in last, said()
+    assert took < 5 + 10, f"the run took {took:.1f} s to stop after the partition"
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_killed_lab_is_swept_by_the_next(tmp_path):
