@@ -116,6 +116,44 @@ print(f"a BSP round on Dask: {on_dask * 1e3:.1f} ms; its computation alone: "
 cluster.close()
 
 # %% [markdown]
+# ## Over real links: the network lab
+#
+# Every message above crossed 127.0.0.1, which is faster than any network.
+# `pdsgd bench network` builds real hosts on one Linux machine (network
+# namespaces, as root): a teacher's host runs the scheduler and the broker,
+# three student hosts run one worker each (`pdsgd cluster join`), and every
+# link gets a bandwidth (a token bucket) and a latency (a relay that holds
+# each byte back) from a named profile. Beside each measurement stands the
+# cost model's prediction, from what `pdsgd.engine.traffic` says crosses per
+# round: the same round on unlimited links, plus the bytes over the
+# bandwidth, plus one round trip per crossing of the barrier.
+#
+# The cell shows the run kept with the course; set `LIVE = True` to measure
+# here, where namespaces can be made (root; it takes minutes).
+
+# %%
+from pdsgd.bench import network
+from pdsgd.netlab.hosts import unavailable
+
+LIVE = False
+result = network.run() if LIVE and unavailable() is None else network.load(network.KEPT)
+print(network.format_table(result))
+
+# %%
+plots.plot_network(result)
+
+# %% [markdown]
+# Read the table per link. On the fastest links a round costs what it costs
+# on loopback, and the prediction holds. As the link slows, BSP's samples
+# per second collapse: each of its rounds carries only N samples, yet moves
+# a copy of the whole weights to every worker. Averaging moves more bytes
+# per round (every worker's parameters come back too) but carries K times
+# more samples per round, so its samples per second fall far less. The
+# measured column sits below the prediction on the slow links: the model
+# counts the new weights once, as a broadcast would, while the Dask backend
+# sends one copy to each worker, all through the teacher's link.
+
+# %% [markdown]
 # ## Exercises
 #
 # Each takes under a minute on a 2-core laptop; worked answers are in
@@ -133,3 +171,7 @@ cluster.close()
 #    then `dask worker tcp://127.0.0.1:8786 --nthreads 1` in two more
 #    terminals. Pass `scheduler="tcp://127.0.0.1:8786"` to the comparison: what
 #    changes in the code? In the timings?
+# 4. In the network table, divide the megabytes per round by the link's
+#    bandwidth for BSP on the slowest link, once as the model counts them and
+#    once with one copy of the weights per worker. Which is closer to the
+#    measured seconds per round?

@@ -23,7 +23,7 @@ from pdsgd.netlab import hosts
 
 pytest.importorskip("distributed")
 WHY = hosts.unavailable()
-pytestmark = pytest.mark.skipif(WHY is not None, reason=str(WHY))
+needs_namespaces = pytest.mark.skipif(WHY is not None, reason=str(WHY))
 #: A small problem: the tests are about the network, not the arithmetic.
 PROBLEM = ["--dataset", "synthetic", "--input-nodes", "784", "--hidden", "16", "--lr", "0.5",
            "--quiet"]
@@ -53,6 +53,7 @@ def dask_args(lab, out, *args):
             lab.scheduler, "--bundle", str(lab.bundle), "--out", str(out)]
 
 
+@needs_namespaces
 def test_three_hosts_over_lan_give_the_serial_weights(lab, tmp_path):
     args = ["--train-size", "60", "--epochs", "2", "--workers", "3", "--micro-batch", "2"]
     expected = train_here(tmp_path, "serial", *args)
@@ -70,6 +71,7 @@ def one_line_refusal(done):
     return lines[0]
 
 
+@needs_namespaces
 def test_a_worker_without_the_bundle_is_refused(lab, tmp_path):
     from pdsgd.cluster.bundle import make_bundle
 
@@ -85,6 +87,7 @@ def test_a_worker_without_the_bundle_is_refused(lab, tmp_path):
     assert "cannot join" in line
 
 
+@needs_namespaces
 def test_a_client_without_the_bundle_is_refused(lab, tmp_path):
     from pdsgd.cluster.bundle import make_bundle
 
@@ -121,6 +124,7 @@ def start_and_wait_for_rounds(lab, args):
     return run, lambda: "".join(said)
 
 
+@needs_namespaces
 def test_a_host_whose_cable_is_pulled_costs_time_not_weights(lab, tmp_path):
     # Two workers on three hosts: the tasks go to hosts 1 and 2 (the first
     # addresses); pulling host 1's cable mid-run leaves host 3 to take over once
@@ -134,6 +138,7 @@ def test_a_host_whose_cable_is_pulled_costs_time_not_weights(lab, tmp_path):
     assert np.array_equal(got, expected)
 
 
+@needs_namespaces
 def test_a_partitioned_scheduler_ends_the_run_in_one_line(lab, tmp_path):
     # Last of the lab's tests: the teacher's cable is pulled for good. The
     # broker (on the teacher's host) still reaches the scheduler, which reaches
@@ -152,6 +157,7 @@ def test_a_partitioned_scheduler_ends_the_run_in_one_line(lab, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@needs_namespaces
 def test_a_killed_lab_is_swept_by_the_next(tmp_path):
     # A child builds a lab and is killed with SIGKILL: its processes die with it
     # (PR_SET_PDEATHSIG), its namespaces stay until the next lab sweeps them.
@@ -174,3 +180,39 @@ def test_a_killed_lab_is_swept_by_the_next(tmp_path):
     swept = hosts.sweep()
     assert len([n for n in swept if n.startswith(tag)]) == 3
     assert [n for n in hosts.namespaces() if n.startswith(tag)] == []
+
+
+def test_the_prediction_is_the_bare_round_plus_bytes_over_bandwidth_plus_round_trips():
+    from pdsgd.bench import network
+
+    measured = [{"profile": profile, "name": "bsp", "algorithm": "bsp", "local_steps": 1,
+                 "seconds_per_round": seconds, "samples_per_second": 3 / seconds}
+                for profile, seconds in (("bare", 0.01), ("wan", 3.0))]
+    result = network.predict({"hosts": 3, "micro_batch": 1, "sizes": [784, 200, 10],
+                              "profiles": {}, "rows": measured})
+    wan = result["rows"][1]
+    # 3 workers' sufficient factors (3 x 1,194 numbers) and the new weights once
+    # (159,010), 8 bytes each, at 10 Mbit/s; two crossings of 2 x 30 ms.
+    numbers = 3 * (784 + 200 + 200 + 10) + 159_010
+    assert wan["predicted_bytes_per_round"] == 8 * numbers
+    expected = 0.01 + 8 * numbers * 8 / 10e6 + 2 * 0.060
+    assert wan["predicted_seconds_per_round"] == pytest.approx(expected)
+    assert wan["predicted_samples_per_second"] == pytest.approx(3 / expected)
+    assert wan["copied_bytes_per_round"] == 8 * (numbers + 2 * 159_010)
+    assert result["rows"][0]["predicted_seconds_per_round"] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["cluster", "join", "tls://10.77.0.1:8786"], "--bundle FILE"),
+    (["cluster", "join", "tcp://127.0.0.1:1", "--bundle", "missing.pem"], "tls://"),
+    (["train", "--dataset", "synthetic", "--quiet", "--backend", "dask", "--scheduler",
+      "tls://10.77.0.1:8786", "--bundle", "missing.pem"], "cannot read it"),
+    (["bench", "network", "--profiles", "lan,moon"], "no network profile 'moon'"),
+])
+def test_bad_cluster_input_is_one_line(argv, says, capsys, tmp_path, monkeypatch):
+    from pdsgd.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pdsgd: error: ") and says in err[0], err

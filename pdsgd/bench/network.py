@@ -20,25 +20,35 @@ Needs root (network namespaces); elsewhere it says why in one line.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from pdsgd.arguments import positive_float, positive_int
 from pdsgd.bench.common import register
 from pdsgd.engine.traffic import traffic
 from pdsgd.errors import PdsgdError
+from pdsgd.mlp import param_count
 from pdsgd.netlab import hosts
 from pdsgd.netlab.lab import PROFILES, SIZES, Lab
 from pdsgd.spec import EngineSpec
 
 BASE = "bare"
+#: The run kept with the course (notebook 05 and docs/network.md show it).
+KEPT = Path(__file__).resolve().parents[2] / "notebooks" / "figures" / "network.json"
 
 
-def crossing_cost(algorithm, local_steps, workers, profile, itemsize=8):
-    """What the cost model adds to a round on ``profile``: ``(bytes, seconds)``."""
+def crossing_cost(algorithm, local_steps, workers, profile, copies=False, itemsize=8):
+    """What the cost model adds to a round on ``profile``: ``(bytes, seconds)``.
+
+    With ``copies=True`` the new weights are counted once per worker, as the
+    Dask backend sends them (one scatter each), instead of once (a broadcast).
+    """
     spec = EngineSpec(hidden=SIZES[1:-1], n_inputs=SIZES[0], n_outputs=SIZES[-1],
                       workers=workers, algorithm=algorithm, local_steps=local_steps,
                       backend="dask", scheduler="tcp://127.0.0.1:8786")
     moved = traffic(spec)
     size = moved.bytes(itemsize)
+    if copies:
+        size += (workers - 1) * param_count(SIZES, spec.bias) * itemsize
     seconds = 0.0
     if profile.mbit is not None:
         seconds += size * 8 / (profile.mbit * 1e6)
@@ -55,21 +65,26 @@ def run(profiles=("lan", "wifi", "wan"), students=3, seconds=3.0, local_steps=(1
     if why is not None:
         raise PdsgdError(why)
     names = [BASE] + [p for p in profiles if p != BASE]
-    measured = {name: _measure(name, students, seconds, local_steps) for name in names}
-    base = {row["name"]: row["seconds_per_round"] for row in measured[BASE]}
-    rows = []
-    for name in names:
-        profile = PROFILES[name]
-        for row in measured[name]:
-            size, extra = crossing_cost(row["algorithm"], row["local_steps"], students,
-                                        profile)
-            predicted = base[row["name"]] + extra
-            rows.append({**row, "profile": name, "bytes_per_round": size,
-                         "predicted_seconds_per_round": predicted,
-                         "predicted_samples_per_second": students * row["local_steps"]
-                         / predicted})
-    return {"hosts": students, "micro_batch": 1, "sizes": list(SIZES),
-            "profiles": {n: vars(PROFILES[n]) for n in names}, "rows": rows}
+    rows = [{**row, "profile": name} for name in names
+            for row in _measure(name, students, seconds, local_steps)]
+    return predict({"hosts": students, "micro_batch": 1, "sizes": list(SIZES),
+                    "profiles": {n: vars(PROFILES[n]) for n in names}, "rows": rows})
+
+
+def predict(result):
+    """Set the predictions of every measured row of ``result`` (in place); return it."""
+    n = result["hosts"]
+    base = {row["name"]: row["seconds_per_round"] for row in result["rows"]
+            if row["profile"] == BASE}
+    for row in result["rows"]:
+        profile, samples = PROFILES[row["profile"]], n * row["local_steps"]
+        for key, copies in (("predicted", False), ("copied", True)):
+            size, extra = crossing_cost(row["algorithm"], row["local_steps"], n, profile,
+                                        copies=copies)
+            row[f"{key}_bytes_per_round"] = size
+            row[f"{key}_seconds_per_round"] = base[row["name"]] + extra
+            row[f"{key}_samples_per_second"] = samples / (base[row["name"]] + extra)
+    return result
 
 
 def _measure(profile, students, seconds, local_steps):
@@ -86,20 +101,24 @@ def format_table(r):
     """The result as text: measured beside predicted, per profile and configuration."""
     lines = [f"{r['hosts']} student hosts, one worker each, teacher's host runs the scheduler "
              f"and the broker; {'-'.join(map(str, r['sizes']))}, b = {r['micro_batch']}",
-             f"{'profile':<6} {'link':<24} {'run':<15} {'MB/round':>9} {'s/round':>8} "
-             f"{'samples/s':>10} {'predicted':>10} {'meas/pred':>9}"]
+             f"{'profile':<6} {'link':<22} {'run':<14} {'MB/round':>8} {'s/round':>8} "
+             f"{'samples/s':>10} {'predicted':>10} {'meas/pred':>9} {'N copies':>9}"]
     for row in r["rows"]:
         p = r["profiles"][row["profile"]]
         link = "no limit" if p["mbit"] is None else f"{p['mbit']:g} Mbit/s"
         if p["delay"]:
             link += f" + {1e3 * p['delay']:g} ms"
-        lines.append(f"{row['profile']:<6} {link:<24} {row['name']:<15} "
-                     f"{row['bytes_per_round'] / 1e6:9.2f} {row['seconds_per_round']:8.3f} "
+        lines.append(f"{row['profile']:<6} {link:<22} {row['name']:<14} "
+                     f"{row['predicted_bytes_per_round'] / 1e6:8.2f} "
+                     f"{row['seconds_per_round']:8.3f} "
                      f"{row['samples_per_second']:10,.1f} "
                      f"{row['predicted_samples_per_second']:10,.1f} "
-                     f"{row['samples_per_second'] / row['predicted_samples_per_second']:8.2f}x")
-    lines.append("predicted = the bare lab's round + bytes the cost model counts / bandwidth "
-                 "+ crossings x round trip")
+                     f"{row['samples_per_second'] / row['predicted_samples_per_second']:8.2f}x "
+                     f"{row['copied_samples_per_second']:9,.1f}")
+    lines += ["predicted = the bare lab's round + MB/round (engine.traffic) / bandwidth + "
+              "crossings x round trip;",
+              "N copies = the same with the weights sent once per worker, as the Dask backend "
+              "sends them"]
     return "\n".join(lines)
 
 
