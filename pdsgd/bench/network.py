@@ -56,7 +56,8 @@ def crossing_cost(algorithm, local_steps, workers, profile, copies=False, itemsi
     return size, seconds
 
 
-def run(profiles=("lan", "wifi", "wan"), students=3, seconds=3.0, local_steps=(10, 100)):
+def run(profiles=("lan", "wifi", "wan"), students=3, seconds=3.0, local_steps=(10, 100),
+        target=0.8):
     """Measure every profile (``bare`` first); a JSON-ready dict (see :func:`format_table`)."""
     unknown = [p for p in profiles if p not in PROFILES]
     if unknown:
@@ -65,10 +66,38 @@ def run(profiles=("lan", "wifi", "wan"), students=3, seconds=3.0, local_steps=(1
     if why is not None:
         raise PdsgdError(why)
     names = [BASE] + [p for p in profiles if p != BASE]
+    curves = accuracy_curves(students, local_steps, target)
     rows = [{**row, "profile": name} for name in names
             for row in _measure(name, students, seconds, local_steps)]
     return predict({"hosts": students, "micro_batch": 1, "sizes": list(SIZES),
-                    "profiles": {n: vars(PROFILES[n]) for n in names}, "rows": rows})
+                    "profiles": {n: vars(PROFILES[n]) for n in names}, "rows": rows,
+                    **curves})
+
+
+def accuracy_curves(students, local_steps, target=0.8, train_size=2000, epochs=5):
+    """Test accuracy after each epoch of every configuration; the samples each needs to ``target``.
+
+    The arithmetic does not depend on the link (every backend gives the serial
+    backend's weights), so the curves are computed once, here, with ``serial``:
+    the samples a configuration needs to reach the target, divided by its
+    samples per second on a link, is its time to that accuracy there.
+    """
+    from pdsgd.data.datasets import load_dataset
+    from pdsgd.netlab.measure import configurations
+    from pdsgd.train import train
+
+    data = load_dataset("mnist-5k", train_size=train_size)
+    curves = {}
+    for name, algorithm, k in configurations(local_steps):
+        result = train(data, hidden=SIZES[1:-1], epochs=epochs, lr=0.1, workers=students,
+                       micro_batch=1, backend="serial", algorithm=algorithm, local_steps=k,
+                       trace=False)
+        curves[name] = [float(a) for a in result.history["test_accuracy"]]
+    # Counted in whole epochs (the accuracy is measured after each); None: not reached.
+    needed = {name: next((train_size * (i + 1) for i, a in enumerate(c) if a >= target), None)
+              for name, c in curves.items()}
+    return {"accuracy": {"train_size": train_size, "curves": curves, "target": target,
+                         "samples_to_target": needed}}
 
 
 def predict(result):
@@ -84,6 +113,9 @@ def predict(result):
             row[f"{key}_bytes_per_round"] = size
             row[f"{key}_seconds_per_round"] = base[row["name"]] + extra
             row[f"{key}_samples_per_second"] = samples / (base[row["name"]] + extra)
+        needed = result.get("accuracy", {}).get("samples_to_target", {}).get(row["name"])
+        if needed is not None:
+            row["seconds_to_target"] = needed / row["samples_per_second"]
     return result
 
 
@@ -102,7 +134,8 @@ def format_table(r):
     lines = [f"{r['hosts']} student hosts, one worker each, teacher's host runs the scheduler "
              f"and the broker; {'-'.join(map(str, r['sizes']))}, b = {r['micro_batch']}",
              f"{'profile':<6} {'link':<22} {'run':<14} {'MB/round':>8} {'s/round':>8} "
-             f"{'samples/s':>10} {'predicted':>10} {'meas/pred':>9} {'N copies':>9}"]
+             f"{'samples/s':>10} {'predicted':>10} {'meas/pred':>9} {'N copies':>9} "
+             f"{'to target':>9}"]
     for row in r["rows"]:
         p = r["profiles"][row["profile"]]
         link = "no limit" if p["mbit"] is None else f"{p['mbit']:g} Mbit/s"
@@ -114,12 +147,27 @@ def format_table(r):
                      f"{row['samples_per_second']:10,.1f} "
                      f"{row['predicted_samples_per_second']:10,.1f} "
                      f"{row['samples_per_second'] / row['predicted_samples_per_second']:8.2f}x "
-                     f"{row['copied_samples_per_second']:9,.1f}")
+                     f"{row['copied_samples_per_second']:9,.1f} "
+                     f"{_duration(row.get('seconds_to_target'))}")
     lines += ["predicted = the bare lab's round + MB/round (engine.traffic) / bandwidth + "
               "crossings x round trip;",
               "N copies = the same with the weights sent once per worker, as the Dask backend "
               "sends them"]
+    acc = r.get("accuracy")
+    if acc:
+        lines.append(f"to target = time to test accuracy {acc['target']:g} (measured after "
+                     f"each epoch of {acc['train_size']:,} samples, serial backend): "
+                     + ", ".join(f"{name} needs {n:,} samples" if n else f"{name} never"
+                                 for name, n in acc["samples_to_target"].items()))
     return "\n".join(lines)
+
+
+def _duration(seconds):
+    if seconds is None:
+        return f"{'':>9}"
+    if seconds >= 3600:
+        return f"{seconds / 3600:8.1f}h"
+    return f"{seconds / 60:8.1f}m" if seconds >= 120 else f"{seconds:8.1f}s"
 
 
 def load(path):
@@ -132,7 +180,7 @@ def add_parser(subparsers):
     """Register ``pdsgd bench network``."""
     p = register(subparsers, "network", "BSP and parameter averaging over network links "
                  "(namespaces, root) beside the cost model's prediction", table=format_table,
-                 run=lambda a: run(a.profiles, a.hosts, a.seconds, a.local_steps))
+                 run=lambda a: run(a.profiles, a.hosts, a.seconds, a.local_steps, a.target))
     p.add_argument("--profiles", type=lambda s: tuple(s.split(",")), default=("lan", "wifi",
                                                                              "wan"),
                    metavar="lan,wifi,wan", help=f"links to measure, of {', '.join(PROFILES)} "
@@ -142,3 +190,5 @@ def add_parser(subparsers):
                    help="about how long each timing lasts (default 3)")
     p.add_argument("--local-steps", type=lambda s: tuple(int(k) for k in s.split(",")),
                    default=(10, 100), metavar="10,100", help="the K of averaging")
+    p.add_argument("--target", type=positive_float, default=0.8,
+                   help="the test accuracy of the time-to-target column (default 0.8)")

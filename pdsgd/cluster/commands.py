@@ -42,8 +42,11 @@ def _this_machine(host):
 
 
 def serve_settings(host, port, bundle):
-    """The scheduler's protocol, its ``Security`` and the bundle used (None on loopback)."""
-    if is_loopback(host):
+    """The scheduler's protocol, its ``Security`` and the bundle used.
+
+    On loopback, without ``bundle``: plain TCP, no bundle (only this machine connects).
+    """
+    if is_loopback(host) and bundle is None:
         return "tcp", None, None
     bundle = Path(bundle or DEFAULT_BUNDLE)
     if not bundle.exists():

@@ -51,10 +51,10 @@ PROFILES = {p.name: p for p in (
 )}
 
 
-def _start(argv, namespace):
+def _start(argv, namespace, stderr=subprocess.PIPE):
     """Start ``argv`` in ``namespace``; it dies with this process (and thread)."""
     return subprocess.Popen(["ip", "netns", "exec", namespace, *argv],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, stderr=stderr, text=True,
                             preexec_fn=functools.partial(die_with_parent, os.getpid()))
 
 
@@ -70,7 +70,7 @@ def _wait_for(process, word, timeout, what):
             if line:
                 continue
         if process.poll() is not None:
-            error = process.stderr.read().strip().splitlines() or [process.returncode]
+            error = Path(process.log).read_text().strip().splitlines() or [process.returncode]
             raise PdsgdError(f"the lab's {what} ended: {error[-1]}")
     raise PdsgdError(f"the lab's {what} did not start within {timeout:g} s")
 
@@ -117,34 +117,45 @@ class Lab:
     def _pdsgd(self, *args):
         return [sys.executable, "-m", "pdsgd", *args]
 
-    def _serve(self):
-        p = _start(self._pdsgd("cluster", "serve", "--host", self.hosts.address(0), "--port",
-                               str(PORT), "--bundle", str(self.bundle), "--no-dashboard",
-                               "--worker-ttl", str(self.worker_ttl)), self.hosts.names[0])
+    def _serve_forever(self, argv, host, what):
+        """Start a process that lives as long as the lab; its stderr goes to a file.
+
+        A pipe nobody reads would stop it once full (a worker cut off logs errors).
+        """
+        log = Path(self._folder.name) / f"{what.replace(' ', '-')}.log"
+        with open(log, "w") as f:
+            p = _start(argv, self.hosts.names[host], stderr=f)
+        p.log = log
         self.processes.append(p)
+        return p
+
+    def _serve(self):
+        p = self._serve_forever(self._pdsgd(
+            "cluster", "serve", "--host", self.hosts.address(0), "--port", str(PORT), "--bundle",
+            str(self.bundle), "--no-dashboard", "--worker-ttl", str(self.worker_ttl)), 0,
+            "scheduler")
         _wait_for(p, "scheduler:", self.start_timeout, "scheduler")
 
     def _join(self):
         delay, started = self.profile.delay, []
         for i in range(1, self.students + 1):
-            name, me = self.hosts.names[i], self.hosts.address(i)
+            me = self.hosts.address(i)
             join = ["cluster", "join", self.scheduler, "--bundle", str(self.bundle),
                     "--cores", "1", "--name", f"host{i}", "--timeout", str(self.start_timeout),
                     "--listen", f"tls://{me}:{WORKER_PORT}"]
             if delay > 0:
                 # Both ways through the relay: to the scheduler via loopback, from
                 # everyone else via the advertised address.
-                relay = _start([sys.executable, "-m", "pdsgd.netlab.relay", str(delay),
-                                f"127.0.0.1:{PORT}={self.hosts.address(0)}:{PORT}",
-                                f"{me}:{RELAY_PORT}=127.0.0.1:{WORKER_PORT}"], name)
-                self.processes.append(relay)
+                relay = self._serve_forever(
+                    [sys.executable, "-m", "pdsgd.netlab.relay", str(delay),
+                     f"127.0.0.1:{PORT}={self.hosts.address(0)}:{PORT}",
+                     f"{me}:{RELAY_PORT}=127.0.0.1:{WORKER_PORT}"], i, f"relay {i}")
                 _wait_for(relay, "relaying", self.start_timeout, f"relay on host {i}")
                 join[2] = f"tls://127.0.0.1:{PORT}"
                 join[-1] = f"tls://127.0.0.1:{WORKER_PORT}"
                 join += ["--contact", f"tls://{me}:{RELAY_PORT}"]
-            started.append((i, _start(self._pdsgd(*join), name)))
+            started.append((i, self._serve_forever(self._pdsgd(*join), i, f"worker {i}")))
         for i, p in started:
-            self.processes.append(p)
             _wait_for(p, "joined", self.start_timeout, f"worker on host {i}")
 
     def start(self, args, host=0):
@@ -176,7 +187,8 @@ class Lab:
         for p in self.processes:
             p.wait()
             for pipe in (p.stdout, p.stderr):
-                pipe.close()
+                if pipe is not None:
+                    pipe.close()
         self.processes = []
         self.hosts.close()
         folder = getattr(self, "_folder", None)
