@@ -158,6 +158,22 @@ def test_a_partitioned_scheduler_ends_the_run_in_one_line(lab, tmp_path):
 
 
 @needs_namespaces
+def test_ctrl_c_of_the_bench_removes_its_lab():
+    bench = subprocess.Popen([sys.executable, "-m", "pdsgd", "bench", "network", "--profiles",
+                              "lan"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tag = f"{hosts.PREFIX}{bench.pid}-"
+    deadline = time.monotonic() + 60
+    while len([n for n in hosts.namespaces() if n.startswith(tag)]) < 5:
+        assert time.monotonic() < deadline and bench.poll() is None, bench.stderr.read()
+        time.sleep(0.2)
+    time.sleep(2.0)  # the scheduler and workers starting, or started
+    bench.send_signal(signal.SIGINT)
+    out, err = bench.communicate(timeout=60)
+    assert bench.returncode == 130 and err.strip() == "pdsgd: interrupted", err
+    assert [n for n in hosts.namespaces() if n.startswith(tag)] == []
+
+
+@needs_namespaces
 def test_a_killed_lab_is_swept_by_the_next(tmp_path):
     # A child builds a lab and is killed with SIGKILL: its processes die with it
     # (PR_SET_PDEATHSIG), its namespaces stay until the next lab sweeps them.
