@@ -29,6 +29,22 @@ PROBLEM = ["--dataset", "synthetic", "--input-nodes", "784", "--hidden", "16", "
            "--quiet"]
 
 
+def machine_links():
+    """The network interfaces of the machine's own namespace, by name."""
+    return set(psutil.net_if_addrs())
+
+
+@pytest.fixture(autouse=True, scope="module")
+def nothing_of_the_lab_left():
+    """After the module: no namespace of this process, no new interface on the machine."""
+    links = machine_links()
+    yield
+    if WHY is None:
+        mine = f"{hosts.PREFIX}{os.getpid()}-"
+        assert [n for n in hosts.namespaces() if n.startswith(mine)] == []
+        assert machine_links() <= links
+
+
 @pytest.fixture(scope="module")
 def lab():
     from pdsgd.netlab.lab import Lab
