@@ -58,6 +58,7 @@ async def _serve(host, port, dashboard, worker_ttl, protocol, sec, bundle):
     import dask
     from distributed import Scheduler
 
+    _quiet()  # after the import: importing distributed sets its loggers' levels
     # Dask's active memory manager drops "extra" replicas of a key: the copies of the
     # training data every worker holds on purpose, which each round would fetch again.
     with dask.config.set({"distributed.scheduler.worker-ttl": f"{worker_ttl}s",
@@ -85,7 +86,6 @@ def serve(args):
     """``pdsgd cluster serve``: run a class's scheduler until Ctrl-C."""
     protocol, sec, bundle = serve_settings(args.host, args.port, args.bundle)
     dashboard = None if args.no_dashboard else f"{_dashboard_host(args.host)}:{args.dashboard_port}"
-    _quiet()
     try:
         asyncio.run(_serve(args.host, args.port, dashboard, args.worker_ttl, protocol, sec,
                            bundle))
