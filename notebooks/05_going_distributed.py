@@ -171,7 +171,3 @@ plots.plot_network(result)
 #    then `dask worker tcp://127.0.0.1:8786 --nthreads 1` in two more
 #    terminals. Pass `scheduler="tcp://127.0.0.1:8786"` to the comparison: what
 #    changes in the code? In the timings?
-# 4. In the network table, divide the megabytes per round by the link's
-#    bandwidth for BSP on the slowest link, once as the model counts them and
-#    once with one copy of the weights per worker. Which is closer to the
-#    measured seconds per round?

@@ -108,32 +108,3 @@ print(distributed.summary(rows))
 # and that their start-up is no longer part of your program. On separate
 # machines each round would also cross a real network, adding its latency to
 # every round, which is where averaging's fewer rounds pay most.
-
-# %% [markdown]
-# ## 4. The network table, by hand
-#
-# *Divide the megabytes per round by the link's bandwidth for BSP on the
-# slowest link, once as the model counts them and once with one copy of the
-# weights per worker. Which is closer to the measured seconds per round?*
-
-# %%
-from pdsgd.bench import network
-
-kept = network.load(network.KEPT)
-row = next(r for r in kept["rows"] if r["profile"] == "wan" and r["name"] == "bsp")
-mbit = kept["profiles"]["wan"]["mbit"]
-for what, key in (("as the model counts", "predicted_bytes_per_round"),
-                  ("one copy per worker", "copied_bytes_per_round")):
-    print(f"{what}: {row[key] / 1e6:.2f} MB / {mbit:g} Mbit/s = "
-          f"{row[key] * 8 / (mbit * 1e6):.2f} s per round")
-print(f"measured: {row['seconds_per_round']:.2f} s per round")
-
-# %% [markdown]
-# The model counts the new weights once, as if the teacher's host could send
-# one message that every worker hears (a broadcast). The Dask backend
-# scatters one copy to each worker, and every copy crosses the teacher's
-# link: N times the weights. With one copy per worker the bytes alone come
-# close to the measured round; what remains is the round trips and Dask's
-# own work per round. A broadcast (or a tree of workers passing the weights
-# on) would cut the teacher's share to one copy: that is what collective
-# communication libraries do.
