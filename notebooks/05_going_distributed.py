@@ -143,15 +143,17 @@ print(network.format_table(result))
 plots.plot_network(result)
 
 # %% [markdown]
-# Read the table per link. On the fastest links a round costs what it costs
-# on loopback, and the prediction holds. As the link slows, BSP's samples
+# Read the table per link. On the fastest links a round costs about what it
+# costs on loopback, and measurement and prediction differ by no more than
+# the machine's own noise. As the link slows, BSP's samples
 # per second collapse: each of its rounds carries only N samples, yet moves
 # a copy of the whole weights to every worker. Averaging moves more bytes
 # per round (every worker's parameters come back too) but carries K times
 # more samples per round, so its samples per second fall far less. The
 # measured column sits below the prediction on the slow links: the model
 # counts the new weights once, as a broadcast would, while the Dask backend
-# sends one copy to each worker, all through the teacher's link.
+# sends one copy to each worker, all through the teacher's link. The column
+# "N copies" counts them that way, and comes close to the measurement.
 
 # %% [markdown]
 # ## Exercises
