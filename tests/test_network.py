@@ -144,7 +144,7 @@ def start_and_wait_for_rounds(lab, args):
 def test_a_host_whose_cable_is_pulled_costs_time_not_weights(lab, tmp_path):
     # Two workers on three hosts: the tasks go to hosts 1 and 2 (the first
     # addresses); pulling host 1's cable mid-run leaves host 3 to take over once
-    # the scheduler has given host 1 up (--worker-ttl 5 s).
+    # the scheduler has given host 1 up (its connection fails, or --worker-ttl 5 s).
     args = ["--train-size", "400", "--epochs", "2", "--workers", "2", "--timeout", "60"]
     expected = train_here(tmp_path, "serial", *args)
     run, said = start_and_wait_for_rounds(lab, dask_args(lab, tmp_path / "dask", *args))
