@@ -240,6 +240,7 @@ def test_the_prediction_is_the_bare_round_plus_bytes_over_bandwidth_plus_round_t
     (["train", "--dataset", "synthetic", "--quiet", "--backend", "dask", "--scheduler",
       "tls://10.77.0.1:8786", "--bundle", "missing.pem"], "cannot read it"),
     (["bench", "network", "--profiles", "lan,moon"], "no network profile 'moon'"),
+    (["cluster", "join", "tcp://127.0.0.1:1", "--listen", "tcp://127.0.0.1"], "--listen"),
 ])
 def test_bad_cluster_input_is_one_line(argv, says, capsys, tmp_path, monkeypatch):
     from pdsgd.cli import main

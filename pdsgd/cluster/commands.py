@@ -104,11 +104,7 @@ def _dashboard_host(host):
 async def _join(address, sec, cores, name, listen, contact, timeout):
     from distributed import Worker
 
-    host, port, protocol = None, None, None
-    if listen is not None:
-        protocol, _, rest = listen.rpartition("://")
-        host, _, port = rest.rpartition(":")
-        protocol, port = protocol or None, int(port)
+    host, port, protocol = listen or (None, None, None)
     worker = Worker(address, nthreads=cores, security=sec, name=name, host=host, port=port,
                     protocol=protocol, contact_address=contact, death_timeout=timeout,
                     dashboard=False, silence_logs=logging.CRITICAL)
@@ -128,16 +124,27 @@ async def _join(address, sec, cores, name, listen, contact, timeout):
         await worker.close(reason="left")
 
 
+def _listen_address(listen):
+    """``(host, port, protocol)`` of ``[tls://]HOST:PORT``; a one-line error otherwise."""
+    protocol, _, rest = listen.rpartition("://")
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise PdsgdError(f"--listen {listen}: write tls://HOST:PORT, HOST an address of this "
+                         "machine")
+    return host, int(port), protocol or None
+
+
 def join(args):
     """``pdsgd cluster join ADDRESS``: serve this machine's cores to a class until Ctrl-C."""
     import dask
 
     sec = for_address(args.address, args.bundle)
+    listen = None if args.listen is None else _listen_address(args.listen)
     cores = args.cores or os.cpu_count() or 1
     settings = {"distributed.comm.timeouts.connect": f"{args.timeout}s"}
     try:
         with dask.config.set(settings):
-            asyncio.run(_join(args.address, sec, cores, args.name, args.listen, args.contact,
+            asyncio.run(_join(args.address, sec, cores, args.name, listen, args.contact,
                               args.timeout))
     except (OSError, TimeoutError) as error:
         text = " ".join(str(error).split())[:160]
