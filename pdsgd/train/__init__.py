@@ -103,7 +103,8 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         ``timeout`` (seconds at a barrier); ``checkpoint_every``;
         ``straggler``, ``straggler_delay`` and ``straggler_factor``; ``sync``
         (``"bsp"``, ``"ssp"``, ``"async"``, ``"hogwild"``) and ``staleness``;
-        ``scheduler`` (a Dask scheduler's address); ``span``.
+        ``scheduler`` (a Dask scheduler's address) and ``bundle`` (the join
+        bundle of a ``tls://`` one, :mod:`pdsgd.cluster`); ``span``.
 
     Returns
     -------
