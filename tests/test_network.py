@@ -21,7 +21,6 @@ import pytest
 
 from pdsgd.netlab import hosts
 
-pytest.importorskip("distributed")
 WHY = hosts.unavailable()
 needs_namespaces = pytest.mark.skipif(WHY is not None, reason=str(WHY))
 #: A small problem: the tests are about the network, not the arithmetic.

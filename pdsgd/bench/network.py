@@ -32,7 +32,7 @@ from pdsgd.netlab.lab import PROFILES, SIZES, Lab
 from pdsgd.spec import EngineSpec
 
 BASE = "bare"
-#: The run kept with the course (notebook 05 and docs/network.md show it).
+#: The run kept with the course (notebook 05 and docs/cluster.md show it).
 KEPT = Path(__file__).resolve().parents[2] / "notebooks" / "figures" / "network.json"
 
 
