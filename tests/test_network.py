@@ -177,9 +177,10 @@ def test_ctrl_c_of_the_bench_removes_its_lab():
     bench = subprocess.Popen([sys.executable, "-m", "pdsgd", "bench", "network", "--profiles",
                               "lan"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     tag = f"{hosts.PREFIX}{bench.pid}-"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # its accuracy curves come first: slow on a busy machine
     while len([n for n in hosts.namespaces() if n.startswith(tag)]) < 5:
-        assert time.monotonic() < deadline and bench.poll() is None, bench.stderr.read()
+        assert bench.poll() is None, bench.stderr.read()
+        assert time.monotonic() < deadline, "the bench made no lab within 180 s"
         time.sleep(0.2)
     time.sleep(2.0)  # the scheduler and workers starting, or started
     bench.send_signal(signal.SIGINT)
