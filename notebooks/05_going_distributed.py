@@ -132,12 +132,12 @@ cluster.close()
 # here, where namespaces can be made (root; it takes minutes).
 
 # %%
-from pdsgd.bench import network
+from pdsgd.netlab import costs
 from pdsgd.netlab.hosts import unavailable
 
 LIVE = False
-result = network.run() if LIVE and unavailable() is None else network.load(network.KEPT)
-print(network.format_table(result))
+result = costs.run() if LIVE and unavailable() is None else costs.load(costs.KEPT)
+print(costs.table(result))
 
 # %%
 plots.plot_network(result)

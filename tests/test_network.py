@@ -88,7 +88,7 @@ def one_line_refusal(done):
 
 @needs_namespaces
 def test_a_worker_without_the_bundle_is_refused(lab, tmp_path):
-    from pdsgd.cluster.bundle import make_bundle
+    from pdsgd.engine.security import make_bundle
 
     join = ["pdsgd", "cluster", "join", "--timeout", "3", "--cores", "1"]
     line = one_line_refusal(lab.run([*join, lab.scheduler], timeout=60, host=1))
@@ -104,7 +104,7 @@ def test_a_worker_without_the_bundle_is_refused(lab, tmp_path):
 
 @needs_namespaces
 def test_a_client_without_the_bundle_is_refused(lab, tmp_path):
-    from pdsgd.cluster.bundle import make_bundle
+    from pdsgd.engine.security import make_bundle
 
     args = dask_args(lab, tmp_path / "out", "--train-size", "12", "--epochs", "1",
                      "--workers", "2", "--timeout", "3")
@@ -215,7 +215,7 @@ def test_a_killed_lab_is_swept_by_the_next(tmp_path):
 
 
 def test_the_prediction_is_the_bare_round_plus_bytes_over_bandwidth_plus_round_trips():
-    from pdsgd.bench import network
+    from pdsgd.netlab import costs as network
 
     measured = [{"profile": profile, "name": "bsp", "algorithm": "bsp", "local_steps": 1,
                  "seconds_per_round": seconds, "samples_per_second": 3 / seconds}

@@ -6,7 +6,7 @@ thread per core it offers. ``pdsgd train --backend dask --scheduler ADDRESS
 --bundle FILE`` then trains on the class's workers.
 
 Listening on anything but loopback, the scheduler speaks only TLS with mutual
-authentication (:mod:`pdsgd.cluster.bundle`): a worker or client without the
+authentication (:mod:`pdsgd.engine.security`): a worker or client without the
 class's bundle is refused.
 """
 
@@ -20,7 +20,13 @@ from pathlib import Path
 import psutil
 
 from pdsgd.arguments import positive_float, positive_int
-from pdsgd.cluster.bundle import DEFAULT_BUNDLE, for_address, is_loopback, make_bundle, security
+from pdsgd.engine.security import (
+    DEFAULT_BUNDLE,
+    for_address,
+    is_loopback,
+    make_bundle,
+    security,
+)
 from pdsgd.errors import PdsgdError
 
 #: Dask's loggers: a student sees pdsgd's lines, and dask's errors only.

@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pdsgd.cluster.bundle import make_bundle
 from pdsgd.engine.lifetime import die_with_parent
+from pdsgd.engine.security import make_bundle
 from pdsgd.errors import PdsgdError
 from pdsgd.netlab.hosts import Hosts
 

@@ -20,10 +20,10 @@ import time
 
 import numpy as np
 
-from pdsgd.bench.common import load_samples
 from pdsgd.engine.broker import Broker
 from pdsgd.mlp import MLP
 from pdsgd.netlab.lab import SIZES
+from pdsgd.study.timing import load_samples
 
 #: Samples every worker holds: the rounds cycle through them (the data's transfer is
 #: not what is measured, and 300 samples of MNIST already take seconds over a slow link).

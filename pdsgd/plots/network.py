@@ -9,7 +9,7 @@ from pdsgd.plots.style import legend_outside, new_figure, tidied
 def plot_network(result, ax=None):
     """Samples/s per link profile, one line per run (BSP, averaging K), measured and predicted.
 
-    ``result`` is :func:`pdsgd.bench.network.run`'s dict: solid lines with dots
+    ``result`` is :func:`pdsgd.netlab.costs.run`'s dict: solid lines with dots
     are measured, dashed lines with crosses the cost model's prediction (on the
     bare lab they coincide: it is the prediction's baseline).
     """

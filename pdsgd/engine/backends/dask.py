@@ -41,8 +41,8 @@ import numpy as np
 import psutil
 from threadpoolctl import threadpool_limits
 
-from pdsgd.cluster.bundle import for_address
 from pdsgd.engine.backends.base import Backend, WorkerError
+from pdsgd.engine.security import for_address
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
