@@ -182,9 +182,11 @@ class DaskBackend(Backend):
             self.client = Client(address, timeout=self._left(), set_as_default=False,
                                  security=security)
         except Exception as error:  # refused, timed out, or something else answered
+            hint = ("check that --bundle is this class's" if security is not None
+                    else "start one with `dask scheduler`")
             raise PdsgdError(f"--scheduler {address}: cannot reach a Dask scheduler there "
                              f"within --timeout {self.spec.timeout:g} s ({type(error).__name__}"
-                             f": {str(error)[:100]}); start one with `dask scheduler`") from None
+                             f": {str(error)[:100]}); {hint}") from None
         self._wait_for_workers(self._left())
 
     def _wait_for_workers(self, timeout=None):
