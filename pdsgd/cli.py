@@ -1,4 +1,4 @@
-"""Command line: ``pdsgd train``, ``pdsgd data fetch``, ``pdsgd bench ...``, ``pdsgd reproduce``.
+"""Command line: ``pdsgd train``, ``data fetch``, ``bench ...``, ``cluster ...``, ``reproduce``.
 
 Every problem a user can fix ends in one line on stderr and exit code 2, with
 nothing written; only bugs keep their traceback.
@@ -16,6 +16,7 @@ import numpy as np
 
 from pdsgd.arguments import add_options, writable_dir
 from pdsgd.bench import add_bench_parsers
+from pdsgd.cluster.commands import add_parsers as add_cluster_parsers
 from pdsgd.data.datasets import load_dataset
 from pdsgd.data.fetch import cli_fetch
 from pdsgd.engine.admission import check_network, n_params
@@ -127,6 +128,10 @@ def build_parser():
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
     add_bench_parsers(bench_sub)
+
+    cluster = sub.add_parser("cluster", help="a class's machines as one Dask cluster")
+    add_cluster_parsers(cluster.add_subparsers(dest="cluster_command", required=True,
+                                               parser_class=_Parser))
     add_reproduce_parser(sub)
     return parser
 

@@ -156,6 +156,9 @@ class EngineSpec:
     scheduler: str | None = _option(
         None, "the Dask scheduler for backend dask (default: start a LocalCluster on "
         "this machine)", metavar="tcp://HOST:8786", engine_only=True)
+    bundle: str | None = _option(
+        None, "the class's join bundle, for a tls:// scheduler started by `pdsgd cluster "
+        "serve`", metavar="FILE", engine_only=True)
     barrier: str = _option("adaptive", "processes: spin at the barrier only while spinning "
                           "pays, or always spin first (fixed)", choices=BARRIERS, flag=None)
 
@@ -180,6 +183,8 @@ class EngineSpec:
         if self.scheduler is not None and self.backend != "dask":
             raise OptionError("scheduler", self.scheduler,
                               f"needs {{backend}}dask (not {self.backend})")
+        if self.bundle is not None and self.scheduler is None:
+            raise OptionError("bundle", self.bundle, "goes with {scheduler}tls://HOST:PORT")
         if self.scheduler is not None:
             match = SCHEDULER_ADDRESS.fullmatch(str(self.scheduler))
             if match is None or not 0 < int(match["port"]) < 65536:
@@ -352,6 +357,8 @@ class EngineSpec:
     def record(self):
         """The spec as a JSON-ready dict (``TrainResult.config``, checkpoints)."""
         out = asdict(self)
+        # Where a credential lies, not how the run went: saved runs never held it.
+        del out["bundle"]
         out["hidden"] = list(self.hidden)
         if self.n_inputs is not None and self.n_outputs is not None:
             out["sizes"] = list(self.sizes)

@@ -23,10 +23,10 @@ LAYERS = {
              "pdsgd.data", "pdsgd.options"),
     "engine": ("pdsgd.engine",),
     "train": ("pdsgd.train", "pdsgd.spec", "pdsgd.checkpoint", "pdsgd.options_page"),
-    "study": ("pdsgd.study", "pdsgd.plots"),
+    "study": ("pdsgd.study", "pdsgd.plots", "pdsgd.netlab"),
     "bench": ("pdsgd.bench",),
     "course": ("pdsgd.course",),
-    "cli": ("pdsgd.cli", "pdsgd.__main__"),
+    "cli": ("pdsgd.cli", "pdsgd.__main__", "pdsgd.cluster"),
 }
 RANK = {"base": 0, "engine": 1, "train": 2, "study": 3, "bench": 4, "course": 4, "cli": 5}
 

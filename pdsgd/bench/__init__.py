@@ -5,9 +5,18 @@ Each module here is the command line of ``pdsgd bench NAME``: its
 library function in :mod:`pdsgd.study` (``docs/architecture.md`` has the map).
 """
 
-from pdsgd.bench import ceiling, dask, neighbours, notebooks, scaling, sequential, sync
+from pdsgd.bench import (
+    ceiling,
+    dask,
+    neighbours,
+    network,
+    notebooks,
+    scaling,
+    sequential,
+    sync,
+)
 
-MODULES = [sequential, scaling, ceiling, dask, neighbours, sync, notebooks]
+MODULES = [sequential, scaling, ceiling, dask, neighbours, sync, notebooks, network]
 
 
 def add_bench_parsers(subparsers):

@@ -5,7 +5,8 @@ work the same in a notebook, a test and a headless ``make reproduce``. Every
 figure reads the same way (:mod:`~pdsgd.plots.style`): plain-number ticks and
 legends off the data. The figures are grouped by what they show:
 :mod:`~pdsgd.plots.training` (one network, one run), :mod:`~pdsgd.plots.scaling`
-(the study's curves against N) and :mod:`~pdsgd.plots.engine` (the engine at work).
+(the study's curves against N), :mod:`~pdsgd.plots.engine` (the engine at work) and
+:mod:`~pdsgd.plots.network` (the network lab).
 """
 
 from pdsgd.plots.batch import plot_batch_size, plot_time_to_accuracy
@@ -15,6 +16,7 @@ from pdsgd.plots.engine import (
     plot_staleness,
     plot_sync_tradeoff,
 )
+from pdsgd.plots.network import plot_network
 from pdsgd.plots.scaling import (
     plot_accuracy_vs_time,
     plot_accuracy_vs_workers,
@@ -56,6 +58,7 @@ __all__ = [
     "plot_history",
     "plot_loss_curve",
     "plot_messages",
+    "plot_network",
     "plot_phase_totals",
     "plot_rounds_and_time",
     "plot_run_timeline",

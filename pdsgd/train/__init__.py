@@ -118,7 +118,8 @@ def train(data=TrainPlan.dataset, *, hidden=EngineSpec.hidden, epochs=TrainPlan.
         ``timeout`` (seconds at a barrier); ``checkpoint_every``;
         ``straggler``, ``straggler_delay`` and ``straggler_factor``; ``sync``
         (``"bsp"``, ``"ssp"``, ``"async"``, ``"hogwild"``) and ``staleness``;
-        ``scheduler`` (a Dask scheduler's address); ``span``.
+        ``scheduler`` (a Dask scheduler's address) and ``bundle`` (the join
+        bundle of a ``tls://`` one, :mod:`pdsgd.cluster`); ``span``.
 
     Returns
     -------

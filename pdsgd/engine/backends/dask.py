@@ -42,6 +42,7 @@ import psutil
 from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.backends.base import Backend, WorkerError
+from pdsgd.engine.security import for_address
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
@@ -76,7 +77,7 @@ def local_cluster(workers):
 def probe(address, timeout):
     """Raise ``OSError`` at once if nothing listens at a ``tcp://`` address (others: no check)."""
     scheme, _, rest = address.rpartition("://")
-    if scheme not in ("", "tcp"):
+    if scheme not in ("", "tcp", "tls"):
         return
     host, _, port = rest.rpartition(":")
     with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
@@ -175,13 +176,17 @@ class DaskBackend(Backend):
             address = self.cluster.scheduler_address
         else:
             address = self.spec.scheduler
+        security = for_address(address, self.spec.bundle)  # None for a plain tcp:// one
         try:
             probe(address, self._left())
-            self.client = Client(address, timeout=self._left(), set_as_default=False)
+            self.client = Client(address, timeout=self._left(), set_as_default=False,
+                                 security=security)
         except Exception as error:  # refused, timed out, or something else answered
+            hint = ("check that --bundle is this class's" if security is not None
+                    else "start one with `dask scheduler`")
             raise PdsgdError(f"--scheduler {address}: cannot reach a Dask scheduler there "
                              f"within --timeout {self.spec.timeout:g} s ({type(error).__name__}"
-                             f": {str(error)[:100]}); start one with `dask scheduler`") from None
+                             f": {str(error)[:100]}); {hint}") from None
         self._wait_for_workers(self._left())
 
     def _wait_for_workers(self, timeout=None):
