@@ -11,6 +11,7 @@ import contextlib
 import signal
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -65,6 +66,9 @@ def add_train_arguments(p):
                       help="folder holding downloaded datasets (default data/)")
     seed.add_argument("--out", default="results/train", metavar="DIR",
                       help="where model.npz and metrics.json go (default results/train)")
+    seed.add_argument("--force", action="store_true",
+                      help="replace the model, metrics and checkpoint an earlier run left in "
+                           "--out (refused otherwise, unless --resume continues it)")
     more = p.add_argument_group("training")
     more.add_argument("--dataset", choices=DATASETS, default="mnist-5k")
     more.add_argument("--epochs", type=positive_int, default=5)
@@ -142,6 +146,8 @@ def cmd_train(args):
     checkpoint = args.checkpoint
     if checkpoint is None and args.checkpoint_every is not None:
         checkpoint = out / "checkpoint.npz"
+    if not (args.force or args.resume):
+        refuse_to_replace(out, checkpoint)
     data = load_dataset(args.dataset, data_dir=args.data, train_size=args.train_size,
                         scaling=args.scaling, dtype=args.dtype, n_classes=args.output_nodes)
     # Before training: the model and its metrics must have room where they go.
@@ -157,6 +163,20 @@ def cmd_train(args):
     result.save(out)
     print(f"{result.summary()} -> {out}")
     return 0
+
+
+def refuse_to_replace(out, checkpoint):
+    """Raise :class:`PdsgdError` if an earlier run's model or checkpoint would be replaced."""
+    checkpoint = out / "checkpoint.npz" if checkpoint is None else Path(checkpoint)
+    if checkpoint.exists():
+        flag = "--out" if checkpoint.parent == out else "--checkpoint"
+        raise PdsgdError(f"{checkpoint} holds an earlier run's checkpoint; pass --force to "
+                         f"replace it, --resume {checkpoint} to continue that run, or choose "
+                         f"another {flag}")
+    for name in ("model.npz", "metrics.json"):
+        if (out / name).exists():
+            raise PdsgdError(f"--out {out} holds an earlier run's {name}; pass --force to "
+                             "replace it, or choose another --out")
 
 
 def cmd_fetch(args):

@@ -78,7 +78,7 @@ def test_a_checkpoint_on_a_full_disk_warns_keeps_the_last_good_one_and_trains_on
     capsys.readouterr()
     fill_disk(monkeypatch, lambda path: path.name.startswith(".ck.npz"))
     assert main([*QUICK, "--out", str(tmp_path / "two"), "--checkpoint", str(ck),
-                 "--checkpoint-every", "50"]) == 0
+                 "--checkpoint-every", "50", "--force"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"pdsgd: warning: could not write the checkpoint {ck} (No space left on "
                    "device); the last one written is kept and training goes on"]
@@ -231,3 +231,34 @@ def test_mid_epoch_checkpoints_never_hold_nan_weights(tmp_path):
     with pytest.raises(OptionError, match="gave weights that are not finite in epoch 1"):
         train(_poisoned(), hidden=(4,), epochs=3, lr=0.25, checkpoint=ck, checkpoint_every=20)
     assert not ck.exists()
+
+
+def test_an_earlier_run_in_out_is_replaced_only_with_force_or_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    first = [*QUICK, "--out", str(out), "--checkpoint-every", "100"]
+    assert main(first) == 0
+    kept = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(kept) == ["checkpoint.npz", "metrics.json", "model.npz"]
+    capsys.readouterr()
+    for again in (first, [*QUICK, "--out", str(out)], [*QUICK, "--out", str(out), "--seed", "1"]):
+        assert main(again) == 2
+        err = one_line(capsys)
+        assert "earlier run's" in err and "--force" in err and str(out) in err, err
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
+    assert main([*first[:-2], "--epochs", "3", "--checkpoint-every", "100",
+                 "--resume", str(out / "checkpoint.npz")]) == 0
+    assert json.loads((out / "metrics.json").read_text())["config"]["epochs"] == 3
+    assert main([*QUICK, "--out", str(out), "--force"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["config"]["epochs"] == 2
+
+
+def test_a_checkpoint_elsewhere_is_not_replaced_without_force(tmp_path, capsys):
+    ck = tmp_path / "keep.npz"
+    assert main([*QUICK, "--out", str(tmp_path / "a"), "--checkpoint", str(ck),
+                 "--checkpoint-every", "100"]) == 0
+    good = ck.read_bytes()
+    capsys.readouterr()
+    assert main([*QUICK, "--out", str(tmp_path / "b"), "--checkpoint", str(ck),
+                 "--checkpoint-every", "100", "--seed", "3"]) == 2
+    assert str(ck) in one_line(capsys) and ck.read_bytes() == good
+    assert not (tmp_path / "b").exists()
