@@ -29,7 +29,7 @@ from pdsgd.engine.admission import check_network, n_params
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS, SYNCS
 from pdsgd.engine.tensor import PARALLELS
 from pdsgd.errors import Interrupted, OptionError, PdsgdError, PdsgdWarning
-from pdsgd.files import check_room
+from pdsgd.files import check_room, remove_stranded
 from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec
 from pdsgd.study.reproduce import add_parser as add_reproduce_parser
 from pdsgd.train import LR_RULES, train
@@ -146,6 +146,8 @@ def cmd_train(args):
     checkpoint = args.checkpoint
     if checkpoint is None and args.checkpoint_every is not None:
         checkpoint = out / "checkpoint.npz"
+    for name in ("model.npz", "metrics.json"):
+        remove_stranded(out / name)  # a killed run's temporary files
     if not (args.force or args.resume):
         refuse_to_replace(out, checkpoint)
     data = load_dataset(args.dataset, data_dir=args.data, train_size=args.train_size,

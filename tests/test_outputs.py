@@ -6,6 +6,9 @@ writes every file's bytes raises ``ENOSPC`` after writing half of them.
 
 import errno
 import json
+import signal
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -262,3 +265,35 @@ def test_a_checkpoint_elsewhere_is_not_replaced_without_force(tmp_path, capsys):
                  "--checkpoint-every", "100", "--seed", "3"]) == 2
     assert str(ck) in one_line(capsys) and ck.read_bytes() == good
     assert not (tmp_path / "b").exists()
+
+
+KILLED_IN_MID_WRITE = """
+import os, signal, sys
+from pdsgd.files import atomic_path
+with atomic_path(sys.argv[1]) as tmp:
+    with open(tmp, "wb") as fh:
+        fh.write(b"half a checkpoint")
+        fh.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_write_killed_halfway_leaves_a_file_that_the_next_run_removes(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*QUICK, "--out", str(out), "--checkpoint-every", "100"]) == 0
+    ck = out / "checkpoint.npz"
+    for target in (ck, out / "model.npz"):
+        done = subprocess.run([sys.executable, "-c", KILLED_IN_MID_WRITE, str(target)],
+                              timeout=60)
+        assert done.returncode == -signal.SIGKILL
+    stranded = sorted(p.name for p in out.glob(".*.part"))
+    assert len(stranded) == 2, stranded
+    with files.atomic_path(ck) as busy:  # the next write removes the killed one's file,
+        busy.write_bytes(ck.read_bytes())
+        files.remove_stranded(ck)  # and a writer at work keeps its own
+        left = sorted(p.name for p in out.glob(".*.part"))
+        assert left == sorted([busy.name, stranded[1]]) and stranded[0] not in left
+    assert main([*QUICK, "--out", str(out), "--epochs", "3", "--checkpoint-every", "100",
+                 "--resume", str(ck)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "metrics.json",
+                                                     "model.npz"]

@@ -21,13 +21,15 @@ Where each part lives: :mod:`~pdsgd.train.prepare` (data, model, evaluation),
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from pdsgd.engine.admission import admit, n_params
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.errors import OptionError, PdsgdError, positive
-from pdsgd.files import check_room
+from pdsgd.files import check_room, remove_stranded
 from pdsgd.spec import EngineSpec
 from pdsgd.train.epochs import progress_bar, resume_from, run_epochs, stop_check
 from pdsgd.train.prepare import TrainingData, build_model, evaluate, prepare_data
@@ -129,6 +131,9 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
     prepared = prepare_data(data, train_size=train_size, dtype=dtype)
     spec = spec.for_data(prepared.n_features, prepared.n_classes, prepared.name)
     admit(spec, len(prepared.X))  # before the model or any worker exists
+    # What a writer killed in mid-write (kill -9) left beside the files this run continues.
+    for path in {Path(p) for p in (checkpoint, resume) if p is not None}:
+        remove_stranded(path)
     if checkpoint is not None:
         check_room(checkpoint, 2 * checkpoint_bytes(spec), "--checkpoint")
     model = build_model(spec, seed)
