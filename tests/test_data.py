@@ -1,6 +1,11 @@
 """Loading, splitting and scaling datasets; every bad file gives a one-line DataError."""
 
 import gzip
+import os
+import struct
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -293,3 +298,67 @@ def test_synthetic_is_learnable():
 def test_synthetic_larger_than_memory_is_refused_in_one_line():
     with pytest.raises(PdsgdError, match="smaller --train-size"):
         load_dataset("synthetic", train_size=10**11)
+
+
+# --- files larger than any dataset -------------------------------------------------
+
+def run_measured(argv):
+    """Run ``python -m pdsgd argv``: its exit code, stderr, seconds and peak memory (MiB)."""
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "pdsgd", *argv], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, err, time.monotonic() - start, usage.ru_maxrss / 1024
+
+
+def zeros(path, nbytes, head=b""):
+    """``head``, then zero bytes up to ``nbytes`` (a sparse file: no disk is used)."""
+    path.write_bytes(head)
+    os.truncate(path, nbytes)
+
+
+HUGE = 2**28  # 256 MiB: the whole file read at once took over 2 GiB of memory
+
+
+@pytest.mark.parametrize("damage", ["zeros", "a line, then zeros", "test file", "idx bomb"])
+def test_a_data_file_larger_than_a_dataset_is_refused_at_once_in_little_memory(tmp_path,
+                                                                               damage):
+    good = "".join(",".join(map(str, r)) + "\n" for r in good_rows(3)).encode()
+    train_csv, test_csv = tmp_path / "mnist_train.csv", tmp_path / "mnist_test.csv"
+    train_csv.write_bytes(good)
+    test_csv.write_bytes(good)
+    if damage == "zeros":
+        zeros(train_csv, HUGE)
+    elif damage == "a line, then zeros":
+        zeros(train_csv, HUGE, head=good[:good.index(b"\n") + 1])
+    elif damage == "test file":
+        zeros(test_csv, HUGE)
+    else:  # a gzip of a few KiB that says 30 images, and inflates to 256 MiB
+        make_idx_set(tmp_path)
+        raw = gzip.decompress((tmp_path / IDX_FILES[0]).read_bytes())
+        with gzip.open(tmp_path / IDX_FILES[0], "wb", compresslevel=1) as fh:
+            fh.write(raw)
+            for _ in range(HUGE // 2**20):
+                fh.write(bytes(2**20))
+    code, err, seconds, peak = run_measured(["train", "--dataset", "mnist", "--data",
+                                             str(tmp_path), "--epochs", "1", "--quiet",
+                                             "--out", str(tmp_path / "o")])
+    assert peak < 600, f"{peak:.0f} MiB"  # a fraction of the file: it was never read whole
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert str(tmp_path) in err and ("longer than" in err or "more bytes" in err), err
+    assert seconds < 60 and not (tmp_path / "o").exists()
+
+
+def test_an_idx_header_that_promises_more_than_memory_is_refused(tmp_path):
+    path = tmp_path / "huge.idx.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 2**31, 28, 28)))
+    with pytest.raises(DataError, match=r"huge.idx.gz is malformed: its header promises "
+                                        r"1,568.0 GiB of data, more than the"):
+        read_idx(path)
+    raw = tmp_path / "more.idx"
+    write_idx(raw, np.arange(10, dtype=np.uint8))
+    raw.write_bytes(raw.read_bytes() + bytes(7))
+    with pytest.raises(DataError, match=r"more.idx is malformed: 7 bytes more than its header"):
+        read_idx(raw)
