@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import sys
 import warnings
@@ -220,21 +221,43 @@ def _stop(signum, frame):
     # Once: a second signal must not interrupt the clean-up the first started.
     for s in STOP_SIGNALS:
         signal.signal(s, signal.SIG_IGN)
+    _quiet_shutdown()
     raise Interrupted(signum)
+
+
+def _ctrl_c(signum, frame):
+    _quiet_shutdown()
+    raise KeyboardInterrupt
+
+
+def _quiet_shutdown():
+    """Silence every logger: the run is ending, and says so in one line.
+
+    A signal to the whole process group stops the workers too; a scheduler
+    running in this process (Dask's) would log each lost worker as an error.
+    """
+    logging.disable(logging.CRITICAL)
 
 
 @contextlib.contextmanager
 def stop_signals():
-    """While inside, SIGTERM and SIGHUP raise :class:`~pdsgd.errors.Interrupted` (main thread)."""
+    """While inside, SIGTERM and SIGHUP raise :class:`~pdsgd.errors.Interrupted` (main thread).
+
+    All three (SIGINT too) silence logging first: see :func:`_quiet_shutdown`.
+    """
     try:
         previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _ctrl_c)
     except ValueError:  # not the main thread: leave signals alone
         previous = {}
+    disabled = logging.root.manager.disable
     try:
         yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        logging.disable(disabled)
 
 
 def main(argv=None):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -44,6 +45,7 @@ import psutil
 from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.backends.base import Backend, WorkerError
+from pdsgd.engine.backends.processes import deaf_to_ctrl_c, start_trackers
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
@@ -72,7 +74,22 @@ def local_cluster(workers):
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                         host="127.0.0.1", dashboard_address=None,
                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                        silence_logs=logging.ERROR)
+                        silence_logs=logging.ERROR, preload=[__name__])
+
+
+def dask_setup(worker):
+    """Run by each local Dask worker process as it starts (the cluster's ``preload``).
+
+    Ctrl-C or a closed terminal signals the whole process group: the workers
+    printed a KeyboardInterrupt traceback each. They ignore those signals; the
+    trainer, which gets them too, closes the cluster, and a worker whose nanny
+    has gone exits by itself (dask watches the pipe from its parent).
+    """
+    for name in ("SIGINT", "SIGHUP"):
+        try:
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+        except (AttributeError, ValueError):  # no such signal, or not the main thread
+            pass
 
 
 def probe(address, timeout, connection_args=None, *, limit=None):
@@ -192,6 +209,7 @@ class DaskBackend(Backend):
     # -------------------------------------------------------------- lifetime
     def start(self, t0):
         super().start(t0)
+        start_trackers()  # before the local cluster's processes need one
         self.token = secrets.token_hex(4)
         self._quiet()
         # Everything before the first round shares one deadline: --timeout.
@@ -229,7 +247,8 @@ class DaskBackend(Backend):
             # The scheduler now, the workers in the background: waiting for
             # them below is bounded by the deadline.
             self.cluster_started = time.time()
-            self.cluster = local_cluster(0)
+            with deaf_to_ctrl_c():  # its threads, and the workers they start, too
+                self.cluster = local_cluster(0)
             self.cluster.scale(self.spec.workers)
             address = self.cluster.scheduler_address
         else:
