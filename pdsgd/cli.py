@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import warnings
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pdsgd.arguments import (
+    check_path,
     layer_sizes,
     non_negative_int,
     positive_float,
@@ -34,6 +36,7 @@ from pdsgd.files import check_room, remove_stranded
 from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec
 from pdsgd.study.reproduce import add_parser as add_reproduce_parser
 from pdsgd.train import LR_RULES, train
+from pdsgd.train.rates import check_lr
 
 EXIT_USAGE = 2
 
@@ -145,8 +148,12 @@ def cmd_train(args):
     """``pdsgd train``: train, save the model and metrics, print a summary line."""
     out = writable_dir(args.out)
     checkpoint = args.checkpoint
+    if checkpoint is not None:
+        checkpoint = check_path(checkpoint, "--checkpoint")
     if checkpoint is None and args.checkpoint_every is not None:
         checkpoint = out / "checkpoint.npz"
+    check_lr(args.lr)
+    check_network((args.input_nodes, *args.hidden, args.output_nodes), args.bias, args.dtype)
     for name in ("model.npz", "metrics.json"):
         remove_stranded(out / name)  # a killed run's temporary files
     if not (args.force or args.resume):
@@ -164,8 +171,35 @@ def cmd_train(args):
                    output_nodes=args.output_nodes, progress=not args.quiet,
                    checkpoint=checkpoint, resume=args.resume, **engine_options(args))
     result.save(out)
-    print(f"{result.summary()} -> {out}")
+    report(f"{result.summary()} -> {out}", f"the model and metrics were saved in {out}")
     return 0
+
+
+def report(line, done):
+    """Print ``line`` on stdout, the last thing a command does (``done`` says what it did).
+
+    A reader that has gone (``| head``, ``| true``) is not an error: the work is
+    done and saved. A stdout that cannot be written (``> /dev/full``) is one line
+    on stderr. Either way stdout is then pointed at /dev/null, so that Python's
+    last flush at exit has nothing to complain about.
+    """
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        _stdout_to_null()
+    except OSError as error:
+        _stdout_to_null()
+        raise PdsgdError(f"could not write to stdout ({error.strerror or error}); "
+                         f"{done}") from None
+
+
+def _stdout_to_null():
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout
+        pass
 
 
 def refuse_to_replace(out, checkpoint):

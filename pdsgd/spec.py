@@ -125,7 +125,7 @@ class EngineSpec:
     algorithm: str = _option("bsp", arithmetic=True, engine_only=True)
     local_steps: int = _option(1, arithmetic=True)
     # Not arithmetic: both strategies are minibatch SGD with batch N*b; they differ in rounding.
-    parallel: str = _option("data", engine_only=True)
+    parallel: str = _option("data", arithmetic=True, engine_only=True)
     backend: str | None = _option(None)
     aggregate: str | None = _option(None, engine_only=True)
     send: str = _option("factors", engine_only=True)

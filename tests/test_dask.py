@@ -204,7 +204,7 @@ def test_whatever_listens_at_the_scheduler_address_costs_at_most_the_timeout(tmp
         if fake is not None:
             fake.close()
     assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err
-    assert f"--scheduler {address}: no Dask scheduler answered there within --timeout 3 s" \
+    assert f"--scheduler {address}: cannot reach a Dask scheduler there within --timeout 3 s" \
         in err, err
     assert seconds < 3 + 20  # the timeout, and Python's start-up on a busy machine
     assert not parent.is_running() and not (tmp_path / "o").exists()

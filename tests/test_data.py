@@ -6,6 +6,8 @@ import struct
 import subprocess
 import sys
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -303,14 +305,24 @@ def test_synthetic_larger_than_memory_is_refused_in_one_line():
 # --- files larger than any dataset -------------------------------------------------
 
 def run_measured(argv):
-    """Run ``python -m pdsgd argv``: its exit code, stderr, seconds and peak memory (MiB)."""
+    """Run ``python -m pdsgd argv``: its exit code, stderr, seconds and peak memory (MiB).
+
+    The peak is the kernel's high-water mark of the process's own memory
+    (``VmHWM``), read until it exits (``ru_maxrss`` would count the memory of
+    this process, which it was forked from).
+    """
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "pdsgd", *argv], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err, time.monotonic() - start, usage.ru_maxrss / 1024
+    peak = 0
+    while proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            peak = max(peak, int(status.split("VmHWM:")[1].split()[0]) // 1024)
+        except (OSError, IndexError, ValueError):
+            pass  # exiting
+        time.sleep(0.01)
+    return proc.returncode, proc.stderr.read(), time.monotonic() - start, peak
 
 
 def zeros(path, nbytes, head=b""):
@@ -362,3 +374,13 @@ def test_an_idx_header_that_promises_more_than_memory_is_refused(tmp_path):
     raw.write_bytes(raw.read_bytes() + bytes(7))
     with pytest.raises(DataError, match=r"more.idx is malformed: 7 bytes more than its header"):
         read_idx(raw)
+
+
+def test_an_empty_csv_is_one_error_and_no_warning(tmp_path):
+    for text in ("", "\n\n  \n"):
+        path = tmp_path / "mnist_train.csv"
+        path.write_text(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # NumPy's "Empty input file" was printed too
+            with pytest.raises(DataError, match="is empty: expected one sample per line"):
+                read_csv(path)

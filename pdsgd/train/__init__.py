@@ -33,7 +33,7 @@ from pdsgd.files import check_room, remove_stranded
 from pdsgd.spec import EngineSpec
 from pdsgd.train.epochs import progress_bar, resume_from, run_epochs, stop_check
 from pdsgd.train.prepare import TrainingData, build_model, evaluate, prepare_data
-from pdsgd.train.rates import LR_RULES, check_warmup, effective_lr, epoch_lr
+from pdsgd.train.rates import LR_RULES, check_lr, check_warmup, effective_lr, epoch_lr
 from pdsgd.train.result import TrainingStopped, TrainResult
 
 __all__ = ["LR_RULES", "TrainResult", "TrainingData", "TrainingStopped", "build_model",
@@ -120,7 +120,7 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
                      dtype=dtype, workers=workers, micro_batch=micro_batch, backend=backend,
                      **engine)
     positive("epochs", epochs)
-    positive("lr", lr, integer=False)
+    check_lr(lr)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise OptionError("seed", seed, "must be an integer >= 0")
     step_lr = effective_lr(lr, lr_rule, workers, micro_batch)

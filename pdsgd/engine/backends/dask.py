@@ -154,7 +154,7 @@ async def _identity(address, timeout, connection_args):
 
 
 def _unreachable(address, timeout, why):
-    return PdsgdError(f"--scheduler {address}: no Dask scheduler answered there within "
+    return PdsgdError(f"--scheduler {address}: cannot reach a Dask scheduler there within "
                       f"--timeout {timeout:g} s ({why}); start one with `dask scheduler`, "
                       "or give its address")
 
