@@ -225,6 +225,10 @@ def test_the_suite_notices_a_process_or_a_name_left_behind(tmp_path):
     assert conftest._leftovers(before_procs, before_names, {os.getpid()}) == ([], set())
 
 
+def _default_ctrl_c():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_dask_workers(pid, workers, timeout=90):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -243,7 +247,9 @@ def test_a_signal_to_the_whole_process_group_prints_one_line(tmp_path, backend, 
     """A closed terminal (SIGHUP) or Ctrl-C (SIGINT) reaches every process of the group."""
     argv = [sys.executable, *TRAIN, "--workers", "2", "--out", str(tmp_path)]
     argv[argv.index("processes")] = backend
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # Ctrl-C as a terminal delivers it: not ignored, as a shell's background job would have it.
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_ctrl_c)
     try:
         if backend == "dask":
             _wait_for_dask_workers(proc.pid, 2)
