@@ -38,7 +38,7 @@ reproduce: $(STAMP)
 # The kept reference run (results/reference/full-fashion-mnist/ and the index beside it):
 # run it on a quiet machine, then commit results/reference/ (.gitignore keeps the cache out).
 reference: $(STAMP)
-	$(PY) -m pdsgd reproduce --profile full --dataset fashion-mnist --reference $(GRID)
+	$(PY) -m pdsgd reproduce --profile full --dataset fashion-mnist --reference --force $(GRID)
 
 # JupyterLab on the course; its terminals find this environment's commands (dask, pdsgd).
 lab: $(STAMP)

@@ -61,15 +61,52 @@ def layer_sizes(text):
     return int_list(text)
 
 
-def writable_dir(path):
+def writable_dir(path, flag="--out"):
     """``path`` as an absolute Path, or a :class:`PdsgdError` unless it could be written."""
-    path = Path(path).absolute()
+    path = check_path(path, flag)
     probe = path
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise PdsgdError(f"--out {path}: cannot write there ({probe} is not a writable "
-                         "directory); choose another --out")
+        raise PdsgdError(f"{flag} {path}: cannot write there ({probe} is not a writable "
+                         f"directory); choose another {flag}")
+    return path
+
+
+#: What the system allows where it does not say: a name, a whole path (bytes).
+NAME_MAX, PATH_MAX = 255, 4096
+#: Characters a temporary file's name adds to its file's (``.NAME.XXXXXXXX.part``).
+TEMPORARY_EXTRA = 16
+
+
+def check_path(path, flag):
+    """``path`` as an absolute Path, refused in one line if no file could ever be written there.
+
+    A name too long for the file system, a path too long for the system, or a
+    symbolic link that leads nowhere (dangling, or a loop) is refused before
+    anything is trained, not when the result is saved.
+    """
+    path = Path(path).absolute()
+    try:
+        name_max = os.pathconf(path.anchor, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = NAME_MAX
+    for part in path.parts:
+        if len(os.fsencode(part)) + TEMPORARY_EXTRA > name_max:
+            raise PdsgdError(f"{flag} {path}: the name {part[:24]}... is {len(part)} "
+                             f"characters long, and names here hold at most "
+                             f"{name_max - TEMPORARY_EXTRA} (with the room pdsgd needs); "
+                             f"choose a shorter {flag}")
+    if len(os.fsencode(str(path))) + TEMPORARY_EXTRA + 16 > PATH_MAX:
+        raise PdsgdError(f"{flag} {str(path)[:40]}...: the path is longer than the system "
+                         f"allows ({PATH_MAX} bytes); choose a shorter {flag}")
+    probe = path
+    while not probe.exists():
+        if probe.is_symlink():
+            raise PdsgdError(f"{flag} {path}: {probe} is a symbolic link that leads nowhere "
+                             f"(its target is missing, or it loops); remove it or choose "
+                             f"another {flag}")
+        probe = probe.parent
     return path
 
 

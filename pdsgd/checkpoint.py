@@ -35,7 +35,8 @@ from pdsgd.train.plan import TrainPlan
 #: option of the training plan and of the engine spec that changes the weights.
 MUST_MATCH = (*TrainPlan.arithmetic_fields(), *EngineSpec.arithmetic_fields())
 #: What a checkpoint written before a setting existed means by it.
-OLD_DEFAULTS = {"algorithm": "bsp", "local_steps": 1, "scaling": "rashid", "warmup_epochs": 0}
+OLD_DEFAULTS = {"algorithm": "bsp", "local_steps": 1, "parallel": "data", "scaling": "rashid",
+                "warmup_epochs": 0}
 #: The per-epoch metrics a checkpoint's history holds, in order.
 HISTORY = ("epoch", "loss", "train_accuracy", "test_accuracy", "seconds")
 

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
+import os
 import signal
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-from pdsgd.arguments import add_options, writable_dir
+from pdsgd.arguments import add_options, check_path, writable_dir
 from pdsgd.bench import add_bench_parsers
 from pdsgd.cluster.commands import add_parsers as add_cluster_parsers
 from pdsgd.data.datasets import load_dataset
 from pdsgd.data.fetch import cli_fetch
 from pdsgd.engine.admission import check_network, n_params
 from pdsgd.errors import Interrupted, OptionError, PdsgdError, PdsgdWarning
-from pdsgd.files import check_room
+from pdsgd.files import check_room, remove_stranded
 from pdsgd.spec import EngineSpec
 from pdsgd.study.reproduce import add_parser as add_reproduce_parser
 from pdsgd.train import TrainPlan, train
+from pdsgd.train.rates import check_lr
 
 EXIT_USAGE = 2
 
@@ -61,6 +65,10 @@ def add_train_arguments(p):
     groups["seed"].add_argument("--out", default="results/train", metavar="DIR",
                                 help="where model.npz and metrics.json go "
                                      "(default results/train)")
+    groups["seed"].add_argument("--force", action="store_true",
+                                help="replace the model, metrics and checkpoint an earlier run "
+                                     "left in --out (refused otherwise, unless --resume "
+                                     "continues it)")
     groups["training"].add_argument("--quiet", action="store_true", help="no progress bar")
     groups["engine"].add_argument("--checkpoint", default=None, metavar="PATH",
                                   help="checkpoint file (default <out>/checkpoint.npz)")
@@ -85,8 +93,16 @@ def cmd_train(args):
     options = {o.keyword: getattr(args, o.dest) for o in train_options()
                if o.flag is not None and o.keyword is not None}
     checkpoint = args.checkpoint
+    if checkpoint is not None:
+        checkpoint = check_path(checkpoint, "--checkpoint")
     if checkpoint is None and args.checkpoint_every is not None:
         checkpoint = out / "checkpoint.npz"
+    check_lr(args.lr)
+    check_network((args.input_nodes, *args.hidden, args.output_nodes), args.bias, args.dtype)
+    for name in ("model.npz", "metrics.json"):
+        remove_stranded(out / name)  # a killed run's temporary files
+    if not (args.force or args.resume):
+        refuse_to_replace(out, checkpoint)
     data = load_dataset(options.pop("data"), data_dir=args.data_dir,
                         train_size=args.train_size, scaling=args.scaling, dtype=args.dtype,
                         n_classes=args.output_nodes)
@@ -98,8 +114,49 @@ def cmd_train(args):
     result = train(data, progress=not args.quiet, checkpoint=checkpoint, resume=args.resume,
                    **options)
     result.save(out)
-    print(f"{result.summary()} -> {out}")
+    report(f"{result.summary()} -> {out}", f"the model and metrics were saved in {out}")
     return 0
+
+
+def report(line, done):
+    """Print ``line`` on stdout, the last thing a command does (``done`` says what it did).
+
+    A reader that has gone (``| head``, ``| true``) is not an error: the work is
+    done and saved. A stdout that cannot be written (``> /dev/full``) is one line
+    on stderr. Either way stdout is then pointed at /dev/null, so that Python's
+    last flush at exit has nothing to complain about.
+    """
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        _stdout_to_null()
+    except OSError as error:
+        _stdout_to_null()
+        raise PdsgdError(f"could not write to stdout ({error.strerror or error}); "
+                         f"{done}") from None
+
+
+def _stdout_to_null():
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout
+        pass
+
+
+def refuse_to_replace(out, checkpoint):
+    """Raise :class:`PdsgdError` if an earlier run's model or checkpoint would be replaced."""
+    checkpoint = out / "checkpoint.npz" if checkpoint is None else Path(checkpoint)
+    if checkpoint.exists():
+        flag = "--out" if checkpoint.parent == out else "--checkpoint"
+        raise PdsgdError(f"{checkpoint} holds an earlier run's checkpoint; pass --force to "
+                         f"replace it, --resume {checkpoint} to continue that run, or choose "
+                         f"another {flag}")
+    for name in ("model.npz", "metrics.json"):
+        if (out / name).exists():
+            raise PdsgdError(f"--out {out} holds an earlier run's {name}; pass --force to "
+                             "replace it, or choose another --out")
 
 
 def cmd_fetch(args):
@@ -145,21 +202,43 @@ def _stop(signum, frame):
     # Once: a second signal must not interrupt the clean-up the first started.
     for s in STOP_SIGNALS:
         signal.signal(s, signal.SIG_IGN)
+    _quiet_shutdown()
     raise Interrupted(signum)
+
+
+def _ctrl_c(signum, frame):
+    _quiet_shutdown()
+    raise KeyboardInterrupt
+
+
+def _quiet_shutdown():
+    """Silence every logger: the run is ending, and says so in one line.
+
+    A signal to the whole process group stops the workers too; a scheduler
+    running in this process (Dask's) would log each lost worker as an error.
+    """
+    logging.disable(logging.CRITICAL)
 
 
 @contextlib.contextmanager
 def stop_signals():
-    """While inside, SIGTERM and SIGHUP raise :class:`~pdsgd.errors.Interrupted` (main thread)."""
+    """While inside, SIGTERM and SIGHUP raise :class:`~pdsgd.errors.Interrupted` (main thread).
+
+    All three (SIGINT too) silence logging first: see :func:`_quiet_shutdown`.
+    """
     try:
         previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _ctrl_c)
     except ValueError:  # not the main thread: leave signals alone
         previous = {}
+    disabled = logging.root.manager.disable
     try:
         yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        logging.disable(disabled)
 
 
 def main(argv=None):

@@ -3,12 +3,17 @@
 Every file pdsgd writes (models, metrics, checkpoints, cached results) goes to
 a temporary file beside its destination and is renamed into place only once
 it is completely written, so an interrupted or failed write (Ctrl-C, a full
-disk) leaves the previous file, or nothing, never half a file.
+disk) leaves the previous file, or nothing, never half a file. A writer holds
+a lock on its temporary file while it writes: one killed outright (kill -9, a
+power cut) leaves its temporary file unlocked, and the next write of the same
+file, or the next run that names it, removes it (:func:`remove_stranded`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import glob
 import io
 import json
 import os
@@ -40,11 +45,13 @@ def atomic_paths(paths):
     list of Path
         Fresh temporary paths to write to, in the same order.
     """
-    paths, tmps = [Path(p) for p in paths], []
+    paths, tmps, fds = [Path(p) for p in paths], [], []
     try:
         for path in paths:
+            remove_stranded(path)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-            os.close(fd)
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held until the end: "a writer is still here"
             tmps.append(Path(tmp))
         yield tmps
         mode = 0o666 & ~_umask()  # mkstemp makes the file private (0600)
@@ -54,6 +61,29 @@ def atomic_paths(paths):
     finally:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
+        for fd in fds:
+            os.close(fd)
+
+
+def remove_stranded(path):
+    """Remove the temporary files of ``path`` that a killed writer left behind.
+
+    A temporary file is a writer's as long as that writer holds its lock: the
+    files of writers still at work (another run writing the same file) stay.
+    """
+    path = Path(path)
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # locked: its writer is alive
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager

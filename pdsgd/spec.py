@@ -119,7 +119,7 @@ class EngineSpec:
     parallel: str = _option(
         "data", "data: each worker takes its share of the samples (the seed's); tensor: each "
         "worker takes every sample and owns a share of the hidden units",
-        choices=PARALLELS, engine_only=True)
+        choices=PARALLELS, arithmetic=True, engine_only=True)
     backend: str | None = _option(
         None, "how the workers run (default: sequential for one worker asking nothing "
         "of the engine, processes otherwise)", choices=BACKEND_CHOICES, group="training")

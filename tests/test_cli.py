@@ -105,3 +105,73 @@ def test_the_benchmarks_share_one_wording_of_their_common_options():
                                                   .removesuffix(", comma-separated"))
     assert {"dataset", "samples", "repeats", "micro_batch"} <= set(helps)
     assert all(len(texts) == 1 for texts in helps.values()), helps
+# --- what a careless user still tried: refused in one line, before any work --------
+
+def refused_before_work(monkeypatch, capsys, argv):
+    """Run ``pdsgd train argv``: assert exit 2, one line, and that no data were loaded."""
+    import pdsgd.cli
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data were loaded: the run was not refused before its work")
+
+    monkeypatch.setattr(pdsgd.cli, "load_dataset", no_work)
+    assert main(["train", *QUICK, *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("pdsgd: error: "), err
+    return err
+
+
+def test_a_name_too_long_for_the_file_system_is_refused(tmp_path, monkeypatch, capsys):
+    long = "x" * 300
+    err = refused_before_work(monkeypatch, capsys, ["--out", str(tmp_path / long)])
+    assert "--out" in err and "300 characters long" in err
+    err = refused_before_work(monkeypatch, capsys, ["--out", str(tmp_path / "run"),
+                                                    "--checkpoint", str(tmp_path / long),
+                                                    "--checkpoint-every", "10"])
+    assert "--checkpoint" in err and "300 characters long" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("link", ["dangling", "looping"])
+def test_a_symbolic_link_to_nowhere_as_out_is_refused(tmp_path, monkeypatch, capsys, link):
+    out = tmp_path / "out"
+    out.symlink_to(tmp_path / "missing" if link == "dangling" else out)
+    err = refused_before_work(monkeypatch, capsys, ["--out", str(out / "run")])
+    assert f"{out} is a symbolic link that leads nowhere" in err
+
+
+def test_a_learning_rate_no_network_can_take_is_refused(monkeypatch, capsys, tmp_path):
+    for dtype in ("float64", "float32"):
+        err = refused_before_work(monkeypatch, capsys, ["--out", str(tmp_path / "run"),
+                                                        "--lr", "1e300", "--dtype", dtype])
+        assert "--lr 1e+300 is too large" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_huge_output_layer_names_output_nodes(monkeypatch, capsys, tmp_path):
+    err = refused_before_work(monkeypatch, capsys, ["--out", str(tmp_path / "run"),
+                                                    "--output-nodes", str(10**18)])
+    assert err.startswith(f"pdsgd: error: --output-nodes {10**18} makes a network of"), err
+
+
+TRAIN = [sys.executable, "-m", "pdsgd", "train", *QUICK]
+
+
+def test_a_reader_that_left_is_not_an_error(tmp_path):
+    proc = subprocess.Popen([*TRAIN, "--out", str(tmp_path / "run")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # `pdsgd train ... | true`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0 and err == ""
+    assert MLP.load(tmp_path / "run" / "model.npz").sizes == (784, 8, 10)
+
+
+def test_a_full_stdout_is_one_line_and_the_model_is_kept(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([*TRAIN, "--out", str(tmp_path / "run")], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("pdsgd: error: could not write to stdout (No space left "
+                                   f"on device); the model and metrics were saved in "
+                                   f"{tmp_path / 'run'}")
+    assert (tmp_path / "run" / "model.npz").is_file()

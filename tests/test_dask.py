@@ -5,8 +5,13 @@ through ``scheduler=`` like a user's would. Every test can fail: each compares
 against the serial backend's weights, which differ from the initial ones.
 """
 
+import http.server
 import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 
 import distributed  # noqa: F401  (a required dependency: its absence fails, never skips)
 import numpy as np
@@ -130,3 +135,76 @@ def test_a_killed_worker_costs_time_not_weights(cluster):
     assert not victim.is_running()
     assert np.array_equal(got, expected)
     client.wait_for_workers(2, timeout=30)  # the nanny brought it back for the next test
+
+
+class FakeScheduler:
+    """Something that is not a Dask scheduler, listening on 127.0.0.1 until closed."""
+
+    def __init__(self, kind):
+        self.kind, self.conns = kind, []
+        if kind == "http":
+            self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
+            target, self.sock = self.server.serve_forever, self.server.socket
+        else:
+            self.sock = socket.create_server(("127.0.0.1", 0))
+            target = self.answer
+        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+
+    def answer(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            self.conns.append(conn)
+            if self.kind == "garbage":  # a frame count of 2**61, then noise
+                conn.sendall(b"\xff" * 8 + bytes(range(256)) * 16)
+
+    def close(self):
+        if self.kind == "http":
+            self.server.shutdown()
+            self.server.server_close()
+        else:
+            self.sock.close()
+        for conn in self.conns:
+            conn.close()
+        self.thread.join(5)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def closed_port():
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("kind", ["http", "silent", "garbage", "tls refused"])
+def test_whatever_listens_at_the_scheduler_address_costs_at_most_the_timeout(tmp_path, kind):
+    fake = None if kind == "tls refused" else FakeScheduler(kind)
+    address = f"tls://127.0.0.1:{closed_port()}" if fake is None else fake.address
+    argv = [sys.executable, "-m", "pdsgd", "train", "--backend", "dask", "--workers", "2",
+            "--timeout", "3", "--scheduler", address, "--dataset", "synthetic",
+            "--train-size", "100", "--hidden", "4", "--quiet", "--out", str(tmp_path / "o")]
+    try:
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+        parent = psutil.Process(proc.pid)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # pragma: no cover - the failure we test for
+            proc.kill()
+            pytest.fail(f"the run waited on {kind} past --timeout 3 (killed after 60 s)")
+        seconds = time.monotonic() - start
+    finally:
+        if fake is not None:
+            fake.close()
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"--scheduler {address}: cannot reach a Dask scheduler there within --timeout 3 s" \
+        in err, err
+    assert seconds < 3 + 20  # the timeout, and Python's start-up on a busy machine
+    assert not parent.is_running() and not (tmp_path / "o").exists()

@@ -1,6 +1,13 @@
 """Loading, splitting and scaling datasets; every bad file gives a one-line DataError."""
 
 import gzip
+import os
+import struct
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -294,3 +301,87 @@ def test_synthetic_larger_than_memory_is_refused_in_one_line():
     with pytest.raises(PdsgdError, match="smaller --train-size") as err:
         load_dataset("synthetic", train_size=10**11)
     assert "\n" not in str(err.value), f"not one line: {err.value!r}"
+
+
+# --- files larger than any dataset -------------------------------------------------
+
+def run_measured(argv):
+    """Run ``python -m pdsgd argv``: its exit code, stderr, seconds and peak memory (MiB).
+
+    The peak is the kernel's high-water mark of the process's own memory
+    (``VmHWM``), read until it exits (``ru_maxrss`` would count the memory of
+    this process, which it was forked from).
+    """
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "pdsgd", *argv], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            peak = max(peak, int(status.split("VmHWM:")[1].split()[0]) // 1024)
+        except (OSError, IndexError, ValueError):
+            pass  # exiting
+        time.sleep(0.01)
+    return proc.returncode, proc.stderr.read(), time.monotonic() - start, peak
+
+
+def zeros(path, nbytes, head=b""):
+    """``head``, then zero bytes up to ``nbytes`` (a sparse file: no disk is used)."""
+    path.write_bytes(head)
+    os.truncate(path, nbytes)
+
+
+HUGE = 2**28  # 256 MiB: the whole file read at once took over 2 GiB of memory
+
+
+@pytest.mark.parametrize("damage", ["zeros", "a line, then zeros", "test file", "idx bomb"])
+def test_a_data_file_larger_than_a_dataset_is_refused_at_once_in_little_memory(tmp_path,
+                                                                               damage):
+    good = "".join(",".join(map(str, r)) + "\n" for r in good_rows(3)).encode()
+    train_csv, test_csv = tmp_path / "mnist_train.csv", tmp_path / "mnist_test.csv"
+    train_csv.write_bytes(good)
+    test_csv.write_bytes(good)
+    if damage == "zeros":
+        zeros(train_csv, HUGE)
+    elif damage == "a line, then zeros":
+        zeros(train_csv, HUGE, head=good[:good.index(b"\n") + 1])
+    elif damage == "test file":
+        zeros(test_csv, HUGE)
+    else:  # a gzip of a few KiB that says 30 images, and inflates to 256 MiB
+        make_idx_set(tmp_path)
+        raw = gzip.decompress((tmp_path / IDX_FILES[0]).read_bytes())
+        with gzip.open(tmp_path / IDX_FILES[0], "wb", compresslevel=1) as fh:
+            fh.write(raw)
+            for _ in range(HUGE // 2**20):
+                fh.write(bytes(2**20))
+    code, err, seconds, peak = run_measured(["train", "--dataset", "mnist", "--data",
+                                             str(tmp_path), "--epochs", "1", "--quiet",
+                                             "--out", str(tmp_path / "o")])
+    assert peak < 600, f"{peak:.0f} MiB"  # a fraction of the file: it was never read whole
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert str(tmp_path) in err and ("longer than" in err or "more bytes" in err), err
+    assert seconds < 60 and not (tmp_path / "o").exists()
+
+
+def test_an_idx_header_that_promises_more_than_memory_is_refused(tmp_path):
+    path = tmp_path / "huge.idx.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 2**31, 28, 28)))
+    with pytest.raises(DataError, match=r"huge.idx.gz is malformed: its header promises "
+                                        r"1,568.0 GiB of data, more than the"):
+        read_idx(path)
+    raw = tmp_path / "more.idx"
+    write_idx(raw, np.arange(10, dtype=np.uint8))
+    raw.write_bytes(raw.read_bytes() + bytes(7))
+    with pytest.raises(DataError, match=r"more.idx is malformed: 7 bytes more than its header"):
+        read_idx(raw)
+
+
+def test_an_empty_csv_is_one_error_and_no_warning(tmp_path):
+    for text in ("", "\n\n  \n"):
+        path = tmp_path / "mnist_train.csv"
+        path.write_text(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # NumPy's "Empty input file" was printed too
+            with pytest.raises(DataError, match="is empty: expected one sample per line"):
+                read_csv(path)

@@ -73,3 +73,12 @@ def test_cli_checkpoint_and_resume(tmp_path, capsys):
     assert "2 epochs" in capsys.readouterr().out
     assert main([*args, "--resume", str(tmp_path / "missing.npz")]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_a_data_parallel_checkpoint_does_not_resume_under_tensor_parallelism(data, tmp_path):
+    # The two split the same minibatch SGD differently: its sums round differently (about
+    # 5e-16 apart), and a resumed run must equal the uninterrupted one bit for bit.
+    ck = tmp_path / "c.npz"
+    train(data, backend="serial", checkpoint=ck, **{**KW, "epochs": 1})
+    with pytest.raises(PdsgdError, match="parallel: 'data' there, 'tensor' here"):
+        train(data, backend="serial", parallel="tensor", resume=ck, **KW)

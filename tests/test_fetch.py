@@ -198,3 +198,19 @@ def test_fashion_sha256_matches_debian_package(filename):
     assert hashlib.md5(official).hexdigest() == md5
     assert hashlib.sha256(official).hexdigest() == fetch.FILES["fashion-mnist"][filename]
     assert gzip.decompress(official) == gzip.decompress(debian)
+
+
+@pytest.mark.parametrize("base", ["garbage", "ftp:/nowhere", "closed port"])
+def test_a_bad_base_url_is_one_line_and_leaves_no_folder(tmp_path, capsys, base):
+    from pdsgd.cli import main
+
+    if base == "closed port":
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    dest = tmp_path / "new" / "data"
+    assert main(["data", "fetch", "mnist", "--base-url", base, "--data-dir", str(dest),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--base-url" in err, err
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its parent

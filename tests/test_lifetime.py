@@ -226,3 +226,47 @@ def test_the_suite_notices_a_process_or_a_name_left_behind(tmp_path):
         stray.wait()
         os.unlink(f"/dev/shm/{name}")
     assert conftest._leftovers(before_procs, before_names, {os.getpid()}) == ([], set())
+
+
+def _default_ctrl_c():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _wait_for_dask_workers(pid, workers, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum("spawn_main" in " ".join(cmdline(p)) for p in _tree(pid)) >= workers:
+            time.sleep(3.0)  # the cluster is up: the data reach the workers, rounds run
+            return
+        time.sleep(0.05)
+    pytest.fail(f"process {pid} did not start {workers} Dask workers within {timeout} s")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["processes", "dask"])
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGINT, signal.SIGTERM],
+                         ids=["SIGHUP", "SIGINT", "SIGTERM"])
+def test_a_signal_to_the_whole_process_group_prints_one_line(tmp_path, backend, signum):
+    """A closed terminal (SIGHUP) or Ctrl-C (SIGINT) reaches every process of the group."""
+    argv = [sys.executable, *TRAIN, "--workers", "2", "--out", str(tmp_path)]
+    argv[argv.index("processes")] = backend
+    # Ctrl-C as a terminal delivers it: not ignored, as a shell's background job would have it.
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_ctrl_c)
+    try:
+        if backend == "dask":
+            _wait_for_dask_workers(proc.pid, 2)
+        else:
+            _wait_until_training(proc.pid, 2)
+        time.sleep(random.uniform(0.0, 0.5))
+        tree = _tree(proc.pid)
+        os.killpg(proc.pid, signum)  # the group's id is the leader's pid
+        since = time.monotonic()
+        err = proc.communicate(timeout=20)[1]
+    finally:
+        proc.kill()
+        proc.wait()
+    name = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+    assert err.strip() == f"pdsgd: interrupted{name}", err
+    assert proc.returncode == 128 + signum
+    assert_nothing_left(proc.pid, tree, since)

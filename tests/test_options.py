@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: train()'s keywords that are not options of a run: what it reports to and where files go.
 NOT_OPTIONS = {"progress", "on_epoch", "on_step", "stop", "checkpoint", "resume", "engine"}
 #: pdsgd train's flags that are not options either: files, and the progress bar.
-FILE_FLAGS = {"--data", "--out", "--quiet", "--checkpoint", "--resume"}
+FILE_FLAGS = {"--data", "--out", "--force", "--quiet", "--checkpoint", "--resume"}
 #: The keys every saved run's config has held, in order (metrics.json, checkpoints, the study).
 RECORD_KEYS = ["dataset", "scaling", "train_size", "test_size", "epochs", "lr", "lr_rule",
                "step_lr", "warmup_epochs", "seed", "round_size", "hidden", "n_inputs",

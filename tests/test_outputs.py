@@ -6,6 +6,9 @@ writes every file's bytes raises ``ENOSPC`` after writing half of them.
 
 import errno
 import json
+import signal
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -78,7 +81,7 @@ def test_a_checkpoint_on_a_full_disk_warns_keeps_the_last_good_one_and_trains_on
     capsys.readouterr()
     fill_disk(monkeypatch, lambda path: path.name.startswith(".ck.npz"))
     assert main([*QUICK, "--out", str(tmp_path / "two"), "--checkpoint", str(ck),
-                 "--checkpoint-every", "50"]) == 0
+                 "--checkpoint-every", "50", "--force"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"pdsgd: warning: could not write the checkpoint {ck} (No space left on "
                    "device); the last one written is kept and training goes on"]
@@ -231,3 +234,66 @@ def test_mid_epoch_checkpoints_never_hold_nan_weights(tmp_path):
     with pytest.raises(OptionError, match="gave weights that are not finite in epoch 1"):
         train(_poisoned(), hidden=(4,), epochs=3, lr=0.25, checkpoint=ck, checkpoint_every=20)
     assert not ck.exists()
+
+
+def test_an_earlier_run_in_out_is_replaced_only_with_force_or_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    first = [*QUICK, "--out", str(out), "--checkpoint-every", "100"]
+    assert main(first) == 0
+    kept = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(kept) == ["checkpoint.npz", "metrics.json", "model.npz"]
+    capsys.readouterr()
+    for again in (first, [*QUICK, "--out", str(out)], [*QUICK, "--out", str(out), "--seed", "1"]):
+        assert main(again) == 2
+        err = one_line(capsys)
+        assert "earlier run's" in err and "--force" in err and str(out) in err, err
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
+    assert main([*first[:-2], "--epochs", "3", "--checkpoint-every", "100",
+                 "--resume", str(out / "checkpoint.npz")]) == 0
+    assert json.loads((out / "metrics.json").read_text())["config"]["epochs"] == 3
+    assert main([*QUICK, "--out", str(out), "--force"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["config"]["epochs"] == 2
+
+
+def test_a_checkpoint_elsewhere_is_not_replaced_without_force(tmp_path, capsys):
+    ck = tmp_path / "keep.npz"
+    assert main([*QUICK, "--out", str(tmp_path / "a"), "--checkpoint", str(ck),
+                 "--checkpoint-every", "100"]) == 0
+    good = ck.read_bytes()
+    capsys.readouterr()
+    assert main([*QUICK, "--out", str(tmp_path / "b"), "--checkpoint", str(ck),
+                 "--checkpoint-every", "100", "--seed", "3"]) == 2
+    assert str(ck) in one_line(capsys) and ck.read_bytes() == good
+    assert not (tmp_path / "b").exists()
+
+
+KILLED_IN_MID_WRITE = """
+import os, signal, sys
+from pdsgd.files import atomic_path
+with atomic_path(sys.argv[1]) as tmp:
+    with open(tmp, "wb") as fh:
+        fh.write(b"half a checkpoint")
+        fh.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_write_killed_halfway_leaves_a_file_that_the_next_run_removes(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*QUICK, "--out", str(out), "--checkpoint-every", "100"]) == 0
+    ck = out / "checkpoint.npz"
+    for target in (ck, out / "model.npz"):
+        done = subprocess.run([sys.executable, "-c", KILLED_IN_MID_WRITE, str(target)],
+                              timeout=60)
+        assert done.returncode == -signal.SIGKILL
+    stranded = sorted(p.name for p in out.glob(".*.part"))
+    assert len(stranded) == 2, stranded
+    with files.atomic_path(ck) as busy:  # the next write removes the killed one's file,
+        busy.write_bytes(ck.read_bytes())
+        files.remove_stranded(ck)  # and a writer at work keeps its own
+        left = sorted(p.name for p in out.glob(".*.part"))
+        assert left == sorted([busy.name, stranded[1]]) and stranded[0] not in left
+    assert main([*QUICK, "--out", str(out), "--epochs", "3", "--checkpoint-every", "100",
+                 "--resume", str(ck)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "metrics.json",
+                                                     "model.npz"]

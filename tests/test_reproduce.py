@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pdsgd.cli import build_parser
 from pdsgd.cli import main as cli
 from pdsgd.data.datasets import load_dataset
 from pdsgd.errors import OptionError, PdsgdError
@@ -317,6 +318,24 @@ def test_a_kept_reference_run_and_its_index(tmp_path):
     assert not (tmp_path / "REPORT.md").exists()
     with pytest.raises(OptionError, match="plain folder name"):
         reproduce(tmp_path, tiny_profile(), progress=False, reference="../elsewhere")
+
+
+def test_a_kept_run_is_replaced_only_with_force(tmp_path):
+    def run(**options):
+        return reproduce(tmp_path, tiny_profile(repeats=1), progress=False, reference="ref",
+                         formats=("png",), **options)
+
+    run()
+    root = tmp_path / "reference"
+    kept = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".cache" not in p.parts}
+    with pytest.raises(PdsgdError, match="--reference ref: .* holds a kept run; pass --force"):
+        run()
+    assert {p: p.read_bytes() for p in kept} == kept
+    assert build_parser().parse_args(["reproduce", "--reference", "ref", "--force"]).force
+    run(force=True)
+    (root / "ref" / "study.json").unlink()  # an interrupted run, before its study was written
+    run()
+    assert (root / "ref" / "study.json").is_file()
 
 
 def test_the_kept_index_lists_the_kept_runs():

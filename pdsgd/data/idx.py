@@ -13,11 +13,13 @@ http://yann.lecun.com/exdb/mnist/ ("FILE FORMATS FOR THE MNIST DATABASE").
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from pdsgd.errors import DataError
 from pdsgd.files import atomic_path
@@ -59,36 +61,58 @@ def read_idx(path, *, hint=""):
     path = Path(path)
     fix = f"; {hint}" if hint else ""
     try:
-        with open(path, "rb") as fh:
-            raw = gzip.decompress(fh.read()) if path.name.endswith(".gz") else fh.read()
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rb") as fh:
+            shape, dtype = _header(fh, path, fix)
+            expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            what = "data" if dtype.itemsize > 1 else ("label" if len(shape) == 1 else "pixel")
+            if opener is open:  # the file's size tells at once whether the data fit
+                _check_length(path, os.fstat(fh.fileno()).st_size - fh.tell(), expected,
+                              shape, what, fix)
+            _check_memory(path, expected, fix)
+            # Never more than the header promises (plus one byte, to notice a longer file).
+            raw = fh.read(expected + 1)
     except FileNotFoundError:
         raise DataError(f"{path} does not exist{fix}") from None
     except (OSError, EOFError, zlib.error) as exc:
         # gzip raises BadGzipFile (an OSError) or EOFError for cut-off streams.
         raise DataError(f"{path} cannot be read ({exc}){fix}") from None
+    _check_length(path, len(raw), expected, shape, what, fix, exact=False)
+    data = np.frombuffer(raw, dtype=dtype).reshape(shape)
+    return data.astype(dtype.newbyteorder("="))
 
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in TYPES or raw[3] == 0:
-        raise DataError(f"{path} is not an IDX file (bad header {raw[:4].hex()}){fix}")
-    dtype, ndim = TYPES[raw[2]], raw[3]
-    header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
+
+def _header(fh, path, fix):
+    """The shape and dtype an IDX header states (``fh`` is left at the data)."""
+    magic = fh.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in TYPES \
+            or magic[3] == 0:
+        raise DataError(f"{path} is not an IDX file (bad header {magic.hex()}){fix}")
+    ndim = magic[3]
+    sizes = fh.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DataError(f"{path} is truncated: its header is cut short{fix}")
-    shape = struct.unpack(f">{ndim}I", raw[4:header_size])
+    return struct.unpack(f">{ndim}I", sizes), TYPES[magic[2]]
 
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(raw) - header_size
-    what = "data" if dtype.itemsize > 1 else ("label" if ndim == 1 else "pixel")
+
+def _check_length(path, found, expected, shape, what, fix, exact=True):
     if found < expected:
         raise DataError(
             f"{path} is truncated: expected {expected} {what} bytes, found {found}{fix}"
         )
     if found > expected:
-        raise DataError(
-            f"{path} is malformed: {found - expected} bytes more than its header "
-            f"{tuple(shape)} promises{fix}"
-        )
-    data = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
-    return data.astype(dtype.newbyteorder("="))
+        # Only the file's size says how many; a stream is read one byte past the data.
+        more = f"{found - expected} bytes more" if exact else "more bytes"
+        raise DataError(f"{path} is malformed: {more} than its header "
+                        f"{tuple(shape)} promises{fix}")
+
+
+def _check_memory(path, expected, fix):
+    """Refuse a header that promises more data than this machine's free memory."""
+    available = psutil.virtual_memory().available
+    if expected > available:
+        raise DataError(f"{path} is malformed: its header promises {expected / 2**30:,.1f} "
+                        f"GiB of data, more than the {available / 2**30:,.1f} GiB free{fix}")
 
 
 def write_idx(path, array):

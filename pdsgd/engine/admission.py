@@ -56,7 +56,12 @@ def check_network(sizes, bias, dtype):
     need = 3 * params * np.dtype(dtype).itemsize
     free = free_memory()
     if need > free:
-        raise OptionError("hidden", ",".join(map(str, sizes[1:-1])),
+        # Blame the widest layer's option: that is where the size comes from.
+        widest = max(range(len(sizes)), key=sizes.__getitem__)
+        option, value = (("input_nodes", sizes[0]) if widest == 0 else
+                         ("output_nodes", sizes[-1]) if widest == len(sizes) - 1 else
+                         ("hidden", ",".join(map(str, sizes[1:-1]))))
+        raise OptionError(option, value,
                           f"makes a network of {params:,} parameters, which needs about "
                           f"{_size(need)} of memory; this machine has {_size(free)} free")
 

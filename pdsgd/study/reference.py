@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pdsgd.errors import OptionError
+from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.files import atomic_path
 from pdsgd.study.report import claim_summary, grid_summary, machine_summary
 
@@ -35,6 +35,13 @@ def reference_dir(out, reference, profile, dataset):
     if not name or "/" in name or name.startswith("."):
         raise OptionError("reference", name, "must be a plain folder name")
     return Path(out) / "reference" / name
+
+
+def refuse_to_replace(folder):
+    """Raise :class:`PdsgdError` if ``folder`` holds a finished kept run."""
+    if (Path(folder) / "study.json").exists():
+        raise PdsgdError(f"--reference {Path(folder).name}: {folder} holds a kept run; pass "
+                         "--force to replace it, or give another name")
 
 
 def load_studies(root):

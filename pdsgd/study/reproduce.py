@@ -33,7 +33,7 @@ from pdsgd.study.analysis import analyse, draw_figures, save_seed_defaults
 from pdsgd.study.experiment import machine_facts, run_grid
 from pdsgd.study.grid import GRID_OPTIONS, check_sizes, customize
 from pdsgd.study.profiles import PROFILES, build_cells, resolve
-from pdsgd.study.reference import reference_dir, write_index
+from pdsgd.study.reference import reference_dir, refuse_to_replace, write_index
 from pdsgd.study.report import write_report
 from pdsgd.study.slices import cached_slices
 from pdsgd.train.prepare import prepare_data
@@ -62,7 +62,7 @@ def load_profile_data(profile):
 
 
 def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, train_fn=None,
-              formats=("png", "svg"), reference=None):
+              formats=("png", "svg"), reference=None, force=False):
     """Run the profile's grid (cached), then write the figures, ``study.json`` and ``REPORT.md``.
 
     Parameters
@@ -82,6 +82,9 @@ def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, 
     reference : str or True, optional
         Write into ``out/reference/<name>/`` (True: the name is
         ``<profile>-<dataset>``) and list the run in ``out/reference/README.md``.
+    force : bool
+        Replace a kept run of that name; without it, one is refused (a run
+        that was interrupted before its ``study.json`` was written resumes).
 
     Returns
     -------
@@ -99,6 +102,8 @@ def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, 
     out = Path(out)
     if reference:
         out = reference_dir(out, reference, prof, data.name)
+        if not force:
+            refuse_to_replace(out)
     command = command_line(prof, out.name if reference else None)
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cache_dir) if cache_dir else out / ".cache"
@@ -180,6 +185,8 @@ def add_parser(subparsers):
     p.add_argument("--reference", nargs="?", const=True, default=None, metavar="NAME",
                    help="keep the run: write it into <out>/reference/NAME (default NAME: "
                         "<profile>-<dataset>) and list it in <out>/reference/README.md")
+    p.add_argument("--force", action="store_true",
+                   help="with --reference: replace a kept run of that name")
     p.add_argument("--quiet", action="store_true")
     grid = p.add_argument_group("the grid (each overrides the profile's)")
     grid.add_argument("--workers", type=int_list, metavar="1,2,4",
@@ -205,5 +212,6 @@ def add_parser(subparsers):
 def main(args):
     """Run ``pdsgd reproduce`` from parsed CLI arguments."""
     profile = customize(PROFILES[args.profile], **{k: getattr(args, k) for k in GRID_OPTIONS})
-    reproduce(args.out, profile, progress=not args.quiet, reference=args.reference)
+    reproduce(args.out, profile, progress=not args.quiet, reference=args.reference,
+              force=args.force)
     return 0

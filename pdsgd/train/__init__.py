@@ -26,13 +26,15 @@ Where each part lives: :mod:`~pdsgd.train.plan` (the training options),
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from pdsgd.engine.admission import admit, n_params
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.errors import OptionError, PdsgdError
-from pdsgd.files import check_room
+from pdsgd.files import check_room, remove_stranded
 from pdsgd.spec import EngineSpec
 from pdsgd.train.epochs import progress_bar, resume_from, run_epochs, stop_check
 from pdsgd.train.plan import TrainPlan
@@ -143,6 +145,9 @@ def train(data=TrainPlan.dataset, *, hidden=EngineSpec.hidden, epochs=TrainPlan.
     spec = spec.for_data(prepared.n_features, prepared.n_classes, prepared.name)
     plan = plan.for_run(prepared, spec)
     admit(spec, len(prepared.X))  # before the model or any worker exists
+    # What a writer killed in mid-write (kill -9) left beside the files this run continues.
+    for path in {Path(p) for p in (checkpoint, resume) if p is not None}:
+        remove_stranded(path)
     if checkpoint is not None:
         check_room(checkpoint, 2 * checkpoint_bytes(spec), "--checkpoint")
     model = build_model(spec, plan.seed)

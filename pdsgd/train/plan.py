@@ -19,7 +19,14 @@ from pdsgd.arguments import non_negative_int, positive_float, positive_int
 from pdsgd.data.datasets import DATASETS, SCALINGS
 from pdsgd.errors import OptionError, positive
 from pdsgd.options import check_options, option, options_of
-from pdsgd.train.rates import LR_RULES, check_warmup, effective_lr, warmup_lr, whole_epochs
+from pdsgd.train.rates import (
+    LR_RULES,
+    check_lr,
+    check_warmup,
+    effective_lr,
+    warmup_lr,
+    whole_epochs,
+)
 
 
 def seed_value(option, value):
@@ -30,8 +37,8 @@ def seed_value(option, value):
 
 
 def learning_rate(option, value):
-    """A finite number greater than zero."""
-    positive(option, value, integer=False)
+    """A finite number greater than zero and at most :data:`~pdsgd.train.rates.MAX_LR`."""
+    check_lr(value)
     return value  # as given: a record keeps lr=1 as 1, as it always has
 
 

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from pdsgd.errors import OptionError, choice
+from pdsgd.errors import OptionError, choice, positive
 
 LR_RULES = ("fixed", "linear")
+#: The largest learning rate accepted. One step moves a weight by up to lr/4, and a
+#: sigmoid whose input passes about 40 has no gradient left: far below this ceiling
+#: every unit is already dead (lr 10 gave chance accuracy on synthetic and mnist-5k),
+#: which is worth seeing once; above it only overflow is left to see.
+MAX_LR = 1000.0
+
+
+def check_lr(lr):
+    """Return ``lr`` as a float if it is positive and at most :data:`MAX_LR`."""
+    lr = positive("lr", lr, integer=False)
+    if lr > MAX_LR:
+        raise OptionError("lr", lr, f"is too large: above {MAX_LR:g} every step saturates "
+                          "every unit (training learns nothing, or overflows); the seed's "
+                          "rate is 0.1")
+    return lr
 
 
 def effective_lr(lr, rule, workers, micro_batch):

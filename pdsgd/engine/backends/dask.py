@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
+import signal
 import time
 
 import numpy as np
@@ -42,11 +42,12 @@ import psutil
 from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.backends.base import Backend, WorkerError
+from pdsgd.engine.backends.processes import deaf_to_ctrl_c, start_trackers
+from pdsgd.engine.backends.scheduler_probe import probe, unreachable
 from pdsgd.engine.security import for_address
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
-from pdsgd.errors import PdsgdError
 from pdsgd.mlp import MLP
 
 #: Seconds between two tries of a round whose data were lost with a worker.
@@ -71,17 +72,22 @@ def local_cluster(workers):
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                         host="127.0.0.1", dashboard_address=None,
                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                        silence_logs=logging.ERROR)
+                        silence_logs=logging.ERROR, preload=[__name__])
 
 
-def probe(address, timeout):
-    """Raise ``OSError`` at once if nothing listens at a ``tcp://`` address (others: no check)."""
-    scheme, _, rest = address.rpartition("://")
-    if scheme not in ("", "tcp", "tls"):
-        return
-    host, _, port = rest.rpartition(":")
-    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-        pass
+def dask_setup(worker):
+    """Run by each local Dask worker process as it starts (the cluster's ``preload``).
+
+    Ctrl-C or a closed terminal signals the whole process group: the workers
+    printed a KeyboardInterrupt traceback each. They ignore those signals; the
+    trainer, which gets them too, closes the cluster, and a worker whose nanny
+    has gone exits by itself (dask watches the pipe from its parent).
+    """
+    for name in ("SIGINT", "SIGHUP"):
+        try:
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+        except (AttributeError, ValueError):  # no such signal, or not the main thread
+            pass
 
 
 def _state(token, index, spec, X, T):
@@ -134,6 +140,7 @@ class DaskBackend(Backend):
     # -------------------------------------------------------------- lifetime
     def start(self, t0):
         super().start(t0)
+        start_trackers()  # before the local cluster's processes need one
         self.token = secrets.token_hex(4)
         self._quiet()
         # Everything before the first round shares one deadline: --timeout.
@@ -171,22 +178,25 @@ class DaskBackend(Backend):
             # The scheduler now, the workers in the background: waiting for
             # them below is bounded by the deadline.
             self.cluster_started = time.time()
-            self.cluster = local_cluster(0)
+            with deaf_to_ctrl_c():  # its threads, and the workers they start, too
+                self.cluster = local_cluster(0)
             self.cluster.scale(self.spec.workers)
             address = self.cluster.scheduler_address
         else:
             address = self.spec.scheduler
         security = for_address(address, self.spec.bundle)  # None for a plain tcp:// one
+        if self.spec.scheduler is not None:
+            # The first exchange bounded by --timeout, whatever listens there (TLS too).
+            tls = security.get_connection_args("client") if security is not None else None
+            probe(address, self._left(), tls, limit=self.spec.timeout)
         try:
-            probe(address, self._left())
             self.client = Client(address, timeout=self._left(), set_as_default=False,
                                  security=security)
-        except Exception as error:  # refused, timed out, or something else answered
-            hint = ("check that --bundle is this class's" if security is not None
-                    else "start one with `dask scheduler`")
-            raise PdsgdError(f"--scheduler {address}: cannot reach a Dask scheduler there "
-                             f"within --timeout {self.spec.timeout:g} s ({type(error).__name__}"
-                             f": {str(error)[:100]}); {hint}") from None
+        except Exception as error:  # refused (a TLS peer without our bundle), or went away
+            why = f"{type(error).__name__}: {str(error)[:100]}"
+            if security is not None:
+                why += "; check that --bundle is this class's"
+            raise unreachable(address, self.spec.timeout, why) from None
         self._wait_for_workers(self._left())
 
     def _wait_for_workers(self, timeout=None):
@@ -314,7 +324,8 @@ class DaskBackend(Backend):
         try:
             with client.as_current():  # wait() asks for "the" client; ours is not the default
                 wait(futures, timeout=self.spec.timeout)
-            results = client.gather(futures)
+            # Fetching the results is a wait on the network too: bounded like the rest.
+            results = client.sync(client._gather, futures, callback_timeout=self.spec.timeout)
         except KilledWorker as error:
             raise WorkerError(f"a task of round {self.rounds} was running on every Dask "
                               f"worker that died ({error}); the run was stopped") from error

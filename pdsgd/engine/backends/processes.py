@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import _multiprocessing
 import concurrent.futures
+import contextlib
 import functools
 import gc
 import multiprocessing
 import multiprocessing.resource_tracker
 import os
+import signal
 
 import psutil
 from joblib.externals.loky import ProcessPoolExecutor
@@ -56,6 +58,47 @@ ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                      "MKL_NUM_THREADS", "BLIS_NUM_THREADS")}
 
 _SEMAPHORES = None  # in a worker: set by the executor's initializer
+
+
+@contextlib.contextmanager
+def deaf_to_ctrl_c():
+    """Start worker processes inside: they never see SIGINT (this process still does).
+
+    Ctrl-C reaches the whole process group; a worker still starting printed a
+    "Fatal Python error" each. A blocked signal stays blocked across ``exec``,
+    and this thread's mask is what a thread started here begins with: the
+    workers are born with SIGINT blocked, and this process receives its own
+    SIGINT as soon as the block is lifted. The workers end with the run
+    (:mod:`pdsgd.engine.lifetime`), not by Ctrl-C.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def start_trackers():
+    """Start Python's and loky's resource trackers, deaf to SIGHUP as they are to SIGINT.
+
+    They ignore SIGINT and SIGTERM, but a closed terminal's SIGHUP to the
+    process group killed them: the trainer's clean-up then started new ones,
+    which printed a KeyError traceback for every name they had never seen.
+    An ignored signal stays ignored across ``exec``, so they are started while
+    this process ignores it. (Trackers already running are left as they are.)
+    """
+    try:
+        previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    except (AttributeError, ValueError):  # no SIGHUP (Windows), or not the main thread
+        return
+    try:
+        multiprocessing.resource_tracker.ensure_running()
+        loky_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def _init_worker(semaphores, parent):
@@ -119,6 +162,7 @@ class ProcessesBackend(PoolBackend):
     janitor = None
 
     def start(self, t0):
+        start_trackers()
         # The janitor first: from the moment the shared block exists, someone
         # must be there to unlink it if this process is killed.
         self.janitor = Janitor()
@@ -173,12 +217,13 @@ class ProcessesBackend(PoolBackend):
         self.span_barrier, self.step_barrier = _barriers(
             block, self.semaphores, n, (0.0, parent_spin), spec.timeout, spec,
             step=mode.broker_applies)
-        self.executor = ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
-                                            initargs=(self.semaphores, os.getpid()),
-                                            env=ONE_THREAD, context=context)
-        self.futures = [self.executor.submit(_worker_main, i, hosted, block.spec, spec, self.t0,
-                                             worker_spin)
-                        for i, hosted in enumerate(self.hosts)]
+        with deaf_to_ctrl_c():
+            self.executor = ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
+                                                initargs=(self.semaphores, os.getpid()),
+                                                env=ONE_THREAD, context=context)
+            self.futures = [self.executor.submit(_worker_main, i, hosted, block.spec, spec,
+                                                 self.t0, worker_spin)
+                            for i, hosted in enumerate(self.hosts)]
         # The pids loky just started: should this process die while they are
         # still starting up (before they could ask to die with it), the
         # janitor ends them.
