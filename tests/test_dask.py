@@ -190,6 +190,10 @@ def test_whatever_listens_at_the_scheduler_address_costs_at_most_the_timeout(tmp
     argv = [sys.executable, "-m", "pdsgd", "train", "--backend", "dask", "--workers", "2",
             "--timeout", "3", "--scheduler", address, "--dataset", "synthetic",
             "--train-size", "100", "--hidden", "4", "--quiet", "--out", str(tmp_path / "o")]
+    if fake is None:  # a tls:// address needs the class's bundle before anything is tried
+        from pdsgd.engine.security import make_bundle
+
+        argv += ["--bundle", str(make_bundle(tmp_path / "class.pem"))]
     try:
         start = time.monotonic()
         proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
