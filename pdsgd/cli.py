@@ -25,8 +25,8 @@ from pdsgd.bench import add_bench_parsers
 from pdsgd.data.datasets import DATASETS, SCALINGS, load_dataset
 from pdsgd.data.fetch import cli_fetch
 from pdsgd.engine.admission import check_network, n_params
-from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS, SYNCS
-from pdsgd.engine.tensor import PARALLELS
+from pdsgd.engine.modes import AGGREGATIONS, SENDS
+from pdsgd.engine.strategies import ALGORITHMS, PARALLELS, SYNCS
 from pdsgd.errors import Interrupted, OptionError, PdsgdError, PdsgdWarning
 from pdsgd.files import check_room
 from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec

@@ -15,7 +15,7 @@ import pandas as pd
 from pdsgd.bench import sync as bench
 from pdsgd.course.lessons import defaults
 from pdsgd.engine import trace as tr
-from pdsgd.engine.modes import SYNCS
+from pdsgd.engine.strategies import SYNCS
 from pdsgd.train import train
 
 #: The panel's ``sync`` choices: the engine's own (BSP first, the seed's).

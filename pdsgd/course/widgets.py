@@ -39,7 +39,7 @@ from pdsgd.engine.backends import BACKENDS
 from pdsgd.engine.modes import AGGREGATIONS
 from pdsgd.engine.sequential import SequentialRunner
 from pdsgd.engine.shuffle import epoch_order
-from pdsgd.engine.tensor import PARALLELS
+from pdsgd.engine.strategies import PARALLELS
 from pdsgd.errors import PdsgdError
 from pdsgd.spec import EngineSpec
 from pdsgd.train import LR_RULES, build_model, prepare_data, train

@@ -24,7 +24,7 @@ def slot_fields(spec):
     rows, fields = spec.workers * spec.micro_batch, {}
     sizes, n_params = spec.sizes, param_count(spec.sizes, spec.bias)
     for parity in (0, 1):
-        if spec.rules.averages_parameters:
+        if spec.strategy.averages_parameters:
             fields[f"replicas{parity}"] = ((spec.workers, n_params), spec.dtype)
         for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             fields[f"deltas{parity}_{l}"] = ((rows, n_out), spec.dtype)

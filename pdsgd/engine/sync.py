@@ -35,13 +35,13 @@ instead of as one sum). ``async`` drops both rules. :func:`iteration_lag` and
 
 How it runs
 -----------
-* ``serial`` simulates it (:mod:`pdsgd.engine.schedule`, the oracle): a seeded
+* ``serial`` simulates it (:mod:`pdsgd.engine.strategies.schedule`, the oracle): a seeded
   schedule of who computes which block from which version of the weights, and
   in which order the gradients land. The same seed gives the same weights.
-* ``threads`` and ``processes`` run it for real (:mod:`pdsgd.engine.asynchronous`):
+* ``threads`` and ``processes`` run it for real (:mod:`pdsgd.engine.strategies.update_log`):
   an append-only log of the arrived gradients, in arrival order, and a replica
   of the weights per worker that applies the log, in that order, before each read.
-* ``sync="hogwild"`` (:mod:`pdsgd.engine.hogwild`, Recht et al. 2011): no
+* ``sync="hogwild"`` (:mod:`pdsgd.engine.strategies.hogwild`, Recht et al. 2011): no
   aggregator and no lock on the weights; every worker writes its own update
   into the shared weights while the others read and write them.
 

@@ -45,7 +45,7 @@ by columns has one bias for the whole sum: worker 0 owns it.
 
 Every worker sums the partials in the same order with one BLAS thread, so the
 weights are bit for bit the same on the ``serial`` backend (the workers take
-turns, crossing by crossing: :mod:`pdsgd.engine.tensor_run`), ``threads`` and
+turns, crossing by crossing: :mod:`pdsgd.engine.strategies.tensor`), ``threads`` and
 ``processes``; they equal sequential minibatch SGD with batch ``N*b`` to
 rounding. With ``N = 1`` and ``b = 1`` the worker takes the batch-1 fast path
 (:meth:`pdsgd.mlp.MLP.step_one`).
@@ -111,7 +111,7 @@ def hosts(workers, processes):
     workers than cores the ``processes`` backend starts one process per core
     and gives each the same number of workers (to one): ``hosts(8, 2)`` is
     ``[(0, 1, 2, 3), (4, 5, 6, 7)]``. Each process runs its workers in turns
-    (:func:`pdsgd.engine.tensor_run.run_turns`).
+    (:func:`pdsgd.engine.strategies.tensor.run_turns`).
     """
     return [tuple(range(p * workers // processes, (p + 1) * workers // processes))
             for p in range(processes)]

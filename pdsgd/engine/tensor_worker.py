@@ -124,7 +124,7 @@ class TensorWorker:
         """Read what ``leader`` computes of the whole network instead of computing it again.
 
         For workers that run in turns in one thread
-        (:func:`pdsgd.engine.tensor_run.run_turns`), where the leader's turn
+        (:func:`pdsgd.engine.strategies.tensor.run_turns`), where the leader's turn
         comes first in every phase. Every worker computes the same samples,
         the sums of the partials, the output and its deltas (and the tail
         layer) bit for bit alike: the followers read the leader's copy, so

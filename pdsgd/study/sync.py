@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from pdsgd import plots
 from pdsgd.bench.sync import SETTINGS, summarize_cell
-from pdsgd.engine.modes import SYNCS
+from pdsgd.engine.strategies import SYNCS
 from pdsgd.study.experiment import Cell
 from pdsgd.study.markdown import and_list, table
 

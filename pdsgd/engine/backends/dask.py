@@ -44,6 +44,7 @@ from threadpoolctl import threadpool_limits
 from pdsgd.engine.backends.base import Backend, WorkerError
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.slots import ResultSlots, slot_fields
+from pdsgd.engine.strategies import Outcome
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
 from pdsgd.errors import PdsgdError
 from pdsgd.mlp import MLP
@@ -90,7 +91,8 @@ def _state(token, index, spec, X, T):
         threadpool_limits(limits=1)  # one core per Dask worker, and reproducible GEMMs
         model = MLP(spec.sizes, bias=spec.bias, dtype=spec.dtype)
         slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, model.n_layers)
-        state = _STATE[(token, index)] = (spec.make_worker(index, model, X, T), slots)
+        worker = spec.strategy.make_worker(index, model, X, T, spec)
+        state = _STATE[(token, index)] = (worker, slots)
     return state
 
 
@@ -147,8 +149,10 @@ class DaskBackend(Backend):
             raise
         spec, m = self.spec, self.model
         self.slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, m.n_layers)
+        self.aggregator = self.strategy.make_aggregator(spec)
         # The broker's view of each worker: where its result goes in the slots.
-        self.receivers = [spec.make_worker(i, m, self.X, self.T) for i in range(spec.workers)]
+        self.receivers = [self.strategy.make_worker(i, m, self.X, self.T, spec)
+                          for i in range(spec.workers)]
         self.times = np.zeros((spec.workers + 1, spec.span, 3, 2))
         self.rounds = 0
 
@@ -270,7 +274,7 @@ class DaskBackend(Backend):
                     times[i, k, WAIT] = c - t0, g - t0
                 times[self.spec.workers, k, AGGREGATE] = g - t0, clock() - t0
         self._place()  # once a span: notice workers that left or joined
-        return from_times(times[:, :span.count], first) if self.spec.trace else None
+        return Outcome(from_times(times[:, :span.count], first) if self.spec.trace else None)
 
     def _round(self, indices, n_rows, lr):
         """Run one round on the cluster; repeat it if a worker's loss took its data along."""

@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from pdsgd.engine.strategies.base import Outcome
 from pdsgd.engine.sync import UPDATE_DTYPE, apply_block, span_blocks, trace_rows
 from pdsgd.engine.trace import AGGREGATE, COMPUTE
 from pdsgd.errors import PdsgdError
@@ -75,7 +76,8 @@ def simulate(iterations, workers, bound, durations):
         choices = [(max(ready[i], now), i) for i in range(workers)
                    if phase[i] != DONE and enabled(i)]
         if not choices:
-            raise PdsgdError("the simulated schedule is stuck: a bug in pdsgd.engine.schedule")
+            raise PdsgdError("the simulated schedule is stuck: a bug in "
+                             "pdsgd.engine.strategies.schedule")
         now, i = min(choices)
         if phase[i] == CLAIM:
             if next_block == n:
@@ -116,7 +118,7 @@ def simulated(span, first_iteration, first_update, spec):
     rng = np.random.default_rng([*np.abs(span.indices[0]).tolist(), span.first, span.count])
     durations = rng.gamma(SHAPE, 1.0 / SHAPE, size=(spec.workers, len(iterations)))
     durations *= np.array([spec.slowdown(i) for i in range(spec.workers)])[:, None]
-    bound = spec.staleness if spec.synchronization.bounded else None
+    bound = spec.staleness if spec.strategy.bounded else None
     return simulate(iterations, spec.workers, bound, durations)
 
 
@@ -142,10 +144,9 @@ class SyncSimulation:
         self.model, self.pool, self.slots, self.spec = model, pool, slots, spec
         self.schedule = schedule
         self.version = 0  # updates applied since the run started
-        self.span_updates = None
 
     def run_span(self, span, lr, first, t0):
-        """Run a span as the schedule says; return its trace rows (None without a trace)."""
+        """Run a span as the schedule says: an :class:`~pdsgd.engine.strategies.base.Outcome`."""
         spec, b, n = self.spec, self.spec.micro_batch, self.spec.workers
         iterations, parts, sizes = span_blocks(span.n_rows, n, b)
         entries = self.schedule(span, first, self.version, spec)
@@ -178,11 +179,10 @@ class SyncSimulation:
         records["iteration"] = iterations[entries[:, 1]]
         records["block"] = parts[entries[:, 1]]
         records["applied"] = np.arange(len(entries))
-        self.span_updates = records
         self.version += len(entries)
-        if not spec.trace:
-            return None
-        return trace_rows(times, blocks, done, (COMPUTE, AGGREGATE), first, n)
+        rows = trace_rows(times, blocks, done, (COMPUTE, AGGREGATE), first, n) if spec.trace \
+            else None
+        return Outcome(rows, records)
 
 
 def _check(entries, n_blocks, workers):

@@ -1,4 +1,8 @@
-"""SSP and async SGD on the threads and processes backends: an update log and replicas.
+"""SSP and async SGD (``--sync ssp`` / ``async``) as a strategy: an update log and replicas.
+
+On the serial backend the oracle plays a seeded schedule
+(:class:`pdsgd.engine.strategies.schedule.SyncSimulation`); on threads and processes the
+workers run it for real, as follows.
 
 The semantics are in :mod:`pdsgd.engine.sync`; this is how N workers run them
 without a barrier per iteration, while keeping every gradient's version exact:
@@ -28,15 +32,16 @@ import time
 
 import numpy as np
 
-from pdsgd.engine.shm import checksum, flat
-from pdsgd.engine.slots import ResultSlots
+from pdsgd.engine.shm import SharedArrays, checksum, flat
+from pdsgd.engine.slots import ResultSlots, slot_fields
+from pdsgd.engine.strategies.base import Outcome, WithoutBarrier
+from pdsgd.engine.strategies.schedule import SyncSimulation
 from pdsgd.engine.sync import (
     UPDATE_DTYPE,
     Waits,
     apply_block,
     apply_rank_one,
     beat_fields,
-    publish_span,
     rank_one_terms,
     span_blocks,
     trace_rows,
@@ -56,12 +61,16 @@ def stage_tag(r):
     return f"stage{r}"
 
 
-class UpdateLog:
-    """The threads/processes side of ``sync="ssp"`` and ``"async"`` (see the module docstring)."""
+class UpdateLog(WithoutBarrier):
+    """``sync="ssp"`` (``bounded``) and ``"async"`` (see the module docstring)."""
 
-    @staticmethod
-    def fields(spec):
-        """The shared arrays a run needs besides the BSP ones."""
+    aggregate = "replicated"  # the only --aggregate it runs with: each replica applies the log
+
+    def __init__(self, name, bounded=False):
+        self.name, self.bounded = name, bounded
+
+    def fields(self, spec):
+        """The shared arrays of the log, the replicas' progress and the staging buffers."""
         n, b, blocks = spec.workers, spec.micro_batch, spec.span * spec.workers
         out = {"sync_count": ((2,), np.int64),
                "sync_log": ((blocks, 4), np.int64),      # worker, buffer, block, read
@@ -79,11 +88,35 @@ class UpdateLog:
                 out[f"inputs{stage_tag(r)}_{l}"] = ((n * b, n_in), spec.dtype)
         return out
 
-    @staticmethod
-    def run_span(backend, span, lr, first):
-        """The broker's side of a span: publish it, let the workers go, collect the log."""
-        block, spec, count = backend.block, backend.spec, span.count
-        publish_span(backend, span, lr)
+    def serial(self, model, X, T, spec):
+        slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, model.n_layers)
+        pool = [self.make_worker(i, model, X, T, spec) for i in range(spec.workers)]
+        return SyncSimulation(model, pool, slots, spec)
+
+    def leader(self, pool):
+        return _Leader(pool)
+
+    def work(self, host):
+        """A worker's life: for each span, take blocks until none is left (see the module)."""
+        worker, = host.workers
+        block, spec = host.block, host.spec
+        for count, lr in host.spans():
+            waits = Waits(block["flags"], spec.timeout, host.spin, host.check, block["sync_beat"],
+                          worker.index)
+            _Span(worker, block, host.lock, spec, waits, host.t0, count, lr,
+                  spec.staleness if self.bounded else None).run()
+
+
+class _Leader:
+    """The broker's side of a span: publish it, let the workers go, collect the log."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def run_span(self, span, lr, first):
+        pool = self.pool
+        block, spec = pool.block, pool.spec
+        pool.publish(span, lr)
         block["sync_count"][:] = 0
         block["sync_held"][:] = NONE, 0
         block["sync_applied"][:] = 0
@@ -91,46 +124,31 @@ class UpdateLog:
         block["sync_done"][:] = 0
         if spec.trace:
             block["sync_times"][:] = 0.0
-        block["control"][:2] = 1, count  # RUN
-        backend.span_wait()  # go
-        backend.span_wait()  # every replica holds the whole log
-        backend._check_replicas()
-        backend.model.params[...] = block["params"]
+        pool.go(span.count)
+        pool.span_wait()  # every replica holds the whole log
+        pool.check_replicas()
+        pool.model.params[...] = block["params"]
         iterations, parts, _ = span_blocks(span.n_rows, spec.workers, spec.micro_batch)
         log = block["sync_log"][:len(iterations)]
         records = np.zeros(len(log), UPDATE_DTYPE)
         records["worker"], records["read"] = log[:, 0], log[:, 3]
         records["iteration"], records["block"] = iterations[log[:, 2]], parts[log[:, 2]]
         records["applied"] = np.arange(len(log))
-        backend.span_updates = records
-        if not spec.trace:
-            return None
-        return trace_rows(block["sync_times"], block["sync_blocks"], block["sync_done"],
-                          PHASES, first, spec.workers)
-
-    @staticmethod
-    def work(worker, block, span_barrier, lock, spec, *, t0, check=None, spin=0.0):
-        """A worker's life: for each span, take blocks until none is left (see the module)."""
-        span_wait = {} if check is None else {"check": check}
-        while True:
-            span_barrier.wait(**span_wait)
-            if block["control"][0] != 1:  # STOP
-                return
-            waits = Waits(block["flags"], spec.timeout, spin, check, block["sync_beat"],
-                          worker.index)
-            _Span(worker, block, lock, spec, waits, t0).run()
-            span_barrier.wait(**span_wait)
+        rows = None
+        if spec.trace:
+            rows = trace_rows(block["sync_times"], block["sync_blocks"], block["sync_done"],
+                              PHASES, first, spec.workers)
+        return Outcome(rows, records)
 
 
 class _Span:
     """One worker's share of one span of ``sync="ssp"`` or ``"async"``."""
 
-    def __init__(self, worker, block, lock, spec, waits, t0):
+    def __init__(self, worker, block, lock, spec, waits, t0, count, lr, bound):
         self.worker, self.block, self.lock, self.spec, self.waits = worker, block, lock, spec, waits
         self.t0, self.i, self.b, self.n = t0, worker.index, spec.micro_batch, spec.workers
-        self.bound = spec.staleness if spec.synchronization.bounded else None
-        count = int(block["control"][1])
-        self.lr, self.n_rows = float(block["lr"][0]), block["n_rows"][:count].copy()
+        self.bound = bound  # SSP's s; None for async
+        self.lr, self.n_rows = lr, block["n_rows"][:count].copy()
         self.iterations, self.parts, self.sizes = span_blocks(self.n_rows, self.n, self.b)
         self.stages = [ResultSlots(block, stage_tag(r), worker.model.n_layers)
                        for r in range(BUFFERS)]
@@ -241,3 +259,7 @@ class _Span:
         self.block["checksums"][i] = checksum(self.worker.model.params)
         if i == 0:
             self.block["params"][...] = self.worker.model.params
+
+
+SSP = UpdateLog("ssp", bounded=True)
+ASYNC = UpdateLog("async")
