@@ -76,7 +76,7 @@ class EngineSpec:
         ``local_steps`` local SGD steps (Algorithm 1, :mod:`pdsgd.engine.averaging`).
     local_steps : int
         K (``average`` only; 1 for ``bsp``).
-    parallel : {"data", "tensor"}
+    parallel : str
         Split the samples among the workers (the seed's data parallelism), or
         the network's hidden units (:mod:`pdsgd.engine.tensor`).
     backend : {"sequential", "serial", "threads", "processes", "dask"}, optional
@@ -273,6 +273,28 @@ class EngineSpec:
     def aggregation(self):
         """Who applies the update: an :class:`~pdsgd.engine.modes.Aggregation`."""
         return self.strategy.aggregation(self)
+
+    @property
+    def iteration_rows(self):
+        """Rows of an iteration's result slots: N*b, every worker's :meth:`block` in order."""
+        return self.workers * self.micro_batch
+
+    def block(self, index, n_rows=None):
+        """Worker ``index``'s rows ``(lo, hi)`` of an iteration: ``[i*b, (i+1)*b)``, cut at n_rows.
+
+        The one place a worker's share of an iteration's samples (and of the
+        result slots) is computed. In an epoch's last iteration ``n_rows`` may
+        leave a worker fewer samples than b, or none (``lo == hi``).
+
+        Examples
+        --------
+        >>> spec = EngineSpec(workers=3, micro_batch=4)
+        >>> spec.block(1), spec.block(2, n_rows=10), spec.block(2, n_rows=6)
+        ((4, 8), (8, 10), (8, 8))
+        """
+        lo = index * self.micro_batch
+        hi = lo + self.micro_batch
+        return lo, (hi if n_rows is None else max(lo, min(hi, n_rows)))
 
     @property
     def round_batch(self):

@@ -21,7 +21,7 @@ from pdsgd.mlp import param_count
 
 def slot_fields(spec):
     """The result slots of a run as ``{name: (shape, dtype)}``, for :class:`~.shm.SharedArrays`."""
-    rows, fields = spec.workers * spec.micro_batch, {}
+    rows, fields = spec.iteration_rows, {}
     sizes, n_params = spec.sizes, param_count(spec.sizes, spec.bias)
     for parity in (0, 1):
         if spec.strategy.averages_parameters:

@@ -103,6 +103,18 @@ def span_blocks(n_rows, workers, micro_batch):
     return iteration[keep], part[keep], size[keep]
 
 
+def take_block(spec, indices, worker, row, part, size):
+    """Put block ``part`` (``size`` samples of an iteration's schedule ``row``) in worker's rows.
+
+    Without the barrier a worker computes whichever block it is handed, in
+    its own rows of ``indices`` and of the result slots (``spec.block``).
+    Returns the end of those rows: the ``n_rows`` to pass to ``Worker.compute``.
+    """
+    lo, src = spec.block(worker)[0], spec.block(part)[0]
+    indices[lo:lo + size] = row[src:src + size]
+    return lo + size
+
+
 def apply_block(model, slots, lo, size, scale):
     """Apply one gradient: the factor rows ``[lo, lo+size)`` of ``slots``, times ``scale``.
 

@@ -1,6 +1,6 @@
 """Tensor parallelism: split the network's units among the workers, not the data.
 
-With ``parallel="tensor"`` every worker sees *all* ``N*b`` samples of an
+With ``--parallel tensor`` every worker sees *all* ``N*b`` samples of an
 iteration (minibatch SGD with batch ``N*b``, as in data parallelism), but owns
 only a share of each hidden layer: worker ``k`` of ``N`` owns the hidden units
 ``R_k = [k*h//N, (k+1)*h//N)`` of a layer of width ``h`` (:func:`owned_units`;
@@ -60,9 +60,6 @@ from dataclasses import dataclass
 
 from pdsgd.engine.modes import Aggregation
 
-#: ``--parallel``: split the samples (the seed's), or the network's hidden units.
-PARALLELS = ("data", "tensor")
-
 
 def owned_units(width, index, workers):
     """The units ``(lo, hi)`` of a layer of ``width`` that worker ``index`` of ``workers`` owns."""
@@ -82,7 +79,7 @@ def crossing_fields(spec):
     one still reads ``t``'s), worker, sample, unit. Forward crossings carry a
     pair's partial outputs, backward ones the partial deltas of a pair's input.
     """
-    sizes, n, rows = spec.sizes, spec.workers, spec.workers * spec.micro_batch
+    sizes, n, rows = spec.sizes, spec.workers, spec.iteration_rows
     pairs = (len(sizes) - 1) // 2
     widths = [sizes[2 * p + 2] for p in range(pairs)] + [sizes[2 * p] for p in range(1, pairs)]
     return {f"cross{c}": ((2, n, rows, w), spec.dtype) for c, w in enumerate(widths)}

@@ -67,8 +67,7 @@ class Worker:
 
     def rows(self, n_rows):
         """This worker's slot rows ``(lo, hi)`` in an iteration of ``n_rows`` samples."""
-        lo = self.index * self.micro_batch
-        return lo, max(lo, min(lo + self.micro_batch, n_rows))
+        return self.spec.block(self.index, n_rows)
 
     def compute(self, slots, indices, n_rows, lr=None):
         """Forward and backward pass on this worker's samples of one iteration.

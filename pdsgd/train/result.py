@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.engine.sync import staleness
 from pdsgd.errors import PdsgdError
 from pdsgd.files import json_bytes, make_dirs, npz_bytes, remove_empty, write_files
@@ -97,7 +98,7 @@ class TrainResult:
         mode = c.get("sync", "bsp")
         sync = "" if mode == "bsp" else f" {mode}" + (f" s={c['staleness']}" if mode == "ssp"
                                                       else "")
-        startup, split = "", " tensor-parallel" if c.get("parallel") == "tensor" else ""
+        startup, split = "", " tensor-parallel" if c.get("parallel") == TENSOR else ""
         if c.get("backend", "sequential") != "sequential":
             startup = f", after {self.startup_seconds:.2f} s starting {c['workers']} workers"
         return (f"{c['dataset']} {'-'.join(map(str, self.model.sizes))} "

@@ -32,7 +32,15 @@ import numpy as np
 
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.strategies.base import Outcome, WithoutBarrier
-from pdsgd.engine.sync import UPDATE_DTYPE, Waits, apply_block, beat_fields, span_blocks, trace_rows
+from pdsgd.engine.sync import (
+    UPDATE_DTYPE,
+    Waits,
+    apply_block,
+    beat_fields,
+    span_blocks,
+    take_block,
+    trace_rows,
+)
 from pdsgd.engine.trace import COMPUTE, WAIT
 
 PHASES = (WAIT, COMPUTE)  # wait for a block (the lock), compute and update
@@ -65,7 +73,8 @@ class Hogwild(WithoutBarrier):
         i, b, n = worker.index, spec.micro_batch, spec.workers
         slots = ResultSlots(block, 0, worker.model.n_layers)
         finished, records = block["sync_finished"], block["sync_records"][i]
-        indices = np.zeros(n * b, np.int64)
+        indices = np.zeros(spec.iteration_rows, np.int64)
+        lo = spec.block(i)[0]
         clock = time.perf_counter
         for count, lr in host.spans():
             waits = Waits(block["flags"], spec.timeout, host.spin, host.check, block["sync_beat"],
@@ -86,11 +95,11 @@ class Hogwild(WithoutBarrier):
                     break
                 c = clock()
                 t, p, size = iterations[j], parts[j], sizes[j]
-                indices[i * b:i * b + size] = block["schedule"][t, p * b:p * b + size]
+                end = take_block(spec, indices, i, block["schedule"][t], p, size)
                 read = int(finished.sum())
-                worker.compute(slots, indices, i * b + size)  # reads the shared weights
+                worker.compute(slots, indices, end)  # reads the shared weights
                 applied = int(finished.sum())
-                apply_block(worker.model, slots, i * b, size, -lr / n_rows[t])  # writes them
+                apply_block(worker.model, slots, lo, size, -lr / n_rows[t])  # writes them
                 finished[i] += 1
                 records[mine] = j, read, applied
                 if spec.trace:

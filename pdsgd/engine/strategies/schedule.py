@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from pdsgd.engine.strategies.base import Outcome
-from pdsgd.engine.sync import UPDATE_DTYPE, apply_block, span_blocks, trace_rows
+from pdsgd.engine.sync import UPDATE_DTYPE, apply_block, span_blocks, take_block, trace_rows
 from pdsgd.engine.trace import AGGREGATE, COMPUTE
 from pdsgd.errors import PdsgdError
 
@@ -153,7 +153,7 @@ class SyncSimulation:
         _check(entries, len(iterations), n)
         # Which gradients are computed from version k: each before update k lands.
         by_read = np.argsort(entries[:, 2], kind="stable")
-        indices = np.zeros(n * b, np.int64)
+        indices = np.zeros(spec.iteration_rows, np.int64)
         clock, ptr = time.perf_counter, 0
         times = np.zeros((n + 1, len(iterations), 2, 2))
         blocks = np.zeros((n + 1, len(iterations)), np.int64)
@@ -162,15 +162,16 @@ class SyncSimulation:
             while ptr < len(entries) and entries[by_read[ptr], 2] == k:
                 rw, rj = entries[by_read[ptr], :2]
                 t, p, size = iterations[rj], parts[rj], sizes[rj]
-                indices[rw * b:rw * b + size] = span.indices[t, p * b:p * b + size]
+                end = take_block(spec, indices, rw, span.indices[t], p, size)
                 s = clock()
-                self.pool[rw].compute(self.slots, indices, rw * b + size)
+                self.pool[rw].compute(self.slots, indices, end)
                 times[rw, done[rw], 0] = s - t0, clock() - t0
                 blocks[rw, done[rw]] = rj
                 done[rw] += 1
                 ptr += 1
             s = clock()
-            apply_block(self.model, self.slots, w * b, sizes[j], -lr / span.n_rows[iterations[j]])
+            apply_block(self.model, self.slots, spec.block(w)[0], sizes[j],
+                        -lr / span.n_rows[iterations[j]])
             times[n, k, 1] = s - t0, clock() - t0
             blocks[n, k] = j
         done[n] = len(entries)

@@ -44,6 +44,7 @@ from pdsgd.engine.sync import (
     beat_fields,
     rank_one_terms,
     span_blocks,
+    take_block,
     trace_rows,
 )
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT
@@ -71,7 +72,7 @@ class UpdateLog(WithoutBarrier):
 
     def fields(self, spec):
         """The shared arrays of the log, the replicas' progress and the staging buffers."""
-        n, b, blocks = spec.workers, spec.micro_batch, spec.span * spec.workers
+        n, blocks = spec.workers, spec.span * spec.workers
         out = {"sync_count": ((2,), np.int64),
                "sync_log": ((blocks, 4), np.int64),      # worker, buffer, block, read
                "sync_held": ((n, 2), np.int64),          # iteration held, read yet
@@ -84,8 +85,8 @@ class UpdateLog(WithoutBarrier):
         sizes = spec.sizes
         for r in range(BUFFERS):
             for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-                out[f"deltas{stage_tag(r)}_{l}"] = ((n * b, n_out), spec.dtype)
-                out[f"inputs{stage_tag(r)}_{l}"] = ((n * b, n_in), spec.dtype)
+                out[f"deltas{stage_tag(r)}_{l}"] = ((spec.iteration_rows, n_out), spec.dtype)
+                out[f"inputs{stage_tag(r)}_{l}"] = ((spec.iteration_rows, n_in), spec.dtype)
         return out
 
     def serial(self, model, X, T, spec):
@@ -158,9 +159,10 @@ class _Span:
         self.used = block["sync_used"][self.i]
         self.scale_of = (-self.lr / self.n_rows[self.iterations]).tolist()
         self.size_of, self.iteration_of = self.sizes.tolist(), self.iterations.tolist()
-        self.indices = np.zeros(self.n * self.b, np.int64)
+        self.indices = np.zeros(spec.iteration_rows, np.int64)
+        self.lo_of = [spec.block(w)[0] for w in range(self.n)]  # each worker's first slot row
         model = worker.model
-        self.rank_one = [[rank_one_terms(model, stage, w * self.b) for w in range(self.n)]
+        self.rank_one = [[rank_one_terms(model, stage, lo) for lo in self.lo_of]
                          for stage in self.stages] if self.b == 1 else None
 
     def catch_up(self):
@@ -172,7 +174,7 @@ class _Span:
             if self.rank_one is not None:
                 apply_rank_one(self.rank_one[r][w], self.scale_of[j])
             else:
-                apply_block(self.worker.model, self.stages[r], w * self.b, self.size_of[j],
+                apply_block(self.worker.model, self.stages[r], self.lo_of[w], self.size_of[j],
                             self.scale_of[j])
             k += 1
             applied[i] = k
@@ -204,7 +206,7 @@ class _Span:
         return not any(it <= oldest and not rd for it, rd in zip(iterations, read, strict=True))
 
     def run(self):
-        i, b, waits, clock, t0 = self.i, self.b, self.waits, time.perf_counter, self.t0
+        i, waits, clock, t0 = self.i, self.waits, time.perf_counter, self.t0
         trace, mine = self.spec.trace, 0
         times = self.block["sync_times"][i]
         self.worker.model.params[...] = self.block["params"]
@@ -228,8 +230,8 @@ class _Span:
             self.held[2 * i + 1] = 1
             c = clock()
             size, p = self.size_of[j], self.parts[j]
-            self.indices[i * b:i * b + size] = self.block["schedule"][t, p * b:p * b + size]
-            self.worker.compute(self.stages[r], self.indices, i * b + size)
+            end = take_block(self.spec, self.indices, i, self.block["schedule"][t], p, size)
+            self.worker.compute(self.stages[r], self.indices, end)
             e = clock()
             if self.bound is not None:
                 waits.until(lambda t=t: self.may_land(t), self.catch_up,
