@@ -79,15 +79,6 @@ def staleness(updates):
     return updates["applied"] - updates["read"]
 
 
-def publish_span(backend, span, lr):
-    """Put a span's blocks, the parent's weights and the rate where the workers read them."""
-    block = backend.block
-    block["schedule"][:span.count] = span.indices
-    block["n_rows"][:span.count] = span.n_rows
-    block["params"][...] = backend.model.params
-    block["lr"][0] = lr
-
-
 def span_blocks(n_rows, workers, micro_batch):
     """The blocks of a span, in order: their iteration (span-local), part and size.
 

@@ -161,3 +161,30 @@ class WithoutBarrier(Strategy):
 
     def resolve_aggregate(self, spec, backend):
         return self.aggregate
+
+    def leader(self, pool):
+        return _FreeSpans(self, pool)
+
+    def reset(self, block, spec):
+        """Before a span: clear the strategy's shared words (who holds what, the records)."""
+
+    def collect(self, pool, span, first):
+        """After a span: take the weights back; return its :class:`Outcome`."""
+        raise NotImplementedError
+
+
+class _FreeSpans:
+    """The broker's side of a span without the barrier: publish, let go, wait, collect."""
+
+    def __init__(self, strategy, pool):
+        self.strategy, self.pool = strategy, pool
+
+    def run_span(self, span, lr, first):
+        pool = self.pool
+        pool.publish(span, lr)
+        self.strategy.reset(pool.block, pool.spec)
+        if pool.spec.trace:
+            pool.block["sync_times"][:] = 0.0
+        pool.go(span.count)
+        pool.span_wait()  # every block is in
+        return self.strategy.collect(pool, span, first)

@@ -63,8 +63,27 @@ class Hogwild(WithoutBarrier):
                 "sync_times": ((n, blocks, len(PHASES), 2), np.float64),
                 **slot_fields(spec), **beat_fields(n)}
 
-    def leader(self, pool):
-        return _Leader(pool)
+    def reset(self, block, spec):
+        block["sync_next"][0] = 0
+        block["sync_finished"][:] = 0
+        block["sync_done"][:] = 0
+
+    def collect(self, pool, span, first):
+        block, spec = pool.block, pool.spec
+        pool.model.params[...] = block["params"]
+        iterations, parts, _ = span_blocks(span.n_rows, spec.workers, spec.micro_batch)
+        done = block["sync_done"]
+        rows = [block["sync_records"][w, :done[w]] for w in range(spec.workers)]
+        records = np.zeros(int(done.sum()), UPDATE_DTYPE)
+        records["worker"] = np.repeat(np.arange(spec.workers), done)
+        mine = np.concatenate(rows) if rows else np.zeros((0, 3), np.int64)
+        records["iteration"], records["block"] = iterations[mine[:, 0]], parts[mine[:, 0]]
+        records["read"], records["applied"] = mine[:, 1], mine[:, 2]
+        trace = None
+        if spec.trace:
+            trace = trace_rows(block["sync_times"], block["sync_records"][..., 0], done, PHASES,
+                               first, spec.workers)
+        return Outcome(trace, np.sort(records, order=["applied", "worker"]))
 
     def work(self, host):
         """A worker's life: for each span, take blocks and apply their updates, unlocked."""
@@ -106,39 +125,6 @@ class Hogwild(WithoutBarrier):
                     times[mine] = (s - t0, c - t0), (c - t0, clock() - t0)
                 mine += 1
             block["sync_done"][i] = mine
-
-
-class _Leader:
-    """The broker's side: publish the span and the weights, wait, take the weights back."""
-
-    def __init__(self, pool):
-        self.pool = pool
-
-    def run_span(self, span, lr, first):
-        pool = self.pool
-        block, spec = pool.block, pool.spec
-        pool.publish(span, lr)
-        block["sync_next"][0] = 0
-        block["sync_finished"][:] = 0
-        block["sync_done"][:] = 0
-        if spec.trace:
-            block["sync_times"][:] = 0.0
-        pool.go(span.count)
-        pool.span_wait()  # every block is in
-        pool.model.params[...] = block["params"]
-        iterations, parts, _ = span_blocks(span.n_rows, spec.workers, spec.micro_batch)
-        done = block["sync_done"]
-        rows = [block["sync_records"][w, :done[w]] for w in range(spec.workers)]
-        records = np.zeros(int(done.sum()), UPDATE_DTYPE)
-        records["worker"] = np.repeat(np.arange(spec.workers), done)
-        mine = np.concatenate(rows) if rows else np.zeros((0, 3), np.int64)
-        records["iteration"], records["block"] = iterations[mine[:, 0]], parts[mine[:, 0]]
-        records["read"], records["applied"] = mine[:, 1], mine[:, 2]
-        trace = None
-        if spec.trace:
-            trace = trace_rows(block["sync_times"], block["sync_records"][..., 0], done, PHASES,
-                               first, spec.workers)
-        return Outcome(trace, np.sort(records, order=["applied", "worker"]))
 
 
 HOGWILD = Hogwild()

@@ -94,39 +94,16 @@ class UpdateLog(WithoutBarrier):
         pool = [self.make_worker(i, model, X, T, spec) for i in range(spec.workers)]
         return SyncSimulation(model, pool, slots, spec)
 
-    def leader(self, pool):
-        return _Leader(pool)
-
-    def work(self, host):
-        """A worker's life: for each span, take blocks until none is left (see the module)."""
-        worker, = host.workers
-        block, spec = host.block, host.spec
-        for count, lr in host.spans():
-            waits = Waits(block["flags"], spec.timeout, host.spin, host.check, block["sync_beat"],
-                          worker.index)
-            _Span(worker, block, host.lock, spec, waits, host.t0, count, lr,
-                  spec.staleness if self.bounded else None).run()
-
-
-class _Leader:
-    """The broker's side of a span: publish it, let the workers go, collect the log."""
-
-    def __init__(self, pool):
-        self.pool = pool
-
-    def run_span(self, span, lr, first):
-        pool = self.pool
-        block, spec = pool.block, pool.spec
-        pool.publish(span, lr)
+    def reset(self, block, spec):
         block["sync_count"][:] = 0
         block["sync_held"][:] = NONE, 0
         block["sync_applied"][:] = 0
         block["sync_used"][:] = -1
         block["sync_done"][:] = 0
-        if spec.trace:
-            block["sync_times"][:] = 0.0
-        pool.go(span.count)
-        pool.span_wait()  # every replica holds the whole log
+
+    def collect(self, pool, span, first):
+        """Every replica holds the whole log: check they agree, and read the log's records."""
+        block, spec = pool.block, pool.spec
         pool.check_replicas()
         pool.model.params[...] = block["params"]
         iterations, parts, _ = span_blocks(span.n_rows, spec.workers, spec.micro_batch)
@@ -140,6 +117,16 @@ class _Leader:
             rows = trace_rows(block["sync_times"], block["sync_blocks"], block["sync_done"],
                               PHASES, first, spec.workers)
         return Outcome(rows, records)
+
+    def work(self, host):
+        """A worker's life: for each span, take blocks until none is left (see the module)."""
+        worker, = host.workers
+        block, spec = host.block, host.spec
+        for count, lr in host.spans():
+            waits = Waits(block["flags"], spec.timeout, host.spin, host.check, block["sync_beat"],
+                          worker.index)
+            _Span(worker, block, host.lock, spec, waits, host.t0, count, lr,
+                  spec.staleness if self.bounded else None).run()
 
 
 class _Span:
