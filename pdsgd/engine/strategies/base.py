@@ -131,6 +131,19 @@ class Strategy:
         """
         raise NotImplementedError
 
+    def rounds(self, backend):
+        """The broker's side on a backend that runs one round at a time (``dask``).
+
+        An object with ``run_span(span, lr, first)``; only strategies that list
+        ``dask`` in :attr:`backends` have one.
+        """
+        raise NotImplementedError
+
+    def round_worker(self, index, spec, X, T):
+        """Worker ``index`` kept in a process of such a backend: ``run(params, X, T, indices,
+        n_rows, lr)`` returns its result of a round."""
+        raise NotImplementedError
+
     def work(self, host):
         """The life of one thread or process of a pool: run spans until the broker says stop.
 

@@ -60,6 +60,14 @@ class DataParallel(Strategy):
     def leader(self, pool):
         return LockStep(self, pool)
 
+    def rounds(self, backend):
+        """The broker's side on a backend that runs one round at a time (``dask``)."""
+        return Rounds(self, backend)
+
+    def round_worker(self, index, spec, X, T):
+        """Worker ``index`` as such a backend keeps it in another process, between rounds."""
+        return RoundWorker(self, index, spec, X, T)
+
     def work(self, host):
         """Every iteration: compute, cross, then apply by the aggregation (see the module)."""
         worker, = host.workers
@@ -136,6 +144,66 @@ class SerialSpan:
             self.aggregator.apply(self.model, slots, n_rows, lr)
             if trace:
                 times[-1, k, AGGREGATE] = s - t0, clock() - t0
+        return Outcome(from_times(times[:, :span.count], first) if trace else None)
+
+
+class RoundWorker:
+    """Worker ``index`` in a process of its own that runs one round at a time (``dask``)."""
+
+    def __init__(self, strategy, index, spec, X, T):
+        model = MLP(spec.sizes, bias=spec.bias, dtype=spec.dtype)
+        self.slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, model.n_layers)
+        self.worker = strategy.make_worker(index, model, X, T, spec)
+
+    def run(self, params, X, T, indices, n_rows, lr):
+        """Compute this worker's part of a round from ``params``; return its result, a copy."""
+        worker = self.worker
+        worker.X, worker.T = X, T  # this process's copy of the scattered data
+        worker.model.params[...] = params
+        worker.compute(self.slots, indices, n_rows, lr)
+        return worker.result(self.slots, n_rows)
+
+
+class Rounds:
+    """The broker's side on a backend that runs a round at a time: gather, then aggregate.
+
+    ``backend.round(indices, n_rows, lr)`` returns every worker's
+    :meth:`RoundWorker.run` result and its compute seconds; the results go
+    into the broker's slots where the workers would have left them, and the
+    Results Aggregator updates the parent in worker order, as the oracle does.
+    """
+
+    def __init__(self, strategy, backend):
+        spec, m = backend.spec, backend.model
+        self.backend, self.model, self.spec = backend, m, spec
+        self.slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, m.n_layers)
+        self.aggregator = strategy.make_aggregator(spec)
+        # The broker's view of each worker: where its result goes in the slots.
+        self.receivers = [strategy.make_worker(i, m, backend.X, backend.T, spec)
+                          for i in range(spec.workers)]
+        self.times = np.zeros((spec.workers + 1, spec.span, 3, 2))
+
+    def run_span(self, span, lr, first):
+        """Run ``span`` round by round: an :class:`~pdsgd.engine.strategies.base.Outcome`."""
+        clock, t0, times, trace = time.perf_counter, self.backend.t0, self.times, self.spec.trace
+        if trace:
+            times[:, :span.count] = 0.0
+        for k in range(span.count):
+            n_rows = int(span.n_rows[k])
+            s = clock()
+            results = self.backend.round(span.indices[k], n_rows, lr)
+            g = clock()
+            for receiver, (result, _) in zip(self.receivers, results, strict=True):
+                receiver.receive(self.slots, n_rows, result)
+            self.aggregator.apply(self.model, self.slots, n_rows, lr)
+            if trace:
+                # A worker's clock is not ours: its compute time is placed from
+                # the round's start (transfer time shows up as waiting).
+                for i, (_, seconds) in enumerate(results):
+                    c = min(s + seconds, g)
+                    times[i, k, COMPUTE] = s - t0, c - t0
+                    times[i, k, WAIT] = c - t0, g - t0
+                times[self.spec.workers, k, AGGREGATE] = g - t0, clock() - t0
         return Outcome(from_times(times[:, :span.count], first) if trace else None)
 
 
