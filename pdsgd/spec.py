@@ -14,7 +14,7 @@ The spec validates every value and resolves every default **once**, here
 option the way the caller wrote it: ``aggregate='mean'`` from Python,
 ``--aggregate mean`` from the command line.
 
-Adding an engine option (the README's "Contributing" section): add a field
+Adding an engine option (docs/contributing.md): add a field
 below with its default and metadata, check it in :meth:`EngineSpec._check`, use
 it where it acts, add its CLI flag in :mod:`pdsgd.cli`. ``arithmetic=True``
 makes resume compare it; ``engine_only=True`` makes a one-worker run with a

@@ -1,9 +1,9 @@
 """The seed's Worker: forward and backward pass on its samples, then its result.
 
 A worker does the arithmetic and is the same object on every backend (the
-serial one calls it in a loop; the pools in :mod:`pdsgd.engine.backends.pool`;
+serial one calls it in a loop; the threads and processes in their strategy's loop;
 Dask in a task), which is what makes their weights bit-identical. Two workers,
-one per algorithm (:mod:`pdsgd.engine.modes`):
+one per strategy (:mod:`pdsgd.engine.strategies`):
 
 * :class:`Worker` (BSP): writes its sufficient factors straight into its rows of
   the result slots (:mod:`pdsgd.engine.slots`): the forward pass stores each

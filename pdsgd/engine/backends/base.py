@@ -39,8 +39,6 @@ class Backend(abc.ABC):
     ----------
     name : str
         The ``--backend`` name.
-    parallel : bool
-        Whether the workers run at the same time (False for the serial oracle).
     strategy : Strategy
         The run's strategy (``spec.strategy``).
     shared_memory : bool
@@ -48,7 +46,6 @@ class Backend(abc.ABC):
     """
 
     name = "base"
-    parallel = True
     shared_memory = False  # whether its block of arrays lives in /dev/shm
 
     def __init__(self, model, X, T, spec):

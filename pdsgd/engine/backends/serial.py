@@ -16,7 +16,6 @@ class SerialBackend(Backend):
     """N workers taking turns in the calling thread (see :class:`~.base.Backend`)."""
 
     name = "serial"
-    parallel = False
 
     def start(self, t0):
         super().start(t0)
