@@ -8,7 +8,7 @@ PROFILE ?= quick
 GRID    ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv test lint reproduce reference lab notebooks bench clean
+.PHONY: help venv test lint reproduce reference lab notebooks bench docs clean
 
 help:
 	@echo "make reproduce   regenerate every result, figure and report under results/ (PROFILE=quick|full)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lab         open the notebooks in JupyterLab"
 	@echo "make notebooks   rewrite notebooks/*.ipynb from their .py scripts, without outputs"
 	@echo "make bench       run the benchmarks and print their tables"
+	@echo "make docs        build the book (docs/ and the notebooks) into site/, offline (OUTPUTS=1: run the notebooks)"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +27,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check pdsgd tests
+	$(VENV)/bin/ruff check pdsgd tests docs/hooks
 
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -53,7 +54,17 @@ notebooks: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pdsgd bench sequential
 
+# The book: docs/*.md, the README and the notebooks (mkdocs.yml). --strict fails on a broken
+# link or anchor, as tests/test_docs.py does in `make test`. NO_MKDOCS_2_WARNING hides the
+# theme's end-of-life notice (docs/index.md says why it is still the theme). The notebooks are
+# rendered as stored, without outputs; `make docs OUTPUTS=1` runs each one while building.
+OUTPUTS ?=
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 PDSGD_DOCS_OUTPUTS=$(if $(OUTPUTS),true,false) \
+		$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	@echo "the book is in site/ (open site/index.html)"
+
 # Everything under results/ except its README and the kept reference runs (whose caches go).
 clean:
-	rm -rf $(VENV) results/reference/*/.cache
+	rm -rf $(VENV) site results/reference/*/.cache
 	find results -mindepth 1 -maxdepth 1 ! -name README.md ! -name reference -exec rm -rf {} +

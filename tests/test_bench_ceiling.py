@@ -11,9 +11,9 @@ import psutil
 import pytest
 from engine_helpers import shm_segments, worker_children
 
-from pdsgd.bench.ceiling import Copies, ceiling
 from pdsgd.cli import main
 from pdsgd.errors import PdsgdError
+from pdsgd.study.ceiling import Copies, ceiling
 
 SIZES = (784, 8, 10)
 
@@ -56,7 +56,7 @@ def test_a_copy_that_dies_is_named_in_one_line():
 
 
 SCRIPT = """
-from pdsgd.bench.ceiling import Copies
+from pdsgd.study.ceiling import Copies
 copies = Copies("synthetic", 64, (784, 8, 10), 2)
 copies.prepare(1)
 print(*(p.pid for p in copies.procs), flush=True)

@@ -107,7 +107,11 @@ class LeaderReverse:
         return strategies.Outcome(None)
 
 
-REVERSE = strategies.register(ReverseMean())
+@pytest.fixture(scope="module")
+def reverse():
+    """The toy strategy, registered while this module's tests run (the registry is global)."""
+    with strategies.registered(ReverseMean()) as strategy:
+        yield strategy
 
 
 def train(backend, X, T, epochs=2, **options):
@@ -120,7 +124,7 @@ def train(backend, X, T, epochs=2, **options):
     return model.params, updates
 
 
-def test_a_strategy_from_the_registry_runs_on_every_backend_and_is_minibatch_sgd():
+def test_a_strategy_from_the_registry_runs_on_every_backend_and_is_minibatch_sgd(reverse):
     before = shm_segments()
     X, T = problem(n=37)  # 37 = 6 * 6 + 1: the last iteration leaves two workers no samples
     runs = {backend: train(backend, X, T) for backend in ("serial", "threads", "processes")}
@@ -133,17 +137,28 @@ def test_a_strategy_from_the_registry_runs_on_every_backend_and_is_minibatch_sgd
     assert shm_segments() <= before and worker_children() == []
 
 
-def test_the_registry_names_it_and_the_spec_checks_its_options():
-    assert strategies.get("reverse-mean") is REVERSE
+def test_the_registry_names_it_and_the_spec_checks_its_options(reverse):
+    assert strategies.get("reverse-mean") is reverse
     assert "reverse-mean" in strategies.choices("algorithm")
     spec = EngineSpec(workers=2, algorithm="reverse-mean", send="gradients", n_inputs=6,
                       n_outputs=3, backend="threads")
-    assert spec.strategy is REVERSE and spec.aggregate == "central"
+    assert spec.strategy is reverse and spec.aggregate == "central"
     assert spec.aggregation.broker_applies
     with pytest.raises(OptionError, match="send='factors' applies to algorithm=bsp"):
         EngineSpec(workers=2, algorithm="reverse-mean")
     with pytest.raises(PdsgdError, match="registered already"):
         strategies.register(type("Impostor", (ReverseMean,), {})())
+    with pytest.raises(PdsgdError, match="registered already"):
+        with strategies.registered(ReverseMean()):
+            pass
+
+
+def test_a_strategy_registered_for_a_block_is_gone_after_it():
+    with strategies.registered(type("Other", (ReverseMean,), {"name": "other-mean"})()):
+        assert "other-mean" in strategies.ALGORITHMS and strategies.get("other-mean")
+    assert "other-mean" not in strategies.choices("algorithm")
+    with pytest.raises(OptionError, match="algorithm='other-mean' is unknown"):
+        EngineSpec(workers=2, algorithm="other-mean")
 
 
 def test_every_built_in_strategy_is_registered_under_its_option():

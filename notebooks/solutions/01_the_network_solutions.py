@@ -46,8 +46,8 @@ print(f"test accuracy {result.test_accuracy:.4f} against Rashid's 0.9712: "
 # The network, the learning rate and the epochs are Rashid's; what differs is
 # the data: 4,000 training images instead of 60,000, so five epochs are
 # 20,000 SGD steps instead of 300,000, and far fewer ways of writing each
-# digit are seen. The gap printed above is what that costs. The README's
-# "Checking the published 0.9712" section runs the real comparison on full
+# digit are seen. The gap printed above is what that costs. In docs/usage.md,
+# "Checking the published 0.9712" runs the real comparison on full
 # MNIST.
 #
 # ## 2. A narrower and a deeper hidden layer

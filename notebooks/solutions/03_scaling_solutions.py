@@ -21,10 +21,9 @@
 
 # %%
 # %matplotlib inline
-import tempfile
 
 from pdsgd import load_dataset
-from pdsgd.course import lessons, scaling
+from pdsgd.course import lessons, scaling, scratch
 from pdsgd.machine import usable_cores
 from pdsgd.study import analysis, costmodel, experiment
 
@@ -32,7 +31,7 @@ settings = lessons.defaults()
 P, repeats = settings["train_size"], settings["repeats"]
 cores = usable_cores()
 data = load_dataset("mnist-5k")
-cache = tempfile.TemporaryDirectory(prefix="pdsgd-03-solutions-")
+cache = scratch.scratch_folder("03-solutions")
 
 # %% [markdown]
 # ## 1. Micro-batches of 16

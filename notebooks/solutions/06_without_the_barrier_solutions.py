@@ -22,7 +22,7 @@
 # %%
 # %matplotlib inline
 from pdsgd import load_dataset, plots
-from pdsgd.course import lessons, sync, widgets
+from pdsgd.course import lessons, widgets, without_barrier
 
 data = load_dataset("mnist-5k")
 P = lessons.defaults()["train_size"]
@@ -40,7 +40,7 @@ for choice in ("bsp", "ssp", "async"):
     panel.sync.value = choice
     panel.run()
     r = panel.runs[-1]
-    print(sync.run_line(f"{r['sync']:8s}", r))
+    print(without_barrier.run_line(f"{r['sync']:8s}", r))
 panel
 
 # %% [markdown]
@@ -60,9 +60,9 @@ panel
 # workers, and why?*
 
 # %%
-two = sync.by_setting(sync.sweep(data, workers=2, train_size=P, settings=("async",)))
-four_sweep = sync.sweep(data, workers=4, train_size=P, settings=("async",))
-four = sync.by_setting(four_sweep)
+two = without_barrier.by_setting(without_barrier.sweep(data, workers=2, train_size=P, settings=("async",)))
+four_sweep = without_barrier.sweep(data, workers=4, train_size=P, settings=("async",))
+four = without_barrier.by_setting(four_sweep)
 for n, rows in ((2, two), (4, four)):
     print(f"N = {n}: async staleness mean {rows['async']['staleness_mean']:.2f}, max "
           f"{rows['async']['staleness_max']}; {rows['async']['vs_bsp']:.2f}x BSP's samples/s")

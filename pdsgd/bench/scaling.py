@@ -1,258 +1,43 @@
 """``pdsgd bench scaling``: samples per second of the parallel engine, N workers by b.
 
-Every cell trains the seed's network (784-200-10) on the same samples of
-``mnist-5k`` with one backend, split (``parallel``: the data, or the
-network's hidden units) and aggregation, N and b, inside one
-:class:`~pdsgd.engine.broker.Broker` (started once and warmed up). Engines are
-named ``BACKEND:AGGREGATE`` for data parallelism and ``BACKEND:tensor`` for
-tensor parallelism.
+The command line over :func:`pdsgd.study.throughput.run`, which measures (its
+docstring says how). Every cell prints two speedups, each named for its
+baseline, from the same interleaved repeats:
 
-Speedups are taken against pdsgd's own *best* sequential path at the same b
-(the batch-1 fast path ``step_one`` for b = 1, ``sgd_step`` above, with one or
-all BLAS threads, whichever measured faster at the start), never against a
-slowed-down N = 1 of the engine. Each cell times the engine and that
-sequential path alternately, ``repeats`` times, so that a burst of load on a
-shared machine hits both alike: the cell's speedup is the median of the
-per-repeat ratios (the spread is their range). A timing lasts at least
-:data:`MIN_SECONDS` (both sides train the same number of passes over the
-samples), so that one hiccup of the machine is a small part of it. For b = 1 the table also
-compares with the naive NumPy loop of ``pdsgd bench sequential``.
+- ``S (seq b)``: the seed's speedup, against the best sequential path at the
+  same micro-batch b;
+- ``hw (seq Nb)``: the hardware speedup, against sequential minibatch SGD at
+  batch N b on one core, the same arithmetic as the engine's. Its ideal is N.
 
-The ``ceiling`` column is what the machine itself allows: in every repeat of a
-cell with N >= 2, min(N, cores) copies of the sequential path run at once
-(:mod:`pdsgd.bench.ceiling`), and their combined rate is divided by the
-sequential path's in the same repeat. An engine near its ceiling has little
-left to gain on this machine.
+The ``ceiling`` column is what the machine itself allows: min(N, cores) copies
+of the sequential path at once, their combined rate over the sequential path's
+(:mod:`pdsgd.bench.ceiling`). For b = 1 the table also compares with the naive
+NumPy loop of ``pdsgd bench sequential``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import time
-
-import numpy as np
-import psutil
-from threadpoolctl import threadpool_limits
-
 from pdsgd.arguments import int_list, positive_int
-from pdsgd.bench.ceiling import Copies, ceiling
-from pdsgd.bench.common import load_samples, median_and_range, median_rate, register
-from pdsgd.engine.broker import Broker
-from pdsgd.engine.sequential import SequentialRunner
-from pdsgd.engine.strategies import TENSOR
-from pdsgd.errors import PdsgdError
-from pdsgd.machine import machine_facts, usable_cores
-from pdsgd.mlp import MLP
+from pdsgd.bench.common import register
 
-GRID = {"workers": (1, 2, 4, 8), "micro_batch": (1, 16),
-        "engines": ("serial:central", "threads:central", "threads:replicated",
-                    "processes:central", "processes:replicated", "processes:tensor")}
-#: Shortest timing: passes over the samples are repeated until the sequential path takes this long.
-MIN_SECONDS = 0.25
-
-
-def parse_engine(text):
-    """``BACKEND:AGGREGATE`` or ``BACKEND:tensor`` as ``(backend, parallel, aggregate)``."""
-    backend, sep, mode = text.partition(":")
-    if not sep or not backend or not mode:
-        raise PdsgdError(f"--engines {text}: write BACKEND:AGGREGATE or BACKEND:tensor, "
-                         "e.g. processes:replicated,processes:tensor")
-    if mode == TENSOR:
-        return backend, TENSOR, None
-    return backend, "data", mode
-
-
-def sequential_rates(X, T, micro_batch, repeats, sizes):
-    """Samples/s of the sequential runner with one BLAS thread and with all; and the naive loop."""
-    from pdsgd.bench.sequential import naive_step, torch_step
-
-    order = np.arange(len(X))
-    out = {}
-    for threads in (1, None):
-        with threadpool_limits(limits=threads):
-            runner = SequentialRunner(MLP(sizes), X, T, micro_batch)
-            runner.run_epoch(order[:64 * micro_batch], 0.1)  # warm-up
-            out[f"sequential ({threads or 'all'} BLAS threads)"] = median_rate(
-                lambda r=runner: r.run_epoch(order, 0.1), len(X), repeats)
-    if micro_batch == 1:
-        m = MLP(sizes)
-        ws, bs = [w.copy() for w in m.weights], [b.copy() for b in m.biases]
-
-        def naive():
-            for i in range(len(X)):
-                naive_step(ws, bs, X[i], T[i], 0.1)
-
-        out["naive NumPy loop"] = median_rate(naive, len(X), repeats)
-        step = torch_step(sizes, X.dtype.name)
-        if step is not None:  # PyTorch CPU at batch 1, when installed
-            out["PyTorch CPU"] = median_rate(
-                lambda: [step(X[i], T[i]) for i in range(len(X))], len(X), repeats)
-    return out
-
-
-def _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch, trace=True):
-    return Broker(MLP(sizes), X, T, workers=workers, micro_batch=micro_batch, backend=backend,
-                  parallel=parallel, aggregate=aggregate, trace=trace, span=4096)
-
-
-def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, trace=True,
-                parallel="data"):
-    """Samples/s of one engine cell (median of ``repeats``), and the memory (MB) of its tree."""
-    order = np.arange(len(X))
-    with _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch,
-                 trace) as broker:
-        broker.run_epoch(order[:64 * workers * micro_batch], 0.1)  # warm-up: workers started
-        rate = median_rate(lambda: broker.run_epoch(order, 0.1), len(X), repeats)
-        memory = _tree_memory_mb()
-    return rate, memory
-
-
-def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1,
-                min_seconds=MIN_SECONDS, copies=None):
-    """One cell, its repeats interleaved with the best sequential path's (``threads`` BLAS threads).
-
-    Each timing repeats passes over the samples until the sequential path
-    takes ``min_seconds`` (measured on a warm-up pass); both sides run as many.
-    With ``copies`` (a :class:`~pdsgd.bench.ceiling.Copies` prepared for
-    ``micro_batch``) and N >= 2, every repeat also times min(N, copies)
-    sequential copies at once: the machine's ceiling in the same moments.
-
-    Returns
-    -------
-    dict
-        ``samples_per_s`` (engine, median), ``sequential_per_s`` (median of
-        the interleaved sequential runs), ``speedup`` (median of the per-repeat
-        ratios), ``speedup_range`` and ``memory_mb``; with the ceiling also
-        ``copies``, ``ceiling`` (median of the per-repeat combined rates of the
-        copies over the sequential path's), ``ceiling_range`` and ``of_ceiling``
-        (median of the per-repeat speedups over the ceiling).
-    """
-    backend, parallel, aggregate = parse_engine(engine)
-    order = np.arange(len(X))
-    sequential = SequentialRunner(MLP(sizes), X, T, micro_batch)
-    engine_s, sequential_s, ceilings = [], [], []
-    k = min(workers, copies.count) if copies is not None else 0
-    with _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch) as broker:
-        broker.run_epoch(order[:64 * workers * micro_batch], 0.1)  # warm-up: workers started
-        with threadpool_limits(limits=threads):
-            passes = _passes(lambda: sequential.run_epoch(order, 0.1), min_seconds)
-        for _ in range(repeats):
-            with threadpool_limits(limits=threads):
-                sequential_s.append(_seconds(lambda: sequential.run_epoch(order, 0.1), passes))
-            engine_s.append(_seconds(lambda: broker.run_epoch(order, 0.1), passes))
-            if k >= 2:
-                ceilings.append(ceiling(sequential_s[-1], copies.together(passes, k)))
-        memory = _tree_memory_mb()
-    ratios = np.array(sequential_s) / np.array(engine_s)
-    row = {"backend": backend, "parallel": parallel, "aggregate": broker.spec.aggregate,
-           "workers": workers, "micro_batch": micro_batch,
-           "samples_per_s": passes * len(X) / float(np.median(engine_s)),
-           "sequential_per_s": passes * len(X) / float(np.median(sequential_s)),
-           "passes": passes, **median_and_range("speedup", ratios), "memory_mb": memory}
-    if ceilings:  # per repeat: a moment when the machine was slow lowers both alike
-        row.update(copies=k, **median_and_range("ceiling", ceilings),
-                   of_ceiling=float(np.median(ratios / np.array(ceilings))))
-    return row
-
-
-def _seconds(run, passes=1):
-    start = time.perf_counter()
-    for _ in range(passes):
-        run()
-    return time.perf_counter() - start
-
-
-def _passes(run, min_seconds):
-    """How many calls of ``run`` (a warm-up pass, timed) last ``min_seconds``."""
-    return max(1, int(np.ceil(min_seconds / max(_seconds(run), 1e-9))))
-
-
-def _tree_memory_mb():
-    """Unique memory of this process and its children, plus shared memory counted once."""
-
-    me = psutil.Process()
-    total = 0
-    for p in [me, *me.children(recursive=True)]:
-        try:
-            if "resource_tracker" in " ".join(p.cmdline()):
-                continue
-            info = p.memory_full_info()
-            total += info.uss
-        except psutil.Error:
-            pass
-    # Shared pages are in no process's unique set: add our shared blocks once.
-    prefix = f"pdsgd_{os.getpid()}_"
-    if os.path.isdir("/dev/shm"):
-        total += sum(os.stat(os.path.join("/dev/shm", n)).st_size
-                     for n in os.listdir("/dev/shm") if n.startswith(prefix))
-    return total / 2**20
-
-
-def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
-        micro_batches=GRID["micro_batch"], engines=GRID["engines"], progress=print,
-        min_seconds=MIN_SECONDS, with_ceiling=True):
-    """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts).
-
-    With ``with_ceiling``, cells with N >= 2 also time min(N, cores) copies of
-    the sequential path at once in every repeat (:mod:`pdsgd.bench.ceiling`).
-    """
-    for engine in engines:
-        parse_engine(engine)  # a typo fails before anything is measured
-    X, T = load_samples(dataset, samples)
-    sizes = (X.shape[1], 200, T.shape[1])
-    result = {"dataset": dataset, "samples": len(X), "repeats": repeats,
-              "sizes": list(sizes), "machine": machine_facts(), "baselines": {}, "rows": [],
-              "min_seconds": min_seconds}
-    count = min(max(workers), usable_cores()) if with_ceiling else 0
-    with contextlib.ExitStack() as stack:
-        copies = (stack.enter_context(Copies(dataset, len(X), sizes, count)) if count > 1
-                  else None)
-        for b in micro_batches:
-            if copies is not None:  # first: once it returns they are up, and idle
-                copies.prepare(b)
-            base = sequential_rates(X, T, b, repeats, sizes)
-            one, every = base["sequential (1 BLAS threads)"], base["sequential (all BLAS threads)"]
-            threads = 1 if one >= every else usable_cores()
-            result["baselines"][b] = {**base, "best sequential": max(one, every)}
-            progress(f"b={b}: best sequential {max(one, every):,.0f} samples/s "
-                     f"({'one BLAS thread' if threads == 1 else 'all BLAS threads'})")
-            for engine in engines:
-                for n in workers:
-                    row = engine_cell(X, T, engine, n, b, repeats, sizes, threads, min_seconds,
-                                      copies)
-                    for key, name in (("vs_naive", "naive NumPy loop"),
-                                      ("vs_torch", "PyTorch CPU")):
-                        if name in base:
-                            row[key] = row["samples_per_s"] / base[name]
-                    result["rows"].append(row)
-                    progress(format_row(row))
-    return result
-
-
-def trace_overhead(dataset="mnist-5k", samples=2000, repeats=5, workers=2, micro_batch=1,
-                   backend="processes", aggregate="replicated"):
-    """Run time with the trace recorded over run time without it, minus 1 (median of pairs)."""
-    X, T = load_samples(dataset, samples)
-    sizes = (X.shape[1], 200, T.shape[1])
-    ratios = []
-    for _ in range(repeats):
-        on, _ = engine_rate(X, T, backend, aggregate, workers, micro_batch, 1, sizes, True)
-        off, _ = engine_rate(X, T, backend, aggregate, workers, micro_batch, 1, sizes, False)
-        ratios.append(off / on - 1.0)
-    return float(np.median(ratios))
+# The module, not its names: pdsgd.study.throughput imports the ceiling from this package.
+from pdsgd.study import throughput
 
 
 def format_row(r):
     """One table line."""
     naive, torch = (f"{r[k]:>8.2f}x" if k in r else f"{'':>9}" for k in ("vs_naive", "vs_torch"))
     lo, hi = r["speedup_range"]
+    # Results written before the hardware baseline was timed have no such column.
+    hw = (f"{r['hardware_per_s']:>10,.0f} {r['hardware_speedup']:>6.2f}x "
+          f"{r['hardware_speedup_range'][0]:>5.2f}-{r['hardware_speedup_range'][1]:<5.2f}"
+          if "hardware_speedup" in r else f"{'':>30}")
     top = (f"{r['ceiling']:>6.2f}x {100 * r['of_ceiling']:>4.0f}%" if "of_ceiling" in r
            else f"{r['ceiling']:>6.2f}x {'':>5}" if "ceiling" in r else f"{'':>13}")
     return (f"{r['backend']:<10} {r['parallel']:<7} {r['aggregate'] or '-':<11} "
             f"{r['workers']:>3} {r['micro_batch']:>3} {r['samples_per_s']:>10,.0f} "
             f"{r['sequential_per_s']:>10,.0f} {r['speedup']:>6.2f}x {lo:>5.2f}-{hi:<5.2f} "
-            f"{top} {naive} {torch} {r['memory_mb']:>7.0f}")
+            f"{hw} {top} {naive} {torch} {r['memory_mb']:>7.0f}")
 
 
 def format_table(result):
@@ -262,18 +47,23 @@ def format_table(result):
               if "min_seconds" in result else "")
     lines = [f"BSP scaling, {'-'.join(map(str, result['sizes']))}, {result['dataset']}, "
              f"{result['samples']} samples per pass, {window}"
-             f"{result['repeats']} repeats interleaved with the best sequential path (medians)",
+             f"{result['repeats']} repeats interleaved with both baselines (medians)",
              f"{'backend':<10} {'split':<7} {'aggregate':<11} {'N':>3} {'b':>3} "
-             f"{'samples/s':>10} {'seq/s':>10} {'vs seq':>7} {'range':>11} {'ceiling':>7} "
+             f"{'samples/s':>10} {'seq b /s':>10} {'S(seq b)':>7} {'range':>11} "
+             f"{'seq Nb /s':>10} {'hw(seq Nb)':>7} {'range':>11} {'ceiling':>7} "
              f"{'share':>5} {'vs naive':>9} {'vs torch':>9} {'mem MB':>7}"]
     for b, base in result["baselines"].items():
         lines.append(f"-- b={b}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in base.items()))
         lines += [format_row(r) for r in result["rows"] if r["micro_batch"] == int(b)]
+    lines.append("S(seq b): the seed's speedup, against the best sequential path at the same "
+                 "b; hw(seq Nb): the hardware speedup, against sequential minibatch SGD at "
+                 "batch N b on one core (the same arithmetic as the engine's; ideal: N). "
+                 "Both are medians of per-repeat ratios in the same interleaved repeats.")
     if any("ceiling" in r for r in result["rows"]):
         lines.append("ceiling: min(N, cores) copies of the sequential path (one BLAS thread "
                      "each) at once, their combined rate over the sequential path's, in the "
                      "same repeats: what the machine gives work that never waits; share: "
-                     "vs seq over the ceiling, median of the per-repeat ratios")
+                     "S(seq b) over the ceiling, median of the per-repeat ratios")
     if "trace_overhead" in result:
         lines.append(f"trace recording overhead: {100 * result['trace_overhead']:.1f}%")
     return "\n".join(lines)
@@ -282,16 +72,18 @@ def format_table(result):
 def add_parser(subparsers):
     """Register ``pdsgd bench scaling``."""
     p = register(subparsers, "scaling", "samples/s of the engine for N workers and micro-batch "
-                 "b, data or tensor parallel, against the best sequential path",
+                 "b, data or tensor parallel: the seed's S (sequential at b) and the hardware "
+                 "speedup (sequential at N b)",
                  run=_run_args, table=format_table)
     p.add_argument("--dataset", default="mnist-5k")
     p.add_argument("--samples", type=positive_int, default=2000,
                    help="samples per pass (default 2000); a timing repeats passes for "
-                   f"at least {MIN_SECONDS:g} s")
+                   f"at least {throughput.MIN_SECONDS:g} s")
     p.add_argument("--repeats", type=positive_int, default=3)
-    p.add_argument("--workers", type=int_list, default=GRID["workers"], metavar="1,2,4,8")
-    p.add_argument("--micro-batch", type=int_list, default=GRID["micro_batch"], metavar="1,16")
-    p.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=GRID["engines"],
+    grid = throughput.GRID
+    p.add_argument("--workers", type=int_list, default=grid["workers"], metavar="1,2,4,8")
+    p.add_argument("--micro-batch", type=int_list, default=grid["micro_batch"], metavar="1,16")
+    p.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=grid["engines"],
                    metavar="BACKEND:AGGREGATE|BACKEND:tensor,...")
     p.add_argument("--trace-overhead", action="store_true",
                    help="also measure what recording the trace costs")
@@ -301,8 +93,9 @@ def add_parser(subparsers):
 
 
 def _run_args(args):
-    result = run(args.dataset, args.samples, args.repeats, args.workers, args.micro_batch,
-                 args.engines, with_ceiling=args.ceiling)
+    result = throughput.run(args.dataset, args.samples, args.repeats, args.workers,
+                            args.micro_batch, args.engines, with_ceiling=args.ceiling,
+                            on_row=lambda row: print(format_row(row)))
     if args.trace_overhead:
-        result["trace_overhead"] = trace_overhead(args.dataset, args.samples)
+        result["trace_overhead"] = throughput.trace_overhead(args.dataset, args.samples)
     return result

@@ -6,6 +6,9 @@ Stop button and Kernel > Interrupt can end; ``lessons`` the measurements a
 notebook makes in one call (a gradient check, messages, barriers, the learning
 rate rules); ``tables`` a trace and an iteration's time budget as tables;
 ``scaling`` notebook 3's timed grid, or what ``make reproduce`` measured;
-``distributed`` the BSP-against-averaging comparison of notebook 5; ``lab`` the
-``make lab`` launcher.
+``distributed`` the BSP-against-averaging comparison of notebook 5;
+``without_barrier`` notebook 6's runs without the barrier, side by side; ``lab``
+the ``make lab`` launcher. The course trains through :func:`pdsgd.train` and
+measures through :mod:`pdsgd.study`; it imports nothing of the engine
+(``tests/test_layers.py``).
 """

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pdsgd.bench import ceiling
 from pdsgd.course.lessons import crossing_line, pick
-from pdsgd.engine.strategies import TENSOR
 from pdsgd.machine import machine_key, usable_cores
+from pdsgd.spec import TENSOR
+from pdsgd.study import ceiling
 from pdsgd.study.analysis import speedup_table
 from pdsgd.study.costmodel import bytes_moved
 from pdsgd.study.experiment import Cell, dataset_id, summarize
@@ -193,7 +193,7 @@ def splits_in_words(table):
 
 
 def machine_ceiling(train_size, repeats):
-    """The machine's ceiling at b = 1 (:func:`pdsgd.bench.ceiling.measure`), at the notebook's P.
+    """The machine's ceiling at b = 1 (:func:`pdsgd.study.ceiling.measure`), at the notebook's P.
 
     One copy of the sequential path per usable core, timed at once against one
     alone, ``repeats`` rounds in turn; None on a machine with one usable core.
@@ -201,7 +201,7 @@ def machine_ceiling(train_size, repeats):
     if usable_cores() < 2:
         return None
     return ceiling.measure("mnist-5k", train_size, micro_batches=(1,), repeats=repeats,
-                           min_seconds=pick(0.3, 0.05), progress=lambda line: None)
+                           min_seconds=pick(0.3, 0.05))
 
 
 def ceiling_in_words(top, speedups):

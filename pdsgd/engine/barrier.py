@@ -5,7 +5,7 @@ Threads have :class:`threading.Barrier`; processes need their own, because a
 ``multiprocessing.Barrier`` cannot be pickled into loky workers and, even where
 it can, one crossing costs more than a sample's forward and backward pass.
 
-How :class:`CyclicBarrier` works (the README has the measured costs):
+How :class:`CyclicBarrier` works (docs/performance.md has the measured costs):
 
 * Every party owns one counter in shared memory and writes only that one: on
   its ``g``-th crossing it sets its counter to ``g`` and the barrier is passed

@@ -8,6 +8,7 @@ legends off the data. The figures are grouped by what they show:
 (the study's curves against N) and :mod:`~pdsgd.plots.engine` (the engine at work).
 """
 
+from pdsgd.plots.batch import plot_batch_size, plot_time_to_accuracy
 from pdsgd.plots.engine import (
     plot_phase_totals,
     plot_run_timeline,
@@ -47,6 +48,7 @@ __all__ = [
     "plain_number",
     "PlainLogLocator",
     "plot_accuracy_vs_time",
+    "plot_batch_size",
     "plot_accuracy_vs_workers",
     "plot_cost_model",
     "plot_digits",
@@ -61,6 +63,7 @@ __all__ = [
     "plot_speedup_vs_batch",
     "plot_staleness",
     "plot_sync_tradeoff",
+    "plot_time_to_accuracy",
     "plot_time_vs_workers",
     "save_figure",
     "tidy",

@@ -124,41 +124,57 @@ def plot_time_vs_workers(rows, cores=None, ax=None):
 
 @tidied
 def plot_speedup(table, amdahl=None, cores=None, ax=None):
-    """Speedup ``T(1)/T(N)`` per curve, the ideal ``S = N`` and Amdahl's law fitted per curve.
+    """Speedup per curve, the ideal ``N`` and Amdahl's law fitted per curve.
 
     ``table`` rows hold ``train_size``, ``workers``, ``speedup``, ``speedup_lo`` and
-    ``speedup_hi`` (and optionally ``micro_batch`` and ``strategy``); ``amdahl``
-    maps ``(strategy, b, P)``, or just P, to a fitted parallel fraction. With
-    several micro-batches b and no ``ax``, one panel per b.
+    ``speedup_hi`` (the seed's S, against the sequential run at b), and
+    optionally ``micro_batch``, ``strategy`` and ``hardware_speedup`` with its
+    ``_lo`` and ``_hi`` (against sequential minibatch SGD at batch N b, the same
+    arithmetic). Where rows have the hardware speedup it is the solid curve with
+    its bars, and the ideal line and the fits belong to it; the seed's S is drawn
+    beside it, dotted, with open markers. ``amdahl`` maps ``(strategy, b, P)``,
+    or just P, to a fitted parallel fraction. With several micro-batches b and no
+    ``ax``, one panel per b.
     """
     amdahl = amdahl or {}
+    key = "hardware_speedup" if all("hardware_speedup" in r for r in table) else "speedup"
     ns = [r["workers"] for r in table]
     grid = np.geomspace(1, max(ns), 50)
     panels = _panels(table, ax)
     for a, rs, b in panels:
         fitted = False
-        a.plot(grid, grid, color="0.6", lw=1, label="ideal S = N")
+        a.plot(grid, grid, color="0.6", lw=1,
+               label="ideal: N" if key == "speedup" else "ideal of the hardware speedup: N")
         a.axhline(1, color="0.3", lw=0.8)
-        for key, crs in _curves(rs).items():
-            style = _style(key, table)
-            err = [[r["speedup"] - r["speedup_lo"] for r in crs],
-                   [r["speedup_hi"] - r["speedup"] for r in crs]]
-            a.errorbar([r["workers"] for r in crs], [r["speedup"] for r in crs], yerr=err,
-                       capsize=3, label=_curve_label(key, table, b), **style)
-            strategy, p, mb = key
+        for curve, crs in _curves(rs).items():
+            style = _style(curve, table)
+            err = [[r[key] - r[f"{key}_lo"] for r in crs], [r[f"{key}_hi"] - r[key] for r in crs]]
+            a.errorbar([r["workers"] for r in crs], [r[key] for r in crs], yerr=err,
+                       capsize=3, label=_curve_label(curve, table, b), **style)
+            if key != "speedup":  # the seed's S beside, against the sequential run at b
+                a.plot([r["workers"] for r in crs], [r["speedup"] for r in crs],
+                       **{**style, "ls": ":"}, mfc="none", lw=1)
+            strategy, p, mb = curve
             f = amdahl.get((strategy, mb, p), amdahl.get(p))
             if f is not None:
                 a.plot(grid, amdahl_speedup(grid, f), color=style["color"], ls=(0, (2, 2)),
                        lw=0.8)
                 fitted = True
+        if key != "speedup":
+            a.plot([], [], color="0.4", ls=":", marker="o", mfc="none", lw=1,
+                   label="open, dotted: the seed's S (sequential at b)")
         if fitted:  # one neutral legend entry for all the fits
             a.plot([], [], color="0.4", ls=(0, (2, 2)), lw=0.8,
-                   label="dotted: Amdahl's law fitted to the curve of its colour")
+                   label="dashed: Amdahl's law fitted to the curve of its colour")
         _workers_axis(a, ns, cores)
         a.set_yscale("log", base=2)
-        top = max(r["speedup_hi"] for r in table)
-        a.set_ylim(min(0.8, min(r["speedup_lo"] for r in table)) / 1.15, max(2.0, top) * 1.15)
-    return _finish_panels(panels, "Speedup", "speedup S = T(1) / T(N)")
+        lows = [r[f"{key}_lo"] for r in table] + [r["speedup"] for r in table]
+        tops = [r[f"{key}_hi"] for r in table] + [r["speedup"] for r in table]
+        a.set_ylim(min(0.8, min(lows)) / 1.15, max(2.0, max(tops)) * 1.15)
+    ylabel = ("speedup S = T(1) / T(N)" if key == "speedup" else
+              "hardware speedup T_seq(N b) / T(N)")
+    return _finish_panels(panels, "Speedup" if key == "speedup" else "Hardware speedup",
+                          ylabel)
 
 
 @tidied
@@ -167,30 +183,38 @@ def plot_speedup_vs_batch(rows, ax=None):
 
     ``rows`` are the sweep's (:func:`pdsgd.study.analysis.sweep_table`): ``strategy``,
     ``micro_batch``, ``workers``, ``train_size``, ``speedup``, ``speedup_lo`` and
-    ``speedup_hi``. Each b is timed against the sequential run at the same b, so
-    where one line lies above the other, that strategy wins at that b.
+    ``speedup_hi`` (the seed's S, against the sequential run at b), and
+    optionally ``hardware_speedup`` with its range (against the sequential run at
+    batch N b): where present it is the solid line and S is dotted beside it.
     """
     ax = axes_or_new(ax, width=6.0)
+    key = "hardware_speedup" if all("hardware_speedup" in r for r in rows) else "speedup"
     strategies = sorted({r["strategy"] for r in rows}, key=lambda s: (s != "data", s))
     for i, strategy in enumerate(strategies):
         rs = sorted((r for r in rows if r["strategy"] == strategy),
                     key=lambda r: r["micro_batch"])
-        err = [[r["speedup"] - r["speedup_lo"] for r in rs],
-               [r["speedup_hi"] - r["speedup"] for r in rs]]
-        ax.errorbar([r["micro_batch"] for r in rs], [r["speedup"] for r in rs], yerr=err,
+        err = [[r[key] - r[f"{key}_lo"] for r in rs], [r[f"{key}_hi"] - r[key] for r in rs]]
+        ax.errorbar([r["micro_batch"] for r in rs], [r[key] for r in rs], yerr=err,
                     capsize=3, marker=MARKERS[i % len(MARKERS)], color=f"C{i}",
                     label=f"{strategy} parallelism")
-    ax.axhline(1, color="0.3", lw=0.8, label="the sequential run at the same b")
+        if key != "speedup":
+            ax.plot([r["micro_batch"] for r in rs], [r["speedup"] for r in rs], ls=":",
+                    marker=MARKERS[i % len(MARKERS)], mfc="none", color=f"C{i}", lw=1,
+                    label=f"{strategy}: the seed's S (sequential at b)")
+    ax.axhline(1, color="0.3", lw=0.8, label="the sequential run at batch N b"
+               if key != "speedup" else "the sequential run at the same b")
     bs = sorted({r["micro_batch"] for r in rows})
     ax.set_xscale("log", base=2)
     ax.set_xticks(bs, [str(b) for b in bs])
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yscale("log", base=2)
-    lo = min(r["speedup_lo"] for r in rows)
-    ax.set_ylim(min(0.8, lo) / 1.15, max(2.0, max(r["speedup_hi"] for r in rows)) * 1.15)
+    lo = min([r[f"{key}_lo"] for r in rows] + [r["speedup"] for r in rows])
+    hi = max([r[f"{key}_hi"] for r in rows] + [r["speedup"] for r in rows])
+    ax.set_ylim(min(0.8, lo) / 1.15, max(2.0, hi) * 1.15)
     r0 = rows[0]
     ax.set(xlabel="micro-batch b (samples per worker per iteration)",
-           ylabel="speedup S = T(1) / T(N)",
+           ylabel="speedup S = T(1) / T(N)" if key == "speedup"
+           else "hardware speedup T_seq(N b) / T(N)",
            title=f"Where each split wins: N = {r0['workers']}, P = {r0['train_size']:,}")
     ax.grid(alpha=0.3)
     legend_outside(ax, fontsize="x-small")
@@ -199,7 +223,9 @@ def plot_speedup_vs_batch(rows, ax=None):
 
 @tidied
 def plot_efficiency(table, cores=None, ax=None):
-    """Parallel efficiency ``S / N`` per curve (1 is perfect); a panel per b without ``ax``."""
+    """Parallel efficiency per curve (1 is perfect): ``efficiency``, the hardware speedup over
+    N where the rows have it (:func:`pdsgd.study.analysis.speedup_table`), else S / N; a
+    panel per b without ``ax``."""
     panels = _panels(table, ax)
     for a, rs, b in panels:
         for key, crs in _curves(rs).items():
@@ -208,7 +234,9 @@ def plot_efficiency(table, cores=None, ax=None):
         a.axhline(1, color="0.6", lw=1)
         _workers_axis(a, [r["workers"] for r in table], cores)
         a.set_ylim(0, max(1.05, max(r["efficiency"] for r in table) * 1.05))
-    return _finish_panels(panels, "Parallel efficiency", "efficiency S / N")
+    hardware = all("hardware_speedup" in r for r in table)
+    return _finish_panels(panels, "Parallel efficiency", "efficiency: hardware speedup / N"
+                          if hardware else "efficiency S / N")
 
 
 @tidied

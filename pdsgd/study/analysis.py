@@ -19,11 +19,11 @@ import numpy as np
 
 from pdsgd import plots
 from pdsgd.mlp import MLP
-from pdsgd.study.claims import assess_claims, families
+from pdsgd.study.claims import assess_claims, families, judged_on
 from pdsgd.study.costmodel import CostModel, bytes_moved, fit_amdahl, fit_cost_model, fit_log
 from pdsgd.study.experiment import dataset_id, select, summarize
 from pdsgd.study.profiles import resolve
-from pdsgd.study.sync import analyse_sync, draw_sync_figures
+from pdsgd.study.sync_report import analyse_sync, draw_sync_figures
 from pdsgd.train import TrainResult
 
 PREDICT_WORKERS = (1, 2, 4, 8, 16, 32, 64)
@@ -34,7 +34,8 @@ def analyse(profile, data, parts, notice, machine):
 
     cores = machine.get("hardware_threads") or 1
     timing = summarize(parts["timing"])
-    table = speedup_table(timing, profile.backend)
+    hardware = summarize(parts.get("hardware") or [])
+    table = speedup_table(timing, profile.backend, hardware)
     seed_family = families(table)[0] if table else ("data", min(profile.micro_batches))
     seed_rows = [r for r in timing if r["micro_batch"] == seed_family[1]
                  and (r["backend"] is None or r["strategy"] == seed_family[0])]
@@ -54,7 +55,7 @@ def analyse(profile, data, parts, notice, machine):
                         "this_machine": model.speedup(n, p_max, seed_family[1]),
                         "measured": measured.get(n)}
                        for n in sorted(set(PREDICT_WORKERS) | set(measured))]
-    sweep = sweep_table(summarize(parts.get("sweep") or []), profile.backend)
+    sweep = sweep_table(summarize(parts.get("sweep") or []), profile.backend, hardware)
     tl = summarize(parts["timeline"])[0]
     study = {
         "profile": profile.name, "dataset": dataset_id(data), "notice": notice,
@@ -66,6 +67,9 @@ def analyse(profile, data, parts, notice, machine):
         "epochs": {"timing": profile.timing_epochs, "accuracy": accuracy[0]["epochs"]},
         "repeats": profile.repeats, "machine": machine,
         "timing": [{k: v for k, v in r.items() if k != "history"} for r in timing],
+        # The hardware speedup's baselines: sequential minibatch SGD at batch N b.
+        "hardware_baselines": [{k: v for k, v in r.items() if k != "history"}
+                               for r in hardware],
         "speedup": table, "curves": curve_fits(table, cores), "accuracy": accuracy,
         "breakdown": breakdown(seed_rows, p_max, cores),
         "cost_model": model.as_dict() if model else None, "cost_predictions": predictions,
@@ -82,28 +86,50 @@ def analyse(profile, data, parts, notice, machine):
     return study
 
 
-def speedup_table(rows, backend):
-    """Speedup and efficiency of every ``backend`` row against the sequential row of its P and b.
+def speedup_table(rows, backend, baselines=()):
+    """Both speedups and the efficiency of every ``backend`` row, each against its baseline.
 
-    The sequential run at the same micro-batch b is each curve's T(1): at b = 1
-    the seed's one-sample SGD, at b = 16 minibatch SGD with batch 16 in one process.
+    ``speedup`` is the seed's S: against the sequential run at the same P and
+    micro-batch b (at b = 1 the seed's one-sample SGD, at b = 16 minibatch SGD
+    with batch 16 in one process). ``hardware_speedup`` is against the
+    sequential run at batch N b (:func:`hardware_baseline_row`, looked up in
+    ``rows`` and ``baselines``), the same arithmetic as the engine's, and
+    ``efficiency`` is it over N (S / N where that run is missing). Ranges: the
+    median baseline over the row's slowest and fastest repeat.
     """
+    baselines = list(rows) + list(baselines)
     table = []
     for seq in select(rows, backend=None, workers=1):
         t1, b = seq["seconds"], seq.get("micro_batch", 1)
         seq["speedup"], seq["efficiency"] = 1.0, 1.0
         for r in select(rows, backend=backend, train_size=seq["train_size"], micro_batch=b):
             r["speedup"] = t1 / r["seconds"]
-            r["efficiency"] = r["speedup"] / r["workers"]
-            table.append({"train_size": r["train_size"], "workers": r["workers"],
-                          "micro_batch": b, "strategy": r.get("strategy", "data"),
-                          "aggregate": r.get("aggregate"),
-                          "speedup": r["speedup"], "speedup_lo": t1 / r["seconds_max"],
-                          "speedup_hi": t1 / r["seconds_min"], "efficiency": r["efficiency"]})
+            row = {"train_size": r["train_size"], "workers": r["workers"],
+                   "micro_batch": b, "strategy": r.get("strategy", "data"),
+                   "aggregate": r.get("aggregate"),
+                   "speedup": r["speedup"], "speedup_lo": t1 / r["seconds_max"],
+                   "speedup_hi": t1 / r["seconds_min"]}
+            same = hardware_baseline_row(baselines, r)
+            if same is not None:
+                th = same["seconds"]
+                r["hardware_speedup"] = th / r["seconds"]
+                row.update(hardware_speedup=r["hardware_speedup"],
+                           hardware_speedup_lo=th / r["seconds_max"],
+                           hardware_speedup_hi=th / r["seconds_min"])
+            r["efficiency"] = r.get("hardware_speedup", r["speedup"]) / r["workers"]
+            row["efficiency"] = r["efficiency"]
+            table.append(row)
     return table
 
 
-def sweep_table(rows, backend):
+def hardware_baseline_row(rows, row):
+    """The sequential row at batch N b and the same P and epochs as ``row``, or None."""
+    found = select(rows, backend=None, workers=1, train_size=row["train_size"],
+                   epochs=row["epochs"], micro_batch=row["workers"] * row["micro_batch"])
+    return found[0] if found else None
+
+
+def sweep_table(rows, backend, baselines=()):
     """The sweep over b: each strategy's speedup at the sweep's one N and P, per b.
 
     Returns
@@ -112,7 +138,7 @@ def sweep_table(rows, backend):
         Rows of :func:`speedup_table` (``strategy``, ``micro_batch``, ``workers``,
         ``train_size``, ``speedup`` and its range), sorted by strategy and b.
     """
-    table = [r for r in speedup_table(rows, backend) if r["workers"] > 1]
+    table = [r for r in speedup_table(rows, backend, baselines) if r["workers"] > 1]
     return sorted(table, key=lambda r: (r["strategy"] != "data", r["strategy"],
                                         r["micro_batch"]))
 
@@ -170,6 +196,9 @@ def traffic_table(records):
 def curve_fits(table, cores):
     """Amdahl's parallel fraction (over N <= cores) and the log fit (over all N), per curve.
 
+    Fitted to the speedup the claims are judged on (:func:`~pdsgd.study.claims.judged_on`:
+    the hardware speedup where the study has it), named in each row's ``measure``.
+
     Returns
     -------
     list of dict
@@ -180,12 +209,13 @@ def curve_fits(table, cores):
     for r in table:
         groups.setdefault((r["strategy"], r["micro_batch"], r["train_size"]), []).append(r)
     out = []
+    measure = judged_on(table)
     for (strategy, b, p), rs in sorted(groups.items()):
-        pts = [(r["workers"], r["speedup"]) for r in rs]
+        pts = [(r["workers"], r[measure]) for r in rs]
         # Amdahl's premise is a processor per worker: fit where that holds.
         within = [(n, s) for n, s in pts if n <= cores] if cores > 1 else pts
         log = fit_log(*zip(*pts, strict=True))
-        out.append({"strategy": strategy, "micro_batch": b, "train_size": p,
+        out.append({"strategy": strategy, "micro_batch": b, "train_size": p, "measure": measure,
                     "amdahl": fit_amdahl(*zip(*within, strict=True)) if within else None,
                     "log": list(log) if log else None})
     return out
@@ -302,6 +332,11 @@ def draw_figures(study, timeline_record, cache_dir, out, formats=("png", "svg"))
     if study.get("sweep"):
         figs["speedup_vs_batch"] = plots.plot_speedup_vs_batch(study["sweep"])
     figs.update(draw_sync_figures(study))
+    tt = study.get("to_target")
+    if tt and tt["curve"]:
+        figs["batch_size"] = plots.plot_batch_size(tt)
+    if tt and tt["engine"]:
+        figs["time_to_accuracy"] = plots.plot_time_to_accuracy(tt)
     written = []
     for name, fig in figs.items():
         written += [p.name for p in plots.save_figure(fig, out / name, formats=formats)]

@@ -2,6 +2,10 @@
 
 A *curve* is the speedup against N of one strategy at one micro-batch b, per
 training size P (:func:`families` lists them, the seed's own, b = 1, first).
+The claims are about workers and threads, not about batch size, so they are
+judged on the **hardware speedup** (against sequential minibatch SGD at batch
+N b, the same arithmetic), with the seed's S (against the sequential run at b)
+given beside; a study without the hardware baselines is judged on S.
 Each claim gets a verdict per curve ("agrees", "disagrees" or "cannot tell",
 with the numbers), so the report can say which curve supports or contradicts
 which claim, and a machine that cannot test a claim says why. Nothing here
@@ -34,15 +38,31 @@ def curve_label(strategy, micro_batch):
     return f"b = {micro_batch}" if strategy == "data" else f"{strategy}, b = {micro_batch}"
 
 
-def curves(table, family=None):
-    """``{P: [(N, S, S_lo, S_hi), ...]}`` of one family (default: the first), sorted by N."""
+def curves(table, family=None, key="speedup"):
+    """``{P: [(N, S, S_lo, S_hi), ...]}`` of one family (default: the first), sorted by N.
+
+    ``key`` names the speedup: ``"speedup"`` (the seed's S) or ``"hardware_speedup"``.
+    """
     family = family or families(table)[0]
     out = {}
     for r in sorted(table, key=lambda r: (r["train_size"], r["workers"])):
         if (r.get("strategy", "data"), r.get("micro_batch", 1)) == family:
             out.setdefault(r["train_size"], []).append(
-                (r["workers"], r["speedup"], r["speedup_lo"], r["speedup_hi"]))
+                (r["workers"], r[key], r[f"{key}_lo"], r[f"{key}_hi"]))
     return out
+
+
+def judged_on(table):
+    """The speedup the claims are judged on: the hardware speedup where every row has it."""
+    if table and all("hardware_speedup" in r for r in table):
+        return "hardware_speedup"
+    return "speedup"
+
+
+def _beside(cs):
+    """The seed's S of a curve, in brief: ``P = 4,000: 1.52 at N = 2, 1.10 at N = 4``."""
+    return "; ".join(f"P = {p:,}: " + ", ".join(f"{s:.2f} at N = {n}" for n, s, _, _ in pts)
+                     for p, pts in cs.items())
 
 
 def _plateau(curve, threads):
@@ -99,13 +119,13 @@ def _judge_threads(cs, threads):
         return "cannot tell", (f"No measurement with N > {threads}, the hardware threads of "
                                "this machine.")
     verdict = "disagrees" if any(v[3] for v in plateaus.values()) else "agrees"
-    evidence = "; ".join(f"P = {p:,}: S = {at:.2f} at N = {threads}, best beyond: {best:.2f} "
+    evidence = "; ".join(f"P = {p:,}: {at:.2f} at N = {threads}, best beyond: {best:.2f} "
                          f"at N = {n}" for p, (at, best, n, _) in plateaus.items())
     evidence = (f"This machine has {threads} hardware threads. {evidence}. A large gain means "
                 f"at least {GAIN - 1:.0%} more speedup, beyond the spread of the repeats.")
     best = max(c[1] for curve in cs.values() for c in curve)
     if best < 1:
-        evidence += (f" But no N beat the sequential run here (best S = {best:.2f}): with "
+        evidence += (f" But no N beat the sequential run here (best {best:.2f}): with "
                      "no gain to begin with, a plateau says little.")
     return verdict, evidence
 
@@ -147,14 +167,20 @@ def assess_claims(study):
         ``evidence`` (a sentence with the numbers).
     """
     threads = study["machine"].get("hardware_threads") or 1
-    fams = families(study["speedup"])
+    table = study["speedup"]
+    fams = families(table)
+    measure = judged_on(table)
     out = []
     for key, text in CLAIMS.items():
         for i, fam in enumerate(fams):
-            verdict, evidence = JUDGES[key](curves(study["speedup"], fam), threads)
+            verdict, evidence = JUDGES[key](curves(table, fam, measure), threads)
+            if measure == "hardware_speedup":
+                evidence = (f"On the hardware speedup (against sequential minibatch SGD at "
+                            f"batch N b). {evidence} The seed's S (against the sequential run "
+                            f"at b = {fam[1]}), beside: {_beside(curves(table, fam))}.")
             out.append({"key": key, "claim": text, "curve": curve_label(*fam),
                         "strategy": fam[0], "micro_batch": fam[1], "first": i == 0,
-                        "verdict": verdict, "evidence": evidence})
+                        "measure": measure, "verdict": verdict, "evidence": evidence})
     return out
 
 

@@ -18,7 +18,8 @@ from pdsgd.errors import choice
 from pdsgd.machine import usable_cores
 from pdsgd.study.experiment import STRATEGIES, Cell
 from pdsgd.study.grid import powers_of_two
-from pdsgd.study.sync import SyncGrid, sync_cells
+from pdsgd.study.sync_report import SyncGrid, sync_cells
+from pdsgd.study.time_to_accuracy import ToTarget
 
 SEED_EPOCHS = 5
 #: The quick profile's engine timing cells on a 2-core machine (3 P x 3 N x 3 repeats x 3
@@ -75,9 +76,13 @@ class Profile:
         sizes are dropped until the timing grid has at most this many cells.
     notes : tuple of str
         Where the profile departs from the seed's settings, for the report.
+    to_target : ToTarget, optional
+        The time-to-accuracy study (:mod:`pdsgd.study.time_to_accuracy`): the
+        sequential path over a grid of batches and learning-rate rules, and the
+        engine against its best configuration; None: none.
     sync : SyncGrid, optional
         The synchronization cells (BSP, SSP, async, Hogwild!, with and without a
-        straggler: :mod:`pdsgd.study.sync`); None: none.
+        straggler: :mod:`pdsgd.study.sync_report`); None: none.
     data_options, settings : dict
         Passed to :func:`pdsgd.data.datasets.load_dataset` and over the seed's training
         settings (:data:`pdsgd.study.experiment.SEED_SETTINGS`); tests shrink the problem here.
@@ -102,6 +107,7 @@ class Profile:
     accuracy_backend: str | None = None
     max_cells: int | None = None
     sync: SyncGrid | None = None
+    to_target: ToTarget | None = None
     notes: tuple = field(default=())
     data_options: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
@@ -114,7 +120,7 @@ PROFILES = {
         micro_batches=(1, 16), timing_epochs=1, repeats=3, timeline=(1000, 2, 1),
         strategies=("data", TENSOR), strategy_grid={TENSOR: {"micro_batches": (1,)}},
         batch_sweep=(1, 4, 16), accuracy_backend="serial", max_cells=QUICK_CELLS,
-        sync=SyncGrid(),
+        sync=SyncGrid(), to_target=ToTarget(eval_every=250, max_epochs=7),
         notes=("quick profile: the embedded mnist-5k, P up to 4,000 (the seed: up to 60,000).",
                "quick profile: N = 1, 2, 4, ... up to twice this machine's cores.",
                "quick profile: timing cells train 1 epoch each, not the seed's 5: an epoch's "
@@ -123,7 +129,10 @@ PROFILES = {
                "quick profile: accuracies are learnt on the serial backend, which computes the "
                "same weights as the processes backend, in a fraction of the time; "
                "'accuracy against wall time' puts them at the processes backend's measured "
-               "epoch time (the timing cells at the largest P).")),
+               "epoch time (the timing cells at the largest P).",
+               "quick profile: time to accuracy evaluates every 250 samples, stops a run "
+               "after 7 epochs, and compares the engine with the best one-core "
+               "configuration in 2 rounds.")),
     "full": Profile(
         name="full", datasets=("mnist", "fashion-mnist"), sizes=(1000, 10_000, 60_000),
         workers=(1, 2, 4, 8, 16), micro_batches=(1, 16), timing_epochs=SEED_EPOCHS, repeats=3,
@@ -131,6 +140,7 @@ PROFILES = {
         strategy_grid={TENSOR: {"micro_batches": (1,), "max_size": 10_000}},
         batch_sweep=(1, 4, 16),
         sync=SyncGrid(workers=(2, 4), micro_batches=(1, 16), train_size=4000, repeats=2),
+        to_target=ToTarget(eval_every=1000, max_epochs=3, repeats=3),
         notes=("full profile: tensor parallelism is timed at b = 1 and P up to 10,000, and "
                "in the sweep over b (N = 2, P = 10,000): at P = 60,000 its cells would take "
                "the profile past 30 minutes on 2 cores.",
@@ -141,7 +151,10 @@ PROFILES = {
                "full profile: accuracies are learnt on the serial backend, which computes the "
                "same weights as the processes backend in less time (it keeps the profile "
                "within 30 minutes on 2 cores); 'accuracy against wall time' puts them at the "
-               "processes backend's measured epoch time.",)),
+               "processes backend's measured epoch time.",
+               "full profile: time to accuracy evaluates every 1,000 samples, stops a run "
+               "after 3 epochs, and compares the engine with the best one-core "
+               "configuration in 3 rounds; not yet timed as part of the 30-minute budget.")),
 }
 
 def machine_workers(cores=None):
@@ -202,7 +215,8 @@ def sweep_point(profile, sizes, workers):
 
 
 def build_cells(profile, n_train):
-    """Every cell of the profile: ``{"timing", "sweep", "accuracy", "timeline", "sync"}`` lists.
+    """Every cell of the profile: ``{"timing", "sweep", "hardware", "accuracy", "timeline",
+    "sync"}`` lists (``hardware``: the sequential runs at batch N b of the engine's cells).
 
     A cell may be in two lists (the sweep shares its b = 1 cells with the timing
     grid, and so does the sync grid its BSP cell without a straggler, say):
@@ -238,6 +252,10 @@ def build_cells(profile, n_train):
                  for c in [cell(sp, 1, None, repeat=r, b=b)]
                  + [cell(sp, sn, profile.backend, repeat=r, b=b, strategy=s)
                     for s in profile.strategies]]
+    # The hardware speedup's baselines: sequential minibatch SGD at batch N b for every
+    # engine cell, in the same interleaved repeats (run_grid runs cells repeat by repeat).
+    hardware = [cell(c.train_size, 1, None, repeat=c.repeat, b=c.workers * c.micro_batch)
+                for c in timing + sweep if c.backend is not None]
     accuracy = [cell(p_max, 1, None, epochs=profile.accuracy_epochs, b=b_acc)]
     accuracy += [cell(p_max, n, profile.accuracy_backend or profile.backend, rule,
                       epochs=profile.accuracy_epochs, b=b_acc)
@@ -248,8 +266,8 @@ def build_cells(profile, n_train):
     timeline = [cell(min(tp, p_max), tn, profile.backend, epochs=te, b=b_acc,
                      keep_trace=True)]
     sync = sync_cells(profile.sync, sizes, n_train, profile.backend, profile.repeats)
-    return {"timing": timing, "sweep": sweep, "accuracy": accuracy, "timeline": timeline,
-            "sync": sync}
+    return {"timing": timing, "sweep": sweep, "hardware": list(dict.fromkeys(hardware)),
+            "accuracy": accuracy, "timeline": timeline, "sync": sync}
 
 
 def tiny_profile(**changes):

@@ -11,8 +11,15 @@ from pdsgd.files import atomic_path
 from pdsgd.study.claims import claims_prose, curve_label, curves, families
 from pdsgd.study.costmodel import format_fit
 from pdsgd.study.markdown import and_list, table
+from pdsgd.study.speedups import (
+    TWO_SPEEDUPS,
+    hardware_baselines,
+    hardware_sentences,
+    measure_note,
+    to_target_section,
+)
 from pdsgd.study.splits import strategy_models_rows, sweep_section, traffic_rows
-from pdsgd.study.sync import sync_section
+from pdsgd.study.sync_report import sync_section
 
 AGGREGATIONS = {
     "replicated": "every worker applies the whole summed update to its own copy of the "
@@ -168,30 +175,37 @@ def render(study):
               f"Answered on {machine_summary(s['machine'])} "
               f"({s['machine'].get('hardware_threads')} hardware threads). Each curve is one "
               "micro-batch b and one strategy (\"b = 1\": the seed's data parallelism; "
-              "\"tensor, b = 1\": tensor parallelism), its speedup against the sequential "
-              "run at the same b; b = 1 is the seed's own setting.",
+              "\"tensor, b = 1\": tensor parallelism); b = 1 is the seed's own setting. "
+              + measure_note(s),
               table(["the seed says", "curve", "here", "evidence"],
                      [(c["claim"] if c["first"] else "", c["curve"], f"**{c['verdict']}**",
                        c["evidence"]) for c in s["claims"]]),
               "\n\n".join(claims_prose(s["claims"])),
               "Timings come from a shared machine: other programs' load shows up as spread "
               "between repeats, which is why medians are plotted and min-max bars drawn."]
-    parts += ["## Where speedup appears", "\n\n".join(where_speedup_appears(s))]
+    parts += ["## Where speedup appears", TWO_SPEEDUPS,
+              "\n\n".join(where_speedup_appears(s) + hardware_sentences(s))]
+    parts += to_target_section(s)
     parts += sweep_section(s)
     parts += ["## Execution time and speedup",
               "![time](time_vs_workers.png)\n![speedup](speedup.png)\n"
               "![efficiency](efficiency.png)",
-              "T(1) is the sequential run (one process, no engine) at the same b; the engine's "
-              "own N = 1 row shows what the machinery costs. Amdahl's law is fitted, per curve, "
-              "to the points with N <= cores, where its premise (a processor per worker) holds.",
+              "T(1) is the sequential run (one process, no engine) at the same b, the seed's "
+              "baseline (S); the hardware speedup's baseline is the sequential run at batch "
+              "N b (table below). The engine's own N = 1 row shows what the machinery costs. "
+              "Efficiency is the hardware speedup over N. Amdahl's law is fitted, per curve, "
+              "to the points with N <= cores, where its premise (a processor per worker) "
+              "holds, on the hardware speedup.",
               table(["P", "b", "strategy", "N", "aggregation", "time (s)", "min-max (s)",
-                      "repeats", "samples/s", "speedup", "efficiency"],
+                      "repeats", "samples/s", "S (seq b)", "hardware speedup (seq N b)",
+                      "efficiency"],
                      [(f"{r['train_size']:,}", r["micro_batch"],
                        r["strategy"] if r["backend"] else "", r["workers"] if r["backend"]
                        else "1 (seq)", r.get("aggregate") or "", f"{r['seconds']:.2f}",
                        f"{r['seconds_min']:.2f}-{r['seconds_max']:.2f}", r["repeats"],
                        f"{r['samples_per_second']:,.0f}",
                        f"{r['speedup']:.2f}" if r.get("speedup") else "",
+                       f"{r['hardware_speedup']:.2f}" if r.get("hardware_speedup") else "",
                        f"{r['efficiency']:.2f}" if r.get("efficiency") else "")
                       for r in sorted(s["timing"], key=lambda r: (
                           r["micro_batch"], r["backend"] is not None, r["strategy"],
@@ -202,6 +216,7 @@ def render(study):
                        f"{c['amdahl']:.3f}" if c["amdahl"] is not None else "",
                        format_fit(*c["log"]) if c["log"] else "")
                       for c in s["curves"]])]
+    parts += hardware_baselines(s)
     parts += _breakdown_section(s)
     parts += ["## Accuracy: the seed's fixed learning rate, and one scaled with N",
               "![accuracy](accuracy_vs_workers.png)\n![accuracy over time](accuracy_vs_time.png)",

@@ -20,19 +20,24 @@ the repository, and ``results/reference/README.md`` lists every kept run
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from pdsgd.arguments import int_list, positive_int
 from pdsgd.data.datasets import DATASETS, load_dataset
 from pdsgd.engine.backends import BACKENDS
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.errors import DataError, PdsgdError
 from pdsgd.files import write_json
+from pdsgd.study import time_to_accuracy
 from pdsgd.study.analysis import analyse, draw_figures, save_seed_defaults
 from pdsgd.study.experiment import machine_facts, run_grid
 from pdsgd.study.grid import GRID_OPTIONS, check_sizes, customize
-from pdsgd.study.profiles import PROFILES, build_cells
+from pdsgd.study.profiles import PROFILES, build_cells, resolve
 from pdsgd.study.reference import reference_dir, write_index
 from pdsgd.study.report import write_report
+from pdsgd.study.slices import cached_slices
+from pdsgd.train.prepare import prepare_data
 
 
 def load_profile_data(profile):
@@ -103,6 +108,12 @@ def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, 
     by_cell = dict(zip(cells, records, strict=True))
     parts = {k: [by_cell[c] for c in v] for k, v in groups.items()}
     study = analyse(prof, data, parts, notice, machine_facts())
+    study["slices"] = tensor_slices(parts, cache_dir)
+    if prof.to_target is not None:
+        grid, p_max = to_target_grid(prof, len(data.X_train))
+        study["to_target"] = time_to_accuracy.analyse(time_to_accuracy.run_study(
+            grid, prepare_data(data, train_size=p_max), cache_dir,
+            hidden=tuple(study["settings"]["hidden"]), progress=progress))
     study["seed_defaults"] = save_seed_defaults(parts["accuracy"][0], cache_dir,
                                                 out / "seed_defaults")
     study["figures"] = draw_figures(study, parts["timeline"][0], cache_dir, out, formats)
@@ -118,6 +129,38 @@ def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, 
           f"{study['cells']['cached']} from the cache, {time.perf_counter() - started:.0f} s; "
           f"wrote {out / 'REPORT.md'} and {len(study['figures'])} figures")
     return study
+
+
+def to_target_grid(profile, n_train):
+    """The profile's time-to-accuracy grid within the grid it times, and its P.
+
+    The largest P of the timing grid, its backend, its N, b and strategies where
+    they meet the grid's, and no more rounds than its repeats: a grid shrunk on the command line
+    shrinks this study too.
+    """
+    tt = profile.to_target
+    sizes, workers, _ = resolve(profile, n_train)
+    keep = tuple(n for n in tt.workers if n in workers) or (max(workers),)
+    bs = tuple(b for b in tt.micro_batches if b in profile.micro_batches) or (
+        min(profile.micro_batches),)
+    strategies = tuple(s for s in tt.strategies if s in profile.strategies) or tuple(
+        profile.strategies)
+    grid = replace(tt, workers=keep, micro_batches=bs, strategies=strategies,
+                   backend=profile.backend,
+                   repeats=min(tt.repeats, profile.repeats))
+    return grid, max(sizes)
+
+
+def tensor_slices(parts, cache_dir):
+    """Per tensor-parallel (N, N b) of the timing grid, one worker's slice against the whole
+    network (:func:`pdsgd.study.throughput.slice_timing`, kept beside the cells)."""
+    pairs = sorted({(r["cell"]["workers"], r["cell"]["workers"] * r["cell"]["micro_batch"])
+                    for r in parts["timing"] + (parts.get("sweep") or [])
+                    if r["cell"]["strategy"] == TENSOR and r["cell"]["workers"] > 1})
+    if not pairs:
+        return []
+    sizes = parts["timing"][0]["config"]["sizes"]
+    return cached_slices(pairs, sizes, Path(cache_dir) / "slices.json")
 
 
 def command_line(profile, reference=None):

@@ -21,8 +21,8 @@ SPLITS = {
 }
 
 
-def _speedup(row):
-    return f"{row['speedup']:.2f} ({row['speedup_lo']:.2f}-{row['speedup_hi']:.2f})"
+def _speedup(row, key="speedup"):
+    return f"{row[key]:.2f} ({row[f'{key}_lo']:.2f}-{row[f'{key}_hi']:.2f})"
 
 
 def _kb(n_bytes):
@@ -71,9 +71,13 @@ def sweep_section(study):
              if t["workers"] == n}
     cells = {(r["strategy"], r["micro_batch"]): r for r in sweep}
     bs = sorted({r["micro_batch"] for r in sweep})
-    header = ["b"] + [f"{s}: speedup (range)" for s in strategies] + [
-        f"{s}: bytes per iteration" for s in strategies]
+    hw = all("hardware_speedup" in r for r in sweep)
+    header = (["b"] + [f"{s}: S (range)" for s in strategies]
+              + [f"{s}: hardware speedup (range)" for s in strategies if hw]
+              + [f"{s}: bytes per iteration" for s in strategies])
     rows = [[b] + [_speedup(cells[(s, b)]) if (s, b) in cells else "" for s in strategies]
+            + [_speedup(cells[(s, b)], "hardware_speedup") if (s, b) in cells else ""
+               for s in strategies if hw]
             + [_kb(moved[(s, b)]["bytes"]) if (s, b) in moved else "" for s in strategies]
             for b in bs]
     # One strategy (``pdsgd reproduce --parallel tensor``): its sweep, with nothing beside it.
@@ -86,7 +90,10 @@ def sweep_section(study):
            "same weights; only the time differs." if both else
            " It runs the seed's iteration, minibatch SGD with batch N b.")
         + f" Here N = {n} and P = {p:,}, each b timed against the sequential run at the same "
-          f"b (median of the repeats, their range in brackets).",
+          f"b (the seed's S)" + (" and at batch N b (the hardware speedup, the solid lines)"
+                                 if hw else "")
+        + " (median of the repeats, their range in brackets). The sentences below compare "
+          "the seed's S.",
         table(header, rows),
         "\n\n".join(where_each_wins(sweep)),
     ]

@@ -201,7 +201,7 @@ class ProcessesBackend(PoolBackend):
         also pulls the weights between the cores' caches every iteration).
         Past N = cores, each extra replica adds the whole update to the cores'
         work, so the seed's ``central`` aggregation (one update, by the broker)
-        degrades more gently (see the README's scaling table). An algorithm
+        degrades more gently (see the scaling table in docs/performance.md). An algorithm
         that cannot shard (parameter averaging) stays replicated.
         """
         if spec.workers > usable_cores():

@@ -16,13 +16,19 @@ module, a :func:`register` line in :mod:`~.registry`, its tests
 """
 
 from pdsgd.engine.strategies.base import Outcome, Strategy
-from pdsgd.engine.strategies.registry import OPTIONS, choices, get, of, register
+from pdsgd.engine.strategies.registry import (
+    OPTIONS,
+    Choices,
+    choices,
+    get,
+    of,
+    register,
+    registered,
+)
 from pdsgd.engine.strategies.tensor import TENSOR
 
-#: Snapshots of the built-in choices, for menus: name -> strategy (PARALLELS: names).
-ALGORITHMS = {name: get(name) for name in choices("algorithm")}
-SYNCS = {name: get(name) for name in choices("sync")}
-PARALLELS = choices("parallel")
+#: Each option's values (names), live from the registry.
+ALGORITHMS, SYNCS, PARALLELS = Choices("algorithm"), Choices("sync"), Choices("parallel")
 
-__all__ = ["ALGORITHMS", "OPTIONS", "Outcome", "PARALLELS", "Strategy", "SYNCS", "TENSOR",
-           "choices", "get", "of", "register"]
+__all__ = ["ALGORITHMS", "Choices", "OPTIONS", "Outcome", "PARALLELS", "Strategy", "SYNCS",
+           "TENSOR", "choices", "get", "of", "register", "registered"]

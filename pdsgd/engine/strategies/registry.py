@@ -10,6 +10,9 @@ value becomes one of the option's choices.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+
 from pdsgd.engine.strategies import averaging, data, hogwild, tensor, update_log
 from pdsgd.errors import PdsgdError
 
@@ -35,6 +38,21 @@ def register(strategy):
     return strategy
 
 
+@contextlib.contextmanager
+def registered(strategy):
+    """``strategy`` registered for the duration of a ``with`` block (a test's, a notebook's).
+
+    The name must be free; it is free again afterwards.
+    """
+    if strategy.name in _STRATEGIES:
+        raise PdsgdError(f"a strategy named {strategy.name!r} is registered already")
+    register(strategy)
+    try:
+        yield strategy
+    finally:
+        del _STRATEGIES[strategy.name]
+
+
 def get(name):
     """The strategy registered as ``name``."""
     try:
@@ -58,6 +76,25 @@ def of(spec):
         if value != default:
             return get(value)
     raise PdsgdError("no strategy: the spec's algorithm is unset")  # pragma: no cover
+
+
+class Choices(Sequence):
+    """The values ``option`` takes, live: :func:`choices` as a sequence of names.
+
+    For option declarations and menus; a strategy registered later is in it.
+    """
+
+    def __init__(self, option):
+        self.option = option
+
+    def __getitem__(self, index):
+        return choices(self.option)[index]
+
+    def __len__(self):
+        return len(choices(self.option))
+
+    def __repr__(self):
+        return f"Choices({self.option!r}: {', '.join(self)})"
 
 
 register(data.BSP)

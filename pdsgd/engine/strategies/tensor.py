@@ -22,8 +22,8 @@ usually runs one worker; on ``processes`` with more workers than cores, each
 process runs several, in turns, as the serial backend does
 (:func:`pdsgd.engine.tensor.hosts`). N processes on fewer cores would take
 turns anyway, but the operating system would switch between them at every
-crossing, and each switch costs the process that comes in its cache (the
-README's "Tensor parallelism" section has the measured difference). The
+crossing, and each switch costs the process that comes in its cache
+(docs/tensor.md has the measured difference). The
 weights are the same bit for bit: each worker's arithmetic does not depend
 on who runs it, and the partial sums are added in worker order.
 

@@ -1,0 +1,89 @@
+"""Time to accuracy: the learning-rate rules, runs to a target, the study and its factors."""
+
+import time
+
+import pytest
+
+from pdsgd.data.datasets import load_dataset
+from pdsgd.study import to_target
+from pdsgd.study.time_to_accuracy import ToTarget, analyse, run_study
+from pdsgd.train.prepare import prepare_data
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare_data(load_dataset("synthetic", train_size=120, test_size=50,
+                                     synthetic_features=20))
+
+
+def test_the_learning_rate_rules():
+    assert to_target.lr_schedule("fixed", 64)(0) == to_target.lr_schedule("fixed", 64)(1e9) == 0.1
+    linear = to_target.lr_schedule("linear", 16, warmup=1000)
+    assert linear(0) == pytest.approx(0.1 + 1.5 * 8 / 1000)  # half a step into the ramp
+    assert 0.1 < linear(400) < linear(600) < 1.6
+    assert linear(1000) == linear(5000) == pytest.approx(1.6)
+    assert to_target.lr_schedule("sqrt", 16)(1e6) == pytest.approx(0.4)
+    assert to_target.lr_schedule("linear/4", 16)(1e6) == pytest.approx(0.4)
+    # Nothing to warm up to at B = 1, and never a warm-up downwards.
+    assert to_target.lr_schedule("linear", 1)(0) == 0.1
+    assert to_target.lr_schedule("linear/4", 2)(0) == pytest.approx(0.05)
+
+
+def test_evaluations_are_not_counted_in_the_training_time(data, monkeypatch):
+    from pdsgd.mlp import MLP
+
+    slow = 0.02
+    real = MLP.accuracy
+
+    def slow_accuracy(self, X, y):
+        time.sleep(slow)
+        return real(self, X, y)
+
+    monkeypatch.setattr(MLP, "accuracy", slow_accuracy)
+    out = to_target.measure(data, 2.0, batch=4, rule="fixed", eval_every=8, max_epochs=1,
+                            hidden=(8,))
+    h = out["history"]
+    assert out["crossing"] is None and not out["diverged"]  # 2.0 is never reached
+    assert h["samples"][-1] == 120 and h["steps"][-1] == 30
+    assert len(h["accuracy"]) == 16  # before training, then every 8 samples
+    assert h["seconds"][-1] < 0.5 * slow * len(h["accuracy"])
+
+
+@pytest.mark.parametrize("strategy", ["data", "tensor"])
+def test_the_engine_crosses_where_the_sequential_run_at_n_b_does(data, strategy):
+    seq = to_target.measure(data, 0.14, batch=4, rule="linear", eval_every=12, hidden=(8,))
+    par = to_target.measure(data, 0.14, batch=4, rule="linear", workers=2, strategy=strategy,
+                            backend="serial", eval_every=12, hidden=(8,))
+    assert seq["crossing"] is not None
+    assert par["micro_batch"] == 2
+    # The same arithmetic, evaluated at the same samples: the same accuracies.
+    assert par["history"]["accuracy"] == pytest.approx(seq["history"]["accuracy"], abs=1e-12)
+    assert par["history"]["samples"] == seq["history"]["samples"]
+    assert par["crossing"]["samples"] == pytest.approx(seq["crossing"]["samples"])
+    assert par["noise"]["b_simple"] == pytest.approx(seq["noise"]["b_simple"], rel=1e-9)
+
+
+GRID = ToTarget(target=0.14, batches=(1, 2, 4), workers=(1, 2), micro_batches=(1, 2),
+                strategies=("data", "tensor"), backend="serial", repeats=2, eval_every=12,
+                max_epochs=3)
+
+
+def test_the_study_splits_every_speedup_into_its_three_factors(data, tmp_path):
+    runs = run_study(GRID, data, tmp_path, hidden=(8,), progress=False)
+    out = analyse(runs)
+    assert out["target"] == 0.14 and out["best"] is not None
+    assert {c["batch"] for c in out["curve"]} == {1, 2, 4}
+    fastest = min(r["seconds"] for r in out["best"]["sequential"])
+    assert out["best"]["seconds"] == fastest
+    assert {(r["strategy"], r["workers"], r["micro_batch"]) for r in out["engine"]} <= {
+        (s, n, m) for s in ("data", "tensor") for n in (1, 2) for m in (1, 2)}
+    assert out["engine"]
+    for r in out["engine"]:
+        assert r["speedup"] == pytest.approx(out["best"]["seconds"] / r["seconds"])
+        assert r["hardware"] * r["statistical"] * r["throughput"] == pytest.approx(r["speedup"])
+        assert r["rule"] == next(c["rule"] for c in out["curve"] if c["batch"] == r["batch"])
+    assert out["runs"]["trained"] == out["runs"]["total"]
+    # A second study reads every run back and finds the same numbers.
+    again = analyse(run_study(GRID, data, tmp_path, hidden=(8,), progress=False))
+    assert again["runs"]["trained"] == 0
+    assert again["engine"] == out["engine"] and again["curve"] == out["curve"]
