@@ -30,10 +30,11 @@ import re
 from dataclasses import asdict, dataclass, replace
 
 from pdsgd.arguments import layer_sizes, positive_float, positive_int
+from pdsgd.engine import strategies
 from pdsgd.engine.backends import BACKENDS, DEFAULT_BACKEND, get_backend
-from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, LOCK_FREE, SENDS, SYNCS
-from pdsgd.engine.tensor import PARALLELS, OwnersUpdate
-from pdsgd.engine.tensor_worker import TensorWorker
+from pdsgd.engine.modes import AGGREGATIONS, SENDS
+from pdsgd.engine.strategies import ALGORITHMS, PARALLELS, SYNCS
+from pdsgd.engine.strategies import TENSOR as TENSOR  # for the course, which reads the spec
 from pdsgd.errors import OptionError, PdsgdError, layer_widths, positive
 from pdsgd.machine import usable_cores
 from pdsgd.mlp import DTYPES
@@ -174,10 +175,12 @@ class EngineSpec:
                                                and 0 <= self.straggler < self.workers):
             raise OptionError("straggler", self.straggler,
                               f"is not a worker: they are numbered 0 to {self.workers - 1}")
+        rules = strategies.get(self.algorithm)
         for option, allowed in (("aggregate", "aggregates"), ("send", "sends")):
             value = getattr(self, option)
-            if value is not None and value not in getattr(self.rules, allowed):
-                which = [a.name for a in ALGORITHMS.values() if value in getattr(a, allowed)]
+            if value is not None and value not in getattr(rules, allowed):
+                which = [name for name in strategies.choices("algorithm")
+                         if value in getattr(strategies.get(name), allowed)]
                 raise OptionError(option, value,
                                   f"applies to {{algorithm}}{' or '.join(which)} only")
         if self.scheduler is not None and self.backend != "dask":
@@ -191,9 +194,8 @@ class EngineSpec:
                 raise OptionError("scheduler", self.scheduler,
                                   "is not a Dask scheduler's address: write tcp://HOST:PORT, "
                                   "as `dask scheduler` prints it")
-        if self.parallel == "tensor":
-            self._check_tensor()
         self._check_sync()
+        self.strategy.check(self)
 
     def _check_sync(self):
         factor = self.straggler_factor
@@ -202,41 +204,13 @@ class EngineSpec:
             raise OptionError("straggler_factor", factor, "must be a number >= 1")
         if factor != 1 and self.straggler is None:
             raise OptionError("straggler_factor", factor, "needs {straggler}I: which worker")
-        mode, s = SYNCS[self.sync], self.staleness
-        if s is not None and not mode.bounded:
+        s = self.staleness
+        if s is not None and not strategies.get(self.sync).bounded:
             raise OptionError("staleness", s, "applies to {sync}ssp only")
-        if s is None and mode.bounded:
+        if s is None and strategies.get(self.sync).bounded:
             raise OptionError("sync", self.sync, "needs a bound: give {staleness}S (0 is BSP)")
         if s is not None and not (isinstance(s, int) and not isinstance(s, bool) and s >= 0):
             raise OptionError("staleness", s, "must be an integer >= 0")
-        if self.sync == "bsp":
-            return
-        for option, value, allowed in (("algorithm", self.algorithm, "bsp"),
-                                       ("send", self.send, "factors")):
-            if value != allowed:
-                raise OptionError(option, value, "applies to {sync}bsp only")
-        if self.backend is not None and self.backend not in mode.backends:
-            raise OptionError("sync", self.sync, f"runs on {{backend}}"
-                              f"{' or '.join(mode.backends)} only (not {self.backend})")
-        if self.aggregate is not None and self.aggregate != mode.aggregate:
-            raise OptionError("aggregate", self.aggregate,
-                              f"applies to {{sync}}bsp only: {{sync}}{self.sync} "
-                              + (f"uses {mode.aggregate}" if mode.aggregate
-                                 else "has no aggregation"))
-
-    def _check_tensor(self):
-        if not self.hidden:
-            raise OptionError("parallel", self.parallel, "needs a hidden layer to split")
-        if self.backend == "dask":
-            raise OptionError("parallel", self.parallel,
-                              "runs on {backend}serial, threads or processes (not dask)")
-        for option, data_only in (("algorithm", "bsp"), ("send", "factors"),
-                                  ("aggregate", None), ("sync", "bsp")):
-            value = getattr(self, option)
-            if value != data_only:
-                raise OptionError(option, value, "applies to {parallel}data only: with "
-                                  "tensor parallelism every worker takes every sample and "
-                                  "updates the units it owns")
 
     def _check_workers(self):
         """Refuse more workers than this machine can run (no cap on a remote Dask cluster)."""
@@ -251,7 +225,7 @@ class EngineSpec:
                               f"{cores} cores")
 
     def _resolve(self):
-        if self.algorithm != "average":
+        if not self.strategy.averages_parameters:
             self._set(local_steps=1)
         if self.backend is None:
             self._set(backend=SEQUENTIAL if self.workers == 1 and not self._asks_engine()
@@ -262,12 +236,7 @@ class EngineSpec:
                                   "runs one worker and none of the engine's options; "
                                   "name another {backend}")
             return
-        if self.parallel == "tensor":
-            return
-        if self.sync != "bsp":
-            self._set(aggregate=self.synchronization.aggregate)
-        elif self.aggregate is None:
-            self._set(aggregate=get_backend(self.backend).default_aggregate(self))
+        self._set(aggregate=self.strategy.resolve_aggregate(self, get_backend(self.backend)))
 
     def _asks_engine(self):
         return any(getattr(self, o.name) != o.default for o in self.options()
@@ -292,21 +261,37 @@ class EngineSpec:
         return self.backend == SEQUENTIAL
 
     @property
-    def rules(self):
-        """The algorithm's pair of classes and what they allow (:mod:`pdsgd.engine.modes`)."""
-        return ALGORITHMS[self.algorithm]
+    def strategy(self):
+        """How the workers train together: a :class:`~pdsgd.engine.strategies.base.Strategy`,
+        picked by ``parallel``, ``sync`` and ``algorithm`` (:func:`pdsgd.engine.strategies.of`)."""
+        return strategies.of(self)
 
     @property
     def aggregation(self):
         """Who applies the update: an :class:`~pdsgd.engine.modes.Aggregation`."""
-        if self.parallel == "tensor":
-            return OwnersUpdate("owners", n_layers=len(self.hidden) + 1)
-        return AGGREGATIONS.get(self.aggregate, LOCK_FREE)
+        return self.strategy.aggregation(self)
 
     @property
-    def synchronization(self):
-        """When gradients reach the weights: a :class:`~pdsgd.engine.modes.Sync`."""
-        return SYNCS[self.sync]
+    def iteration_rows(self):
+        """Rows of an iteration's result slots: N*b, every worker's :meth:`block` in order."""
+        return self.workers * self.micro_batch
+
+    def block(self, index, n_rows=None):
+        """Worker ``index``'s rows ``(lo, hi)`` of an iteration: ``[i*b, (i+1)*b)``, cut at n_rows.
+
+        The one place a worker's share of an iteration's samples (and of the
+        result slots) is computed. In an epoch's last iteration ``n_rows`` may
+        leave a worker fewer samples than b, or none (``lo == hi``).
+
+        Examples
+        --------
+        >>> spec = EngineSpec(workers=3, micro_batch=4)
+        >>> spec.block(1), spec.block(2, n_rows=10), spec.block(2, n_rows=6)
+        ((4, 8), (8, 10), (8, 8))
+        """
+        lo = index * self.micro_batch
+        hi = lo + self.micro_batch
+        return lo, (hi if n_rows is None else max(lo, min(hi, n_rows)))
 
     @property
     def round_batch(self):
@@ -317,15 +302,6 @@ class EngineSpec:
     def round_size(self):
         """Samples per iteration (per round with averaging): N times :attr:`round_batch`."""
         return self.workers * self.round_batch
-
-    def make_worker(self, index, model, X, T):
-        """Worker ``index`` of this run's algorithm (:attr:`rules`) or split, reading ``model``."""
-        worker = TensorWorker if self.parallel == "tensor" else self.rules.worker
-        return worker(index, model, X, T, self)
-
-    def make_aggregator(self):
-        """The Results Aggregator of this run's algorithm (:attr:`rules`)."""
-        return self.rules.aggregator(self)
 
     def delay(self, index):
         """Seconds worker ``index`` sleeps per iteration (the straggler's delay, else 0)."""

@@ -7,7 +7,7 @@ import pytest
 from pdsgd import load_dataset
 from pdsgd.course import widgets, without_barrier
 from pdsgd.engine import trace as tr
-from pdsgd.engine.modes import SYNCS
+from pdsgd.engine.strategies import SYNCS
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from engine_helpers import problem, reference
 
 from pdsgd.cli import build_parser, engine_options, main
 from pdsgd.engine.broker import Broker
-from pdsgd.engine.schedule import simulate
 from pdsgd.engine.shuffle import epoch_order
+from pdsgd.engine.strategies.schedule import simulate
 from pdsgd.engine.sync import UPDATE_DTYPE, histogram, iteration_lag, ssp_violations, staleness
 from pdsgd.errors import OptionError
 from pdsgd.mlp import MLP
@@ -157,7 +157,7 @@ def test_the_cli_flags_reach_the_spec_and_errors_read_as_flags(tmp_path, capsys)
                                       "--staleness", "4"])
     spec = EngineSpec(**engine_options(args))
     assert (spec.sync, spec.staleness, spec.aggregate) == ("ssp", 4, "replicated")
-    assert spec.synchronization.bounded and EngineSpec(workers=2).sync == "bsp"
+    assert spec.strategy.bounded and EngineSpec(workers=2).sync == "bsp"
     assert EngineSpec(sync="async").backend == "processes"  # one async worker: the engine
     out = tmp_path / "run"
     argv = ["train", "--dataset", "synthetic", "--epochs", "1", "--quiet", "--out", str(out),

@@ -13,8 +13,8 @@ from engine_helpers import (
 
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.broker import Broker
-from pdsgd.engine.schedule import Replay
 from pdsgd.engine.shuffle import epoch_order
+from pdsgd.engine.strategies.schedule import Replay
 from pdsgd.engine.sync import iteration_lag, ssp_violations, staleness
 from pdsgd.mlp import MLP
 
@@ -26,7 +26,7 @@ def run(X, T, epochs=2, replay=None, **options):
     model = MLP(SIZES, seed=3)
     with Broker(model, X, T, **options) as broker:
         if replay is not None:
-            broker.backend.sync.schedule = Replay(replay)
+            broker.backend.runner.schedule = Replay(replay)
         for epoch in range(epochs):
             broker.run_epoch(epoch_order(len(X), 0, epoch), 0.5)
     return model.params, broker.updates

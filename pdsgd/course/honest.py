@@ -20,6 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from pdsgd.course.lessons import pick
+from pdsgd.spec import TENSOR
 from pdsgd.study import time_to_accuracy
 from pdsgd.study.throughput import engine_cell
 from pdsgd.study.to_target import measure, rule_lr
@@ -73,7 +74,7 @@ def one_core_grid(data, target, batches=None, rules=("fixed", "linear", "sqrt"),
     return out
 
 
-def speedups(data, *, workers=2, micro_batch=1, strategy="tensor", repeats=None,
+def speedups(data, *, workers=2, micro_batch=1, strategy=TENSOR, repeats=None,
              min_seconds=None, hidden=(200,)):
     """The seed's S and the hardware speedup of one choice, from one interleaved timing.
 
@@ -87,7 +88,7 @@ def speedups(data, *, workers=2, micro_batch=1, strategy="tensor", repeats=None,
         ``S`` and ``hardware``, with the samples/s of the engine and both baselines.
     """
     sizes = (data.X.shape[1], *hidden, data.T.shape[1])
-    engine = "processes:tensor" if strategy == "tensor" else "processes:replicated"
+    engine = "processes:tensor" if strategy == TENSOR else "processes:replicated"
     with threadpool_limits(limits=1):
         cell = engine_cell(data.X, data.T, engine, workers, micro_batch,
                            repeats or pick(3, 2), sizes, min_seconds=min_seconds or pick(0.2, 0.05))
@@ -97,7 +98,7 @@ def speedups(data, *, workers=2, micro_batch=1, strategy="tensor", repeats=None,
 
 
 def to_target_speedup(data, target, grid, *, workers=2, micro_batch=1, rule="linear",
-                      strategy="tensor", hidden=(200,)):
+                      strategy=TENSOR, hidden=(200,)):
     """The engine's time to ``target`` against the best one-core run's, run again beside it.
 
     ``grid`` is :func:`one_core_grid`'s result (its ``best``, evaluation spacing

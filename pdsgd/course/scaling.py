@@ -19,6 +19,7 @@ import pandas as pd
 
 from pdsgd.course.lessons import crossing_line, pick
 from pdsgd.machine import machine_key, usable_cores
+from pdsgd.spec import TENSOR
 from pdsgd.study import ceiling
 from pdsgd.study.analysis import speedup_table
 from pdsgd.study.costmodel import bytes_moved
@@ -171,7 +172,7 @@ def compare_splits(panel, repeats=1):
 
 def splits_in_words(table):
     """What :func:`compare_splits` measured, in sentences built from its numbers."""
-    data, tensor = table.loc["data"], table.loc["tensor"]
+    data, tensor = table.loc["data"], table.loc[TENSOR]
     gap = abs(data["test accuracy"] - tensor["test accuracy"])
     same = (f"the same test accuracy, {data['test accuracy']:.4f}, as two runs of one "
             "minibatch SGD should" if gap < 5e-5 else

@@ -6,10 +6,12 @@
 ``worker``          the Worker: forward and backward pass on its samples
 ``aggregator``      the Results Aggregator: averages the results, updates a model
 ``slots``           where results travel: the shared result slots' layout
-``modes``           the engine's modes (who applies the update; what is averaged)
+``strategies/``     how the workers train together (BSP, averaging, tensor, SSP/async,
+                    Hogwild!): each one's worker loop and serial oracle, and their registry
+``modes``           who applies a data-parallel update (``--aggregate``), what is sent
 ``averaging``       Algorithm 1, parameter averaging: its sample schedule
 ``barrier``         the cyclic barrier, for processes
-``backends/``       how the workers run: serial, threads, processes, dask
+``backends/``       what moves the data: serial, threads, processes, dask
 ``sequential``      N = 1: the reference every backend is held to
 ``shuffle``         every epoch's sample order (the seed's ``ShuffleSlice``)
 ``shm``             named arrays in one shared-memory block

@@ -82,7 +82,7 @@ def check_round(spec, n_samples):
         raise OptionError("local_steps", spec.local_steps,
                           f"is too large: more local steps per round than the "
                           f"{n_samples:,} samples of the training set")
-    if spec.workers * spec.micro_batch <= n_samples:
+    if spec.iteration_rows <= n_samples:
         return
     if spec.micro_batch > 1:
         option, value = "micro_batch", spec.micro_batch
@@ -91,7 +91,7 @@ def check_round(spec, n_samples):
         option, value = "workers", spec.workers
         what = f"an iteration of {spec.workers} workers"
     raise OptionError(option, value, f"is too large: {what} takes "
-                      f"{spec.workers * spec.micro_batch:,} samples, more than the "
+                      f"{spec.iteration_rows:,} samples, more than the "
                       f"{n_samples:,} of the training set")
 
 

@@ -2,7 +2,7 @@
 
 Each iteration every worker leaves its result in its own rows of the result
 slots (:mod:`pdsgd.engine.slots`); the aggregator averages them and updates a
-model in place. Two aggregators, one per algorithm (:mod:`pdsgd.engine.modes`):
+model in place. Two aggregators, one per strategy (:mod:`pdsgd.engine.strategies`):
 
 * :class:`ResultsAggregator` (BSP, the seed's): one SGD step with the mean of the
   iteration's gradients. From sufficient factors (``send="factors"``) it is a

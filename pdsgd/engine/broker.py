@@ -140,20 +140,18 @@ class Broker:
                            first_iteration=first_iteration, span=spec.span,
                            every=spec.checkpoint_every) as generator:
             for span in generator:
-                self.backend.span_updates = None
-                rows = self.backend.run_span(span, lr, self._iteration)
-                self._record_updates(span)
+                outcome = self.backend.run_span(span, lr, self._iteration)
+                self._record_updates(span, outcome.updates)
                 self._iteration += span.count
-                if rows is not None:
-                    self._traces.append(rows)
+                if outcome.trace is not None:
+                    self._traces.append(outcome.trace)
                 if progress is not None:
                     progress.update(int(span.n_rows.sum()))
                 if on_iteration is not None:
                     on_iteration(span.last)
 
-    def _record_updates(self, span):
-        updates = self.backend.span_updates  # None: one update per iteration (BSP)
-        if updates is None:
+    def _record_updates(self, span, updates):
+        if updates is None:  # one update per iteration (BSP)
             updates = bsp_updates(span.n_rows, self.spec.workers, self.spec.round_batch)
         self._updates.append(shift(updates, self._iteration, self._version))
         self._version += updates_count(updates)

@@ -21,10 +21,10 @@ from pdsgd.mlp import param_count
 
 def slot_fields(spec):
     """The result slots of a run as ``{name: (shape, dtype)}``, for :class:`~.shm.SharedArrays`."""
-    rows, fields = spec.workers * spec.micro_batch, {}
+    rows, fields = spec.iteration_rows, {}
     sizes, n_params = spec.sizes, param_count(spec.sizes, spec.bias)
     for parity in (0, 1):
-        if spec.rules.averages_parameters:
+        if spec.strategy.averages_parameters:
             fields[f"replicas{parity}"] = ((spec.workers, n_params), spec.dtype)
         for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             fields[f"deltas{parity}_{l}"] = ((rows, n_out), spec.dtype)

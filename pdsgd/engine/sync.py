@@ -35,13 +35,13 @@ instead of as one sum). ``async`` drops both rules. :func:`iteration_lag` and
 
 How it runs
 -----------
-* ``serial`` simulates it (:mod:`pdsgd.engine.schedule`, the oracle): a seeded
+* ``serial`` simulates it (:mod:`pdsgd.engine.strategies.schedule`, the oracle): a seeded
   schedule of who computes which block from which version of the weights, and
   in which order the gradients land. The same seed gives the same weights.
-* ``threads`` and ``processes`` run it for real (:mod:`pdsgd.engine.asynchronous`):
+* ``threads`` and ``processes`` run it for real (:mod:`pdsgd.engine.strategies.update_log`):
   an append-only log of the arrived gradients, in arrival order, and a replica
   of the weights per worker that applies the log, in that order, before each read.
-* ``sync="hogwild"`` (:mod:`pdsgd.engine.hogwild`, Recht et al. 2011): no
+* ``sync="hogwild"`` (:mod:`pdsgd.engine.strategies.hogwild`, Recht et al. 2011): no
   aggregator and no lock on the weights; every worker writes its own update
   into the shared weights while the others read and write them.
 
@@ -79,15 +79,6 @@ def staleness(updates):
     return updates["applied"] - updates["read"]
 
 
-def publish_span(backend, span, lr):
-    """Put a span's blocks, the parent's weights and the rate where the workers read them."""
-    block = backend.block
-    block["schedule"][:span.count] = span.indices
-    block["n_rows"][:span.count] = span.n_rows
-    block["params"][...] = backend.model.params
-    block["lr"][0] = lr
-
-
 def span_blocks(n_rows, workers, micro_batch):
     """The blocks of a span, in order: their iteration (span-local), part and size.
 
@@ -101,6 +92,18 @@ def span_blocks(n_rows, workers, micro_batch):
     size = np.clip(n_rows[iteration] - part * micro_batch, 0, micro_batch)
     keep = size > 0
     return iteration[keep], part[keep], size[keep]
+
+
+def take_block(spec, indices, worker, row, part, size):
+    """Put block ``part`` (``size`` samples of an iteration's schedule ``row``) in worker's rows.
+
+    Without the barrier a worker computes whichever block it is handed, in
+    its own rows of ``indices`` and of the result slots (``spec.block``).
+    Returns the end of those rows: the ``n_rows`` to pass to ``Worker.compute``.
+    """
+    lo, src = spec.block(worker)[0], spec.block(part)[0]
+    indices[lo:lo + size] = row[src:src + size]
+    return lo + size
 
 
 def apply_block(model, slots, lo, size, scale):

@@ -1,6 +1,6 @@
 """Tensor parallelism: split the network's units among the workers, not the data.
 
-With ``parallel="tensor"`` every worker sees *all* ``N*b`` samples of an
+With ``--parallel tensor`` every worker sees *all* ``N*b`` samples of an
 iteration (minibatch SGD with batch ``N*b``, as in data parallelism), but owns
 only a share of each hidden layer: worker ``k`` of ``N`` owns the hidden units
 ``R_k = [k*h//N, (k+1)*h//N)`` of a layer of width ``h`` (:func:`owned_units`;
@@ -45,7 +45,7 @@ by columns has one bias for the whole sum: worker 0 owns it.
 
 Every worker sums the partials in the same order with one BLAS thread, so the
 weights are bit for bit the same on the ``serial`` backend (the workers take
-turns, crossing by crossing: :mod:`pdsgd.engine.tensor_run`), ``threads`` and
+turns, crossing by crossing: :mod:`pdsgd.engine.strategies.tensor`), ``threads`` and
 ``processes``; they equal sequential minibatch SGD with batch ``N*b`` to
 rounding. With ``N = 1`` and ``b = 1`` the worker takes the batch-1 fast path
 (:meth:`pdsgd.mlp.MLP.step_one`).
@@ -59,9 +59,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pdsgd.engine.modes import Aggregation
-
-#: ``--parallel``: split the samples (the seed's), or the network's hidden units.
-PARALLELS = ("data", "tensor")
 
 
 def owned_units(width, index, workers):
@@ -82,7 +79,7 @@ def crossing_fields(spec):
     one still reads ``t``'s), worker, sample, unit. Forward crossings carry a
     pair's partial outputs, backward ones the partial deltas of a pair's input.
     """
-    sizes, n, rows = spec.sizes, spec.workers, spec.workers * spec.micro_batch
+    sizes, n, rows = spec.sizes, spec.workers, spec.iteration_rows
     pairs = (len(sizes) - 1) // 2
     widths = [sizes[2 * p + 2] for p in range(pairs)] + [sizes[2 * p] for p in range(1, pairs)]
     return {f"cross{c}": ((2, n, rows, w), spec.dtype) for c, w in enumerate(widths)}
@@ -111,7 +108,7 @@ def hosts(workers, processes):
     workers than cores the ``processes`` backend starts one process per core
     and gives each the same number of workers (to one): ``hosts(8, 2)`` is
     ``[(0, 1, 2, 3), (4, 5, 6, 7)]``. Each process runs its workers in turns
-    (:func:`pdsgd.engine.tensor_run.run_turns`).
+    (:func:`pdsgd.engine.strategies.tensor.run_turns`).
     """
     return [tuple(range(p * workers // processes, (p + 1) * workers // processes))
             for p in range(processes)]

@@ -41,7 +41,7 @@ class TensorWorker:
         self.index, self.model, self.X, self.T = index, model, X, T
         self.delay = spec.delay(index)
         self.sizes, self.bias, dtype = spec.sizes, spec.bias, model.dtype
-        rows, one = spec.workers * spec.micro_batch, int(spec.bias)
+        rows, one = spec.iteration_rows, int(spec.bias)
         self.fast = spec.workers == 1 and spec.micro_batch == 1
         self.leads = True  # False: another worker in this thread computes the whole layers
         self._gemm = blas.get_blas_funcs("gemm", dtype=dtype)
@@ -124,7 +124,7 @@ class TensorWorker:
         """Read what ``leader`` computes of the whole network instead of computing it again.
 
         For workers that run in turns in one thread
-        (:func:`pdsgd.engine.tensor_run.run_turns`), where the leader's turn
+        (:func:`pdsgd.engine.strategies.tensor.run_turns`), where the leader's turn
         comes first in every phase. Every worker computes the same samples,
         the sums of the partials, the output and its deltas (and the tail
         layer) bit for bit alike: the followers read the leader's copy, so

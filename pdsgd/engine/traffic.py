@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pdsgd.engine.modes import AGGREGATIONS
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.engine.tensor import crossings
 from pdsgd.mlp import param_count
 
@@ -69,7 +70,8 @@ def numbers_per_iteration(sizes, workers, micro_batch=1, *, parallel="data",
         Layer widths, input first.
     workers, micro_batch : int
         N and b.
-    parallel : {"data", "tensor"}
+    parallel : str
+        ``data`` or ``tensor`` (:data:`pdsgd.engine.strategies.TENSOR`).
     aggregate : {"central", "replicated", "sharded"}
         Data parallelism only.
     send : {"factors", "gradients"}
@@ -85,11 +87,12 @@ def numbers_per_iteration(sizes, workers, micro_batch=1, *, parallel="data",
     --------
     >>> numbers_per_iteration((784, 200, 10), 2).numbers
     2388
-    >>> numbers_per_iteration((784, 200, 10), 2, parallel="tensor").numbers
+    >>> from pdsgd.engine.strategies import TENSOR
+    >>> numbers_per_iteration((784, 200, 10), 2, parallel=TENSOR).numbers
     40
     """
     sizes, n, b = tuple(sizes), workers, micro_batch
-    if parallel == "tensor":
+    if parallel == TENSOR:
         rows, pairs = n * b, (len(sizes) - 1) // 2
         forward = sum(sizes[2 * p + 2] for p in range(pairs))
         backward = sum(sizes[2 * p] for p in range(1, pairs))

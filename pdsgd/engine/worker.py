@@ -1,9 +1,9 @@
 """The seed's Worker: forward and backward pass on its samples, then its result.
 
 A worker does the arithmetic and is the same object on every backend (the
-serial one calls it in a loop; the pools in :mod:`pdsgd.engine.backends.pool`;
+serial one calls it in a loop; the threads and processes in their strategy's loop;
 Dask in a task), which is what makes their weights bit-identical. Two workers,
-one per algorithm (:mod:`pdsgd.engine.modes`):
+one per strategy (:mod:`pdsgd.engine.strategies`):
 
 * :class:`Worker` (BSP): writes its sufficient factors straight into its rows of
   the result slots (:mod:`pdsgd.engine.slots`): the forward pass stores each
@@ -67,8 +67,7 @@ class Worker:
 
     def rows(self, n_rows):
         """This worker's slot rows ``(lo, hi)`` in an iteration of ``n_rows`` samples."""
-        lo = self.index * self.micro_batch
-        return lo, max(lo, min(lo + self.micro_batch, n_rows))
+        return self.spec.block(self.index, n_rows)
 
     def compute(self, slots, indices, n_rows, lr=None):
         """Forward and backward pass on this worker's samples of one iteration.

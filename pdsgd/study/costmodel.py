@@ -11,7 +11,7 @@ each on ``b`` samples, on a machine with C cores costs::
               + sync0 + sync1 * log2(N)     # barrier, hand-offs, publishing the new weights
 
 and an epoch of P samples takes ``ceil(P / (N b))`` iterations. With tensor
-parallelism (``strategy="tensor"``) every worker updates only the units it owns,
+parallelism (strategy ``tensor``) every worker updates only the units it owns,
 for all N b samples: its share of the update costs as much as b samples' whole
 update, in parallel, so the middle term becomes ``ceil(N / C) * b * aggregate``
 and what stays serial is the synchronisation. ``compute``
@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar, nnls
 
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.engine.traffic import numbers_per_iteration
 
 
@@ -154,7 +155,7 @@ class CostModel:
         How the terms were obtained ("trace" or "totals").
     strategy : str
         ``"data"`` (the update of all N b samples is applied whole: the serial
-        part) or ``"tensor"`` (each worker applies its own share, in parallel).
+        part) or ``tensor`` (each worker applies its own share, in parallel).
     """
 
     sequential: float
@@ -170,7 +171,7 @@ class CostModel:
         """Predicted seconds of one iteration with ``n`` workers on ``cores`` cores."""
         cores = cores or self.cores
         rounds = math.ceil(n / cores)
-        updating = (rounds if self.strategy == "tensor" else n) * micro_batch * self.aggregate
+        updating = (rounds if self.strategy == TENSOR else n) * micro_batch * self.aggregate
         return (rounds * micro_batch * self.compute + updating
                 + self.sync0 + self.sync1 * math.log2(n))
 
@@ -190,7 +191,7 @@ class CostModel:
         Infinite for tensor parallelism, whose update is shared out: there the
         model's limit is the synchronisation, which it fits only as ``log2 N``.
         """
-        if self.strategy == "tensor" or self.aggregate <= 0:
+        if self.strategy == TENSOR or self.aggregate <= 0:
             return float("inf")
         return self.sequential / self.aggregate
 
@@ -214,7 +215,7 @@ def fit_cost_model(rows, cores, strategy="data"):
     cores : int
         Cores of the measuring machine: only cells with ``workers <= cores``
         are fitted, because the model's terms assume a core per worker.
-    strategy : {"data", "tensor"}
+    strategy : {data, tensor}
         The strategy of the engine rows (see :class:`CostModel`).
 
     Returns
@@ -239,7 +240,7 @@ def fit_cost_model(rows, cores, strategy="data"):
         # The trace splits an iteration: compute and aggregation are read off it,
         # and everything else (barrier, hand-offs, bookkeeping) is synchronisation.
         compute = float(np.median([r["phases"]["compute"] for r in eng] / b))
-        shared = b if strategy == "tensor" else n * b  # samples one worker's update covers
+        shared = b if strategy == TENSOR else n * b  # samples one worker's update covers
         aggregate = float(np.median([r["phases"]["aggregate"] for r in eng] / shared))
         sync = per_iter - b * compute - shared * aggregate
         source = "trace"

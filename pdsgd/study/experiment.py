@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from pdsgd import __version__
 from pdsgd.engine import trace as tr
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.engine.sync import histogram
 from pdsgd.files import write_json, write_npz
 from pdsgd.machine import machine_facts as engine_facts
@@ -53,7 +54,7 @@ SEED_SETTINGS = dict(hidden=[200], lr=0.1, dtype="float64", seed=0, bias=True)
 #: A new engine strategy is one more entry here (and a name in a profile's
 #: ``strategies``): the study times it, draws it as its own curve and sets the
 #: seed's claims against it.
-STRATEGIES = {"data": {}, "tensor": {"parallel": "tensor"}}
+STRATEGIES = {"data": {}, TENSOR: {"parallel": TENSOR}}
 
 
 @dataclass(frozen=True)

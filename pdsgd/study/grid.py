@@ -55,7 +55,7 @@ def customize(profile, **grid):
         ``max_workers`` (N = 1, 2, 4, ... up to it); ``max_train_size`` (the
         profile's sizes below it, and it); ``repeats``, ``epochs`` (timing and
         accuracy runs); ``dataset``; ``backend``; ``parallel`` (the strategies
-        timed: a sequence of ``"data"`` and ``"tensor"``).
+        timed: a sequence of ``data`` and ``tensor``).
 
     Raises
     ------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.errors import choice
 from pdsgd.machine import usable_cores
 from pdsgd.study.experiment import STRATEGIES, Cell
@@ -117,7 +118,7 @@ PROFILES = {
     "quick": Profile(
         name="quick", datasets=("mnist-5k",), sizes=(1000, 2000, 4000), workers=None,
         micro_batches=(1, 16), timing_epochs=1, repeats=3, timeline=(1000, 2, 1),
-        strategies=("data", "tensor"), strategy_grid={"tensor": {"micro_batches": (1,)}},
+        strategies=("data", TENSOR), strategy_grid={TENSOR: {"micro_batches": (1,)}},
         batch_sweep=(1, 4, 16), accuracy_backend="serial", max_cells=QUICK_CELLS,
         sync=SyncGrid(), to_target=ToTarget(eval_every=250, max_epochs=7),
         notes=("quick profile: the embedded mnist-5k, P up to 4,000 (the seed: up to 60,000).",
@@ -135,8 +136,8 @@ PROFILES = {
     "full": Profile(
         name="full", datasets=("mnist", "fashion-mnist"), sizes=(1000, 10_000, 60_000),
         workers=(1, 2, 4, 8, 16), micro_batches=(1, 16), timing_epochs=SEED_EPOCHS, repeats=3,
-        timeline=(10_000, 4, 1), accuracy_backend="serial", strategies=("data", "tensor"),
-        strategy_grid={"tensor": {"micro_batches": (1,), "max_size": 10_000}},
+        timeline=(10_000, 4, 1), accuracy_backend="serial", strategies=("data", TENSOR),
+        strategy_grid={TENSOR: {"micro_batches": (1,), "max_size": 10_000}},
         batch_sweep=(1, 4, 16),
         sync=SyncGrid(workers=(2, 4), micro_batches=(1, 16), train_size=4000, repeats=2),
         to_target=ToTarget(eval_every=1000, max_epochs=3, repeats=3),

@@ -26,6 +26,7 @@ from pathlib import Path
 from pdsgd.arguments import int_list, positive_int
 from pdsgd.data.datasets import DATASETS, load_dataset
 from pdsgd.engine.backends import BACKENDS
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.errors import DataError, PdsgdError
 from pdsgd.files import write_json
 from pdsgd.study import time_to_accuracy
@@ -160,7 +161,7 @@ def tensor_slices(parts, cache_dir):
     network (:func:`pdsgd.study.throughput.slice_timing`, kept beside the cells)."""
     pairs = sorted({(r["cell"]["workers"], r["cell"]["workers"] * r["cell"]["micro_batch"])
                     for r in parts["timing"] + (parts.get("sweep") or [])
-                    if r["cell"]["strategy"] == "tensor" and r["cell"]["workers"] > 1})
+                    if r["cell"]["strategy"] == TENSOR and r["cell"]["workers"] > 1})
     if not pairs:
         return []
     sizes = parts["timing"][0]["config"]["sizes"]

@@ -9,6 +9,7 @@ have none.
 
 from __future__ import annotations
 
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.study.claims import curve_label, curves, families
 from pdsgd.study.markdown import table
 from pdsgd.study.to_target import WARMUP_SAMPLES
@@ -80,7 +81,7 @@ def above_ideal(study):
         head = (f"{curve_label(r['strategy'], r['micro_batch'])}, N = {r['workers']}, "
                 f"P = {r['train_size']:,}: hardware speedup {r['hardware_speedup']:.2f} > N. ")
         m = slices.get((r["workers"], r["workers"] * r["micro_batch"]))
-        if r["strategy"] == "tensor" and m:
+        if r["strategy"] == TENSOR and m:
             out.append(head + (
                 f"Measured: one SGD step at batch {m['batch']} took {m['whole_us']:.0f} us on "
                 f"the whole network and {m['slice_us']:.0f} us on one worker's slice (1/"

@@ -9,12 +9,13 @@ it states; :func:`pdsgd.study.report.render` places the sections.
 
 from __future__ import annotations
 
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.study.markdown import and_list, table
 
 SPLITS = {
     "data": "splits the samples: each worker takes its own b samples and needs every weight "
             "for them, so the summed update of all N b samples is applied to every weight",
-    "tensor": "splits the network by its hidden units: every worker takes all N b samples on "
+    TENSOR: "splits the network by its hidden units: every worker takes all N b samples on "
               "the units it owns, updates only those, and the workers exchange the partial "
               "sums of the activations",
 }
@@ -147,6 +148,6 @@ def strategy_models_rows(study):
 
 
 def _limit(model):
-    if model.get("strategy") == "tensor" or model["aggregate"] <= 0:
+    if model.get("strategy") == TENSOR or model["aggregate"] <= 0:
         return "none from the update"
     return f"{model['sequential'] / model['aggregate']:.1f}"

@@ -25,13 +25,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pdsgd import plots
-from pdsgd.engine.modes import SYNCS
+from pdsgd.engine import strategies
 from pdsgd.study.experiment import Cell
 from pdsgd.study.markdown import and_list, table
 from pdsgd.study.sync_sweep import SETTINGS, summarize_cell
 
 #: Backends that run every setting (Hogwild! needs workers that share memory).
-SYNC_BACKENDS = SYNCS["hogwild"].backends
+SYNC_BACKENDS = strategies.get("hogwild").backends
 NAMES = {"bsp": "BSP", "async": "async", "hogwild": "Hogwild!"}
 
 

@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.errors import PdsgdError
 from pdsgd.machine import machine_facts, usable_cores
 from pdsgd.mlp import MLP
@@ -51,7 +52,6 @@ from pdsgd.study.timing import load_samples, median_and_range, median_rate
 GRID = {"workers": (1, 2, 4, 8), "micro_batch": (1, 16),
         "engines": ("serial:central", "threads:central", "threads:replicated",
                     "processes:central", "processes:replicated", "processes:tensor")}
-TENSOR = "tensor"
 #: Shortest timing: passes over the samples are repeated until the sequential path takes this long.
 MIN_SECONDS = 0.25
 

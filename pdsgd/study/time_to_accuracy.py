@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from pdsgd import __version__
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.files import write_json
 from pdsgd.machine import machine_key
 from pdsgd.study.batch_size import critical_batch
@@ -56,7 +57,7 @@ class ToTarget:
     rules: tuple = tuple(RULES)
     workers: tuple = (1, 2, 4)
     micro_batches: tuple = (1, 16)
-    strategies: tuple = ("data", "tensor")
+    strategies: tuple = ("data", TENSOR)
     backend: str = "processes"
     repeats: int = 2
     eval_every: int = 200

@@ -113,7 +113,7 @@ def train(data=TrainPlan.dataset, *, hidden=EngineSpec.hidden, epochs=TrainPlan.
         uninterrupted run with the same settings.
     **engine
         Any other option of :class:`~pdsgd.spec.EngineSpec`: ``parallel``
-        (``"data"``, the seed's, or ``"tensor"``: split the hidden units, not
+        (``data``, the seed's, or ``tensor``: split the hidden units, not
         the samples); ``algorithm`` (``"bsp"``, the seed's, or ``"average"``,
         Algorithm 1) and ``local_steps``; ``aggregate`` (``"central"``, ``"replicated"``,
         ``"sharded"``); ``send`` (``"factors"``, ``"gradients"``); ``trace``;

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pdsgd.engine.strategies import TENSOR
 from pdsgd.engine.sync import histogram, staleness
 from pdsgd.engine.trace import AGGREGATOR, COMPUTE, PHASES, WAIT, summarize
 from pdsgd.errors import PdsgdError
@@ -117,7 +118,7 @@ class TrainResult:
         mode = c.get("sync", "bsp")
         sync = "" if mode == "bsp" else f" {mode}" + (f" s={c['staleness']}" if mode == "ssp"
                                                       else "")
-        startup, split = "", " tensor-parallel" if c.get("parallel") == "tensor" else ""
+        startup, split = "", " tensor-parallel" if c.get("parallel") == TENSOR else ""
         if c.get("backend", "sequential") != "sequential":
             startup = f", after {self.startup_seconds:.2f} s {starting_workers(c['workers'])}"
         return (f"{c['dataset']} {'-'.join(map(str, self.model.sizes))} "

@@ -1,10 +1,13 @@
-"""Execution backends: one BSP algorithm, several ways to run its workers.
+"""Execution backends: several ways to run the workers of whatever strategy a run names.
 
-Each backend is a small class in a module of its own, behind the interface of
-:class:`pdsgd.engine.backends.base.Backend` (``start``, ``run_span``, ``close``):
+A backend launches the workers, lays out their shared memory, provides the
+barriers and notices failures; what the workers do is the strategy's
+(:mod:`pdsgd.engine.strategies`). Each backend is a small class in a module of
+its own, behind the interface of :class:`pdsgd.engine.backends.base.Backend`
+(``start``, ``run_span``, ``close``):
 
 ========== ================================================================
-serial     the oracle: the same BSP math, workers called one after another
+serial     the oracle: the strategy's serial span, workers one after another
 threads    N threads over shared NumPy arrays, ``threading.Barrier``
 processes  N long-lived loky processes, shared memory, our cyclic barrier
 dask       N Dask workers (one machine or many); a round is N futures

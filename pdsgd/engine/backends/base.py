@@ -1,7 +1,11 @@
 """What every backend is: the interface the Broker drives, and what backends share.
 
 The broker hands a backend one *span* of iterations at a time (up to the next
-checkpoint, epoch end or progress update) and gets the span's trace rows back.
+checkpoint, epoch end or progress update) and gets the span's
+:class:`~pdsgd.engine.strategies.base.Outcome` back. What happens in a span is
+the run's strategy's (:mod:`pdsgd.engine.strategies`): a backend launches the
+workers, lays out their shared memory, provides the barriers and notices
+failures, and decides nothing about the mode.
 A backend is configured by one object, the run's
 :class:`~pdsgd.spec.EngineSpec`, and says through class attributes and
 :meth:`Backend.default_aggregate` what it does best, as joblib's backends do.
@@ -28,30 +32,25 @@ class Backend(abc.ABC):
     X, T : ndarray
         Training inputs and targets, in the model's dtype.
     spec : EngineSpec
-        Everything else: N, b, the algorithm, the aggregation, what is sent,
+        Everything else: N, b, the strategy, the aggregation, what is sent,
         the span length, trace, timeout, straggler.
 
     Attributes
     ----------
     name : str
         The ``--backend`` name.
-    parallel : bool
-        Whether the workers run at the same time (False for the serial oracle).
-    span_updates : ndarray or None
-        After a span without the iteration barrier (``sync``): its applied
-        gradients (:data:`pdsgd.engine.sync.UPDATE_DTYPE`, span-local numbers).
+    strategy : Strategy
+        The run's strategy (``spec.strategy``).
     shared_memory : bool
         Whether the workers' block of arrays lives in shared memory.
     """
 
     name = "base"
-    parallel = True
-    span_updates = None
     shared_memory = False  # whether its block of arrays lives in /dev/shm
 
     def __init__(self, model, X, T, spec):
         self.model, self.X, self.T, self.spec = model, X, T, spec
-        self.aggregator = spec.make_aggregator()
+        self.strategy = spec.strategy
 
     @classmethod
     def default_aggregate(cls, spec):
@@ -72,9 +71,10 @@ class Backend(abc.ABC):
 
         Returns
         -------
-        ndarray or None
-            Trace rows (:data:`~pdsgd.engine.trace.TRACE_DTYPE`), iterations
-            from ``first``; None when the spec asks for no trace.
+        Outcome
+            Trace rows (iterations from ``first``; None when the spec asks
+            for no trace) and the applied gradients (None: one update per
+            iteration): :class:`~pdsgd.engine.strategies.base.Outcome`.
         """
 
     @abc.abstractmethod

@@ -1,14 +1,16 @@
-"""The dask backend: the same rounds as the serial backend, run as dask.distributed futures.
+"""The dask backend: the strategy's rounds, run as dask.distributed futures.
 
-One *round* is one BSP iteration (or, with parameter averaging, K local steps):
+The broker side is the strategy's (:meth:`pdsgd.engine.strategies.base.Strategy.rounds`:
+for data-parallel BSP and parameter averaging, one round is one iteration or K
+local steps, aggregated by the broker in worker order, as the serial backend
+does: the weights agree bit for bit). This backend moves the data of a round
+(:meth:`DaskBackend.round`):
 
-1. the broker scatters the parent's weights to the N chosen Dask workers (once per round);
-2. it submits N tasks, task ``i`` pinned to Dask worker ``i``: each runs
-   :meth:`pdsgd.engine.worker.Worker.compute`, the very code of the other backends,
-   and returns its result (sufficient factors, a gradient, or its parameters);
-3. gathering the N results is the barrier; the broker's
-   :class:`~pdsgd.engine.aggregator.ResultsAggregator` then updates the parent, in
-   worker order, exactly as the serial backend does: the weights agree bit for bit.
+1. it scatters the parent's weights to the N chosen Dask workers (once per round);
+2. it submits N tasks, task ``i`` pinned to Dask worker ``i``: each runs the
+   strategy's round worker (:meth:`~pdsgd.engine.strategies.base.Strategy.round_worker`),
+   the very worker code of the other backends, and returns its result;
+3. gathering the N results is the barrier.
 
 The training data are scattered once per run (every chosen worker holds all of
 ``X`` and ``T``); a worker that joins later fetches them from a peer.
@@ -37,7 +39,6 @@ import secrets
 import signal
 import time
 
-import numpy as np
 import psutil
 from threadpoolctl import threadpool_limits
 
@@ -45,10 +46,6 @@ from pdsgd.engine.backends.base import Backend, WorkerError
 from pdsgd.engine.backends.processes import deaf_to_ctrl_c, start_trackers
 from pdsgd.engine.backends.scheduler_probe import probe, unreachable
 from pdsgd.engine.security import for_address
-from pdsgd.engine.shm import SharedArrays
-from pdsgd.engine.slots import ResultSlots, slot_fields
-from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
-from pdsgd.mlp import MLP
 
 #: Seconds between two tries of a round whose data were lost with a worker.
 RETRY_PAUSE = 0.5
@@ -91,13 +88,11 @@ def dask_setup(worker):
 
 
 def _state(token, index, spec, X, T):
-    """This process's Worker for (run, index), made once and kept between rounds."""
+    """This process's worker for (run, index), made once and kept between rounds."""
     state = _STATE.get((token, index))
     if state is None:
         threadpool_limits(limits=1)  # one core per Dask worker, and reproducible GEMMs
-        model = MLP(spec.sizes, bias=spec.bias, dtype=spec.dtype)
-        slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, model.n_layers)
-        state = _STATE[(token, index)] = (spec.make_worker(index, model, X, T), slots)
+        state = _STATE[(token, index)] = spec.strategy.round_worker(index, spec, X, T)
     return state
 
 
@@ -111,11 +106,8 @@ def round_task(token, index, spec, params, X, T, indices, n_rows, lr):
         long the computation took.
     """
     start = time.perf_counter()
-    worker, slots = _state(token, index, spec, X, T)
-    worker.X, worker.T = X, T  # this process's copy of the scattered data
-    worker.model.params[...] = params
-    worker.compute(slots, indices, n_rows, lr)
-    return worker.result(slots, n_rows), time.perf_counter() - start
+    result = _state(token, index, spec, X, T).run(params, X, T, indices, n_rows, lr)
+    return result, time.perf_counter() - start
 
 
 def forget(token):
@@ -153,11 +145,7 @@ class DaskBackend(Backend):
             self._end_starting_workers()
             self.close()
             raise
-        spec, m = self.spec, self.model
-        self.slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, m.n_layers)
-        # The broker's view of each worker: where its result goes in the slots.
-        self.receivers = [spec.make_worker(i, m, self.X, self.T) for i in range(spec.workers)]
-        self.times = np.zeros((spec.workers + 1, spec.span, 3, 2))
+        self.leader = self.strategy.rounds(self)
         self.rounds = 0
 
     def _quiet(self):
@@ -266,29 +254,16 @@ class DaskBackend(Backend):
 
     # -------------------------------------------------------------- training
     def run_span(self, span, lr, first):
-        clock, t0, times = time.perf_counter, self.t0, self.times
-        if self.spec.trace:
-            times[:, :span.count] = 0.0
-        for k in range(span.count):
-            n_rows = int(span.n_rows[k])
-            s = clock()
-            results = self._round(span.indices[k], n_rows, lr)
-            g = clock()
-            self._collect(results, n_rows)
-            self.aggregator.apply(self.model, self.slots, n_rows, lr)
-            if self.spec.trace:
-                # A worker's clock is not ours: its compute time is placed from
-                # the round's start (transfer time shows up as waiting).
-                for i, (_, seconds) in enumerate(results):
-                    c = min(s + seconds, g)
-                    times[i, k, COMPUTE] = s - t0, c - t0
-                    times[i, k, WAIT] = c - t0, g - t0
-                times[self.spec.workers, k, AGGREGATE] = g - t0, clock() - t0
+        outcome = self.leader.run_span(span, lr, first)
         self._place()  # once a span: notice workers that left or joined
-        return from_times(times[:, :span.count], first) if self.spec.trace else None
+        return outcome
 
-    def _round(self, indices, n_rows, lr):
-        """Run one round on the cluster; repeat it if a worker's loss took its data along."""
+    def round(self, indices, n_rows, lr):
+        """Run one round on the cluster: ``[(result, seconds)]``, worker by worker.
+
+        The gather is the barrier. A round whose data a lost worker took along
+        is repeated, until ``timeout`` seconds have passed.
+        """
         deadline = time.monotonic() + self.spec.timeout
         while True:
             try:
@@ -335,8 +310,3 @@ class DaskBackend(Backend):
                               ) from None
         self.rounds += 1
         return results
-
-    def _collect(self, results, n_rows):
-        """Copy the workers' results into the broker's slots, as the other backends hold them."""
-        for receiver, (result, _) in zip(self.receivers, results, strict=True):
-            receiver.receive(self.slots, n_rows, result)

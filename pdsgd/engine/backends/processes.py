@@ -1,11 +1,12 @@
 """The processes backend: N long-lived loky worker processes around shared memory.
 
-(Under tensor parallelism with more workers than cores: one process per core,
-each running several workers in turns; see :func:`pdsgd.engine.tensor.hosts`.)
+(For a strategy whose workers may share a process, with more workers than
+cores: one process per core, each running several workers in turns; see
+:func:`pdsgd.engine.tensor.hosts`.)
 
 * The workers start once per run (a fresh loky executor, shut down at close, so
-  none outlives the run) and stay: each runs :func:`pdsgd.engine.backends.pool.run_worker`
-  until told to stop.
+  none outlives the run) and stay: each runs the strategy's worker loop
+  (:meth:`pdsgd.engine.strategies.base.Strategy.work`) until told to stop.
 * Weights, training data, result slots, control words, barrier counters and
   trace live in one ``multiprocessing.shared_memory`` block; only its name
   travels to the workers, once. Nothing is pickled per iteration.
@@ -43,7 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.backends.failures import LateWatch, laggard, late_error, worker_name
-from pdsgd.engine.backends.pool import PoolBackend, result_slots, run_worker, worker_model
+from pdsgd.engine.backends.pool import PoolBackend, host_of
 from pdsgd.engine.barrier import BrokenBarrierError, CyclicBarrier, barrier_fields
 from pdsgd.engine.lifetime import Janitor, die_with_parent
 from pdsgd.engine.shm import SharedArrays
@@ -123,8 +124,8 @@ def _barriers(block, semaphores, party, spin, timeout, spec, step=True):
     return span, step
 
 
-def _worker_main(party, hosted, block_spec, spec, t0, spin):
-    """Entry point of process ``party``, which runs the workers ``hosted``.
+def _worker_main(party, hosted, block_spec, strategy, spec, t0, spin):
+    """Entry point of process ``party``, which runs the workers ``hosted`` of ``strategy``.
 
     A module function, so that it pickles.
     """
@@ -132,18 +133,16 @@ def _worker_main(party, hosted, block_spec, spec, t0, spin):
     span, step = _barriers(block, _SEMAPHORES, party, (spin, spin), spec.timeout, spec)
     try:
         block["pids"][list(hosted)] = os.getpid()
-        model = worker_model(spec, block["params"])
-        workers = [spec.make_worker(i, model, block["X"], block["T"]) for i in hosted]
-        slots = result_slots(spec, block)
         parent = os.getppid()
 
         def parent_alive():
             if os.getppid() != parent:
                 raise BrokenBarrierError("the broker process has gone")
 
-        lock = _SEMAPHORES[2][0] if _SEMAPHORES[2] else None  # without the barrier (sync)
-        run_worker(workers, block, slots, span, step, spec.make_aggregator(), spec, t0=t0,
-                   check=parent_alive, lock=lock, spin=10 * spin)
+        lock = _SEMAPHORES[2][0] if _SEMAPHORES[2] else None
+        strategy.work(host_of(strategy, spec, hosted, block, block["params"], block["X"],
+                              block["T"], span, step, t0, check=parent_alive, lock=lock,
+                              spin=10 * spin))
     except BaseException:
         span.abort()  # wake everyone: nobody waits for a worker that has gone
         step.abort()
@@ -180,11 +179,12 @@ class ProcessesBackend(PoolBackend):
     def hosts(self):
         """The workers each process runs, one tuple per process.
 
-        One worker each; under tensor parallelism with more workers than
-        cores, one process per core (:func:`pdsgd.engine.tensor.hosts`).
+        One worker each; for a strategy whose workers may share a process
+        (tensor parallelism), with more workers than cores, one process per
+        core (:func:`pdsgd.engine.tensor.hosts`).
         """
         n = self.spec.workers
-        if self.spec.parallel == "tensor":
+        if self.strategy.shares_hosts:
             return hosts(n, min(n, usable_cores()))
         return [(i,) for i in range(n)]
 
@@ -209,7 +209,7 @@ class ProcessesBackend(PoolBackend):
         self.janitor.track(block.name)
         self.semaphores = ([context.Semaphore(0) for _ in range(n + 1)],
                            [context.Semaphore(0) for _ in range(step_parties)],
-                           [context.Semaphore(1)] if spec.synchronization.pool else [])
+                           [context.Semaphore(1)] if self.strategy.uses_lock else [])
         for group in self.semaphores:
             for sem in group:
                 self.janitor.track(sem._semlock.name)
@@ -221,8 +221,8 @@ class ProcessesBackend(PoolBackend):
             self.executor = ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
                                                 initargs=(self.semaphores, os.getpid()),
                                                 env=ONE_THREAD, context=context)
-            self.futures = [self.executor.submit(_worker_main, i, hosted, block.spec, spec,
-                                                 self.t0, worker_spin)
+            self.futures = [self.executor.submit(_worker_main, i, hosted, block.spec,
+                                                 self.strategy, spec, self.t0, worker_spin)
                             for i, hosted in enumerate(self.hosts)]
         # The pids loky just started: should this process die while they are
         # still starting up (before they could ask to die with it), the
@@ -251,7 +251,7 @@ class ProcessesBackend(PoolBackend):
         """
         if spec.workers > usable_cores():
             return "central"
-        if spec.micro_batch >= SHARDED_FROM_BATCH and "sharded" in spec.rules.aggregates:
+        if spec.micro_batch >= SHARDED_FROM_BATCH and "sharded" in spec.strategy.aggregates:
             return "sharded"
         return "replicated"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 
 from pdsgd.engine.backends.base import WorkerError
-from pdsgd.engine.backends.pool import PoolBackend, run_worker, worker_model
+from pdsgd.engine.backends.pool import PoolBackend, host_of
 
 
 class ThreadsBackend(PoolBackend):
@@ -26,23 +26,23 @@ class ThreadsBackend(PoolBackend):
         self.step_barrier = threading.Barrier(spec.aggregation.step_parties(n),
                                               timeout=spec.timeout)
         self.errors = {}
-        self.lock = threading.Lock()  # hands out blocks without the iteration barrier
+        lock = threading.Lock() if self.strategy.uses_lock else None
         self.threads = []
         for i in range(n):
-            worker = spec.make_worker(i, worker_model(spec, self.block["params"]), self.X, self.T)
-            thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
+            host = host_of(self.strategy, spec, (i,), self.block, self.block["params"], self.X,
+                           self.T, self.span_barrier, self.step_barrier, self.t0, lock=lock)
+            thread = threading.Thread(target=self._work, args=(i, host), daemon=True,
                                       name=f"pdsgd-worker-{i}")
             thread.start()
             self.threads.append(thread)
 
-    def _work(self, worker):
+    def _work(self, i, host):
         try:
-            run_worker([worker], self.block, self.slots, self.span_barrier, self.step_barrier,
-                       self.spec.make_aggregator(), self.spec, t0=self.t0, lock=self.lock)
+            self.strategy.work(host)
         except threading.BrokenBarrierError:
             pass  # another party failed or the run was stopped; that one reports
         except BaseException as error:
-            self.errors[worker.index] = error
+            self.errors[i] = error
             self.abort()
 
     def span_wait(self):

@@ -1,4 +1,8 @@
-"""Running tensor-parallel workers: in turns (the serial oracle) or at the same time (a pool).
+"""Tensor parallelism as a strategy: split the hidden units; run the workers in turns or at once.
+
+The layout (who owns what, what crosses, how often) is :mod:`pdsgd.engine.tensor`,
+one worker's arithmetic :mod:`pdsgd.engine.tensor_worker`; this module is the
+strategy (``--parallel tensor``): what it allows, and how its workers run.
 
 A :class:`~pdsgd.engine.tensor_worker.TensorWorker`'s iteration is a generator that
 stops at each crossing, once its partial sums are written. What runs the
@@ -7,11 +11,11 @@ workers decides what happens there:
 * :class:`TensorTurns` (the ``serial`` backend) advances the N workers' generators
   one after another, crossing by crossing, in the calling thread: the same
   arithmetic, in the same order, with nothing running at the same time;
-* :func:`run_tensor_host` (``threads`` and ``processes``) is the life of one
-  thread or process of a pool: the span protocol of
-  :mod:`pdsgd.engine.backends.pool` (load the slices, run the span, store them
-  back, so the parent is whole at every span's end), and a crossing of the
-  iteration barrier at every stop.
+* :meth:`TensorParallel.work` (``threads`` and ``processes``) is the life of one
+  thread or process of a pool: for each span, load the slices, run the span,
+  store them back (so the parent is whole at every span's end), with a
+  crossing of the iteration barrier at every stop. The broker's side is
+  data parallelism's :class:`~pdsgd.engine.strategies.data.LockStep`.
 
 Both run their workers through :func:`run_turns`. A pool's thread or process
 usually runs one worker; on ``processes`` with more workers than cores, each
@@ -37,8 +41,81 @@ import time
 import numpy as np
 
 from pdsgd.engine.shm import SharedArrays, flat
-from pdsgd.engine.tensor import crossing_fields, crossings
+from pdsgd.engine.strategies.base import Outcome, Strategy
+from pdsgd.engine.strategies.data import LockStep, trace_fields
+from pdsgd.engine.tensor import OwnersUpdate, crossing_fields, crossings
+from pdsgd.engine.tensor_worker import TensorWorker
 from pdsgd.engine.trace import from_times
+from pdsgd.errors import OptionError
+
+#: ``--parallel``'s value that picks this strategy.
+TENSOR = "tensor"
+
+
+class TensorParallel(Strategy):
+    """``--parallel tensor``: every worker takes every sample and updates the units it owns."""
+
+    name = TENSOR
+    option = "parallel"
+    shares_hosts = True
+    worker = TensorWorker
+
+    def check(self, spec):
+        if not spec.hidden:
+            raise OptionError("parallel", spec.parallel, "needs a hidden layer to split")
+        if spec.backend not in (None, "sequential", *self.backends):
+            where = f"{', '.join(self.backends[:-1])} or {self.backends[-1]}"
+            raise OptionError("parallel", spec.parallel,
+                              f"runs on {{backend}}{where} (not {spec.backend})")
+        for option, data_only in (("algorithm", "bsp"), ("send", "factors"),
+                                  ("aggregate", None), ("sync", "bsp")):
+            value = getattr(spec, option)
+            if value != data_only:
+                raise OptionError(option, value, "applies to {parallel}data only: with "
+                                  "tensor parallelism every worker takes every sample and "
+                                  "updates the units it owns")
+
+    def resolve_aggregate(self, spec, backend):
+        return None  # each worker updates what it owns
+
+    def aggregation(self, spec):
+        return OwnersUpdate("owners", n_layers=len(spec.hidden) + 1)
+
+    def make_aggregator(self, spec):
+        return None  # the workers apply their own updates
+
+    def fields(self, spec):
+        # The partial sums travel instead of results.
+        return {**trace_fields(spec), **crossing_fields(spec)}
+
+    def serial(self, model, X, T, spec):
+        return TensorTurns(model, X, T, spec)
+
+    def leader(self, pool):
+        return LockStep(self, pool)
+
+    def work(self, host):
+        """Run the host's workers in turns, crossing the iteration barrier at every stop.
+
+        One worker per thread or process, or several when there are more
+        workers than cores (:func:`pdsgd.engine.tensor.hosts`); the partial
+        sums travel through the block's ``cross*`` arrays.
+        """
+        workers, block, spec = host.workers, host.block, host.spec
+        for worker in workers:
+            worker.attach(block)
+            worker.follow(workers[0])
+        schedule, n_rows_of = block["schedule"], block["n_rows"]
+        times = [flat(block["trace"][w.index]) for w in workers] if spec.trace else None
+        for count, lr in host.spans():
+            for worker in workers:
+                worker.load()
+            run_turns(workers, schedule, n_rows_of, count, lr, times, host.t0,
+                      host.step_barrier.wait)
+            for worker in workers:
+                worker.store()
+
+
 
 
 class TensorTurns:
@@ -56,7 +133,7 @@ class TensorTurns:
     def __init__(self, model, X, T, spec):
         self.spec = spec
         self.block = SharedArrays(crossing_fields(spec), shared=False)
-        self.pool = [spec.make_worker(i, model, X, T) for i in range(spec.workers)]
+        self.pool = [TensorWorker(i, model, X, T, spec) for i in range(spec.workers)]
         for worker in self.pool:
             worker.attach(self.block)
             worker.follow(self.pool[0])
@@ -72,7 +149,9 @@ class TensorTurns:
         run_turns(self.pool, span.indices, span.n_rows, span.count, lr, self.rows, t0)
         for worker in self.pool:
             worker.store()
-        return None if self.times is None else from_times(self.times[:, :span.count], first)
+        if self.times is None:
+            return Outcome(None)
+        return Outcome(from_times(self.times[:, :span.count], first))
 
 
 def run_turns(workers, schedule, n_rows_of, count, lr, times, t0, cross=None):
@@ -124,31 +203,4 @@ def run_turns(workers, schedule, n_rows_of, count, lr, times, t0, cross=None):
                     row[j + 3] = w
 
 
-def run_tensor_host(workers, block, span_barrier, step_barrier, spec, *, t0, stop, check=None):
-    """The life of one thread or process of the pool under tensor parallelism.
-
-    It runs ``workers`` (one, or several when there are more workers than
-    cores: see :func:`pdsgd.engine.tensor.hosts`) in turns, and crosses
-    ``step_barrier`` with the other threads or processes at every stop. The
-    other arguments are those of :func:`pdsgd.engine.backends.pool.run_worker`
-    (the result slots aside: the partial sums travel through the block's
-    ``cross*`` arrays), and ``stop``, the broker's command to return.
-    """
-    for worker in workers:
-        worker.attach(block)
-        worker.follow(workers[0])
-    control, lr_box, schedule = block["control"], block["lr"], block["schedule"]
-    n_rows_of = block["n_rows"]
-    times = [flat(block["trace"][w.index]) for w in workers] if spec.trace else None
-    span_wait = {} if check is None else {"check": check}
-    while True:
-        span_barrier.wait(**span_wait)
-        if control[0] == stop:
-            return
-        count, lr = int(control[1]), float(lr_box[0])
-        for worker in workers:
-            worker.load()
-        run_turns(workers, schedule, n_rows_of, count, lr, times, t0, step_barrier.wait)
-        for worker in workers:
-            worker.store()
-        span_barrier.wait(**span_wait)
+TENSOR_PARALLEL = TensorParallel()

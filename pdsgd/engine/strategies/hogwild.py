@@ -30,14 +30,15 @@ import time
 
 import numpy as np
 
-from pdsgd.engine.slots import ResultSlots
+from pdsgd.engine.slots import ResultSlots, slot_fields
+from pdsgd.engine.strategies.base import Outcome, WithoutBarrier
 from pdsgd.engine.sync import (
     UPDATE_DTYPE,
     Waits,
     apply_block,
     beat_fields,
-    publish_span,
     span_blocks,
+    take_block,
     trace_rows,
 )
 from pdsgd.engine.trace import COMPUTE, WAIT
@@ -45,34 +46,31 @@ from pdsgd.engine.trace import COMPUTE, WAIT
 PHASES = (WAIT, COMPUTE)  # wait for a block (the lock), compute and update
 
 
-class Hogwild:
-    """The threads/processes side of ``sync="hogwild"`` (see the module docstring)."""
+class Hogwild(WithoutBarrier):
+    """``sync="hogwild"`` (see the module docstring)."""
 
-    @staticmethod
-    def fields(spec):
-        """The shared arrays a run needs besides the BSP ones."""
+    name = "hogwild"
+    # Shared memory is the point: there is nothing to simulate on one thread.
+    backends = ("threads", "processes")
+
+    def fields(self, spec):
+        """The shared arrays a run needs: the next block, the records, the slots it computes in."""
         n, blocks = spec.workers, spec.span * spec.workers
         return {"sync_next": ((1,), np.int64),
                 "sync_finished": ((n,), np.int64),                # updates each worker finished
                 "sync_records": ((n, blocks, 3), np.int64),       # block, read, applied
                 "sync_done": ((n,), np.int64),
                 "sync_times": ((n, blocks, len(PHASES), 2), np.float64),
-                **beat_fields(n)}
+                **slot_fields(spec), **beat_fields(n)}
 
-    @staticmethod
-    def run_span(backend, span, lr, first):
-        """The broker's side: publish the span and the weights, wait, take the weights back."""
-        block, spec, count = backend.block, backend.spec, span.count
-        publish_span(backend, span, lr)
+    def reset(self, block, spec):
         block["sync_next"][0] = 0
         block["sync_finished"][:] = 0
         block["sync_done"][:] = 0
-        if spec.trace:
-            block["sync_times"][:] = 0.0
-        block["control"][:2] = 1, count  # RUN
-        backend.span_wait()  # go
-        backend.span_wait()  # every block is in
-        backend.model.params[...] = block["params"]
+
+    def collect(self, pool, span, first):
+        block, spec = pool.block, pool.spec
+        pool.model.params[...] = block["params"]
         iterations, parts, _ = span_blocks(span.n_rows, spec.workers, spec.micro_batch)
         done = block["sync_done"]
         rows = [block["sync_records"][w, :done[w]] for w in range(spec.workers)]
@@ -81,27 +79,25 @@ class Hogwild:
         mine = np.concatenate(rows) if rows else np.zeros((0, 3), np.int64)
         records["iteration"], records["block"] = iterations[mine[:, 0]], parts[mine[:, 0]]
         records["read"], records["applied"] = mine[:, 1], mine[:, 2]
-        backend.span_updates = np.sort(records, order=["applied", "worker"])
-        if not spec.trace:
-            return None
-        return trace_rows(block["sync_times"], block["sync_records"][..., 0], done, PHASES,
-                          first, spec.workers)
+        trace = None
+        if spec.trace:
+            trace = trace_rows(block["sync_times"], block["sync_records"][..., 0], done, PHASES,
+                               first, spec.workers)
+        return Outcome(trace, np.sort(records, order=["applied", "worker"]))
 
-    @staticmethod
-    def work(worker, block, span_barrier, lock, spec, *, t0, check=None, spin=0.0):
+    def work(self, host):
         """A worker's life: for each span, take blocks and apply their updates, unlocked."""
-        span_wait = {} if check is None else {"check": check}
+        worker, = host.workers
+        block, spec, lock, t0 = host.block, host.spec, host.lock, host.t0
         i, b, n = worker.index, spec.micro_batch, spec.workers
         slots = ResultSlots(block, 0, worker.model.n_layers)
         finished, records = block["sync_finished"], block["sync_records"][i]
-        indices = np.zeros(n * b, np.int64)
+        indices = np.zeros(spec.iteration_rows, np.int64)
+        lo = spec.block(i)[0]
         clock = time.perf_counter
-        while True:
-            span_barrier.wait(**span_wait)
-            if block["control"][0] != 1:  # STOP
-                return
-            waits = Waits(block["flags"], spec.timeout, spin, check, block["sync_beat"], i)
-            count, lr = int(block["control"][1]), float(block["lr"][0])
+        for count, lr in host.spans():
+            waits = Waits(block["flags"], spec.timeout, host.spin, host.check, block["sync_beat"],
+                          i)
             n_rows = block["n_rows"][:count].copy()
             iterations, parts, sizes = span_blocks(n_rows, n, b)
             times, mine = block["sync_times"][i], 0
@@ -118,15 +114,17 @@ class Hogwild:
                     break
                 c = clock()
                 t, p, size = iterations[j], parts[j], sizes[j]
-                indices[i * b:i * b + size] = block["schedule"][t, p * b:p * b + size]
+                end = take_block(spec, indices, i, block["schedule"][t], p, size)
                 read = int(finished.sum())
-                worker.compute(slots, indices, i * b + size)  # reads the shared weights
+                worker.compute(slots, indices, end)  # reads the shared weights
                 applied = int(finished.sum())
-                apply_block(worker.model, slots, i * b, size, -lr / n_rows[t])  # writes them
+                apply_block(worker.model, slots, lo, size, -lr / n_rows[t])  # writes them
                 finished[i] += 1
                 records[mine] = j, read, applied
                 if spec.trace:
                     times[mine] = (s - t0, c - t0), (c - t0, clock() - t0)
                 mine += 1
             block["sync_done"][i] = mine
-            span_barrier.wait(**span_wait)
+
+
+HOGWILD = Hogwild()

@@ -25,7 +25,8 @@ import time
 
 import numpy as np
 
-from pdsgd.engine.sync import UPDATE_DTYPE, apply_block, span_blocks, trace_rows
+from pdsgd.engine.strategies.base import Outcome
+from pdsgd.engine.sync import UPDATE_DTYPE, apply_block, span_blocks, take_block, trace_rows
 from pdsgd.engine.trace import AGGREGATE, COMPUTE
 from pdsgd.errors import PdsgdError
 
@@ -75,7 +76,8 @@ def simulate(iterations, workers, bound, durations):
         choices = [(max(ready[i], now), i) for i in range(workers)
                    if phase[i] != DONE and enabled(i)]
         if not choices:
-            raise PdsgdError("the simulated schedule is stuck: a bug in pdsgd.engine.schedule")
+            raise PdsgdError("the simulated schedule is stuck: a bug in "
+                             "pdsgd.engine.strategies.schedule")
         now, i = min(choices)
         if phase[i] == CLAIM:
             if next_block == n:
@@ -116,7 +118,7 @@ def simulated(span, first_iteration, first_update, spec):
     rng = np.random.default_rng([*np.abs(span.indices[0]).tolist(), span.first, span.count])
     durations = rng.gamma(SHAPE, 1.0 / SHAPE, size=(spec.workers, len(iterations)))
     durations *= np.array([spec.slowdown(i) for i in range(spec.workers)])[:, None]
-    bound = spec.staleness if spec.synchronization.bounded else None
+    bound = spec.staleness if spec.strategy.bounded else None
     return simulate(iterations, spec.workers, bound, durations)
 
 
@@ -142,17 +144,16 @@ class SyncSimulation:
         self.model, self.pool, self.slots, self.spec = model, pool, slots, spec
         self.schedule = schedule
         self.version = 0  # updates applied since the run started
-        self.span_updates = None
 
     def run_span(self, span, lr, first, t0):
-        """Run a span as the schedule says; return its trace rows (None without a trace)."""
+        """Run a span as the schedule says: an :class:`~pdsgd.engine.strategies.base.Outcome`."""
         spec, b, n = self.spec, self.spec.micro_batch, self.spec.workers
         iterations, parts, sizes = span_blocks(span.n_rows, n, b)
         entries = self.schedule(span, first, self.version, spec)
         _check(entries, len(iterations), n)
         # Which gradients are computed from version k: each before update k lands.
         by_read = np.argsort(entries[:, 2], kind="stable")
-        indices = np.zeros(n * b, np.int64)
+        indices = np.zeros(spec.iteration_rows, np.int64)
         clock, ptr = time.perf_counter, 0
         times = np.zeros((n + 1, len(iterations), 2, 2))
         blocks = np.zeros((n + 1, len(iterations)), np.int64)
@@ -161,15 +162,16 @@ class SyncSimulation:
             while ptr < len(entries) and entries[by_read[ptr], 2] == k:
                 rw, rj = entries[by_read[ptr], :2]
                 t, p, size = iterations[rj], parts[rj], sizes[rj]
-                indices[rw * b:rw * b + size] = span.indices[t, p * b:p * b + size]
+                end = take_block(spec, indices, rw, span.indices[t], p, size)
                 s = clock()
-                self.pool[rw].compute(self.slots, indices, rw * b + size)
+                self.pool[rw].compute(self.slots, indices, end)
                 times[rw, done[rw], 0] = s - t0, clock() - t0
                 blocks[rw, done[rw]] = rj
                 done[rw] += 1
                 ptr += 1
             s = clock()
-            apply_block(self.model, self.slots, w * b, sizes[j], -lr / span.n_rows[iterations[j]])
+            apply_block(self.model, self.slots, spec.block(w)[0], sizes[j],
+                        -lr / span.n_rows[iterations[j]])
             times[n, k, 1] = s - t0, clock() - t0
             blocks[n, k] = j
         done[n] = len(entries)
@@ -178,11 +180,10 @@ class SyncSimulation:
         records["iteration"] = iterations[entries[:, 1]]
         records["block"] = parts[entries[:, 1]]
         records["applied"] = np.arange(len(entries))
-        self.span_updates = records
         self.version += len(entries)
-        if not spec.trace:
-            return None
-        return trace_rows(times, blocks, done, (COMPUTE, AGGREGATE), first, n)
+        rows = trace_rows(times, blocks, done, (COMPUTE, AGGREGATE), first, n) if spec.trace \
+            else None
+        return Outcome(rows, records)
 
 
 def _check(entries, n_blocks, workers):

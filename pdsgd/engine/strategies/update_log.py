@@ -1,4 +1,8 @@
-"""SSP and async SGD on the threads and processes backends: an update log and replicas.
+"""SSP and async SGD (``--sync ssp`` / ``async``) as a strategy: an update log and replicas.
+
+On the serial backend the oracle plays a seeded schedule
+(:class:`pdsgd.engine.strategies.schedule.SyncSimulation`); on threads and processes the
+workers run it for real, as follows.
 
 The semantics are in :mod:`pdsgd.engine.sync`; this is how N workers run them
 without a barrier per iteration, while keeping every gradient's version exact:
@@ -28,17 +32,19 @@ import time
 
 import numpy as np
 
-from pdsgd.engine.shm import checksum, flat
-from pdsgd.engine.slots import ResultSlots
+from pdsgd.engine.shm import SharedArrays, checksum, flat
+from pdsgd.engine.slots import ResultSlots, slot_fields
+from pdsgd.engine.strategies.base import Outcome, WithoutBarrier
+from pdsgd.engine.strategies.schedule import SyncSimulation
 from pdsgd.engine.sync import (
     UPDATE_DTYPE,
     Waits,
     apply_block,
     apply_rank_one,
     beat_fields,
-    publish_span,
     rank_one_terms,
     span_blocks,
+    take_block,
     trace_rows,
 )
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT
@@ -56,13 +62,17 @@ def stage_tag(r):
     return f"stage{r}"
 
 
-class UpdateLog:
-    """The threads/processes side of ``sync="ssp"`` and ``"async"`` (see the module docstring)."""
+class UpdateLog(WithoutBarrier):
+    """``sync="ssp"`` (``bounded``) and ``"async"`` (see the module docstring)."""
 
-    @staticmethod
-    def fields(spec):
-        """The shared arrays a run needs besides the BSP ones."""
-        n, b, blocks = spec.workers, spec.micro_batch, spec.span * spec.workers
+    aggregate = "replicated"  # the only --aggregate it runs with: each replica applies the log
+
+    def __init__(self, name, bounded=False):
+        self.name, self.bounded = name, bounded
+
+    def fields(self, spec):
+        """The shared arrays of the log, the replicas' progress and the staging buffers."""
+        n, blocks = spec.workers, spec.span * spec.workers
         out = {"sync_count": ((2,), np.int64),
                "sync_log": ((blocks, 4), np.int64),      # worker, buffer, block, read
                "sync_held": ((n, 2), np.int64),          # iteration held, read yet
@@ -75,62 +85,58 @@ class UpdateLog:
         sizes = spec.sizes
         for r in range(BUFFERS):
             for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-                out[f"deltas{stage_tag(r)}_{l}"] = ((n * b, n_out), spec.dtype)
-                out[f"inputs{stage_tag(r)}_{l}"] = ((n * b, n_in), spec.dtype)
+                out[f"deltas{stage_tag(r)}_{l}"] = ((spec.iteration_rows, n_out), spec.dtype)
+                out[f"inputs{stage_tag(r)}_{l}"] = ((spec.iteration_rows, n_in), spec.dtype)
         return out
 
-    @staticmethod
-    def run_span(backend, span, lr, first):
-        """The broker's side of a span: publish it, let the workers go, collect the log."""
-        block, spec, count = backend.block, backend.spec, span.count
-        publish_span(backend, span, lr)
+    def serial(self, model, X, T, spec):
+        slots = ResultSlots(SharedArrays(slot_fields(spec), shared=False), 0, model.n_layers)
+        pool = [self.make_worker(i, model, X, T, spec) for i in range(spec.workers)]
+        return SyncSimulation(model, pool, slots, spec)
+
+    def reset(self, block, spec):
         block["sync_count"][:] = 0
         block["sync_held"][:] = NONE, 0
         block["sync_applied"][:] = 0
         block["sync_used"][:] = -1
         block["sync_done"][:] = 0
-        if spec.trace:
-            block["sync_times"][:] = 0.0
-        block["control"][:2] = 1, count  # RUN
-        backend.span_wait()  # go
-        backend.span_wait()  # every replica holds the whole log
-        backend._check_replicas()
-        backend.model.params[...] = block["params"]
+
+    def collect(self, pool, span, first):
+        """Every replica holds the whole log: check they agree, and read the log's records."""
+        block, spec = pool.block, pool.spec
+        pool.check_replicas()
+        pool.model.params[...] = block["params"]
         iterations, parts, _ = span_blocks(span.n_rows, spec.workers, spec.micro_batch)
         log = block["sync_log"][:len(iterations)]
         records = np.zeros(len(log), UPDATE_DTYPE)
         records["worker"], records["read"] = log[:, 0], log[:, 3]
         records["iteration"], records["block"] = iterations[log[:, 2]], parts[log[:, 2]]
         records["applied"] = np.arange(len(log))
-        backend.span_updates = records
-        if not spec.trace:
-            return None
-        return trace_rows(block["sync_times"], block["sync_blocks"], block["sync_done"],
-                          PHASES, first, spec.workers)
+        rows = None
+        if spec.trace:
+            rows = trace_rows(block["sync_times"], block["sync_blocks"], block["sync_done"],
+                              PHASES, first, spec.workers)
+        return Outcome(rows, records)
 
-    @staticmethod
-    def work(worker, block, span_barrier, lock, spec, *, t0, check=None, spin=0.0):
+    def work(self, host):
         """A worker's life: for each span, take blocks until none is left (see the module)."""
-        span_wait = {} if check is None else {"check": check}
-        while True:
-            span_barrier.wait(**span_wait)
-            if block["control"][0] != 1:  # STOP
-                return
-            waits = Waits(block["flags"], spec.timeout, spin, check, block["sync_beat"],
+        worker, = host.workers
+        block, spec = host.block, host.spec
+        for count, lr in host.spans():
+            waits = Waits(block["flags"], spec.timeout, host.spin, host.check, block["sync_beat"],
                           worker.index)
-            _Span(worker, block, lock, spec, waits, t0).run()
-            span_barrier.wait(**span_wait)
+            _Span(worker, block, host.lock, spec, waits, host.t0, count, lr,
+                  spec.staleness if self.bounded else None).run()
 
 
 class _Span:
     """One worker's share of one span of ``sync="ssp"`` or ``"async"``."""
 
-    def __init__(self, worker, block, lock, spec, waits, t0):
+    def __init__(self, worker, block, lock, spec, waits, t0, count, lr, bound):
         self.worker, self.block, self.lock, self.spec, self.waits = worker, block, lock, spec, waits
         self.t0, self.i, self.b, self.n = t0, worker.index, spec.micro_batch, spec.workers
-        self.bound = spec.staleness if spec.synchronization.bounded else None
-        count = int(block["control"][1])
-        self.lr, self.n_rows = float(block["lr"][0]), block["n_rows"][:count].copy()
+        self.bound = bound  # SSP's s; None for async
+        self.lr, self.n_rows = lr, block["n_rows"][:count].copy()
         self.iterations, self.parts, self.sizes = span_blocks(self.n_rows, self.n, self.b)
         self.stages = [ResultSlots(block, stage_tag(r), worker.model.n_layers)
                        for r in range(BUFFERS)]
@@ -140,9 +146,10 @@ class _Span:
         self.used = block["sync_used"][self.i]
         self.scale_of = (-self.lr / self.n_rows[self.iterations]).tolist()
         self.size_of, self.iteration_of = self.sizes.tolist(), self.iterations.tolist()
-        self.indices = np.zeros(self.n * self.b, np.int64)
+        self.indices = np.zeros(spec.iteration_rows, np.int64)
+        self.lo_of = [spec.block(w)[0] for w in range(self.n)]  # each worker's first slot row
         model = worker.model
-        self.rank_one = [[rank_one_terms(model, stage, w * self.b) for w in range(self.n)]
+        self.rank_one = [[rank_one_terms(model, stage, lo) for lo in self.lo_of]
                          for stage in self.stages] if self.b == 1 else None
 
     def catch_up(self):
@@ -154,7 +161,7 @@ class _Span:
             if self.rank_one is not None:
                 apply_rank_one(self.rank_one[r][w], self.scale_of[j])
             else:
-                apply_block(self.worker.model, self.stages[r], w * self.b, self.size_of[j],
+                apply_block(self.worker.model, self.stages[r], self.lo_of[w], self.size_of[j],
                             self.scale_of[j])
             k += 1
             applied[i] = k
@@ -186,7 +193,7 @@ class _Span:
         return not any(it <= oldest and not rd for it, rd in zip(iterations, read, strict=True))
 
     def run(self):
-        i, b, waits, clock, t0 = self.i, self.b, self.waits, time.perf_counter, self.t0
+        i, waits, clock, t0 = self.i, self.waits, time.perf_counter, self.t0
         trace, mine = self.spec.trace, 0
         times = self.block["sync_times"][i]
         self.worker.model.params[...] = self.block["params"]
@@ -210,8 +217,8 @@ class _Span:
             self.held[2 * i + 1] = 1
             c = clock()
             size, p = self.size_of[j], self.parts[j]
-            self.indices[i * b:i * b + size] = self.block["schedule"][t, p * b:p * b + size]
-            self.worker.compute(self.stages[r], self.indices, i * b + size)
+            end = take_block(self.spec, self.indices, i, self.block["schedule"][t], p, size)
+            self.worker.compute(self.stages[r], self.indices, end)
             e = clock()
             if self.bound is not None:
                 waits.until(lambda t=t: self.may_land(t), self.catch_up,
@@ -241,3 +248,7 @@ class _Span:
         self.block["checksums"][i] = checksum(self.worker.model.params)
         if i == 0:
             self.block["params"][...] = self.worker.model.params
+
+
+SSP = UpdateLog("ssp", bounded=True)
+ASYNC = UpdateLog("async")
