@@ -119,14 +119,25 @@ def lab(tmp_path_factory):
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
     env.pop("VIRTUAL_ENV", None)
+    # A home whose ~/.bashrc puts a pyenv-like python (without pdsgd) first, as on many
+    # laptops: the terminals must still run this environment's python.
+    shims = tmp_path / "pyenv" / "shims"
+    shims.mkdir(parents=True)
+    (shims / "python").write_text("#!/bin/sh\necho 'pyenv python, no pdsgd' >&2\nexit 3\n")
+    (shims / "python").chmod(0o755)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".bashrc").write_text(f'export PATH="{shims}:$PATH"\n')
+    env["MPLCONFIGDIR"] = os.environ.get("MPLCONFIGDIR") or str(
+        Path.home() / ".config" / "matplotlib")  # the font cache, not rebuilt in the new home
+    env["HOME"] = str(tmp_path / "home")
     log = open(tmp_path / "lab.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pdsgd.course.lab", str(work), "--no-browser",
          "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
          f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
          "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],  # as root, the
+        # launcher adds --allow-root itself
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -323,19 +334,23 @@ def test_the_parallel_drop_down_splits_the_network_in_the_browser(page):
     panel.get_by_text("tensor-parallel").first.wait_for(state="visible", timeout=60_000)
 
 
-def test_a_terminal_of_lab_finds_this_environments_dask(page, lab):
+def test_a_terminal_of_lab_finds_this_environments_dask_and_python(page, lab):
     tmp_path = lab[3]
     answer = tmp_path / "which-dask.txt"
     page.evaluate("() => { window.jupyterapp.commands.execute('terminal:create-new'); }")
     terminal = page.locator(".jp-Terminal").last
     terminal.wait_for(state="visible", timeout=60_000)
     terminal.click()
+    imported = tmp_path / "python-imports.txt"
     page.keyboard.type(f"command -v dask > {answer}\n")
+    page.keyboard.type(f'python -c "import pdsgd; print(pdsgd.__name__)" > {imported}\n')
     deadline = time.monotonic() + 60
-    while not (answer.exists() and answer.read_text().strip()):
+    while not (imported.exists() and imported.read_text().strip()):
         assert time.monotonic() < deadline, "the terminal did not answer"
         time.sleep(0.2)
     assert answer.read_text().strip() == str(Path(sys.executable).parent / "dask")
+    # ~/.bashrc put a pyenv python first; the terminal's python is still this one.
+    assert imported.read_text().strip() == "pdsgd"
 
 
 @pytest.fixture(scope="module")
