@@ -8,7 +8,7 @@ PROFILE ?= quick
 GRID    ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv git-filter test lint reproduce reference lab notebooks bench docs clean
+.PHONY: help venv git-filter test lint reproduce reference lab notebooks assignments bench docs clean
 
 help:
 	@echo "make reproduce   regenerate every result, figure and report under results/ (PROFILE=quick|full)"
@@ -16,6 +16,7 @@ help:
 	@echo "make test        lint and run the test suite (notebooks included)"
 	@echo "make lab         open the notebooks in JupyterLab (PORT=8890 IP=0.0.0.0 where to serve)"
 	@echo "make notebooks   rewrite notebooks/*.ipynb from their .py scripts, without outputs"
+	@echo "make assignments the exercises as nbgrader assignments, into assignments/"
 	@echo "make bench       run the benchmarks and print their tables"
 	@echo "make docs        build the book (docs/ and the notebooks) into site/, offline (OUTPUTS=1: run the notebooks)"
 
@@ -64,6 +65,11 @@ notebooks: $(STAMP) git-filter
 	$(VENV)/bin/jupytext --sync notebooks/[0-9]*.py notebooks/solutions/[0-9]*.py
 	$(VENV)/bin/nbstripout --keep-id notebooks/[0-9]*.ipynb notebooks/solutions/[0-9]*.ipynb
 
+# The exercises as nbgrader assignments: the student version of each notebook's exercises in
+# assignments/release/ (git-ignored), the course folder nbgrader grades in (docs/teacher.md).
+assignments: $(STAMP)
+	$(PY) -m pdsgd.course.assignments assignments
+
 bench: $(STAMP)
 	$(PY) -m pdsgd bench sequential
 
@@ -79,5 +85,5 @@ docs: $(STAMP)
 
 # Everything under results/ except its README and the kept reference runs (whose caches go).
 clean:
-	rm -rf $(VENV) site results/reference/*/.cache
+	rm -rf $(VENV) site assignments results/reference/*/.cache
 	find results -mindepth 1 -maxdepth 1 ! -name README.md ! -name reference -exec rm -rf {} +

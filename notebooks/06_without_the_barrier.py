@@ -197,6 +197,10 @@ for label, options in (("bsp", {}), ("ssp s=4", dict(sync="ssp", staleness=4)),
 # Each takes well under a minute on a 2-core laptop; worked answers are in
 # `solutions/06_without_the_barrier_solutions.ipynb`.
 #
+# Check each answer in a cell of your own: `from pdsgd.course import checks`, then
+# `checks.check("06.1", answer)` prints "correct" or a hint, and `checks.ask("06.1")`
+# says what the answer should be. (`make assignments` builds the graded version.)
+#
 # 1. In the panel, set `extra ms per iteration` to 0 (no straggler) and run
 #    `bsp`, `ssp` with s = 4 and `async`. What does dropping the barrier buy
 #    when nobody is slow?

@@ -208,6 +208,12 @@ def test_notebook_runs_headless(name, tmp_path, monkeypatch):
         for line in ("s =  0:", "s = 16:", "async   :", "hogwild :", "SSP s = 4: ",
                      "the same seed twice gives the same weights"):
             assert line in printed, line
+    if name in SOLUTIONS:
+        # Every worked answer passes its exercise's check (pdsgd.course.checks).
+        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        assert "not yet:" not in printed, printed[printed.find("not yet:"):][:300]
+        assert printed.count(": correct") == len(re.findall(r"checks\.check\(", "".join(
+            c.source for c in nb.cells if c.cell_type == "code")))
     # A panel pressed from a cell reports a refusal or a failure in its status line.
     assert not [t for t in _widget_texts(nb) if "refused:" in t or "failed:" in t]
     assert seconds < BUDGET_S or os.environ.get("PDSGD_NO_TIME_LIMIT"), (
