@@ -21,6 +21,7 @@ from IPython.display import Image
 from tqdm.notebook import tqdm as tqdm_notebook
 
 from pdsgd.course.background import BackgroundRun
+from pdsgd.course.history import RunHistory
 from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.train import TrainingStopped
 
@@ -70,6 +71,7 @@ class Panel(w.VBox):
         self.progress_box = w.HBox()
         self.messages = w.Output()
         self.plot_area = w.Output()
+        self.history, self.history_area = RunHistory(), w.Output()
         self.result = self.error = self.stopped_after = self.background = None
         self.figures, self.epochs_done = [], 0
         self._busy, self._lock = False, threading.Lock()
@@ -79,7 +81,8 @@ class Panel(w.VBox):
         columns = w.HBox([w.VBox(controls[::2]), w.VBox(controls[1::2])])
         super().__init__(header + [columns, w.HBox([self.run_button, self.stop_button,
                                                     self.status]),
-                                   self.progress_box, self.messages, self.plot_area])
+                                   self.progress_box, self.messages, self.plot_area,
+                                   self.history_area])
 
     # ------------------------------------------------------------ the controls
     def labels(self):
@@ -168,6 +171,7 @@ class Panel(w.VBox):
         try:
             self.result = self._run(stop)
             status = f"<code>{html.escape(self.result.summary())}</code>"
+            self.remember(self.result)
         except TrainingStopped as stopped:
             status = self._stopped(stopped.epochs_done, _timing(stopped.result))
         except Exception as error:
@@ -187,6 +191,15 @@ class Panel(w.VBox):
                 self.status.value = status
                 self.run_button.disabled, self.stop_button.disabled = False, True
                 self._busy = False
+
+    def remember(self, result, source="live"):
+        """Add ``result`` to the run history and show the history: its table, and from
+        the second run on one figure that sets the runs side by side."""
+        self.history.add(result, source)
+        shown = [self.history.table()]
+        if len(self.history) > 1:
+            shown.append(figure_image(self.history.figure(title="this panel's runs")))
+        show_only(self.history_area, *shown)
 
     def _stopped(self, epochs_done, timing):
         self.stopped_after = epochs_done
