@@ -7,5 +7,11 @@ notebook makes in one call (a gradient check, messages, barriers, the learning
 rate rules); ``tables`` a trace and an iteration's time budget as tables;
 ``scaling`` notebook 3's timed grid, or what ``make reproduce`` measured;
 ``distributed`` the BSP-against-averaging comparison of notebook 5; ``lab`` the
-``make lab`` launcher.
+``make lab`` launcher; ``history`` a panel's runs side by side; ``demo`` kept results
+replayed in a panel and :func:`present`, the projector's style; ``checks`` the exercises'
+checks and ``assignments`` their nbgrader version.
 """
+
+from pdsgd.course.demo import present
+
+__all__ = ["present"]

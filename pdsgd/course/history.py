@@ -108,6 +108,9 @@ class RunHistory:
 
     def figure(self, title=None):
         """Every run side by side: samples per second and test accuracy."""
+        kept = sorted({r["source"] for r in self.rows if r["source"] != "live"})
+        if kept:
+            title = f"{title or 'runs'}; replayed from {', '.join(kept)}"
         return plots.plot_run_history(self.labels(), [r["samples/s"] for r in self.rows],
                                       [r["test accuracy"] for r in self.rows],
                                       replayed=[r["source"] != "live" for r in self.rows],
