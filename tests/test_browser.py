@@ -334,6 +334,44 @@ def test_the_parallel_drop_down_splits_the_network_in_the_browser(page):
     panel.get_by_text("tensor-parallel").first.wait_for(state="visible", timeout=60_000)
 
 
+def _wait_for_runs(page, count, timeout=120):
+    deadline = time.monotonic() + timeout
+    while int(_kernel(page, "print(len(panel.history))")) < count:
+        assert time.monotonic() < deadline, f"the panel's history did not reach {count} runs"
+        time.sleep(0.5)
+    _kernel(page, "panel.wait()")
+
+
+def test_three_runs_fill_the_run_history_and_a_replay_says_so(page):
+    panel = _panel(page)
+    _kernel(page, "panel.history.clear(); panel.train_size.value = 300; "
+                  "panel.epochs.value = 1; panel.parallel.value = 'data'; "
+                  "panel.backend.value = 'auto'")
+    for i, (workers, b) in enumerate(((1, 1), (2, 1), (2, 4)), 1):
+        _kernel(page, f"panel.workers.value = {workers}; panel.micro_batch.value = {b}")
+        panel.scroll_into_view_if_needed()
+        panel.get_by_role("button", name="Run").click()
+        _wait_for_runs(page, i)
+    # The history's table (one row per run) and one figure of the three, in the page.
+    rows = panel.locator("table tbody tr")
+    rows.nth(2).wait_for(state="visible", timeout=30_000)
+    assert rows.count() == 3
+    assert panel.locator("table thead", has_text="S vs N = 1").count() == 1
+    assert panel.locator("img").count() >= 2  # the last run's epochs, and the history
+    # Demo mode: Run becomes Replay; the kept run joins the history and says so.
+    kept = ROOT / "results" / "reference" / "full-fashion-mnist"
+    _kernel(page, f"panel.workers.value = 2; panel.micro_batch.value = 1; "
+                  f"panel.replay_from({str(kept)!r})")
+    panel.get_by_role("button", name="Replay").click()
+    panel.get_by_text("kept, not trained now").first.wait_for(state="visible", timeout=30_000)
+    _wait_for_runs(page, 4)
+    assert panel.locator("table tbody tr").count() == 4
+    assert panel.locator("table tbody td", has_text="results/reference/full-fashion-mnist"
+                         ).count() == 1
+    _kernel(page, "panel.replay_from(False)")
+    assert panel.get_by_role("button", name="Run").count() == 1
+
+
 def test_a_terminal_of_lab_finds_this_environments_dask_and_python(page, lab):
     tmp_path = lab[3]
     answer = tmp_path / "which-dask.txt"

@@ -46,7 +46,7 @@ panel
 ### END SOLUTION
 
 # %% nbgrader={"grade": false, "grade_id": "ex06-1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
-answer_1 = None  # your answer: True or False: without a straggler, dropping the barrier makes the run faster
+answer_1 = None  # your answer: True or False: without a straggler, on threads, dropping the barrier makes the run faster
 ### BEGIN SOLUTION
 answer_1 = False
 ### END SOLUTION
@@ -56,11 +56,24 @@ checks.check("06.1", answer_1)
 checks.grade("06.1", answer_1)  # graded: 1 point
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "ex06-text-2", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
-# With two equally fast workers, each BSP iteration's wait is only the
-# difference between two similar computations plus the crossing itself, so
-# there is less to win than with a straggler: compare the waiting shares and
-# the samples per second above with those of the notebook's runs. What the
-# unsynchronized runs still pay for is in the staleness columns: even
+# Compare the samples per second of the three rows: without a straggler,
+# dropping the barrier does not make the run faster, and on the panel's
+# `threads` it is usually slower: BSP's row is the fastest of the three (on a
+# busy machine two close rows can swap; run the cell again). Why: with two
+# equally fast workers, a BSP iteration's wait is only the difference between
+# two similar computations plus one crossing, so there is little waiting to
+# win back, while SSP and async pay for their freedom in every update. BSP
+# applies an iteration's N gradients as one summed update: after one crossing,
+# each worker adds them to its replica in one matrix product, which reads and
+# writes every weight once. SSP and async apply each gradient on its own, in
+# the order of a shared log that every gradient enters under a lock: each
+# replica reads and writes every weight once per gradient, and at batch 1 that
+# memory traffic, not the arithmetic, sets the pace (notebook 1). On threads
+# these many small updates also queue for the GIL, which one large BLAS call
+# releases for its whole length. Choose `processes` in the panel's `backend`
+# drop-down and run the three again: without the GIL the gap shrinks, and the
+# unsynchronized rows may come out ahead. What they buy is shown by the
+# straggler of the notebook; what they lose is in the staleness columns: even
 # without a straggler, a gradient may land after its partner's, so some
 # gradients are stale, and the weights depend on the timing.
 

@@ -225,7 +225,8 @@ FORMS = {
             ' (call: checks.check("05.1", answer, P))',
     "05.2": '{K: rounds per epoch} for K = 10, 25, 50, 100 (P = 1000, N = 2, b = 10)',
     "05.3": 'the address to pass as scheduler=',
-    "06.1": 'True or False: without a straggler, dropping the barrier makes the run faster',
+    "06.1": ('True or False: without a straggler, on threads, dropping the barrier makes '
+             'the run faster'),
     "06.2": '"grows" or "shrinks": async staleness with 4 workers against 2',
 }
 
