@@ -37,10 +37,9 @@
 
 # %%
 # %matplotlib inline
-import tempfile
 
 from pdsgd import load_dataset, plots
-from pdsgd.course import lessons, scaling, widgets
+from pdsgd.course import lessons, scaling, scratch, widgets
 from pdsgd.machine import usable_cores
 from pdsgd.study import analysis, costmodel, experiment
 
@@ -83,10 +82,12 @@ else:
 # The tables report the median and the fastest and slowest repeat. Each run
 # trains 2 epochs; the time of starting the worker processes is not counted
 # (the seed's T(N) is training time). `run_grid` caches every finished cell
-# in a temporary folder: running a cell again only reads it.
+# in a temporary folder: running a cell again only reads it. The folder goes
+# when the kernel stops (or, if the kernel was killed, the next time a
+# notebook asks for one).
 
 # %%
-cache = tempfile.TemporaryDirectory(prefix="pdsgd-03-")  # removed when the kernel stops
+cache = scratch.scratch_folder("03")
 if measured_here:
     grid = scaling.cells(P, [n for n in workers_grid if n <= cores], repeats=repeats, epochs=2)
     records = experiment.run_grid(grid, data, cache_dir=cache.name, desc="a core per worker")

@@ -39,7 +39,7 @@
 # %matplotlib inline
 import pdsgd
 from pdsgd import load_dataset, plots
-from pdsgd.course import lessons, sync, widgets
+from pdsgd.course import lessons, widgets, without_barrier
 
 settings = lessons.defaults()
 P = settings["train_size"]
@@ -57,7 +57,7 @@ data = load_dataset("mnist-5k")
 slow = dict(workers=2, backend="threads", epochs=1, train_size=P, straggler=1,
             straggler_factor=2.0)
 bsp = pdsgd.train(data, **slow)
-row = sync.run_row(bsp)
+row = without_barrier.run_row(bsp)
 print(bsp.summary())
 print(f"BSP with a straggler: {row['samples/s']:,.0f} samples/s; the workers spent "
       f"{row['waiting']:.0%} of their time waiting; test accuracy {row['test accuracy']:.4f}")
@@ -97,7 +97,7 @@ for s in (0, 1, 4, 16):
     panel.staleness.value = s
     panel.run()
     r = panel.runs[-1]
-    print(sync.run_line(f"s = {s:2d}", r))
+    print(without_barrier.run_line(f"s = {s:2d}", r))
 
 # %% [markdown]
 # Read the rows from s = 0 down. A larger bound never *forces* more waiting:
@@ -136,7 +136,7 @@ for choice in ("async", "hogwild"):
     panel.sync.value = choice
     panel.run()
     r = panel.runs[-1]
-    print(sync.run_line(f"{choice:8s}", r))
+    print(without_barrier.run_line(f"{choice:8s}", r))
 panel
 
 # %% [markdown]
@@ -146,7 +146,7 @@ panel
 #
 # ## The trade-off, measured
 #
-# One run is one sample of a noisy measurement. `sync.sweep` runs
+# One run is one sample of a noisy measurement. `without_barrier.sweep` runs
 # `pdsgd bench sync` itself: every setting with the same straggler, on the same
 # samples, repeated in interleaved rounds (every setting once per round, so that
 # a burst of load elsewhere hits them all alike), medians reported, each rate
@@ -156,8 +156,8 @@ panel
 # the rates that `pdsgd bench sync` measures.
 
 # %%
-sweep = sync.sweep(data, train_size=P, factor=2.0)
-rows = sync.by_setting(sweep)
+sweep = without_barrier.sweep(data, train_size=P, factor=2.0)
+rows = without_barrier.by_setting(sweep)
 fastest = max(sweep["rows"], key=lambda r: r["vs_bsp"])
 print(f"{sweep['repeats']} rounds; BSP: {rows['bsp']['samples_per_s']:,.0f} samples/s, "
       f"test accuracy {rows['bsp']['test_accuracy']:.4f}")
@@ -165,7 +165,7 @@ print(f"SSP s = 4: {rows['ssp:4']['vs_bsp']:.2f}x BSP's samples/s, "
       f"{rows['ssp:4']['accuracy_vs_bsp']:+.1f} points of accuracy")
 print(f"fastest: {fastest['setting']}, {fastest['vs_bsp']:.2f}x BSP's samples/s, "
       f"{fastest['accuracy_vs_bsp']:+.1f} points of accuracy")
-sync.sweep_table(sweep)
+without_barrier.sweep_table(sweep)
 
 # %%
 plots.plot_sync_tradeoff(sweep["rows"])
@@ -200,7 +200,7 @@ plots.plot_staleness({r["setting"]: r["staleness"] for r in sweep["rows"]})
 # %%
 for label, options in (("bsp", {}), ("ssp s=4", dict(sync="ssp", staleness=4)),
                        ("hogwild", dict(sync="hogwild"))):
-    same = sync.reproducible(data, **slow, **options)
+    same = without_barrier.reproducible(data, **slow, **options)
     print(f"{label:8s}: the same seed twice gives {'the same' if same else 'different'} weights")
 
 # %% [markdown]
@@ -217,6 +217,6 @@ for label, options in (("bsp", {}), ("ssp s=4", dict(sync="ssp", staleness=4)),
 #    `bsp`, `ssp` with s = 4 and `async`. What does dropping the barrier buy
 #    when nobody is slow?
 # 2. Run the sweep with four workers on this 2-core machine
-#    (`sync.sweep(data, workers=4, train_size=P)`) and draw its staleness
+#    (`without_barrier.sweep(data, workers=4, train_size=P)`) and draw its staleness
 #    histogram. How does the staleness of `async` change against two
 #    workers, and why?

@@ -71,3 +71,30 @@ def writable_dir(path):
         raise PdsgdError(f"--out {path}: cannot write there ({probe} is not a writable "
                          "directory); choose another --out")
     return path
+
+
+def add_options(groups, options):
+    """Add the flag of every option that has one (see :func:`pdsgd.options.option`).
+
+    ``groups`` maps an option's ``group`` to the argparse group it is listed in.
+    A boolean that defaults to True gets a ``--no-NAME`` flag that turns it
+    off; an option with choices is checked by argparse against them, any other
+    is parsed by its ``parse`` (one of the types above). The parsed value lands
+    under :func:`pdsgd.train`'s keyword for the option.
+    """
+    for opt in options:
+        if opt.flag is None:
+            continue
+        where = groups[opt.group]
+        if isinstance(opt.default, bool):
+            where.add_argument(opt.flag, dest=opt.dest, help=f"turn off: {opt.help}",
+                               action="store_false" if opt.default else "store_true")
+            continue
+        kind = ({"choices": tuple(opt.choices)} if opt.choices is not None
+                else {"type": opt.parse} if opt.parse is not None else {})
+        text = opt.help
+        if opt.cli_default is not None:
+            shown = opt.cli_default
+            text += f" (default {','.join(map(str, shown)) if isinstance(shown, tuple) else shown})"
+        where.add_argument(opt.flag, dest=opt.dest, default=opt.cli_default,
+                           metavar=opt.metavar, help=text, **kind)

@@ -29,11 +29,11 @@ from pdsgd.errors import PdsgdError
 from pdsgd.files import atomic_path, npz_bytes, write_bytes
 from pdsgd.mlp import MLP
 from pdsgd.spec import EngineSpec
+from pdsgd.train.plan import TrainPlan
 
-#: Settings that must match for a resumed run to continue the same computation: the
-#: run's own, and every field of the engine spec that changes the weights.
-MUST_MATCH = ("dataset", "scaling", "train_size", "lr", "lr_rule", "step_lr", "warmup_epochs",
-              "seed", *EngineSpec.arithmetic_fields())
+#: Settings that must match for a resumed run to continue the same computation: every
+#: option of the training plan and of the engine spec that changes the weights.
+MUST_MATCH = (*TrainPlan.arithmetic_fields(), *EngineSpec.arithmetic_fields())
 #: What a checkpoint written before a setting existed means by it.
 OLD_DEFAULTS = {"algorithm": "bsp", "local_steps": 1, "scaling": "rashid", "warmup_epochs": 0}
 #: The per-epoch metrics a checkpoint's history holds, in order.

@@ -14,24 +14,16 @@ import warnings
 
 import numpy as np
 
-from pdsgd.arguments import (
-    layer_sizes,
-    non_negative_int,
-    positive_float,
-    positive_int,
-    writable_dir,
-)
+from pdsgd.arguments import add_options, writable_dir
 from pdsgd.bench import add_bench_parsers
-from pdsgd.data.datasets import DATASETS, SCALINGS, load_dataset
+from pdsgd.data.datasets import load_dataset
 from pdsgd.data.fetch import cli_fetch
 from pdsgd.engine.admission import check_network, n_params
-from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, SENDS, SYNCS
-from pdsgd.engine.tensor import PARALLELS
 from pdsgd.errors import Interrupted, OptionError, PdsgdError, PdsgdWarning
 from pdsgd.files import check_room
-from pdsgd.spec import BACKEND_CHOICES, DTYPES, EngineSpec
+from pdsgd.spec import EngineSpec
 from pdsgd.study.reproduce import add_parser as add_reproduce_parser
-from pdsgd.train import LR_RULES, train
+from pdsgd.train import TrainPlan, train
 
 EXIT_USAGE = 2
 
@@ -43,117 +35,67 @@ class _Parser(argparse.ArgumentParser):
         raise PdsgdError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
+#: ``pdsgd train --help``'s groups: an option's ``group`` names the one it is listed in.
+TRAIN_GROUPS = {"seed": "the seed's command line", "training": "training",
+                "engine": "parallel engine"}
+
+
+def train_options():
+    """Every option of ``pdsgd train``: the training plan's, then the engine spec's."""
+    return (*TrainPlan.options(), *EngineSpec.options())
+
+
 def add_train_arguments(p):
     """The options of ``pdsgd train`` (the seed's command line, named).
 
-    A flag whose ``dest`` is a field of :class:`~pdsgd.spec.EngineSpec` reaches
-    the spec by that name (:func:`engine_options`): a new engine option needs
-    only its flag here.
+    Each flag is generated from its option's declaration on
+    :class:`~pdsgd.train.plan.TrainPlan` or :class:`~pdsgd.spec.EngineSpec`
+    (:func:`pdsgd.options.option`): a new option needs no line here. Only the
+    flags that say where files go and how the run reports are written below.
     """
-    seed = p.add_argument_group("the seed's command line")
-    seed.add_argument("--input-nodes", type=positive_int, default=784,
-                      help="input layer width; must match the data (default 784)")
-    seed.add_argument("--hidden", type=layer_sizes, default=(200,), metavar="200[,100...]",
-                      help="hidden layer widths (default 200)")
-    seed.add_argument("--output-nodes", type=positive_int, default=10,
-                      help="output layer width = number of classes (default 10)")
-    seed.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                      help="number of workers (default 1)")
-    seed.add_argument("--train-size", type=positive_int, default=None, metavar="P",
-                      help="train on the first P samples (default: all)")
-    seed.add_argument("--data", default=None, metavar="DIR",
-                      help="folder holding downloaded datasets (default data/)")
-    seed.add_argument("--out", default="results/train", metavar="DIR",
-                      help="where model.npz and metrics.json go (default results/train)")
-    more = p.add_argument_group("training")
-    more.add_argument("--dataset", choices=DATASETS, default="mnist-5k")
-    more.add_argument("--epochs", type=positive_int, default=5)
-    more.add_argument("--lr", type=positive_float, default=0.1)
-    more.add_argument("--lr-rule", choices=LR_RULES, default="fixed",
-                      help="fixed: the seed's; linear: scale lr by N*b (Goyal et al. 2017)")
-    more.add_argument("--warmup-epochs", type=int, default=0, metavar="W",
-                      help="with --lr-rule linear: raise lr to the scaled rate over the first "
-                           "W epochs (Goyal et al.'s gradual warm-up; default 0)")
-    more.add_argument("--seed", type=non_negative_int, default=0)
-    more.add_argument("--dtype", choices=DTYPES, default="float64")
-    more.add_argument("--no-bias", dest="bias", action="store_false",
-                      help="no biases (Rashid's reference network)")
-    more.add_argument("--scaling", choices=SCALINGS, default="rashid",
-                      help="input scaling: x/255*0.99+0.01 (default) or z-score")
-    more.add_argument("--micro-batch", type=positive_int, default=1, metavar="b",
-                      help="samples per worker per iteration (default 1: the seed)")
-    more.add_argument("--backend", choices=BACKEND_CHOICES, default=None,
-                      help="how the workers run (default: sequential for N=1, processes "
-                           "above)")
-    more.add_argument("--quiet", action="store_true", help="no progress bar")
-    engine = p.add_argument_group("parallel engine")
-    engine.add_argument("--parallel", choices=PARALLELS, default="data",
-                        help="data: each worker takes its share of the samples (the seed's); "
-                             "tensor: each worker takes every sample and owns a share of the "
-                             "hidden units")
-    engine.add_argument("--aggregate", choices=tuple(AGGREGATIONS),
-                        default=None,
-                        help="central: the broker updates shared weights (the seed's); "
-                             "replicated: every worker applies the update to its own copy; "
-                             "sharded: every worker updates its share of the shared weights' "
-                             "rows (default: the faster for the backend)")
-    engine.add_argument("--send", choices=SENDS, default="factors",
-                        help="what workers send: sufficient factors (default) or full "
-                             "gradient matrices")
-    engine.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="K",
-                        help="save a checkpoint every K iterations of an epoch (and at "
-                             "each epoch's end)")
-    engine.add_argument("--checkpoint", default=None, metavar="PATH",
-                        help="checkpoint file (default <out>/checkpoint.npz)")
-    engine.add_argument("--resume", default=None, metavar="PATH",
-                        help="continue from a checkpoint (same settings, same final weights)")
-    engine.add_argument("--timeout", type=positive_float, default=30.0, metavar="S",
-                        help="seconds a worker may wait at the barrier before the run is "
-                             "stopped, and for a Dask cluster to be ready (default 30)")
-    engine.add_argument("--no-trace", dest="trace", action="store_false",
-                        help="do not record the engine's timeline")
-    engine.add_argument("--algorithm", choices=tuple(ALGORITHMS), default="bsp",
-                        help="bsp: average gradients every iteration (the seed's); average: "
-                             "each worker takes --local-steps SGD steps, then parameters "
-                             "are averaged (Algorithm 1)")
-    engine.add_argument("--local-steps", type=positive_int, default=1, metavar="K",
-                        help="local SGD steps per round with --algorithm average (default 1)")
-    engine.add_argument("--sync", choices=tuple(SYNCS), default="bsp",
-                        help="bsp: every iteration ends at the barrier (the seed's); ssp: a "
-                             "worker may run --staleness iterations ahead of the slowest; "
-                             "async: each gradient is applied as it arrives; hogwild: workers "
-                             "write the shared weights themselves, unlocked")
-    engine.add_argument("--staleness", type=int, default=None, metavar="S",
-                        help="SSP's bound, in iterations (0 is BSP)")
-    engine.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
-                        help="the Dask scheduler for --backend dask (default: start a "
-                             "LocalCluster on this machine)")
+    groups = {key: p.add_argument_group(title) for key, title in TRAIN_GROUPS.items()}
+    add_options(groups, train_options())
+    groups["seed"].add_argument("--data", dest="data_dir", default=None, metavar="DIR",
+                                help="folder holding downloaded datasets (default data/)")
+    groups["seed"].add_argument("--out", default="results/train", metavar="DIR",
+                                help="where model.npz and metrics.json go "
+                                     "(default results/train)")
+    groups["training"].add_argument("--quiet", action="store_true", help="no progress bar")
+    groups["engine"].add_argument("--checkpoint", default=None, metavar="PATH",
+                                  help="checkpoint file (default <out>/checkpoint.npz)")
+    groups["engine"].add_argument("--resume", default=None, metavar="PATH",
+                                  help="continue from a checkpoint (same settings, same "
+                                       "final weights)")
 
 
 def engine_options(args):
-    """The parsed flags that are :class:`~pdsgd.spec.EngineSpec` options, by field name."""
+    """The parsed flags that are :class:`~pdsgd.spec.EngineSpec` options, by field name.
+
+    The input and output widths are not among them: they reach the spec through
+    :func:`pdsgd.train`'s ``input_nodes`` and ``output_nodes``, checked against the data.
+    """
     values = vars(args)
-    return {name: values[name] for name in EngineSpec.__dataclass_fields__ if name in values}
+    return {o.name: values[o.name] for o in EngineSpec.options() if o.name in values}
 
 
 def cmd_train(args):
     """``pdsgd train``: train, save the model and metrics, print a summary line."""
     out = writable_dir(args.out)
+    options = {o.keyword: getattr(args, o.dest) for o in train_options()
+               if o.flag is not None and o.keyword is not None}
     checkpoint = args.checkpoint
     if checkpoint is None and args.checkpoint_every is not None:
         checkpoint = out / "checkpoint.npz"
-    data = load_dataset(args.dataset, data_dir=args.data, train_size=args.train_size,
-                        scaling=args.scaling, dtype=args.dtype, n_classes=args.output_nodes)
+    data = load_dataset(options.pop("data"), data_dir=args.data_dir,
+                        train_size=args.train_size, scaling=args.scaling, dtype=args.dtype,
+                        n_classes=args.output_nodes)
     # Before training: the model and its metrics must have room where they go.
     sizes = (data.n_features, *args.hidden, data.n_classes)
     check_network(sizes, args.bias, args.dtype)
     model_bytes = n_params(sizes, args.bias) * np.dtype(args.dtype).itemsize + 2**20
     check_room(out, 2 * model_bytes, "--out")
-    result = train(data, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                   lr_rule=args.lr_rule, warmup_epochs=args.warmup_epochs,
-                   input_nodes=args.input_nodes,
-                   output_nodes=args.output_nodes, progress=not args.quiet,
-                   checkpoint=checkpoint, resume=args.resume, **engine_options(args))
+    result = train(data, progress=not args.quiet, checkpoint=checkpoint, resume=args.resume,
+                   **options)
     result.save(out)
     print(f"{result.summary()} -> {out}")
     return 0

@@ -95,3 +95,11 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum):
         super().__init__(signum)
         self.signum = signum
+
+
+def layer_widths(option, value):
+    """Return ``value`` (layer widths) as a tuple of ints if each is positive, else raise."""
+    widths = tuple(value)
+    for width in widths:
+        positive(option, width)
+    return tuple(int(w) for w in widths)

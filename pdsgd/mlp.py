@@ -20,7 +20,8 @@ from scipy.special import expit
 from pdsgd.errors import PdsgdError
 from pdsgd.files import write_npz
 
-DTYPES = {"float64": np.float64, "float32": np.float32}
+#: The floating-point types a network (and a run: ``dtype=``) may use.
+DTYPES = ("float64", "float32")
 
 
 def param_count(sizes, bias=True):
@@ -61,9 +62,9 @@ class MLP:
     def __init__(self, sizes, *, bias=True, dtype="float64", seed=0, params=None):
         self.sizes = check_sizes(sizes)
         self.bias = bool(bias)
-        self.dtype = np.dtype(DTYPES.get(dtype, dtype))
-        if self.dtype not in (np.float64, np.float32):
-            raise PdsgdError(f"dtype must be float64 or float32, got {self.dtype}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype.name not in DTYPES:
+            raise PdsgdError(f"dtype must be {' or '.join(DTYPES)}, got {self.dtype}")
         n = param_count(self.sizes, self.bias)
         if params is None:
             self.params = np.empty(n, dtype=self.dtype)

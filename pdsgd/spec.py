@@ -14,9 +14,11 @@ The spec validates every value and resolves every default **once**, here
 option the way the caller wrote it: ``aggregate='mean'`` from Python,
 ``--aggregate mean`` from the command line.
 
-Adding an engine option (docs/contributing.md): add a field
-below with its default and metadata, check it in :meth:`EngineSpec._check`, use
-it where it acts, add its CLI flag in :mod:`pdsgd.cli`. ``arithmetic=True``
+Adding an engine option (docs/contributing.md): add a field below, declared with
+:func:`~pdsgd.options.option` (its default, help, choices or check, flag), and
+use it where it acts. Its check, ``pdsgd train``'s flag, :func:`pdsgd.train`'s
+keyword and the row in ``docs/options.md`` all come from that declaration (a
+rule between two options goes in :meth:`EngineSpec._check`). ``arithmetic=True``
 makes resume compare it; ``engine_only=True`` makes a one-worker run with a
 non-default value use the engine instead of the sequential fast path.
 """
@@ -25,19 +27,22 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 
+from pdsgd.arguments import layer_sizes, positive_float, positive_int
 from pdsgd.engine.backends import BACKENDS, DEFAULT_BACKEND, get_backend
 from pdsgd.engine.modes import AGGREGATIONS, ALGORITHMS, LOCK_FREE, SENDS, SYNCS
 from pdsgd.engine.tensor import PARALLELS, OwnersUpdate
 from pdsgd.engine.tensor_worker import TensorWorker
-from pdsgd.errors import OptionError, PdsgdError, choice, positive
+from pdsgd.errors import OptionError, PdsgdError, layer_widths, positive
 from pdsgd.machine import usable_cores
+from pdsgd.mlp import DTYPES
+from pdsgd.options import check_options, options_of
+from pdsgd.options import option as _option
 
 #: The backend of a one-worker run that asks for nothing only the engine does.
 SEQUENTIAL = "sequential"
 BACKEND_CHOICES = (SEQUENTIAL, *BACKENDS)
-DTYPES = ("float64", "float32")
 #: How a waiting process crosses the barrier: spin while it pays, or always spin first.
 BARRIERS = ("adaptive", "fixed")
 #: Most workers per core on one machine (threads, processes, a local Dask cluster): past
@@ -50,96 +55,109 @@ SCHEDULER_ADDRESS = re.compile(r"((tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[
                                r":(?P<port>\d{1,5})")
 
 
-def _option(default, *, arithmetic=False, engine_only=False):
-    return field(default=default, metadata={"arithmetic": arithmetic,
-                                            "engine_only": engine_only})
+def timeout_seconds(option, value):
+    """A number of seconds greater than zero, at most :data:`MAX_TIMEOUT`."""
+    value = positive(option, value, integer=False)
+    if value > MAX_TIMEOUT:
+        raise OptionError(option, value, f"must be at most {MAX_TIMEOUT:g} s")
+    return value
+
+
+def delay_seconds(option, value):
+    """A number of seconds, 0 or more."""
+    if not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+        raise OptionError(option, value, "must be a number of seconds >= 0")
+    return value
 
 
 @dataclass(frozen=True)
 class EngineSpec:
     """Everything that defines a run's arithmetic and how the engine executes it.
 
-    Parameters
-    ----------
-    hidden : tuple of int
-        Hidden layer widths.
-    n_inputs, n_outputs : int, optional
-        Input and output layer widths; None until the data are known
-        (:meth:`for_data` fills them in and checks what the caller named).
-    bias : bool
-    dtype : {"float64", "float32"}
-    workers : int
-        N.
-    micro_batch : int
-        b, samples per worker per iteration.
-    algorithm : {"bsp", "average"}
-        Average gradients every iteration (the seed's), or parameters after
-        ``local_steps`` local SGD steps (Algorithm 1, :mod:`pdsgd.engine.averaging`).
-    local_steps : int
-        K (``average`` only; 1 for ``bsp``).
-    parallel : {"data", "tensor"}
-        Split the samples among the workers (the seed's data parallelism), or
-        the network's hidden units (:mod:`pdsgd.engine.tensor`).
-    backend : {"sequential", "serial", "threads", "processes", "dask"}, optional
-        None: sequential for one worker asking nothing of the engine, else
-        :data:`~pdsgd.engine.backends.DEFAULT_BACKEND`.
-    aggregate : {"central", "replicated", "sharded"}, optional
-        None: the backend's default (:meth:`~pdsgd.engine.backends.base.Backend.default_aggregate`);
-        stays None with tensor parallelism, where each worker updates what it owns.
-    send : {"factors", "gradients"}
-    trace : bool
-    timeout : float
-        Seconds a worker may wait at a barrier before the run is stopped.
-    span : int
-        Most iterations the workers run before the broker regains control.
-    checkpoint_every : int, optional
-        Also hand control back after every multiple of this many iterations.
-    straggler : int, optional
-        A worker made slow on purpose, by ``straggler_delay`` seconds per iteration.
-    straggler_delay : float
-    straggler_factor : float
-        The straggler also takes this many times as long over each forward and
-        backward pass: it stays busy for ``factor - 1`` times what the pass
-        took, as a core that much slower would (:func:`pdsgd.engine.worker.hold`).
-    sync : {"bsp", "ssp", "async", "hogwild"}
-        When a worker's gradient reaches the weights: after the iteration
-        barrier (the seed's), as soon as it arrives with at most ``staleness``
-        iterations of lag (SSP), as soon as it arrives (async), or written by
-        the worker itself, unlocked (Hogwild!). See :mod:`pdsgd.engine.sync`.
-    staleness : int, optional
-        s, SSP's bound (``sync="ssp"`` only; 0 is BSP).
-    scheduler : str, optional
-        The ``dask`` backend's scheduler address.
-    barrier : {"adaptive", "fixed"}
-        ``processes``: spin at the barrier only while spinning pays (default),
-        or always spin first (the old behaviour, kept for comparison).
+    Every field is an option, described where it is declared below (its help
+    is ``pdsgd train --help``'s and ``docs/options.md``'s). What the help does
+    not say: ``n_inputs`` and ``n_outputs`` stay None until the data are known
+    (:meth:`for_data` fills them in and checks what the caller named);
+    ``local_steps`` is 1 unless ``algorithm="average"``
+    (:mod:`pdsgd.engine.averaging`); ``aggregate`` resolves to the backend's
+    default (:meth:`~pdsgd.engine.backends.base.Backend.default_aggregate`) and
+    stays None with tensor parallelism (:mod:`pdsgd.engine.tensor`), where each
+    worker updates what it owns; the straggler stays busy for ``factor - 1``
+    times what each pass took, as a core that much slower would
+    (:func:`pdsgd.engine.worker.hold`); ``sync`` is explained in
+    :mod:`pdsgd.engine.sync`.
     """
 
-    hidden: tuple = _option((200,), arithmetic=True)
-    n_inputs: int | None = _option(None, arithmetic=True)
-    n_outputs: int | None = _option(None, arithmetic=True)
-    bias: bool = _option(True, arithmetic=True)
-    dtype: str = _option("float64", arithmetic=True)
-    workers: int = _option(1, arithmetic=True)
-    micro_batch: int = _option(1, arithmetic=True)
-    algorithm: str = _option("bsp", arithmetic=True, engine_only=True)
-    local_steps: int = _option(1, arithmetic=True)
+    hidden: tuple = _option(
+        (200,), "hidden layer widths", check=layer_widths, parse=layer_sizes,
+        metavar="200[,100...]", group="seed", arithmetic=True)
+    n_inputs: int | None = _option(
+        None, "input layer width, checked against the data (default: the data's)", check=positive,
+        parse=positive_int, flag="--input-nodes", keyword="input_nodes", cli_default=784,
+        group="seed", arithmetic=True)
+    n_outputs: int | None = _option(
+        None, "output layer width = number of classes, checked against the data "
+        "(default: the data's)", check=positive,
+        parse=positive_int, flag="--output-nodes", keyword="output_nodes", cli_default=10,
+        group="seed", arithmetic=True)
+    bias: bool = _option(True, "biases in every layer (off: Rashid's reference network)",
+                        group="training", arithmetic=True)
+    dtype: str = _option("float64", "the weights' and samples' floating-point type",
+                        choices=DTYPES, group="training", arithmetic=True)
+    workers: int = _option(1, "N, the number of workers", check=positive, parse=positive_int,
+                          metavar="N", group="seed", arithmetic=True)
+    micro_batch: int = _option(
+        1, "b, samples per worker per iteration (1: the seed)", check=positive,
+        parse=positive_int, metavar="b", group="training", arithmetic=True)
+    algorithm: str = _option(
+        "bsp", "bsp: average gradients every iteration (the seed's); average: each worker "
+        "takes local_steps SGD steps, then parameters are averaged (Algorithm 1)",
+        choices=ALGORITHMS, arithmetic=True, engine_only=True)
+    local_steps: int = _option(1, "K, local SGD steps per round with algorithm average",
+                              check=positive, parse=positive_int, metavar="K", arithmetic=True)
     # Not arithmetic: both strategies are minibatch SGD with batch N*b; they differ in rounding.
-    parallel: str = _option("data", engine_only=True)
-    backend: str | None = _option(None)
-    aggregate: str | None = _option(None, engine_only=True)
-    send: str = _option("factors", engine_only=True)
-    trace: bool = _option(True)
-    timeout: float = _option(30.0)
-    span: int = _option(512)
-    checkpoint_every: int | None = _option(None)
-    straggler: int | None = _option(None, engine_only=True)
-    straggler_delay: float = _option(0.0)
-    straggler_factor: float = _option(1.0)
-    sync: str = _option("bsp", arithmetic=True, engine_only=True)
-    staleness: int | None = _option(None, arithmetic=True)
-    scheduler: str | None = _option(None, engine_only=True)
-    barrier: str = _option("adaptive")
+    parallel: str = _option(
+        "data", "data: each worker takes its share of the samples (the seed's); tensor: each "
+        "worker takes every sample and owns a share of the hidden units",
+        choices=PARALLELS, engine_only=True)
+    backend: str | None = _option(
+        None, "how the workers run (default: sequential for one worker asking nothing "
+        "of the engine, processes otherwise)", choices=BACKEND_CHOICES, group="training")
+    aggregate: str | None = _option(
+        None, "central: the broker updates shared weights (the seed's); replicated: every "
+        "worker applies the update to its own copy; sharded: every worker updates its share "
+        "of the shared weights' rows (default: the faster for the backend)",
+        choices=AGGREGATIONS, engine_only=True)
+    send: str = _option("factors", "what workers send: sufficient factors or full gradient "
+                       "matrices", choices=SENDS, engine_only=True)
+    trace: bool = _option(True, "record the engine's timeline (the trace)")
+    timeout: float = _option(
+        30.0, "seconds a worker may wait at the barrier before the run is stopped, and for "
+        "a Dask cluster to be ready", check=timeout_seconds,
+        parse=positive_float, metavar="S")
+    span: int = _option(512, "most iterations the workers run before the broker regains "
+                       "control", check=positive, parse=positive_int, flag=None)
+    checkpoint_every: int | None = _option(
+        None, "also save a checkpoint every K iterations of an epoch (needs a checkpoint "
+        "file)", check=positive, parse=positive_int, metavar="K")
+    straggler: int | None = _option(
+        None, "a worker made slow on purpose (its index)", flag=None, engine_only=True)
+    straggler_delay: float = _option(0.0, "seconds the straggler sleeps per iteration",
+                                     check=delay_seconds, flag=None)
+    straggler_factor: float = _option(
+        1.0, "the straggler computes this many times as long", flag=None)
+    sync: str = _option(
+        "bsp", "bsp: every iteration ends at the barrier (the seed's); ssp: a worker may run "
+        "staleness iterations ahead of the slowest; async: each gradient is applied as it "
+        "arrives; hogwild: workers write the shared weights themselves, unlocked",
+        choices=SYNCS, arithmetic=True, engine_only=True)
+    staleness: int | None = _option(None, "s, SSP's bound in iterations (0 is BSP)",
+                                   parse=int, metavar="S", arithmetic=True)
+    scheduler: str | None = _option(
+        None, "the Dask scheduler for backend dask (default: start a LocalCluster on "
+        "this machine)", metavar="tcp://HOST:8786", engine_only=True)
+    barrier: str = _option("adaptive", "processes: spin at the barrier only while spinning "
+                          "pays, or always spin first (fixed)", choices=BARRIERS, flag=None)
 
     def __post_init__(self):
         self._check()
@@ -148,35 +166,11 @@ class EngineSpec:
 
     # ----------------------------------------------------------- validation
     def _check(self):
-        hidden = tuple(self.hidden)
-        for width in hidden:
-            positive("hidden", width)
-        self._set(hidden=tuple(int(h) for h in hidden))
-        for name in ("n_inputs", "n_outputs"):
-            self._set(**{name: positive(name, getattr(self, name), allow_none=True)})
-        choice("dtype", self.dtype, DTYPES)
-        self._set(workers=positive("workers", self.workers),
-                  micro_batch=positive("micro_batch", self.micro_batch),
-                  local_steps=positive("local_steps", self.local_steps),
-                  timeout=positive("timeout", self.timeout, integer=False),
-                  span=positive("span", self.span),
-                  checkpoint_every=positive("checkpoint_every", self.checkpoint_every,
-                                            allow_none=True))
-        choice("algorithm", self.algorithm, tuple(ALGORITHMS))
-        choice("send", self.send, SENDS)
-        choice("barrier", self.barrier, BARRIERS)
-        if self.backend is not None:
-            choice("backend", self.backend, BACKEND_CHOICES)
-        if self.aggregate is not None:
-            choice("aggregate", self.aggregate, tuple(AGGREGATIONS))
+        check_options(self)  # each value alone, as its field declares it
         if self.straggler is not None and not (isinstance(self.straggler, int)
                                                and 0 <= self.straggler < self.workers):
             raise OptionError("straggler", self.straggler,
                               f"is not a worker: they are numbered 0 to {self.workers - 1}")
-        if not (isinstance(self.straggler_delay, (int, float))
-                and 0 <= self.straggler_delay < math.inf):
-            raise OptionError("straggler_delay", self.straggler_delay,
-                              "must be a number of seconds >= 0")
         for option, allowed in (("aggregate", "aggregates"), ("send", "sends")):
             value = getattr(self, option)
             if value is not None and value not in getattr(self.rules, allowed):
@@ -192,9 +186,6 @@ class EngineSpec:
                 raise OptionError("scheduler", self.scheduler,
                                   "is not a Dask scheduler's address: write tcp://HOST:PORT, "
                                   "as `dask scheduler` prints it")
-        if self.timeout > MAX_TIMEOUT:
-            raise OptionError("timeout", self.timeout, f"must be at most {MAX_TIMEOUT:g} s")
-        choice("parallel", self.parallel, PARALLELS)
         if self.parallel == "tensor":
             self._check_tensor()
         self._check_sync()
@@ -206,7 +197,6 @@ class EngineSpec:
             raise OptionError("straggler_factor", factor, "must be a number >= 1")
         if factor != 1 and self.straggler is None:
             raise OptionError("straggler_factor", factor, "needs {straggler}I: which worker")
-        choice("sync", self.sync, tuple(SYNCS))
         mode, s = SYNCS[self.sync], self.staleness
         if s is not None and not mode.bounded:
             raise OptionError("staleness", s, "applies to {sync}ssp only")
@@ -275,8 +265,8 @@ class EngineSpec:
             self._set(aggregate=get_backend(self.backend).default_aggregate(self))
 
     def _asks_engine(self):
-        return any(getattr(self, f.name) != f.default for f in fields(self)
-                   if f.metadata["engine_only"])
+        return any(getattr(self, o.name) != o.default for o in self.options()
+                   if o.engine_only)
 
     def _set(self, **values):
         for name, value in values.items():
@@ -368,6 +358,11 @@ class EngineSpec:
         return out
 
     @classmethod
+    def options(cls):
+        """Every option of the spec as its field declares it: :class:`~pdsgd.options.Option`."""
+        return options_of(cls)
+
+    @classmethod
     def arithmetic_fields(cls):
         """Names of the fields that change the weights: resume must match them."""
-        return tuple(f.name for f in fields(cls) if f.metadata["arithmetic"])
+        return tuple(o.name for o in cls.options() if o.arithmetic)

@@ -10,12 +10,10 @@ import re
 import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from pdsgd.course import assignments, checks
-
-nbformat = pytest.importorskip("nbformat")
-pytest.importorskip("nbgrader")
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADED = ["01_the_network", "02_parallel_sgd"]

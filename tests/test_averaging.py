@@ -97,8 +97,9 @@ def test_bad_averaging_options_raise_one_line_errors():
                            ({"local_steps": 0}, "local_steps="),
                            ({"algorithm": "average", "send": "gradients"}, "send="),
                            ({"scheduler": "tcp://127.0.0.1:1"}, "scheduler=")]:
-        with pytest.raises(PdsgdError, match=match):
+        with pytest.raises(PdsgdError, match=match) as err:
             Broker(MLP(SIZES), X, T, workers=2, backend="serial", **options)
+        assert "\n" not in str(err.value), f"not one line: {err.value!r}"
 
 
 def test_cli_passes_the_averaging_flags(tmp_path):

@@ -11,7 +11,7 @@ JupyterLab terminal.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; Playwright's own
 browser download is not used) and the ``playwright`` Python package. Without
-them the test is skipped, except in CI (``CI=true``), where it fails.
+them the test is skipped, except in CI (``CI`` set true: :func:`ci_helpers.in_ci`), where it fails.
 """
 
 import contextlib
@@ -26,13 +26,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from ci_helpers import in_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("PDSGD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 1000}
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+IN_CI = in_ci()
 NOTEBOOK = "02_parallel_sgd.ipynb"
 SYNC_NOTEBOOK = "06_without_the_barrier.ipynb"  # the straggler panel's sync controls
 
@@ -43,7 +44,7 @@ def _require(ok, reason):
     if ok:
         return
     if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the browser test must run; .ci/run installs it)")
+        pytest.fail(f"{reason} (CI is set: the browser test must run; .ci/run installs it)")
     pytest.skip(reason)
 
 

@@ -73,7 +73,7 @@ def test_bench_sequential_prints_pdsgd_beside_the_naive_loop(capsys):
 
 
 def test_naive_loop_computes_the_same_step_as_the_network():
-    from pdsgd.bench.sequential import naive_step
+    from pdsgd.study.sequential_paths import naive_step
 
     rng = np.random.default_rng(0)
     model = MLP((12, 7, 3), seed=1)
@@ -85,3 +85,23 @@ def test_naive_loop_computes_the_same_step_as_the_network():
     model.step_one(x, t, 0.2)
     for w, w_naive in zip(model.weights, ws):
         assert np.allclose(w, w_naive, rtol=1e-12, atol=1e-14)
+
+
+def test_the_benchmarks_share_one_wording_of_their_common_options():
+    import argparse
+
+    from pdsgd.bench import dask, neighbours, sequential, sync
+    from pdsgd.bench.common import SHARED
+
+    helps = {}
+    for module in (dask, neighbours, sequential, sync):
+        sub = argparse.ArgumentParser().add_subparsers()
+        module.add_parser(sub)
+        (parser,) = sub.choices.values()
+        for action in parser._actions:
+            name = action.dest
+            if name in SHARED:
+                helps.setdefault(name, set()).add(action.help.split(" (default")[0]
+                                                  .removesuffix(", comma-separated"))
+    assert {"dataset", "samples", "repeats", "micro_batch"} <= set(helps)
+    assert all(len(texts) == 1 for texts in helps.values()), helps

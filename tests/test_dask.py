@@ -8,6 +8,7 @@ against the serial backend's weights, which differ from the initial ones.
 import os
 import threading
 
+import distributed  # noqa: F401  (a required dependency: its absence fails, never skips)
 import numpy as np
 import psutil
 import pytest
@@ -18,7 +19,6 @@ from pdsgd.engine.shuffle import epoch_order
 from pdsgd.mlp import MLP
 from pdsgd.spec import EngineSpec
 
-pytest.importorskip("distributed")
 SIZES = (6, 7, 3)
 
 

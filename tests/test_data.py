@@ -291,5 +291,6 @@ def test_synthetic_is_learnable():
 
 
 def test_synthetic_larger_than_memory_is_refused_in_one_line():
-    with pytest.raises(PdsgdError, match="smaller --train-size"):
+    with pytest.raises(PdsgdError, match="smaller --train-size") as err:
         load_dataset("synthetic", train_size=10**11)
+    assert "\n" not in str(err.value), f"not one line: {err.value!r}"

@@ -68,10 +68,12 @@ def test_bad_engine_options_raise_one_line_errors():
     for options, match in [({"backend": "gpu"}, "backend='gpu' is unknown"),
                            ({"aggregate": "mean"}, "aggregate='mean'"),
                            ({"send": "weights"}, "send='weights'")]:
-        with pytest.raises(PdsgdError, match=match):
+        with pytest.raises(PdsgdError, match=match) as err:
             Broker(model, X, T, workers=2, **options)
-    with pytest.raises(PdsgdError, match="float32"):
+        assert "\n" not in str(err.value), f"not one line: {err.value!r}"
+    with pytest.raises(PdsgdError, match="float32") as err:
         Broker(MLP((6, 5, 3), dtype="float32"), X, T, workers=2)
+    assert "\n" not in str(err.value), f"not one line: {err.value!r}"
 
 
 def test_train_uses_the_broker_for_several_workers():

@@ -2,12 +2,22 @@
 
 import json
 
+import numpy as np
 import pytest
 
-from pdsgd.bench.sync import format_table, run, setting_options
+from pdsgd import load_dataset, train
+from pdsgd.bench.sync import format_table
 from pdsgd.cli import main
 from pdsgd.engine.sync import histogram
 from pdsgd.plots import plot_staleness, plot_sync_tradeoff
+from pdsgd.study.sync_sweep import run, setting_options
+
+#: How far a cell's samples/s may stray from sequential minibatch SGD's on the same samples
+#: (same arithmetic, batch N x b, timed here) before the rate is taken for a wrong number:
+#: N workers are at most N times as fast, a run with a straggler on a busy machine may be
+#: an order of magnitude slower; generous both ways (x 10), since both are timed on a
+#: shared machine at different moments. A wrong unit (milliseconds for seconds) is x 1000.
+FASTER, SLOWER = 10, 100
 
 
 @pytest.fixture(scope="module")
@@ -15,6 +25,14 @@ def measured():
     return run("mnist-5k", epochs=1, repeats=2, workers=(2,), micro_batches=(1, 4),
                factors=(1.0, 2.0), settings=("ssp:0", "async"), backend="threads",
                train_size=120, progress=None)
+
+
+@pytest.fixture(scope="module")
+def sequential():
+    """Sequential minibatch SGD at batch N x b = 2b on the bench's samples, per b: BSP's
+    arithmetic in one process, the independent reference of accuracy and rate."""
+    data = load_dataset("mnist-5k", train_size=120)
+    return {b: train(data, epochs=1, micro_batch=2 * b, train_size=120) for b in (1, 4)}
 
 
 def test_every_cell_is_measured_against_bsp_in_the_same_rounds(measured):
@@ -33,6 +51,26 @@ def test_every_cell_is_measured_against_bsp_in_the_same_rounds(measured):
         assert r["accuracy_vs_bsp"] == 0.0 and r["staleness_bound"] == 0
     table = format_table(measured)
     assert "ssp:0" in table and "async" in table and "2x" in table
+
+
+def test_bsp_learns_what_sequential_sgd_learns_and_every_rate_is_near_its_rate(measured,
+                                                                               sequential):
+    n_test = len(load_dataset("mnist-5k", train_size=120).X_test)
+    for r in measured["rows"]:
+        reference = sequential[r["micro_batch"]]
+        if r["sync"] == "bsp" or r["staleness_bound"] == 0:
+            # BSP (and SSP with s = 0), straggler or not, computes sequential minibatch SGD
+            # with batch N x b (to 1e-12): the same test accuracy, within one test sample.
+            for accuracy in r["accuracies"]:
+                assert abs(accuracy - reference.test_accuracy) <= 1 / n_test, r["setting"]
+        # Every accuracy is a count of test samples over the test set.
+        for accuracy in r["accuracies"]:
+            assert accuracy * n_test == pytest.approx(round(accuracy * n_test), abs=1e-6)
+        # The rates are samples over seconds of the same training the sequential run did.
+        seq = reference.samples_per_second
+        for rate in r["rates"]:
+            assert seq / SLOWER < rate < FASTER * r["workers"] * seq, (r["setting"], rate, seq)
+        assert r["samples_per_s"] == pytest.approx(float(np.median(r["rates"])))
 
 
 def test_the_figures_draw_the_measured_rows(measured):

@@ -174,3 +174,43 @@ def test_the_notebooks_calls_still_work():
     fig = _drawn(plots.plot_speedup(old, amdahl={1000: 0.2}, cores=2))
     assert len(fig.axes) == 1 and any("Amdahl" in t.get_text()
                                       for t in fig.axes[0].get_legend().get_texts())
+
+
+def _extents(fig, artists):
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    return [a.get_window_extent(renderer) for a in artists]
+
+
+def test_labels_of_points_on_one_spot_do_not_overlap():
+    # SSP s = 4 and s = 16 landing on almost the same point used to read "ssp:16ssp:4".
+    rows = [{"setting": s, "samples_per_s": x, "test_accuracy": y} for s, x, y in (
+        ("bsp", 4000, 0.80), ("ssp:1", 5000, 0.79), ("ssp:4", 6010, 0.7801),
+        ("ssp:16", 6000, 0.7800), ("async", 6005, 0.7799), ("hogwild", 9000, 0.70))]
+    fig = plots.plot_sync_tradeoff(rows)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == [r["setting"] for r in rows]
+    boxes = _extents(fig, ax.texts)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+
+
+@pytest.mark.parametrize("draw", [
+    lambda h: plots.plot_history(h), lambda h: plots.plot_loss_curve(
+        {"samples": h["epoch"], "loss": h["loss"]})])
+def test_the_loss_axis_is_whole_and_a_saturated_run_is_drawn_flat(draw):
+    flat = {"epoch": [1, 2, 3, 4], "loss": [0.4905, 0.4903, 0.4902, 0.4901],
+            "train_accuracy": [0.1135] * 4, "test_accuracy": [0.1135] * 4}
+    fig = draw(flat)
+    whole = fig.bbox
+    for ax, box in zip(fig.axes, _extents(fig, [ax.yaxis.label for ax in fig.axes]),
+                       strict=True):
+        assert whole.x0 <= box.x0 and box.x1 <= whole.x1, ax.get_ylabel()  # not cut off
+        assert whole.y0 <= box.y0 and box.y1 <= whole.y1, ax.get_ylabel()
+    lo, hi = fig.axes[0].get_ylim()
+    assert hi - lo >= 0.05 * 0.4905  # a change in the fourth digit does not fill the axes
+    falling = {"epoch": [1, 2, 3], "loss": [0.30, 0.10, 0.05],
+               "train_accuracy": [0.5, 0.8, 0.9], "test_accuracy": [0.5, 0.79, 0.88]}
+    lo, hi = draw(falling).axes[0].get_ylim()
+    assert hi - lo < 0.35  # a run that learns keeps its autoscaled axis

@@ -7,13 +7,15 @@ from dataclasses import asdict, replace
 import pytest
 
 from pdsgd import __version__
-from pdsgd.bench.sync import SETTINGS
+from pdsgd.data.datasets import load_dataset
 from pdsgd.machine import machine_key
 from pdsgd.study import experiment
-from pdsgd.study.experiment import CACHE_VERSION, STRATEGIES, Cell, cell_key
+from pdsgd.study.experiment import CACHE_VERSION, SEED_SETTINGS, STRATEGIES, Cell, cell_key
 from pdsgd.study.profiles import PROFILES, build_cells, tiny_profile
 from pdsgd.study.reproduce import reproduce
-from pdsgd.study.sync import SyncGrid, group_findings, name, sync_cells, target_sentence
+from pdsgd.study.sync_report import SyncGrid, group_findings, name, sync_cells, target_sentence
+from pdsgd.study.sync_sweep import SETTINGS
+from pdsgd.train import train
 
 GRID = SyncGrid(settings=("ssp:1", "async", "hogwild"), train_size=60)
 
@@ -51,6 +53,52 @@ def test_the_grid_is_measured_in_interleaved_rounds_with_its_options(study):
         ("ssp", 1, None, None), ("async", None, None, None), ("hogwild", None, None, None),
         ("bsp", None, 1, 2.0), ("ssp", 1, 1, 2.0), ("async", None, 1, 2.0),
         ("hogwild", None, 1, 2.0)}
+
+
+#: How far a sync cell's samples/s may stray from the sequential run's of the same study
+#: before it is taken for a wrong number: N workers are at most N times as fast (x 10 for
+#: a shared machine), and on this 20-8-10 network the engine's barrier costs far more than
+#: a sample's arithmetic, so a run may be two orders of magnitude slower; a wrong unit
+#: (milliseconds for seconds) is three.
+FASTER, SLOWER = 10, 1000
+
+
+def test_the_rows_are_the_records_numbers_and_bsp_learns_what_sequential_sgd_learns(study):
+    first, _, out, _ = study
+    records = [json.loads(p.read_text()) for p in (out / ".cache").glob("*.json")]
+    timing = {(r["train_size"], r["workers"], r["micro_batch"], r["backend"]): r
+              for r in first["timing"] if r["strategy"] == "data"}
+    sequential = timing[(60, 1, 1, None)]
+    data = load_dataset("synthetic", **tiny_profile().data_options)
+    n_test = len(data.X_test)
+    # BSP computes sequential minibatch SGD with batch N x b = 2, straggler or not.
+    minibatch = train(data, epochs=1, micro_batch=2, train_size=60,
+                      **{**SEED_SETTINGS, **tiny_profile().settings})
+    for r in first["sync"]["rows"]:
+        cell = dict(train_size=60, workers=r["workers"], micro_batch=r["micro_batch"],
+                    straggler_factor=r["straggler_factor"], sync=r["setting"],
+                    backend="threads", keep_trace=False)
+        runs = sorted((rec for rec in records
+                       if all(rec["cell"][k] == v for k, v in cell.items())),
+                      key=lambda rec: rec["cell"]["repeat"])
+        assert [rec["cell"]["repeat"] for rec in runs] == [0, 1]
+        # Each round's rate is its record's samples over its record's seconds, in order.
+        assert r["rates"] == pytest.approx([60 * rec["cell"]["epochs"] / rec["seconds"]
+                                            for rec in runs], rel=1e-12)
+        assert r["accuracies"] == [rec["test_accuracy"] for rec in runs]
+        seq = sequential["samples_per_second"]
+        assert all(seq / SLOWER < rate < FASTER * r["workers"] * seq for rate in r["rates"]), (
+            r["setting"], r["rates"], seq)
+        if r["setting"] == "bsp":
+            for accuracy in r["accuracies"]:
+                assert abs(accuracy - minibatch.test_accuracy) <= 1 / n_test
+    # BSP without a straggler is a timing cell of the study: one measurement, one number.
+    bsp = next(r for r in first["sync"]["rows"]
+               if r["setting"] == "bsp" and r["straggler_factor"] == 1)
+    same = timing[(60, 2, 1, "threads")]
+    assert same["repeats"] == 2 and sorted(bsp["rates"]) == pytest.approx(
+        [60 / same["seconds_max"], 60 / same["seconds_min"]], rel=1e-12)
+    assert bsp["test_accuracy"] == same["test_accuracy"]
 
 
 def test_the_report_section_states_the_measured_numbers(study):

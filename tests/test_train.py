@@ -86,3 +86,17 @@ def test_bad_arguments_raise_one_line_errors(small, kwargs, match):
 def test_float32_training_runs_in_float32(small):
     result = train(small, hidden=(8,), epochs=1, dtype="float32")
     assert result.model.params.dtype == np.float32
+
+
+@pytest.mark.parametrize("engine", [{}, {"workers": 2, "backend": "serial", "span": 3}])
+def test_on_step_sees_the_model_as_it_trains(small, engine):
+    seen = []
+    result = train(small, hidden=(20,), epochs=2, train_size=40, micro_batch=2,
+                   on_step=lambda model, samples: seen.append((samples, model.params.sum())),
+                   **engine)
+    samples = [s for s, _ in seen]
+    assert samples[0] == 0 and samples[-1] == 2 * 40  # from the start to the last step
+    assert samples == sorted(samples) and len(set(samples)) == len(samples)
+    assert seen[0][1] != seen[-1][1] == result.model.params.sum()  # the live model, trained
+    if engine:  # once per span of 3 iterations of N * b = 4 samples, and at each epoch's end
+        assert samples[1:4] == [12, 24, 36] and 40 in samples

@@ -55,8 +55,9 @@ def test_warmup_trains_each_epoch_at_its_rate(small, engine):
     (dict(warmup_epochs=1.5, lr_rule="linear"), "warmup_epochs=1.5 must be a whole number"),
 ])
 def test_bad_warmup_is_refused_in_one_line(small, kwargs, match):
-    with pytest.raises(PdsgdError, match=match):
+    with pytest.raises(PdsgdError, match=match) as err:
         train(small, hidden=(4,), epochs=1, **kwargs)
+    assert "\n" not in str(err.value), f"not one line: {err.value!r}"
 
 
 def test_cli_warmup_flag_reaches_train_and_is_named_when_wrong(tmp_path, capsys):
@@ -65,6 +66,7 @@ def test_cli_warmup_flag_reaches_train_and_is_named_when_wrong(tmp_path, capsys)
     assert main([*quick, "--out", str(tmp_path / "bad"), "--warmup-epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert "--warmup-epochs 1 applies to --lr-rule linear only" in err
+    assert err.count("\n") == 1, f"not one line of stderr: {err!r}"
     assert not (tmp_path / "bad").exists()
     assert main([*quick, "--out", str(tmp_path / "ok"), "--lr-rule", "linear",
                  "--warmup-epochs", "1"]) == 0
@@ -151,3 +153,16 @@ def test_stopping_the_processes_backend_from_another_thread_releases_everything(
 def test_a_stop_that_is_not_callable_is_refused(small):
     with pytest.raises(PdsgdError, match="stop=.* must be a threading.Event or a callable"):
         train(small, hidden=(4,), epochs=1, stop="now")
+
+
+@pytest.mark.parametrize("engine", [{}, {"workers": 2, "backend": "serial", "span": 1}])
+def test_a_stop_inside_the_first_epoch_reports_the_time_trained(small, engine):
+    # A Stop pressed seconds into the first epoch used to read "0.00 s training":
+    # only finished epochs were counted.
+    ticks = iter(range(10**6))
+    with pytest.raises(TrainingStopped) as info:
+        train(small, hidden=(8,), epochs=3, stop=lambda: next(ticks) > 20,
+              on_step=lambda model, samples: threading.Event().wait(0.005), **engine)
+    stopped = info.value
+    assert stopped.epochs_done == 0 and stopped.result.train_seconds == 0
+    assert stopped.train_seconds >= 20 * 0.005  # the twenty waited steps, at least

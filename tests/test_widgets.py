@@ -25,7 +25,7 @@ from pdsgd.engine.modes import AGGREGATIONS
 from pdsgd.errors import OptionError
 from pdsgd.mlp import MLP
 from pdsgd.study import experiment
-from pdsgd.train import LR_RULES
+from pdsgd.train import LR_RULES, TrainingStopped, train
 
 
 @pytest.fixture(scope="module")
@@ -273,14 +273,34 @@ def test_quick_mode_shrinks_the_defaults(monkeypatch):
 
 
 def test_course_figures_draw():
-    for fig in (plots.draw_architecture(4), plots.plot_digits(np.zeros((3, 784)), [1, 2, 3]),
-                plots.plot_loss_curve({"samples": [0, 1], "loss": [1.0, 0.5]}),
-                plots.plot_phase_totals({0: {"compute": 1.0, "barrier wait": 0.5,
-                                             "aggregate": 0.0},
-                                         -1: {"compute": 0.0, "barrier wait": 0.2,
-                                              "aggregate": 0.3}})):
+    digits = np.arange(3 * 784, dtype=float).reshape(3, 784)
+    figures = (plots.draw_architecture(4), plots.plot_digits(digits, [1, 2, 3]),
+               plots.plot_loss_curve({"samples": [0, 1], "loss": [1.0, 0.5]}),
+               plots.plot_phase_totals({0: {"compute": 1.0, "barrier wait": 0.5,
+                                            "aggregate": 0.0},
+                                        -1: {"compute": 0.0, "barrier wait": 0.2,
+                                             "aggregate": 0.3}}))
+    for fig in figures:
         assert isinstance(fig, Figure)
         assert panel_module.figure_image(fig).data[:4] == b"\x89PNG"
+    # What each draws: the architecture's four workers, the digits' pixels and labels,
+    # the loss curve's points, the phase totals' bars (left to right, per party).
+    architecture, digits_fig, loss, totals = figures
+    texts = [t.get_text() for t in architecture.axes[0].texts]
+    assert [t.split("\n")[0] for t in texts if t.startswith("Worker")] == [
+        f"Worker {i}" for i in range(1, 5)]
+    assert [ax.get_title() for ax in digits_fig.axes] == ["1", "2", "3"]
+    for ax, row in zip(digits_fig.axes, digits, strict=True):
+        np.testing.assert_array_equal(ax.images[0].get_array(), row.reshape(28, 28))
+    ((x, y),) = [(line.get_xdata(), line.get_ydata()) for line in loss.axes[0].get_lines()]
+    assert list(x) == [0, 1] and list(y) == [1.0, 0.5]
+    bars = {(round(p.get_y() + p.get_height() / 2), p.get_facecolor()): (p.get_x(), p.get_width())
+            for p in totals.axes[0].patches}
+    names = [t.get_text() for t in totals.axes[0].get_yticklabels()]
+    assert names == ["worker 0", "aggregator"]
+    widths = sorted((y, round(x, 9), round(w, 9)) for (y, _), (x, w) in bars.items())
+    assert widths == [(0, 0.0, 1.0), (0, 1.0, 0.5), (0, 1.5, 0.0),
+                      (1, 0.0, 0.0), (1, 0.0, 0.2), (1, 0.2, 0.3)]
 
 
 def test_iteration_profile_reads_medians_off_the_trace():
@@ -425,6 +445,14 @@ def test_lr_rule_sweep_sets_the_rules_side_by_side(data):
     one = table.loc[1]
     assert one["accuracy, fixed"] == one["accuracy, linear"]  # batch 1: the rules agree
     assert table.loc[4].between(0, 1)[[c for c in table.columns if "accuracy" in c]].all()
+    # Each column is BSP's accuracy at that batch: N = B workers of one sample on the
+    # engine (serial backend) compute the same weights to 1e-12, so the same accuracy
+    # to the table's three decimals; the linear rule's column with lr x B.
+    for batch, lr in ((1, 0.1), (4, 0.1), (4, 0.4)):
+        bsp = pdsgd.train(data, workers=batch, backend="serial", epochs=2, train_size=100,
+                          hidden=(8,), lr=lr, seed=0)
+        column = "accuracy, fixed" if lr == 0.1 else "accuracy, linear"
+        assert table.loc[batch, column] == round(bsp.test_accuracy, 3), (batch, column)
 
 
 def test_the_lab_launcher_puts_this_environment_first_on_path(monkeypatch):
@@ -489,3 +517,42 @@ def test_compare_splits_runs_both_and_says_what_it_measured(data, capsys):
     slower.loc["tensor", "test accuracy"] += 0.01
     words = scaling.splits_in_words(slower)
     assert "data parallelism trained 4.00x as fast" in words and "which differ" in words
+
+
+def test_the_status_counts_one_worker_and_the_epoch_a_stop_cut_short(data):
+    assert widgets.TrainingPanel(data, workers=1, backend="threads").starting() == \
+        "starting 1 worker (threads)"
+    assert widgets.TrainingPanel(data, workers=3, backend="threads").starting() == \
+        "starting 3 workers (threads)"
+    assert widgets.StragglerPanel(data).starting().startswith("starting 2 workers (")
+    ticks = iter(range(10**6))
+    with pytest.raises(TrainingStopped) as info:
+        train(data, hidden=(8,), epochs=3, workers=1, backend="serial", span=1,
+              stop=lambda: next(ticks) > 20, on_step=lambda model, samples: time.sleep(0.005))
+    status = panel_module._timing(info.value)
+    assert status.endswith("s starting 1 worker)"), status
+    assert float(status[1:status.index(" s training")]) >= 0.1, status
+
+
+def test_a_scratch_folder_of_a_killed_kernel_goes_the_next_time(tmp_path, monkeypatch):
+    import subprocess
+    import tempfile
+
+    from pdsgd.course import scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a kernel that was killed: its process id is free
+    left = tmp_path / f"pdsgd-03-{gone.pid}-abc"
+    left.mkdir()
+    (left / "cell.json").write_text("{}")
+    mine = scratch.scratch_folder("03")
+    other = scratch.scratch_folder("03-solutions")  # another notebook's: left alone
+    assert not left.exists()
+    assert Path(mine.name).is_dir() and Path(other.name).is_dir()
+    assert Path(mine.name).name.startswith(f"pdsgd-03-{os.getpid()}-")
+    again = scratch.scratch_folder("03")  # a living kernel's folder stays
+    assert Path(mine.name).is_dir()
+    for folder in (mine, other, again):
+        folder.cleanup()
+    assert not any(tmp_path.iterdir())

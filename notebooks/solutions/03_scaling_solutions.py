@@ -21,10 +21,9 @@
 
 # %% nbgrader={"grade": false, "grade_id": "ex03-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # %matplotlib inline
-import tempfile
 
 from pdsgd import load_dataset
-from pdsgd.course import checks, lessons, scaling
+from pdsgd.course import checks, lessons, scaling, scratch
 from pdsgd.machine import usable_cores
 from pdsgd.study import analysis, costmodel, experiment
 
@@ -32,7 +31,7 @@ settings = lessons.defaults()
 P, repeats = settings["train_size"], settings["repeats"]
 cores = usable_cores()
 data = load_dataset("mnist-5k")
-cache = tempfile.TemporaryDirectory(prefix="pdsgd-03-solutions-")
+cache = scratch.scratch_folder("03-solutions")
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex03-text-1", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## 1. Micro-batches of 16

@@ -22,7 +22,7 @@
 # %% nbgrader={"grade": false, "grade_id": "ex06-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # %matplotlib inline
 from pdsgd import load_dataset, plots
-from pdsgd.course import checks, lessons, sync, widgets
+from pdsgd.course import checks, lessons, widgets, without_barrier
 
 data = load_dataset("mnist-5k")
 P = lessons.defaults()["train_size"]
@@ -41,7 +41,7 @@ for choice in ("bsp", "ssp", "async"):
     panel.sync.value = choice
     panel.run()
     r = panel.runs[-1]
-    print(sync.run_line(f"{r['sync']:8s}", r))
+    print(without_barrier.run_line(f"{r['sync']:8s}", r))
 panel
 ### END SOLUTION
 
@@ -86,9 +86,9 @@ checks.grade("06.1", answer_1)  # graded: 1 point
 
 # %% nbgrader={"grade": false, "grade_id": "ex06-2-work", "locked": false, "schema_version": 3, "solution": true, "task": false}
 ### BEGIN SOLUTION
-two = sync.by_setting(sync.sweep(data, workers=2, train_size=P, settings=("async",)))
-four_sweep = sync.sweep(data, workers=4, train_size=P, settings=("async",))
-four = sync.by_setting(four_sweep)
+two = without_barrier.by_setting(without_barrier.sweep(data, workers=2, train_size=P, settings=("async",)))
+four_sweep = without_barrier.sweep(data, workers=4, train_size=P, settings=("async",))
+four = without_barrier.by_setting(four_sweep)
 for n, rows in ((2, two), (4, four)):
     print(f"N = {n}: async staleness mean {rows['async']['staleness_mean']:.2f}, max "
           f"{rows['async']['staleness_max']}; {rows['async']['vs_bsp']:.2f}x BSP's samples/s")

@@ -1,12 +1,13 @@
 """Benchmarks: each prints its numbers beside its baseline, measured in one run.
 
-Each benchmark module defines ``add_parser(subparsers)`` registering its
-``pdsgd bench NAME`` subcommand.
+Each module here is the command line of ``pdsgd bench NAME``: its
+``add_parser(subparsers)`` registers the subcommand, whose measuring code is a
+library function in :mod:`pdsgd.study` (``docs/architecture.md`` has the map).
 """
 
-from pdsgd.bench import ceiling, dask, neighbours, scaling, sequential, sync
+from pdsgd.bench import ceiling, dask, neighbours, notebooks, scaling, sequential, sync
 
-MODULES = [sequential, scaling, ceiling, dask, neighbours, sync]
+MODULES = [sequential, scaling, ceiling, dask, neighbours, sync, notebooks]
 
 
 def add_bench_parsers(subparsers):

@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from pdsgd.bench.common import median_and_range
 from pdsgd.engine.shm import SharedArrays
+from pdsgd.study.timing import median_and_range
 
 #: Seconds a copy spins for the other before it gives up on it.
 SPIN_TIMEOUT = 300.0

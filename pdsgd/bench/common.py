@@ -1,19 +1,34 @@
-"""What every benchmark shares: its subcommand, its JSON output, its samples and timer.
+"""What every benchmark's command line shares: its subcommand, its JSON output, its options.
 
-A benchmark module defines ``run(...)`` (returns a JSON-ready dict),
-``format_table(result)`` (the text printed, each number beside its baseline)
-and ``add_parser(subparsers)``, which calls :func:`register` and adds its own
-options.
+A benchmark is a library function that measures (in :mod:`pdsgd.study`) and a
+module here that is only its command line: ``add_parser(subparsers)`` calls
+:func:`register` with ``run(args)`` (the parsed options handed to the
+measuring function) and ``table(result)`` (the text printed, each number
+beside its baseline), then :func:`add_shared_options` for the options that
+benchmarks share and ``add_argument`` for its own.
 """
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
-
-from pdsgd.data.datasets import load_dataset
+from pdsgd.arguments import int_list, positive_int
+from pdsgd.data.datasets import DATASETS
 from pdsgd.files import write_json
+
+# The timers live with the measuring code in the study; bench/scaling.py and bench/ceiling.py
+# still import them from here until they move their measuring code there too.
+from pdsgd.study.timing import load_samples, median_and_range, median_rate  # noqa: F401
+
+#: The options that several benchmarks take: name -> (help, metavar). Stated once, so that
+#: ``--repeats`` means the same in every benchmark. A list's metavar is its default.
+SHARED = {
+    "dataset": ("the dataset to train on", None),
+    "samples": ("samples per timing", None),
+    "train_size": ("train on the first P training samples (default: all)", "P"),
+    "epochs": ("epochs of every timed run", None),
+    "repeats": ("interleaved repeats; every figure is their median", None),
+    "workers": ("N, the number of workers", "N"),
+    "micro_batch": ("b, samples per worker per iteration", "b"),
+}
 
 
 def register(subparsers, name, help, *, run, table):
@@ -41,24 +56,26 @@ def register(subparsers, name, help, *, run, table):
     return p
 
 
-def load_samples(dataset, samples):
-    """The first ``samples`` training inputs of ``dataset`` and their targets."""
-    data = load_dataset(dataset, train_size=samples)
-    X = np.ascontiguousarray(data.X_train[:samples])
-    return X, data.targets(data.y_train[:samples]).astype(X.dtype)
+def add_shared_options(parser, **defaults):
+    """Add the shared options named in ``defaults`` (see :data:`SHARED`), each at its default.
 
+    A tuple default makes the option a comma-separated list of positive
+    integers (``--workers 2,4``), an integer or None a single positive integer,
+    and ``dataset`` one of :data:`pdsgd.data.DATASETS`.
 
-def median_rate(run, n_samples, repeats):
-    """Samples per second of ``run()`` over ``n_samples``, median of ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return n_samples / float(np.median(times))
-
-
-def median_and_range(name, values):
-    """``{name: median, name_range: [min, max]}`` of ``values``, as JSON-ready floats."""
-    return {name: float(np.median(values)),
-            f"{name}_range": [float(np.min(values)), float(np.max(values))]}
+    Examples
+    --------
+    >>> add_shared_options(p, dataset="mnist-5k", repeats=5, micro_batch=(1, 16))
+    """
+    for name, default in defaults.items():
+        help, metavar = SHARED[name]
+        flag = "--" + name.replace("_", "-")
+        if name == "dataset":
+            parser.add_argument(flag, choices=DATASETS, default=default, help=help)
+        elif isinstance(default, tuple):
+            listed = ",".join(map(str, default))
+            parser.add_argument(flag, type=int_list, default=default, metavar=listed,
+                                help=f"{help}, comma-separated (default {listed})")
+        else:
+            parser.add_argument(flag, type=positive_int, default=default, metavar=metavar,
+                                help=help if default is None else f"{help} (default {default})")

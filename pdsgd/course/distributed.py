@@ -17,14 +17,16 @@ from contextlib import contextmanager
 from itertools import accumulate
 from pathlib import Path
 
-from pdsgd.engine.shuffle import n_iterations
 from pdsgd.errors import PdsgdError
 from pdsgd.train import train
 
 
 def rounds_per_epoch(train_size, workers, micro_batch, local_steps=1):
-    """Communication rounds in one epoch (a BSP iteration is a round with K = 1)."""
-    return n_iterations(train_size, workers, micro_batch * local_steps)
+    """Communication rounds in one epoch (a BSP iteration is a round with K = 1).
+
+    Each round takes ``N * b * K`` samples; the last one may be partial.
+    """
+    return -(-train_size // (workers * micro_batch * local_steps))
 
 
 def compare(data, *, scheduler, workers=2, micro_batch=10, local_steps=(10, 50), epochs=2,

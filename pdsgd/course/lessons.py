@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from pdsgd.engine.trace import COMPUTE, WAIT
 from pdsgd.mlp import MLP, param_count
 from pdsgd.study.costmodel import bytes_moved
 from pdsgd.train import train
+from pdsgd.train.result import COMPUTE, WAIT
 
 QUICK_ENV = "PDSGD_QUICK"
 

@@ -25,6 +25,7 @@ from pdsgd.course.background import BackgroundRun
 from pdsgd.course.history import RunHistory
 from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.train import TrainingStopped
+from pdsgd.train.result import starting_workers
 
 
 def figure_image(fig, dpi=90):
@@ -176,7 +177,7 @@ class Panel(w.VBox):
             status = f"<code>{html.escape(self.result.summary())}</code>"
             self.remember(self.result, getattr(self.result, "source", "live"))
         except TrainingStopped as stopped:
-            status = self._stopped(stopped.epochs_done, _timing(stopped.result))
+            status = self._stopped(stopped.epochs_done, _timing(stopped))
         except Exception as error:
             if stop.is_set():
                 # Kernel > Interrupt signals the kernel's whole process group: worker
@@ -239,11 +240,13 @@ class Panel(w.VBox):
         raise NotImplementedError
 
 
-def _timing(result):
-    """``(1.23 s training, after 4.56 s starting 2 workers)`` for a stopped run's status."""
-    trained = sum(result.history["seconds"])
-    c = result.config
+def _timing(stopped):
+    """``(1.23 s training, after 4.56 s starting 2 workers)`` for a stopped run's status.
+
+    The training time counts the epoch that the stop cut short.
+    """
+    trained, c = stopped.train_seconds, stopped.result.config
     if c.get("backend", "sequential") == "sequential" or "startup_seconds" not in c:
         return f"({trained:.2f} s training)"
-    return (f"({trained:.2f} s training, after {c['startup_seconds']:.2f} s starting "
-            f"{c['workers']} workers)")
+    return (f"({trained:.2f} s training, after {c['startup_seconds']:.2f} s "
+            f"{starting_workers(c['workers'])})")

@@ -8,11 +8,10 @@ from pdsgd import plots
 from pdsgd.course import lessons, tables
 from pdsgd.course.controls import dropdown, loaded, panel_span, slider
 from pdsgd.course.panel import Panel
-from pdsgd.course.sync import SYNC_CHOICES, run_row, runs_table, setting_label
-from pdsgd.engine import trace as tr
-from pdsgd.engine.backends import BACKENDS
-from pdsgd.engine.sync import histogram
+from pdsgd.course.without_barrier import SYNC_CHOICES, run_row, runs_table, setting_label
+from pdsgd.spec import BACKENDS
 from pdsgd.train import train
+from pdsgd.train.result import histogram, starting_workers, summarize
 
 #: The backends whose workers meet at a barrier of their own (serial takes turns; a dask
 #: round's barrier is the gather): where the straggler panel shows the waiting.
@@ -29,13 +28,13 @@ class StragglerPanel(Panel):
     through the engine options ``straggler`` (which worker) and
     ``straggler_delay`` (seconds).
 
-    ``sync`` drops the barrier (:mod:`pdsgd.engine.sync`): ``ssp`` lets a worker
+    ``sync`` drops the barrier (:func:`pdsgd.train`): ``ssp`` lets a worker
     run up to ``staleness s`` iterations ahead of the slowest (the slider is
     active for ``ssp`` only), ``async`` applies every gradient as it arrives,
     ``hogwild`` lets each worker write its own update. Each run also draws the
     staleness histogram of this panel's runs so far, one line per setting, and
-    adds a row to a table of them (:func:`pdsgd.course.sync.run_row`), kept in
-    ``panel.runs``.
+    adds a row to a table of them (:func:`pdsgd.course.without_barrier.run_row`),
+    kept in ``panel.runs``.
     """
 
     heading = "The barrier: make one worker a straggler, choose how to synchronize, press Run"
@@ -90,7 +89,8 @@ class StragglerPanel(Panel):
         return opts
 
     def starting(self):
-        return f"starting {self.workers.value} workers ({self.backend.value}, {self.sync.value})"
+        return (f"{starting_workers(self.workers.value)} ({self.backend.value}, "
+                f"{self.sync.value})")
 
     def _run(self, stop):
         result = train(self.dataset, progress=self.progress(), on_epoch=self.epoch_done,
@@ -98,7 +98,7 @@ class StragglerPanel(Panel):
         label = setting_label(result.config)
         self.show(plots.plot_run_timeline(result.trace, count=self.window.value,
                                           title=f"{label}: a window of the run's timeline"))
-        self.show(plots.plot_phase_totals(tr.summarize(result.trace)))
+        self.show(plots.plot_phase_totals(summarize(result.trace)))
         # The latest run's histogram last, among the most recent settings' ones.
         self.histograms.pop(label, None)
         self.histograms[label] = histogram(result.staleness)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pdsgd.engine import trace as tr
+from pdsgd.train import result as tr
 
 US = 1e6  # seconds to microseconds
 PHASES = ("compute", "barrier wait", "aggregate")

@@ -28,21 +28,16 @@ from __future__ import annotations
 
 import ipywidgets as w
 from IPython.display import display
-from threadpoolctl import threadpool_limits
 
 from pdsgd import plots
 from pdsgd.course import lessons
 from pdsgd.course.controls import SPAN_SAMPLES, dropdown, loaded, panel_span, slider
 from pdsgd.course.panel import Panel, figure_image, show_only
 from pdsgd.course.straggler import BARRIER_BACKENDS, StragglerPanel
-from pdsgd.engine.backends import BACKENDS
-from pdsgd.engine.modes import AGGREGATIONS
-from pdsgd.engine.sequential import SequentialRunner
-from pdsgd.engine.shuffle import epoch_order
-from pdsgd.engine.tensor import PARALLELS
 from pdsgd.errors import PdsgdError
-from pdsgd.spec import EngineSpec
-from pdsgd.train import LR_RULES, build_model, prepare_data, train
+from pdsgd.spec import AGGREGATIONS, BACKENDS, PARALLELS, EngineSpec
+from pdsgd.train import LR_RULES, prepare_data, train
+from pdsgd.train.result import starting_workers
 
 __all__ = ["BARRIER_BACKENDS", "SPAN_SAMPLES", "StragglerPanel", "TrainingPanel", "live_epoch"]
 
@@ -142,14 +137,14 @@ class TrainingPanel(Panel):
                                     chosen["backend"]), **chosen)
 
     def starting(self):
-        fields = EngineSpec.__dataclass_fields__
+        names = {o.name for o in EngineSpec.options()}
         try:
-            spec = EngineSpec(**{k: v for k, v in self.options().items() if k in fields})
+            spec = EngineSpec(**{k: v for k, v in self.options().items() if k in names})
         except PdsgdError:
             return "running"  # the run itself will say what is wrong
         if spec.sequential:
             return "training"
-        return f"starting {spec.workers} workers ({spec.backend})"
+        return f"{starting_workers(spec.workers)} ({spec.backend})"
 
     def epoch_done(self, epoch, history):
         """Redraw the loss and accuracy after each epoch."""
@@ -168,7 +163,7 @@ class TrainingPanel(Panel):
 
 def live_epoch(data="mnist-5k", *, hidden=(200,), lr=0.1, train_size=None, every=None,
                monitor=200, seed=0, dtype="float64"):
-    """One sequential epoch of the seed's SGD, drawing the loss as it falls.
+    """One sequential epoch of the seed's SGD (:func:`pdsgd.train`), drawing the loss as it falls.
 
     Every ``every`` samples the training loss is measured on the first
     ``monitor`` training samples and the plot is redrawn (in a notebook; in a
@@ -181,24 +176,20 @@ def live_epoch(data="mnist-5k", *, hidden=(200,), lr=0.1, train_size=None, every
     curve : dict of list
         ``samples`` seen and ``loss`` measured at each point.
     """
-
-    prepared = prepare_data(data, train_size=train_size, dtype=dtype)
-    X, T = prepared.X, prepared.T
-    spec = EngineSpec(hidden=hidden, dtype=dtype).for_data(prepared.n_features,
-                                                           prepared.n_classes)
-    model = build_model(spec, seed)
-    every = every or max(1, len(X) // 10)
-    curve = {"samples": [0], "loss": [model.loss(X[:monitor], T[:monitor])]}
+    data = loaded(data)
+    n = min(train_size or len(data.X_train), len(data.X_train))
+    every = every or max(1, n // 10)
+    watched = prepare_data(data, train_size=min(monitor, n), dtype=dtype)
+    curve = {"samples": [], "loss": []}
     out = w.Output()
     display(out)
 
-    def record(t):
-        if (t + 1) % every == 0 or t + 1 == len(X):
-            curve["samples"].append(t + 1)
-            curve["loss"].append(model.loss(X[:monitor], T[:monitor]))
+    def record(model, samples):  # called before the first step, then after every step
+        if samples % every == 0 or samples == n:
+            curve["samples"].append(samples)
+            curve["loss"].append(model.loss(watched.X, watched.T))
             show_only(out, figure_image(plots.plot_loss_curve(curve), dpi=72))
 
-    with threadpool_limits(1):  # batch-1 BLAS calls are too small to share between threads
-        SequentialRunner(model, X, T).run_epoch(epoch_order(len(X), seed, 0), lr,
-                                                on_iteration=record)
-    return model, curve
+    result = train(data, hidden=hidden, epochs=1, lr=lr, train_size=train_size, seed=seed,
+                   dtype=dtype, on_step=record)
+    return result.model, curve

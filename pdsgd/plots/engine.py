@@ -81,7 +81,7 @@ def plot_staleness(histograms, ax=None):
 def plot_sync_tradeoff(rows, ax=None):
     """Samples/s against test accuracy after the same samples, one point per setting.
 
-    ``rows`` are rows of ``pdsgd bench sync`` (:func:`pdsgd.bench.sync.run`) for
+    ``rows`` are rows of ``pdsgd bench sync`` (:func:`pdsgd.study.sync_sweep.run`) for
     one N, b and straggler: ``setting``, ``samples_per_s``, ``test_accuracy`` and,
     when present, every repeat's ``rates`` and ``accuracies`` (drawn as bars from
     the smallest to the largest).
@@ -94,9 +94,40 @@ def plot_sync_tradeoff(rows, ax=None):
         ax.errorbar(x, y, xerr=[[x - min(rates)], [max(rates) - x]],
                     yerr=[[y - min(accuracies)], [max(accuracies) - y]], fmt="o",
                     color=f"C{i % 10}", capsize=3, label=r["setting"])
-        ax.annotate(r["setting"], (x, y), textcoords="offset points", xytext=(5, 5),
-                    fontsize="small")
     ax.set(xlabel="training samples per second (median)",
            ylabel="test accuracy after the same samples")
     ax.grid(alpha=0.3)
+    label_points(ax, [(r["samples_per_s"], r["test_accuracy"]) for r in rows],
+                 [r["setting"] for r in rows])
     return ax.figure
+
+
+def label_points(ax, points, labels, fontsize=8):
+    """Write each label beside its point (in data coordinates), no two labels overlapping.
+
+    Points close together (SSP s = 4 and s = 16 often land on one spot) would
+    get labels written over each other; each label takes the first place,
+    to the upper right of its point and then ever lower, that no earlier
+    label holds. Sizes are estimated from the font size and the axes' size
+    on the figure, so this needs no drawing.
+    """
+    ax.autoscale_view()
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    box = ax.get_position()
+    fig_w, fig_h = ax.figure.get_size_inches() * 72
+    width, height = box.width * fig_w, box.height * fig_h  # the axes, in points
+    line = 1.3 * fontsize
+    taken, offsets = [], {}
+    for i in sorted(range(len(points)), key=lambda i: -points[i][1]):  # the highest first
+        (x, y), w = points[i], 0.62 * fontsize * len(labels[i])
+        px = (x - x0) / ((x1 - x0) or 1) * width
+        py = (y - y0) / ((y1 - y0) or 1) * height
+        dy = 4.0
+        while any(px + 5 < bx + bw and bx < px + 5 + w and py + dy < by + line
+                  and by < py + dy + line for bx, by, bw in taken):
+            dy -= line
+        taken.append((px + 5, py + dy, w))
+        offsets[i] = dy
+    for i, (point, text) in enumerate(zip(points, labels, strict=True)):  # in the rows' order
+        ax.annotate(text, point, textcoords="offset points", xytext=(5, offsets[i]),
+                    fontsize=fontsize)

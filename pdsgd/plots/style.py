@@ -69,6 +69,21 @@ class PlainLogLocator(Locator):
         return best
 
 
+def at_least_span(ax, values, span):
+    """Widen ``ax``'s y-axis to at least ``span`` around ``values``; returns ``ax``.
+
+    Autoscaling fills the axes with whatever range the data have: a saturated
+    run whose loss moves in its fourth digit (0.4901 to 0.4905) then looks like
+    a steep fall. With a floor on the span a change that small is drawn flat.
+    """
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    if len(values) and np.ptp(values) < span:
+        middle = (values.min() + values.max()) / 2
+        ax.set_ylim(middle - 0.6 * span, middle + 0.6 * span)  # a margin, as autoscaling has
+    return ax
+
+
 def tidy(fig):
     """Plain-number tick labels on every axis of ``fig``, without offsets; returns ``fig``.
 

@@ -6,7 +6,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
-from pdsgd.plots.style import legend_outside, new_figure, tidied
+from pdsgd.plots.style import at_least_span, legend_outside, new_figure, tidied
+
+#: The loss axis: its label short enough for a small figure, what it measures in the title.
+LOSS_LABEL, LOSS_TITLE = "training loss", "loss: ½ Σ squared error, mean over samples"
+#: The smallest change drawn as a change: 5% of the loss, 2 points of accuracy.
+LOSS_SPAN, ACCURACY_SPAN = 0.05, 0.02
 
 
 @tidied
@@ -14,10 +19,14 @@ def plot_history(history, title=None):
     """Training loss and train/test accuracy per epoch, side by side."""
     fig, (ax_loss, ax_acc) = new_figure(2)
     ax_loss.plot(history["epoch"], history["loss"], marker="o")
-    ax_loss.set(xlabel="epoch", ylabel="training loss (½ Σ squared error, mean over samples)")
+    ax_loss.set(xlabel="epoch", ylabel=LOSS_LABEL)
+    ax_loss.set_title(LOSS_TITLE, fontsize="small")
+    at_least_span(ax_loss, history["loss"], LOSS_SPAN * max(history["loss"], default=0))
     ax_acc.plot(history["epoch"], history["train_accuracy"], marker="o", label="train")
     ax_acc.plot(history["epoch"], history["test_accuracy"], marker="s", label="test")
     ax_acc.set(xlabel="epoch", ylabel="accuracy")
+    at_least_span(ax_acc, [*history["train_accuracy"], *history["test_accuracy"]],
+                  ACCURACY_SPAN)
     legend_outside(ax_acc)
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
@@ -33,7 +42,9 @@ def plot_loss_curve(curve, ax=None):
     if ax is None:
         fig, (ax,) = new_figure(1, width=5.0, height=3.0)
     ax.plot(curve["samples"], curve["loss"], marker=".")
-    ax.set(xlabel="samples seen", ylabel="training loss (½ Σ squared error, mean over samples)")
+    ax.set(xlabel="samples seen", ylabel=LOSS_LABEL)
+    ax.set_title(LOSS_TITLE, fontsize="small")
+    at_least_span(ax, curve["loss"], LOSS_SPAN * max(curve["loss"], default=0))
     ax.grid(alpha=0.3)
     return ax.figure
 

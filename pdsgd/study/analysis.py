@@ -23,7 +23,7 @@ from pdsgd.study.claims import assess_claims, families
 from pdsgd.study.costmodel import CostModel, bytes_moved, fit_amdahl, fit_cost_model, fit_log
 from pdsgd.study.experiment import dataset_id, select, summarize
 from pdsgd.study.profiles import resolve
-from pdsgd.study.sync import analyse_sync, draw_sync_figures
+from pdsgd.study.sync_report import analyse_sync, draw_sync_figures
 from pdsgd.train import TrainResult
 
 PREDICT_WORKERS = (1, 2, 4, 8, 16, 32, 64)

@@ -32,12 +32,12 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from pdsgd import __version__
-from pdsgd.bench.sync import cell_options
 from pdsgd.engine import trace as tr
 from pdsgd.engine.sync import histogram
 from pdsgd.files import write_json, write_npz
 from pdsgd.machine import machine_facts as engine_facts
 from pdsgd.machine import machine_key
+from pdsgd.study.sync_sweep import cell_options
 from pdsgd.train import train
 
 # Bump when a change to the code makes cached measurements wrong or incomparable.
@@ -66,7 +66,7 @@ class Cell:
     record (for the timeline figure and the seed's saved model). ``sync`` is a
     setting of ``pdsgd bench sync`` (``"bsp"``, ``"ssp:4"``, ``"async"``,
     ``"hogwild"``) and ``straggler_factor`` makes worker N-1 that many times
-    slower (:func:`pdsgd.bench.sync.cell_options`).
+    slower (:func:`pdsgd.study.sync_sweep.cell_options`).
     """
 
     train_size: int

@@ -17,7 +17,7 @@ from pdsgd.errors import choice
 from pdsgd.machine import usable_cores
 from pdsgd.study.experiment import STRATEGIES, Cell
 from pdsgd.study.grid import powers_of_two
-from pdsgd.study.sync import SyncGrid, sync_cells
+from pdsgd.study.sync_report import SyncGrid, sync_cells
 
 SEED_EPOCHS = 5
 #: The quick profile's engine timing cells on a 2-core machine (3 P x 3 N x 3 repeats x 3
@@ -76,7 +76,7 @@ class Profile:
         Where the profile departs from the seed's settings, for the report.
     sync : SyncGrid, optional
         The synchronization cells (BSP, SSP, async, Hogwild!, with and without a
-        straggler: :mod:`pdsgd.study.sync`); None: none.
+        straggler: :mod:`pdsgd.study.sync_report`); None: none.
     data_options, settings : dict
         Passed to :func:`pdsgd.data.datasets.load_dataset` and over the seed's training
         settings (:data:`pdsgd.study.experiment.SEED_SETTINGS`); tests shrink the problem here.

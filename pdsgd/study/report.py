@@ -12,7 +12,7 @@ from pdsgd.study.claims import claims_prose, curve_label, curves, families
 from pdsgd.study.costmodel import format_fit
 from pdsgd.study.markdown import and_list, table
 from pdsgd.study.splits import strategy_models_rows, sweep_section, traffic_rows
-from pdsgd.study.sync import sync_section
+from pdsgd.study.sync_report import sync_section
 
 AGGREGATIONS = {
     "replicated": "every worker applies the whole summed update to its own copy of the "

@@ -2,7 +2,8 @@
 
 A run is five named steps, each a function of its own:
 
-1. :class:`~pdsgd.spec.EngineSpec`: every engine option checked and resolved, once;
+1. :class:`~pdsgd.spec.EngineSpec` and :class:`~pdsgd.train.plan.TrainPlan`: every
+   engine and training option checked and resolved, once;
 2. :func:`prepare_data`: the dataset loaded, cut to P samples, in the run's dtype;
 3. :func:`build_model`: the seed's network, seeded;
 4. :func:`resume_from`: the weights and position of a checkpoint, when asked;
@@ -13,7 +14,11 @@ It returns a :class:`TrainResult` holding the model, the history and the
 engine's trace. A run asked to stop (``stop=``) raises :class:`TrainingStopped`,
 which holds what the finished epochs produced.
 
-Where each part lives: :mod:`~pdsgd.train.prepare` (data, model, evaluation),
+Every keyword's default is the one its option declares (:mod:`pdsgd.options`):
+``epochs=TrainPlan.epochs`` reads the field's default.
+
+Where each part lives: :mod:`~pdsgd.train.plan` (the training options),
+:mod:`~pdsgd.train.prepare` (data, model, evaluation),
 :mod:`~pdsgd.train.rates` (the learning-rate rules), :mod:`~pdsgd.train.epochs`
 (the epoch loop, checkpoints, stop requests, the progress bar) and
 :mod:`~pdsgd.train.result`; this module puts them in order.
@@ -26,24 +31,29 @@ import numpy as np
 from pdsgd.engine.admission import admit, n_params
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.sequential import SequentialRunner
-from pdsgd.errors import OptionError, PdsgdError, positive
+from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.files import check_room
 from pdsgd.spec import EngineSpec
 from pdsgd.train.epochs import progress_bar, resume_from, run_epochs, stop_check
+from pdsgd.train.plan import TrainPlan
 from pdsgd.train.prepare import TrainingData, build_model, evaluate, prepare_data
 from pdsgd.train.rates import LR_RULES, check_warmup, effective_lr, epoch_lr
 from pdsgd.train.result import TrainingStopped, TrainResult
 
-__all__ = ["LR_RULES", "TrainResult", "TrainingData", "TrainingStopped", "build_model",
-           "check_warmup", "checkpoint_bytes", "effective_lr", "epoch_lr", "evaluate",
-           "make_runner", "make_spec", "prepare_data", "progress_bar", "resume_from",
-           "run_epochs", "stop_check", "train"]
+__all__ = ["LR_RULES", "TrainPlan", "TrainResult", "TrainingData", "TrainingStopped",
+           "build_model", "check_warmup", "checkpoint_bytes", "effective_lr", "epoch_lr",
+           "evaluate", "make_runner", "make_spec", "prepare_data", "progress_bar",
+           "resume_from", "run_epochs", "stop_check", "train"]
 
 
-def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_batch=1,
-          backend=None, bias=True, dtype="float64", seed=0, train_size=None,
-          lr_rule="fixed", warmup_epochs=0, input_nodes=None, output_nodes=None,
-          progress=False, on_epoch=None, stop=None, checkpoint=None, resume=None, **engine):
+# Each default is the one its option's field declares (EngineSpec.workers is the default).
+def train(data=TrainPlan.dataset, *, hidden=EngineSpec.hidden, epochs=TrainPlan.epochs,
+          lr=TrainPlan.lr, workers=EngineSpec.workers, micro_batch=EngineSpec.micro_batch,
+          backend=EngineSpec.backend, bias=EngineSpec.bias, dtype=EngineSpec.dtype,
+          seed=TrainPlan.seed, train_size=TrainPlan.train_size, lr_rule=TrainPlan.lr_rule,
+          warmup_epochs=TrainPlan.warmup_epochs, input_nodes=EngineSpec.n_inputs,
+          output_nodes=EngineSpec.n_outputs, progress=False, on_epoch=None, on_step=None, stop=None,
+          checkpoint=None, resume=None, **engine):
     """Train the seed's MLP with bulk-synchronous data-parallel SGD.
 
     Parameters
@@ -81,6 +91,11 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
         while the engine's workers start, then the epoch.
     on_epoch : callable, optional
         Called as ``on_epoch(epoch, history)`` after each epoch (live plots).
+    on_step : callable, optional
+        Called as ``on_step(model, samples)`` with the samples seen so far in
+        the run: once before the first step, then after every step of the
+        sequential path and every span of the engine's iterations (a loss
+        curve drawn as it falls). Its time counts as training time.
     stop : threading.Event or callable, optional
         A request to stop, checked after every step of the sequential path,
         every span of the engine's iterations (``span``) and every epoch:
@@ -117,31 +132,27 @@ def train(data="mnist-5k", *, hidden=(200,), epochs=5, lr=0.1, workers=1, micro_
     spec = make_spec(hidden=hidden, n_inputs=input_nodes, n_outputs=output_nodes, bias=bias,
                      dtype=dtype, workers=workers, micro_batch=micro_batch, backend=backend,
                      **engine)
-    positive("epochs", epochs)
-    positive("lr", lr, integer=False)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise OptionError("seed", seed, "must be an integer >= 0")
-    step_lr = effective_lr(lr, lr_rule, workers, micro_batch)
-    warmup_epochs = check_warmup(warmup_epochs, lr_rule)
+    plan = TrainPlan(dataset=getattr(data, "name", data), train_size=train_size,
+                     epochs=epochs, lr=lr, lr_rule=lr_rule, warmup_epochs=warmup_epochs,
+                     seed=seed)
     if spec.checkpoint_every is not None and checkpoint is None:
         raise OptionError("checkpoint_every", spec.checkpoint_every,
                           "needs a file to write: give {checkpoint}PATH")
-    prepared = prepare_data(data, train_size=train_size, dtype=dtype)
+    prepared = prepare_data(data, train_size=plan.train_size, dtype=dtype)
     spec = spec.for_data(prepared.n_features, prepared.n_classes, prepared.name)
+    plan = plan.for_run(prepared, spec)
     admit(spec, len(prepared.X))  # before the model or any worker exists
     if checkpoint is not None:
         check_room(checkpoint, 2 * checkpoint_bytes(spec), "--checkpoint")
-    model = build_model(spec, seed)
-    config = dict(dataset=prepared.name, scaling=prepared.scaling, train_size=len(prepared.X),
-                  test_size=len(prepared.X_test), epochs=epochs, lr=lr, lr_rule=lr_rule,
-                  step_lr=step_lr, warmup_epochs=warmup_epochs, seed=seed,
-                  round_size=spec.round_size, **spec.record())
-    history, start_epoch, first_iteration = resume_from(resume, model, config)
+    model = build_model(spec, plan.seed)
+    history, start_epoch, first_iteration = resume_from(resume, model, plan.record(spec))
     runner = make_runner(model, prepared.X, prepared.T, spec)
-    trace = run_epochs(runner, model, prepared, config, history, start_epoch=start_epoch,
-                       first_iteration=first_iteration, checkpoint=checkpoint,
-                       progress=progress, on_epoch=on_epoch, stop=stop)
-    return TrainResult(model=model, history=history, trace=trace, config=config,
+    trace, startup = run_epochs(runner, model, prepared, plan, spec, history,
+                                start_epoch=start_epoch, first_iteration=first_iteration,
+                                checkpoint=checkpoint, progress=progress, on_epoch=on_epoch,
+                                on_step=on_step, stop=stop)
+    return TrainResult(model=model, history=history, trace=trace,
+                       config={**plan.record(spec), "startup_seconds": startup},
                        updates=getattr(runner, "updates", None))
 
 
@@ -152,10 +163,11 @@ def checkpoint_bytes(spec):
 
 def make_spec(**options):
     """:class:`~pdsgd.spec.EngineSpec` from keyword options, naming an unknown one in one line."""
-    unknown = sorted(set(options) - set(EngineSpec.__dataclass_fields__))
+    names = [o.name for o in EngineSpec.options()]
+    unknown = sorted(set(options) - set(names))
     if unknown:
         raise PdsgdError(f"unknown training option {', '.join(unknown)}; the engine's options "
-                         f"are: {', '.join(EngineSpec.__dataclass_fields__)}")
+                         f"are: {', '.join(names)}")
     return EngineSpec(**options)
 
 

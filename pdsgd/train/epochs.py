@@ -12,14 +12,15 @@ from pdsgd.checkpoint import HISTORY, check_resumable, load_checkpoint, save_che
 from pdsgd.engine.shuffle import epoch_order
 from pdsgd.errors import OptionError, PdsgdWarning
 from pdsgd.train.prepare import evaluate
-from pdsgd.train.rates import epoch_lr
-from pdsgd.train.result import TrainingStopped, TrainResult
+from pdsgd.train.result import TrainingStopped, TrainResult, starting_workers
 
 
 def resume_from(path, model, config):
     """Load checkpoint ``path`` into ``model``: ``(history, epoch, iteration)`` to go on from.
 
-    With no ``path``: an empty history at epoch 0, iteration 0.
+    ``config`` is this run's record (:meth:`~pdsgd.train.plan.TrainPlan.record`),
+    compared with the checkpoint's. With no ``path``: an empty history at epoch
+    0, iteration 0.
     """
     if path is None:
         return {k: [] for k in HISTORY}, 0, 0
@@ -30,7 +31,10 @@ def resume_from(path, model, config):
 
 
 class _StopRequested(Exception):
-    """Raised between iterations to leave the runner cleanly (its ``with`` closes it)."""
+    """Raised between iterations to leave the runner cleanly (its ``with`` closes it).
+
+    Its argument, when given, is the ``time.perf_counter()`` at which training stopped.
+    """
 
 
 def stop_check(stop):
@@ -59,38 +63,46 @@ def progress_bar(progress, *, total, initial, desc):
     return progress(total=total, unit="sample", initial=initial, desc=desc)
 
 
-def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_iteration=0,
-               checkpoint=None, progress=False, on_epoch=None, stop=None):
-    """Train epochs ``start_epoch`` to ``config["epochs"]``, evaluating after each.
+def run_epochs(runner, model, data, plan, spec, history, *, start_epoch=0, first_iteration=0,
+               checkpoint=None, progress=False, on_epoch=None, on_step=None, stop=None):
+    """Train epochs ``start_epoch`` to ``plan.epochs``, evaluating after each.
 
     Appends to ``history`` and saves a checkpoint at every epoch's end (and
-    every ``checkpoint_every`` iterations) when ``checkpoint`` is given.
+    every ``spec.checkpoint_every`` iterations) when ``checkpoint`` is given.
     ``stop`` (see :func:`train`) is checked before the workers start, after
     every iteration of the sequential path or span of the engine, and before
     every epoch; once it is set the runner is closed (workers ended, shared
-    memory released) and :class:`TrainingStopped` is raised.
+    memory released) and :class:`TrainingStopped` is raised. ``on_step`` (see
+    :func:`train`) is called with the model and the samples seen so far.
 
     Returns
     -------
-    ndarray or None
+    trace : ndarray or None
         The runner's trace.
+    startup_seconds : float
+        Seconds the runner took to start its workers (timed apart from training).
     """
-    epochs, seed, workers = config["epochs"], config["seed"], config["workers"]
-    every, n = config["checkpoint_every"], len(data.X)
+    epochs, every, n = plan.epochs, spec.checkpoint_every, len(data.X)
     stopping = stop_check(stop)
-    done = min(start_epoch * n + first_iteration * config["round_size"], epochs * n)
-    starting = "" if config["backend"] == "sequential" else f"starting {workers} workers"
+    done = min(start_epoch * n + first_iteration * spec.round_size, epochs * n)
+    starting = "" if spec.sequential else starting_workers(spec.workers)
     bar = progress_bar(progress, total=epochs * n, initial=done, desc=starting)
+    startup = None
+
+    def record():
+        # What checkpoints and a stopped run hold: the settings, then the start-up once timed.
+        timed = {} if startup is None else {"startup_seconds": startup}
+        return {**plan.record(spec), **timed}
 
     failed_saves = []
 
     def save(epoch, iteration, training):
         # (epoch, iteration): the position to resume from; training: the epoch just run.
         if not np.all(np.isfinite(model.params)):
-            raise diverged(config, training, "weights that are not finite")
+            raise diverged(plan.lr, training, "weights that are not finite")
         try:
             save_checkpoint(checkpoint, model, epoch=epoch, iteration=iteration,
-                            history=history, config=config)
+                            history=history, config=record())
         except OSError as error:  # a full disk: the last good checkpoint stays
             failed_saves.append(error)
             if len(failed_saves) == 1:  # once a run is enough
@@ -101,39 +113,44 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
 
     def iteration_hook(epoch):
         saving = checkpoint is not None and every is not None
-        if not saving and stopping is None:
+        if not saving and stopping is None and on_step is None:
             return None
 
         def on_iteration(t):
+            if on_step is not None:
+                on_step(model, epoch * n + min((t + 1) * spec.round_size, n))
             if saving and (t + 1) % every == 0:
                 save(epoch, t + 1, epoch)
             if stopping is not None and stopping():
+                stopped_at = time.perf_counter()  # training ends here, not when workers close
                 if checkpoint is not None:
                     save(epoch, t + 1, epoch)  # resume goes on from here
-                raise _StopRequested
+                raise _StopRequested(stopped_at)
         return on_iteration
 
-    started = time.perf_counter()
+    started, start = time.perf_counter(), None  # start: of the epoch in progress
     try:
         if stopping is not None and stopping():
             bar.close()
             raise _StopRequested  # before any worker starts
         with runner, bar:
             # Starting the workers is timed apart from training (the seed's T(N) is training).
-            config["startup_seconds"] = time.perf_counter() - started
+            startup = time.perf_counter() - started
+            if on_step is not None:
+                on_step(model, done)  # where the run starts from
             for epoch in range(start_epoch, epochs):
                 bar.set_description(f"epoch {epoch + 1}/{epochs}")
                 if stopping is not None and stopping():
                     raise _StopRequested
                 start = time.perf_counter()
-                runner.run_epoch(epoch_order(n, seed, epoch), epoch_lr(config, epoch),
+                runner.run_epoch(epoch_order(n, plan.seed, epoch), plan.epoch_lr(epoch),
                                  first_iteration=first_iteration,
                                  on_iteration=iteration_hook(epoch), progress=bar)
                 first_iteration = 0
-                seconds = time.perf_counter() - start
+                seconds, start = time.perf_counter() - start, None
                 train_acc, loss = evaluate(model, data.X, data.y, data.T)
                 if not np.isfinite(loss):
-                    raise diverged(config, epoch, f"a loss of {loss}")
+                    raise diverged(plan.lr, epoch, f"a loss of {loss}")
                 test_acc, _ = evaluate(model, data.X_test, data.y_test)
                 for key, value in zip(history, (epoch + 1, loss, train_acc, test_acc, seconds),
                                       strict=True):
@@ -143,13 +160,15 @@ def run_epochs(runner, model, data, config, history, *, start_epoch=0, first_ite
                     save(epoch + 1, 0, epoch)
                 if on_epoch is not None:
                     on_epoch(epoch + 1, history)
-    except _StopRequested:
-        raise TrainingStopped(TrainResult(model, history, runner.trace, config)) from None
-    return runner.trace
+    except _StopRequested as request:
+        cut_short = 0.0 if start is None or not request.args else request.args[0] - start
+        raise TrainingStopped(TrainResult(model, history, runner.trace, record()),
+                              partial_seconds=cut_short) from None
+    return runner.trace, startup
 
 
-def diverged(config, epoch, what):
+def diverged(lr, epoch, what):
     """The one-line error of a run whose loss or weights stopped being finite numbers."""
-    return OptionError("lr", config["lr"], f"gave {what} in epoch {epoch + 1}: training "
+    return OptionError("lr", lr, f"gave {what} in epoch {epoch + 1}: training "
                        "diverged and was stopped, and nothing was saved; try a smaller {lr} "
                        "(or look for nan and inf in the data)")

@@ -1,4 +1,11 @@
-"""What a run produces: :class:`TrainResult`, or :class:`TrainingStopped` when asked to stop."""
+"""What a run produces: :class:`TrainResult`, or :class:`TrainingStopped` when asked to stop.
+
+It also names the vocabulary of ``TrainResult.trace``
+(:data:`pdsgd.engine.trace.TRACE_DTYPE`): its phases (``COMPUTE``, ``WAIT``,
+``PHASES``), the aggregator's worker id (``AGGREGATOR``), the seconds per worker
+and phase (``summarize``) and the staleness histogram (``histogram``), so that
+the readers of a result (the course, the study) read it without importing the engine.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from pdsgd.engine.sync import staleness
+from pdsgd.engine.sync import histogram, staleness
+from pdsgd.engine.trace import AGGREGATOR, COMPUTE, PHASES, WAIT, summarize
 from pdsgd.errors import PdsgdError
 from pdsgd.files import json_bytes, make_dirs, npz_bytes, remove_empty, write_files
 from pdsgd.mlp import MLP
+
+__all__ = ["AGGREGATOR", "COMPUTE", "PHASES", "WAIT", "TrainResult", "TrainingStopped",
+           "histogram", "starting_workers", "summarize"]
+
+
+def starting_workers(workers):
+    """``"starting 1 worker"``, ``"starting 4 workers"``: what a run does before it trains."""
+    return f"starting {workers} worker{'' if workers == 1 else 's'}"
 
 
 class TrainingStopped(Exception):
@@ -24,11 +40,15 @@ class TrainingStopped(Exception):
         point) and the trace so far.
     epochs_done : int
         Epochs finished before the stop.
+    train_seconds : float
+        Seconds spent training, the epoch cut short included (``result.history``
+        holds finished epochs only).
     """
 
-    def __init__(self, result):
+    def __init__(self, result, partial_seconds=0.0):
         self.result = result
         self.epochs_done = len(result.history["epoch"])
+        self.train_seconds = result.train_seconds + partial_seconds
         super().__init__(f"stopped after epoch {self.epochs_done} of {result.config['epochs']}")
 
 
@@ -99,7 +119,7 @@ class TrainResult:
                                                       else "")
         startup, split = "", " tensor-parallel" if c.get("parallel") == "tensor" else ""
         if c.get("backend", "sequential") != "sequential":
-            startup = f", after {self.startup_seconds:.2f} s starting {c['workers']} workers"
+            startup = f", after {self.startup_seconds:.2f} s {starting_workers(c['workers'])}"
         return (f"{c['dataset']} {'-'.join(map(str, self.model.sizes))} "
                 f"N={c['workers']} b={c['micro_batch']}{split}{sync} {c['epochs']} epochs: "
                 f"test accuracy {self.test_accuracy:.4f}, loss {self.history['loss'][-1]:.4f}, "

@@ -3,7 +3,7 @@
 A run's row (its setting, samples/s, how much of the workers' time went to
 waiting, how stale its gradients were, its test accuracy), a table of the
 rows a panel collected, and the sweep over every setting with a straggler:
-``pdsgd bench sync`` itself (:func:`pdsgd.bench.sync.run`), so the notebook
+``pdsgd bench sync`` itself (:func:`pdsgd.study.sync_sweep.run`), so the notebook
 and the benchmark measure the same thing the same way.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pdsgd.bench import sync as bench
 from pdsgd.course.lessons import defaults
-from pdsgd.engine import trace as tr
-from pdsgd.engine.modes import SYNCS
+from pdsgd.spec import SYNCS
+from pdsgd.study import sync_sweep
+from pdsgd.train import result as tr
 from pdsgd.train import train
 
 #: The panel's ``sync`` choices: the engine's own (BSP first, the seed's).
@@ -41,9 +41,12 @@ def wait_share(trace):
 
 
 def run_row(result):
-    """One run, as a row of :func:`runs_table`."""
-    stale = result.staleness
-    return {"sync": setting_label(result.config), "samples/s": result.samples_per_second,
+    """One run, as a row of :func:`runs_table`: its settings (sync, N, P, backend, the
+    straggler's extra ms per iteration), then what it measured."""
+    stale, c = result.staleness, result.config
+    delay = 1e3 * c.get("straggler_delay", 0.0) if c.get("straggler") is not None else 0.0
+    return {"sync": setting_label(c), "N": c["workers"], "P": c["train_size"],
+            "backend": c["backend"], "delay ms": delay, "samples/s": result.samples_per_second,
             "waiting": wait_share(result.trace),
             "staleness mean": float(np.mean(stale)) if len(stale) else 0.0,
             "staleness max": int(np.max(stale)) if len(stale) else 0,
@@ -60,12 +63,13 @@ def run_line(label, row):
 def runs_table(rows):
     """The runs a panel made so far, one row each (numbered from 1)."""
     frame = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="run"))
-    return frame.round({"samples/s": 0, "waiting": 2, "staleness mean": 2, "test accuracy": 4})
+    return frame.round({"delay ms": 1, "samples/s": 0, "waiting": 2, "staleness mean": 2,
+                        "test accuracy": 4})
 
 
 def sweep(data, *, workers=2, factor=2.0, train_size=None, epochs=1, repeats=None,
-          settings=bench.SETTINGS, backend="threads"):
-    """Every setting with worker N-1 ``factor`` times slower: :func:`pdsgd.bench.sync.run`.
+          settings=sync_sweep.SETTINGS, backend="threads"):
+    """Every setting with worker N-1 ``factor`` times slower: :func:`pdsgd.study.sync_sweep.run`.
 
     Threads by default: they start in no time, so a cell of the notebook
     stays short; ``backend="processes"`` measures what ``pdsgd bench sync`` does.
@@ -74,9 +78,9 @@ def sweep(data, *, workers=2, factor=2.0, train_size=None, epochs=1, repeats=Non
     Returns
     -------
     dict
-        What :func:`pdsgd.bench.sync.run` returns; ``by_setting(result)`` indexes its rows.
+        What :func:`pdsgd.study.sync_sweep.run` returns; ``by_setting(result)`` indexes its rows.
     """
-    return bench.run(data, epochs=epochs, repeats=repeats or defaults()["repeats"],
+    return sync_sweep.run(data, epochs=epochs, repeats=repeats or defaults()["repeats"],
                      workers=(workers,), micro_batches=(1,), factors=(factor,),
                      settings=settings, backend=backend, train_size=train_size, progress=None)
 

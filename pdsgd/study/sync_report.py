@@ -9,7 +9,7 @@ the training samples/s, the test accuracy after the same samples, and how
 stale the applied gradients were. Each run is a :class:`~pdsgd.study.experiment.Cell`
 of the study's grid: cached, and repeated in interleaved rounds like every
 other cell. The rows are those of ``pdsgd bench sync``
-(:func:`pdsgd.bench.sync.summarize_cell`), so both speak of the same numbers.
+(:func:`pdsgd.study.sync_sweep.summarize_cell`), so both speak of the same numbers.
 
 * :class:`SyncGrid` and :func:`sync_cells`: what a profile measures;
 * :func:`analyse_sync`: the rows of ``study.json`` from the cells' records;
@@ -25,10 +25,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pdsgd import plots
-from pdsgd.bench.sync import SETTINGS, summarize_cell
 from pdsgd.engine.modes import SYNCS
 from pdsgd.study.experiment import Cell
 from pdsgd.study.markdown import and_list, table
+from pdsgd.study.sync_sweep import SETTINGS, summarize_cell
 
 #: Backends that run every setting (Hogwild! needs workers that share memory).
 SYNC_BACKENDS = SYNCS["hogwild"].backends
@@ -103,7 +103,7 @@ def analyse_sync(records):
     -------
     dict or None
         ``train_size``, ``epochs``, ``repeats``, ``backend`` and ``rows``: one per
-        N, b, straggler factor and setting, as :func:`pdsgd.bench.sync.summarize_cell`
+        N, b, straggler factor and setting, as :func:`pdsgd.study.sync_sweep.summarize_cell`
         returns it, plus ``bsp_rates`` (BSP's rate in the same rounds), ``wait_share``
         (median over the repeats of :func:`_wait_share`) and ``beats_bsp`` (faster
         than BSP in every round).
