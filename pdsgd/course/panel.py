@@ -74,6 +74,7 @@ class Panel(w.VBox):
         self.messages = w.Output()
         self.plot_area = w.Output()
         self.history, self.history_area = RunHistory(), w.Output()
+        self.history_area.add_class("pdsgd-history")  # what a page (and its tests) can find
         self.kept = None  # demo mode: the study.json whose runs Run replays
         self.result = self.error = self.stopped_after = self.background = None
         self.figures, self.epochs_done = [], 0
