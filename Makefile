@@ -8,14 +8,15 @@ PROFILE ?= quick
 GRID    ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv test lint reproduce reference lab notebooks bench docs clean
+.PHONY: help venv git-filter test lint reproduce reference lab notebooks assignments bench docs clean
 
 help:
 	@echo "make reproduce   regenerate every result, figure and report under results/ (PROFILE=quick|full)"
 	@echo "make reference   the full profile on Fashion-MNIST, kept in results/reference/ (~30 min)"
 	@echo "make test        lint and run the test suite (notebooks included)"
-	@echo "make lab         open the notebooks in JupyterLab"
+	@echo "make lab         open the notebooks in JupyterLab (PORT=8890 IP=0.0.0.0 where to serve)"
 	@echo "make notebooks   rewrite notebooks/*.ipynb from their .py scripts, without outputs"
+	@echo "make assignments the exercises as nbgrader assignments, into assignments/"
 	@echo "make bench       run the benchmarks and print their tables"
 	@echo "make docs        build the book (docs/ and the notebooks) into site/, offline (OUTPUTS=1: run the notebooks)"
 
@@ -24,12 +25,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+# Outputs never reach a commit: .gitattributes sends every .ipynb through the nbstripout
+# filter, configured here for this clone (git does not carry filters in the repository).
+# A class's autosaved outputs then stay in the working copy, unseen by git diff and
+# `make test` (docs/course.md, "Outputs never reach a commit"). Relative to the work tree, so
+# every work tree of the clone uses its own .venv (where that lacks nbstripout, git warns and
+# stores the notebook as it is). Outside a git checkout there is nothing to do.
+git-filter: $(STAMP)
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git config filter.nbstripout.clean '$(VENV)/bin/nbstripout --keep-id' && \
+		git config filter.nbstripout.smudge cat; fi
+
+venv: $(STAMP) git-filter
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pdsgd tests docs/hooks
 
-test: lint
+test: lint git-filter
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 reproduce: $(STAMP)
@@ -40,16 +52,23 @@ reproduce: $(STAMP)
 reference: $(STAMP)
 	$(PY) -m pdsgd reproduce --profile full --dataset fashion-mnist --reference --force $(GRID)
 
-# JupyterLab on the course; its terminals find this environment's commands (dask, pdsgd).
-lab: $(STAMP)
-	$(PY) -m pdsgd.course.lab notebooks
+# JupyterLab on the course; its terminals find this environment's commands (dask, pdsgd),
+# whatever ~/.bashrc does; as root it adds --allow-root. PORT=8890 IP=0.0.0.0 choose where.
+PORT ?=
+IP   ?=
+lab: $(STAMP) git-filter
+	$(PY) -m pdsgd.course.lab notebooks $(if $(PORT),--port=$(PORT)) $(if $(IP),--ip=$(IP))
 
 # The .py (py:percent) scripts and the .ipynb are paired by jupytext (notebooks/jupytext.toml).
 # This syncs each pair (the newer side wins) and strips outputs, as tests/test_notebooks.py wants.
-notebooks: $(STAMP)
+notebooks: $(STAMP) git-filter
 	$(VENV)/bin/jupytext --sync notebooks/[0-9]*.py notebooks/solutions/[0-9]*.py
-	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN \
-		notebooks/[0-9]*.ipynb notebooks/solutions/[0-9]*.ipynb
+	$(VENV)/bin/nbstripout --keep-id notebooks/[0-9]*.ipynb notebooks/solutions/[0-9]*.ipynb
+
+# The exercises as nbgrader assignments: the student version of each notebook's exercises in
+# assignments/release/ (git-ignored), the course folder nbgrader grades in (docs/teacher.md).
+assignments: $(STAMP)
+	$(PY) -m pdsgd.course.assignments assignments
 
 bench: $(STAMP)
 	$(PY) -m pdsgd bench sequential
@@ -66,5 +85,5 @@ docs: $(STAMP)
 
 # Everything under results/ except its README and the kept reference runs (whose caches go).
 clean:
-	rm -rf $(VENV) site results/reference/*/.cache
+	rm -rf $(VENV) site assignments results/reference/*/.cache
 	find results -mindepth 1 -maxdepth 1 ! -name README.md ! -name reference -exec rm -rf {} +

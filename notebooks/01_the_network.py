@@ -176,6 +176,10 @@ plots.plot_history(result.history)
 # Each takes well under a minute on a 2-core laptop; worked answers are in
 # `solutions/01_the_network_solutions.ipynb`.
 #
+# Check each answer in a cell of your own: `from pdsgd.course import checks`, then
+# `checks.check("01.1", answer)` prints "correct" or a hint, and `checks.ask("01.1")`
+# says what the answer should be. (`make assignments` builds the graded version.)
+#
 # 1. Train on all 4,000 training samples (`train_size=None`) for 5 epochs. How
 #    close do you get to the 0.97 that Rashid's book reports on the full
 #    60,000-image MNIST, and why not closer?

@@ -243,6 +243,10 @@ for send in ("factors", "gradients"):
 # Each takes well under a minute on a 2-core laptop; worked answers are in
 # `solutions/02_parallel_sgd_solutions.ipynb`.
 #
+# Check each answer in a cell of your own: `from pdsgd.course import checks`, then
+# `checks.check("02.1", answer)` prints "correct" or a hint, and `checks.ask("02.1")`
+# says what the answer should be. (`make assignments` builds the graded version.)
+#
 # 1. In the panel, set N = 8 with the fixed learning rate, then with
 #    `lr rule = linear`. Explain the accuracies with the minibatch view above.
 #    (The `serial` backend gives the same numbers faster than 8 processes on

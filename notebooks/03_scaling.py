@@ -283,6 +283,10 @@ splits
 # Each takes under a minute on a 2-core laptop; worked answers are in
 # `solutions/03_scaling_solutions.ipynb`.
 #
+# Check each answer in a cell of your own: `from pdsgd.course import checks`, then
+# `checks.check("03.1", answer)` prints "correct" or a hint, and `checks.ask("03.1")`
+# says what the answer should be. (`make assignments` builds the graded version.)
+#
 # 1. Add micro-batches: the same grid with `micro_batch=16`
 #    (`scaling.cells(P, [1, 2], repeats=3, epochs=2, micro_batch=16)`). The
 #    work between two barriers grows 16-fold while the synchronisation stays

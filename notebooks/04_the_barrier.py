@@ -165,6 +165,10 @@ tables.budget_table(fast_budget)
 # Each takes well under a minute on a 2-core laptop; worked answers are in
 # `solutions/04_the_barrier_solutions.ipynb`.
 #
+# Check each answer in a cell of your own: `from pdsgd.course import checks`, then
+# `checks.check("04.1", answer)` prints "correct" or a hint, and `checks.ask("04.1")`
+# says what the answer should be. (`make assignments` builds the graded version.)
+#
 # 1. In the panel, set `extra ms per iteration` to 5 and run with N = 2, then N = 4. How
 #    long does the run take in each case, and how long would it take without
 #    the barrier (each worker at its own pace)?

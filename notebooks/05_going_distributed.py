@@ -161,6 +161,10 @@ plots.plot_network(result)
 # Each takes under a minute on a 2-core laptop; worked answers are in
 # `solutions/05_going_distributed_solutions.ipynb`.
 #
+# Check each answer in a cell of your own: `from pdsgd.course import checks`, then
+# `checks.check("05.1", answer)` prints "correct" or a hint, and `checks.ask("05.1")`
+# says what the answer should be. (`make assignments` builds the graded version.)
+#
 # 1. Run the comparison with K = 1 (`local_steps=(1,)`): the averaging line
 #    should lie on the BSP line in the round plot. Why does it not, exactly,
 #    in the time plot?

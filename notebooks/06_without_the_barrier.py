@@ -74,6 +74,14 @@ print(f"BSP with a straggler: {row['samples/s']:,.0f} samples/s; the workers spe
 # collects one row per run. The panel's straggler is slowed differently from
 # the run above: it pauses for `extra ms per iteration` before each of its
 # computations, so compare the panel's runs with each other.
+#
+# The panel starts on `threads`, which start at once. Threads share one Python
+# interpreter and its lock (the GIL): only one of them runs Python code at a time
+# (BLAS calls release it), so a worker that no longer waits at the barrier may
+# still wait for the lock. On threads the waits shrink as s grows, but the
+# samples per second follow them only roughly; choose `processes` in the
+# panel's `backend` drop-down (each worker its own interpreter, slower to start)
+# to see the rates follow the waits.
 
 # %%
 panel = widgets.StragglerPanel(data, sync="ssp", staleness=0, train_size=P)
@@ -95,8 +103,9 @@ for s in (0, 1, 4, 16):
 # Read the rows from s = 0 down. A larger bound never *forces* more waiting:
 # it only lets the fast worker go further before it must wait, so the
 # waiting share can only fall or stay, up to the noise of a shared machine;
-# where it stops falling, the fast worker no longer reaches the bound. The
-# samples per second follow the waits.
+# where it stops falling, the fast worker no longer reaches the bound. On
+# `processes` the samples per second follow the waits; on `threads` the GIL
+# (above) blurs that, so compare the waiting shares first.
 #
 # ## Stale gradients
 #
@@ -141,7 +150,10 @@ panel
 # `pdsgd bench sync` itself: every setting with the same straggler, on the same
 # samples, repeated in interleaved rounds (every setting once per round, so that
 # a burst of load elsewhere hits them all alike), medians reported, each rate
-# set against BSP's in the same round.
+# set against BSP's in the same round. Here it runs on threads, which start at
+# once and keep the cell short; the GIL (above) weighs on their rates, so read
+# the accuracy and staleness columns first, and pass `backend="processes"` for
+# the rates that `pdsgd bench sync` measures.
 
 # %%
 sweep = without_barrier.sweep(data, train_size=P, factor=2.0)
@@ -196,6 +208,10 @@ for label, options in (("bsp", {}), ("ssp s=4", dict(sync="ssp", staleness=4)),
 #
 # Each takes well under a minute on a 2-core laptop; worked answers are in
 # `solutions/06_without_the_barrier_solutions.ipynb`.
+#
+# Check each answer in a cell of your own: `from pdsgd.course import checks`, then
+# `checks.check("06.1", answer)` prints "correct" or a hint, and `checks.ask("06.1")`
+# says what the answer should be. (`make assignments` builds the graded version.)
 #
 # 1. In the panel, set `extra ms per iteration` to 0 (no straggler) and run
 #    `bsp`, `ssp` with s = 4 and `async`. What does dropping the barrier buy

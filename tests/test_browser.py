@@ -120,14 +120,25 @@ def lab(tmp_path_factory):
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
     env.pop("VIRTUAL_ENV", None)
+    # A home whose ~/.bashrc puts a pyenv-like python (without pdsgd) first, as on many
+    # laptops: the terminals must still run this environment's python.
+    shims = tmp_path / "pyenv" / "shims"
+    shims.mkdir(parents=True)
+    (shims / "python").write_text("#!/bin/sh\necho 'pyenv python, no pdsgd' >&2\nexit 3\n")
+    (shims / "python").chmod(0o755)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".bashrc").write_text(f'export PATH="{shims}:$PATH"\n')
+    env["MPLCONFIGDIR"] = os.environ.get("MPLCONFIGDIR") or str(
+        Path.home() / ".config" / "matplotlib")  # the font cache, not rebuilt in the new home
+    env["HOME"] = str(tmp_path / "home")
     log = open(tmp_path / "lab.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pdsgd.course.lab", str(work), "--no-browser",
          "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
          f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
          "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],  # as root, the
+        # launcher adds --allow-root itself
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -324,19 +335,61 @@ def test_the_parallel_drop_down_splits_the_network_in_the_browser(page):
     panel.get_by_text("tensor-parallel").first.wait_for(state="visible", timeout=60_000)
 
 
-def test_a_terminal_of_lab_finds_this_environments_dask(page, lab):
+def _wait_for_runs(page, count, timeout=120):
+    deadline = time.monotonic() + timeout
+    while int(_kernel(page, "print(len(panel.history))")) < count:
+        assert time.monotonic() < deadline, f"the panel's history did not reach {count} runs"
+        time.sleep(0.5)
+    _kernel(page, "panel.wait()")
+
+
+def test_three_runs_fill_the_run_history_and_a_replay_says_so(page):
+    panel = _panel(page)
+    _kernel(page, "panel.history.clear(); panel.train_size.value = 300; "
+                  "panel.epochs.value = 1; panel.parallel.value = 'data'; "
+                  "panel.backend.value = 'auto'")
+    for i, (workers, b) in enumerate(((1, 1), (2, 1), (2, 4)), 1):
+        _kernel(page, f"panel.workers.value = {workers}; panel.micro_batch.value = {b}")
+        panel.scroll_into_view_if_needed()
+        panel.get_by_role("button", name="Run").click()
+        _wait_for_runs(page, i)
+    # The history's table (one row per run) and one figure of the three, in the page.
+    rows = panel.locator("table tbody tr")
+    rows.nth(2).wait_for(state="visible", timeout=30_000)
+    assert rows.count() == 3
+    assert panel.locator("table thead", has_text="S vs N = 1").count() == 1
+    assert panel.locator(".pdsgd-history img").count() == 1  # one figure of the three
+    # Demo mode: Run becomes Replay; the kept run joins the history and says so.
+    kept = ROOT / "results" / "reference" / "full-fashion-mnist"
+    _kernel(page, f"panel.workers.value = 2; panel.micro_batch.value = 1; "
+                  f"panel.replay_from({str(kept)!r})")
+    panel.get_by_role("button", name="Replay").click()
+    panel.get_by_text("kept, not trained now").first.wait_for(state="visible", timeout=30_000)
+    _wait_for_runs(page, 4)
+    assert panel.locator("table tbody tr").count() == 4
+    assert panel.locator("table tbody td", has_text="results/reference/full-fashion-mnist"
+                         ).count() == 1
+    _kernel(page, "panel.replay_from(False)")
+    assert panel.get_by_role("button", name="Run").count() == 1
+
+
+def test_a_terminal_of_lab_finds_this_environments_dask_and_python(page, lab):
     tmp_path = lab[3]
     answer = tmp_path / "which-dask.txt"
     page.evaluate("() => { window.jupyterapp.commands.execute('terminal:create-new'); }")
     terminal = page.locator(".jp-Terminal").last
     terminal.wait_for(state="visible", timeout=60_000)
     terminal.click()
+    imported = tmp_path / "python-imports.txt"
     page.keyboard.type(f"command -v dask > {answer}\n")
+    page.keyboard.type(f'python -c "import pdsgd; print(pdsgd.__name__)" > {imported}\n')
     deadline = time.monotonic() + 60
-    while not (answer.exists() and answer.read_text().strip()):
+    while not (imported.exists() and imported.read_text().strip()):
         assert time.monotonic() < deadline, "the terminal did not answer"
         time.sleep(0.2)
     assert answer.read_text().strip() == str(Path(sys.executable).parent / "dask")
+    # ~/.bashrc put a pyenv python first; the terminal's python is still this one.
+    assert imported.read_text().strip() == "pdsgd"
 
 
 @pytest.fixture(scope="module")
@@ -383,7 +436,11 @@ def test_the_sync_drop_down_and_staleness_slider_of_notebook_06(sync_page, lab):
     _kernel(page, "panel.staleness.value = 4; panel.train_size.value = 100")
     panel.get_by_role("button", name="Run").click()
     panel.get_by_text("ssp s=4").first.wait_for(state="visible", timeout=120_000)
-    assert panel.locator("img").count() == 3  # timeline, totals, staleness histograms
+    # The run's figures: timeline, totals, staleness histograms; below them, the panel's
+    # run history draws one more, of its runs side by side.
+    history = panel.locator(".pdsgd-history img")
+    assert panel.locator("img").count() - history.count() == 3
+    assert history.count() == 1
     shot = tmp_path / "06_without_the_barrier.png"
     panel.scroll_into_view_if_needed()
     page.screenshot(path=str(shot))

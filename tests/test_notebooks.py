@@ -1,8 +1,9 @@
 """The course notebooks: stored as agreed, written as agreed, and every one runs end to end.
 
-Storage (see notebooks/README.md): each notebook is an ``.ipynb`` **without outputs**
-paired by jupytext with a ``py:percent`` script; both are committed and must hold
-the same cells. So are the worked answers in ``notebooks/solutions/``. Each notebook
+Storage (see notebooks/README.md): each notebook is committed as an ``.ipynb`` **without
+outputs** (git's nbstripout filter, set up by ``make``, strips what a class saves)
+paired by jupytext with a ``py:percent`` script; both are committed and must hold the
+same cells. So are the worked answers in ``notebooks/solutions/``. Each notebook
 and each solution is executed headless in a fresh kernel with ``PDSGD_QUICK=1`` (the
 course's small sizes, :func:`pdsgd.course.lessons.defaults`), and every check it
 prints is read back and must hold (:mod:`notebook_checks`). How long they take is a
@@ -11,7 +12,10 @@ cells against the course's budget); the tests only guard against a hang, at ten 
 that budget. No notebook's text states a time that its own run did not measure.
 """
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import jupytext
@@ -47,17 +51,45 @@ def test_the_course_is_complete_and_nothing_else_is_there():
     assert 'formats = "ipynb,py:percent"' in (NOTEBOOKS / "jupytext.toml").read_text()
 
 
+def _git(*args):
+    """``git args`` in the checkout: its output, or None outside a git checkout."""
+    try:
+        done = subprocess.run(["git", *args], cwd=NOTEBOOKS, capture_output=True, text=True,
+                              timeout=60)
+    except FileNotFoundError:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _has_outputs(nb):
+    return any(c.outputs or c.execution_count is not None
+               for c in nb.cells if c.cell_type == "code")
+
+
 @pytest.mark.parametrize("name", COURSE + SOLUTIONS)
-def test_notebook_and_script_are_in_sync_and_without_outputs(name):
-    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+def test_notebook_and_script_are_in_sync_and_commit_without_outputs(name):
+    """Outputs in the working copy (a class's autosave) are allowed where git's nbstripout
+    filter keeps them out of every commit; what git stores must hold none."""
+    path = NOTEBOOKS / f"{name}.ipynb"
+    nb = nbformat.read(path, as_version=4)
     script = jupytext.read(NOTEBOOKS / f"{name}.py")
     assert script.metadata["jupytext"]["text_representation"]["format_name"] == "percent"
     assert _cells(nb) == _cells(script), (
         f"{name}.ipynb and {name}.py differ: run `make notebooks` (or jupytext --sync)")
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, (
-                f"{name}.ipynb holds outputs: run `make notebooks` to clear them")
+    if _git("rev-parse", "--is-inside-work-tree") is None:
+        assert not _has_outputs(nb), f"{name}.ipynb holds outputs: run `make notebooks`"
+        return
+    relative = path.relative_to(NOTEBOOKS.parent).as_posix()
+    if _has_outputs(nb):
+        assert _git("check-attr", "filter", "--", relative).strip().endswith("nbstripout"), (
+            ".gitattributes must send notebooks through nbstripout")
+        assert _git("config", "filter.nbstripout.clean"), (
+            f"{name}.ipynb holds outputs and git's nbstripout filter is not set up: "
+            "run `make venv` (or `make notebooks` to clear them)")
+    stored = _git("show", f":{relative}")  # the staged copy, what a commit would store
+    if stored is not None:
+        assert not _has_outputs(nbformat.reads(stored, as_version=4)), (
+            f"{name}.ipynb was staged with outputs: `make venv` sets up git's filter")
 
 
 @pytest.mark.parametrize("name", COURSE)
@@ -205,6 +237,12 @@ def test_notebook_runs_headless(name, tmp_path):
         for line in ("s =  0:", "s = 16:", "async   :", "hogwild :", "SSP s = 4: ",
                      "the same seed twice gives the same weights"):
             assert line in printed, line
+    if name in SOLUTIONS:
+        # Every worked answer passes its exercise's check (pdsgd.course.checks).
+        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        assert "not yet:" not in printed, printed[printed.find("not yet:"):][:300]
+        assert printed.count(": correct") == len(re.findall(r"checks\.check\(", "".join(
+            c.source for c in nb.cells if c.cell_type == "code")))
     # A panel pressed from a cell reports a refusal or a failure in its status line.
     assert not [t for t in _widget_texts(nb) if "refused:" in t or "failed:" in t]
     # What the notebook prints to check itself holds (every "...: True", and the numbers
@@ -220,3 +258,38 @@ def test_notebook_runs_headless(name, tmp_path):
         assert cells[0][0] < hang * timing.CELL_BUDGET_S, (
             f"a cell of {name} took {cells[0][0]:.1f} s, {hang}x the budget of a cell: "
             f"{cells[0][1]!r}")
+
+
+@pytest.mark.skipif(not shutil.which("git") or not shutil.which("make"), reason="git, make")
+def test_a_class_s_outputs_never_reach_a_commit(tmp_path):
+    """In a fresh repository set up by the Makefile's git-filter target (which ``make``
+    runs), a notebook saved with outputs is staged without them, and saving new outputs
+    changes nothing that ``git diff`` shows or ``git add`` stages."""
+    root = NOTEBOOKS.parent
+    repo = tmp_path / "clone"
+    repo.mkdir()
+    (repo / ".venv").symlink_to(root / ".venv")
+    shutil.copy(root / ".gitattributes", repo / ".gitattributes")
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+
+    def run(*cmd):
+        return subprocess.run(cmd, cwd=repo, env=env, check=True, capture_output=True,
+                              text=True, timeout=60).stdout
+
+    run("git", "init", "-q")
+    run("make", "-s", "-f", str(root / "Makefile"), "-o", ".venv/.installed", "git-filter")
+    nb = nbformat.read(NOTEBOOKS / "01_the_network.ipynb", as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a class ran this\n")]
+    code.execution_count = 7
+    nbformat.write(nb, repo / "01.ipynb")
+    run("git", "add", "01.ipynb", ".gitattributes")
+    assert not _has_outputs(nbformat.reads(run("git", "show", ":01.ipynb"), as_version=4))
+    run("git", "commit", "-q", "-m", "first")
+    code.outputs[0].text = "the next class ran it again\n"
+    nbformat.write(nb, repo / "01.ipynb")
+    assert run("git", "diff", "--stat") == ""
+    run("git", "add", "-u")
+    assert run("git", "diff", "--cached", "--stat") == ""

@@ -463,7 +463,8 @@ def test_the_lab_launcher_puts_this_environment_first_on_path(monkeypatch):
     command = lab.command("notebooks", "--no-browser", env=env)
     assert command[1:5] == ["-m", "jupyter", "lab", "notebooks"] and "--no-browser" in command
     setting = next(c for c in command if c.startswith("--ServerApp.terminado_settings="))
-    assert json.loads(setting.split("=", 1)[1]) == {"shell_command": ["/bin/bash"]}
+    assert json.loads(setting.split("=", 1)[1]) == {
+        "shell_command": ["/bin/bash", "--rcfile", str(lab.BASHRC), "-i"]}
 
 
 @pytest.mark.slow

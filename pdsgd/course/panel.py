@@ -20,7 +20,9 @@ from IPython.core.formatters import format_display_data
 from IPython.display import Image
 from tqdm.notebook import tqdm as tqdm_notebook
 
+from pdsgd.course import demo
 from pdsgd.course.background import BackgroundRun
+from pdsgd.course.history import RunHistory
 from pdsgd.errors import OptionError, PdsgdError
 from pdsgd.train import TrainingStopped
 from pdsgd.train.result import starting_workers
@@ -71,6 +73,9 @@ class Panel(w.VBox):
         self.progress_box = w.HBox()
         self.messages = w.Output()
         self.plot_area = w.Output()
+        self.history, self.history_area = RunHistory(), w.Output()
+        self.history_area.add_class("pdsgd-history")  # what a page (and its tests) can find
+        self.kept = None  # demo mode: the study.json whose runs Run replays
         self.result = self.error = self.stopped_after = self.background = None
         self.figures, self.epochs_done = [], 0
         self._busy, self._lock = False, threading.Lock()
@@ -80,7 +85,8 @@ class Panel(w.VBox):
         columns = w.HBox([w.VBox(controls[::2]), w.VBox(controls[1::2])])
         super().__init__(header + [columns, w.HBox([self.run_button, self.stop_button,
                                                     self.status]),
-                                   self.progress_box, self.messages, self.plot_area])
+                                   self.progress_box, self.messages, self.plot_area,
+                                   self.history_area])
 
     # ------------------------------------------------------------ the controls
     def labels(self):
@@ -167,8 +173,10 @@ class Panel(w.VBox):
         self.epochs_done = 0
         status = "<span style='color:#b00'>failed: see the error below</span>"
         try:
-            self.result = self._run(stop)
+            self.result = self._run(stop) if self.kept is None else \
+                demo.kept_run(self.options(), self.kept)
             status = f"<code>{html.escape(self.result.summary())}</code>"
+            self.remember(self.result, getattr(self.result, "source", "live"))
         except TrainingStopped as stopped:
             status = self._stopped(stopped.epochs_done, _timing(stopped))
         except Exception as error:
@@ -188,6 +196,33 @@ class Panel(w.VBox):
                 self.status.value = status
                 self.run_button.disabled, self.stop_button.disabled = False, True
                 self._busy = False
+
+    def replay_from(self, source=None):
+        """Demo mode: Run replays the kept run with the panel's settings instead of training.
+
+        ``source``: a ``study.json`` or its folder (default: ``results/study.json`` of
+        ``make reproduce``, else the first run kept under ``results/reference/``).
+        ``panel.replay_from(False)`` goes back to training live.
+        """
+        if source is False:
+            self.kept = None
+            self.run_button.description = "Run"
+            self.status.value = ""
+            return self
+        self.kept = demo.study_path(source)
+        self.run_button.description = "Replay"
+        self.status.value = (f"<b>demo mode</b>: Run replays kept results from "
+                             f"{html.escape(demo.label(self.kept))}, not a live run")
+        return self
+
+    def remember(self, result, source="live"):
+        """Add ``result`` to the run history and show the history: its table, and from
+        the second run on (or a replayed one) one figure that sets the runs side by side."""
+        self.history.add(result, source)
+        shown = [self.history.table()]
+        if len(self.history) > 1 or source != "live":
+            shown.append(figure_image(self.history.figure(title="this panel's runs")))
+        show_only(self.history_area, *shown)
 
     def _stopped(self, epochs_done, timing):
         self.stopped_after = epochs_done

@@ -17,6 +17,7 @@ from pdsgd.plots.engine import (
     plot_sync_tradeoff,
 )
 from pdsgd.plots.network import plot_network
+from pdsgd.plots.runs import plot_run_history
 from pdsgd.plots.scaling import (
     plot_accuracy_vs_time,
     plot_accuracy_vs_workers,
@@ -61,6 +62,7 @@ __all__ = [
     "plot_network",
     "plot_phase_totals",
     "plot_rounds_and_time",
+    "plot_run_history",
     "plot_run_timeline",
     "plot_speedup",
     "plot_speedup_vs_batch",
