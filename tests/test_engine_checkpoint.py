@@ -117,3 +117,11 @@ def test_an_ssp_or_async_simulation_resumed_mid_window_equals_the_uninterrupted_
     resumed = train(data, **kw, resume=path)
     assert np.array_equal(resumed.model.params, whole.model.params)
     assert resumed.history["loss"] == whole.history["loss"]
+    # The windows are `span` long: another span would play another schedule.
+    with pytest.raises(PdsgdError, match="resume with span=512"):
+        train(data, **kw, span=6, resume=path)
+    with np.load(path) as f:
+        kept = {k: f[k] for k in f.files if k != "state_sync_inputs_0"}
+    np.savez(tmp_path / "damaged.npz", **kept)
+    with pytest.raises(PdsgdError, match="simulation state is damaged"):
+        train(data, **kw, resume=tmp_path / "damaged.npz")

@@ -12,8 +12,10 @@ Where the schedule comes from:
   block takes a random time (mean 1, drawn from a gamma distribution with
   shape :data:`SHAPE`), times ``straggler_factor`` for the straggler; blocks are
   handed out in order; SSP's two waits are honoured (:mod:`pdsgd.engine.sync`).
-  The random numbers are seeded by the span's samples and position, which the
-  run's seed fixes: the same seed gives the same schedule and the same weights.
+  The random numbers are seeded by the window's samples and position, which
+  the run's seed fixes: the same seed gives the same schedule and the same
+  weights. A window is ``spec.span`` iterations from the epoch's start, whatever
+  else cuts the spans (checkpoints): see :class:`SyncSimulation`.
 * :class:`Replay` takes the records of another run (``TrainResult.updates`` of a
   threads or processes run) and replays them: the weights then equal that
   run's, which is how the tests hold the parallel backends to the oracle.
@@ -100,7 +102,9 @@ class Replay:
     """A schedule source that replays recorded updates (``TrainResult.updates``).
 
     The replaying run must cut its spans where the recorded one did (same
-    ``span`` and ``checkpoint_every``, same number of workers and micro-batch).
+    ``span`` and ``checkpoint_every``, same number of workers and micro-batch):
+    the recorded run landed every gradient at each of its spans' ends, which
+    the window's replay then does too.
     """
 
     def __init__(self, updates):
@@ -114,7 +118,7 @@ class Replay:
 
 
 def simulated(span, first_iteration, first_update, spec):
-    """The default schedule source: :func:`simulate`, seeded by the span."""
+    """The default schedule source: :func:`simulate`, seeded by the span (a window)."""
     iterations = span_blocks(span.n_rows, spec.workers, spec.micro_batch)[0]
     rng = np.random.default_rng([*np.abs(span.indices[0]).tolist(), span.first, span.count])
     durations = rng.gamma(SHAPE, 1.0 / SHAPE, size=(spec.workers, len(iterations)))
@@ -217,6 +221,9 @@ class SyncSimulation:
         version, done = self.version, 0
         if self.resumed is not None and self.resumed[0] == whole.first:
             _, version, done = self.resumed  # a checkpoint's window: go on where it was
+            if done > whole.count * self.spec.workers:
+                raise PdsgdError("cannot resume: the checkpoint's SSP/async simulation state "
+                                 "is past its window; resume from another checkpoint")
         elif whole.first != span.first:
             # Mid-window without the window's state (a checkpoint that did not
             # keep it): play the rest of the window from here.
@@ -232,13 +239,15 @@ class SyncSimulation:
         """The window in play, as arrays for a checkpoint (empty between windows).
 
         ``sync_position``: the window's first iteration (epoch-local), the
-        version it began at and how many of its updates landed; ``sync_deltas_l`` and
+        version it began at, how many of its updates landed and the windows'
+        length (``spec.span``); ``sync_deltas_l`` and
         ``sync_inputs_l``: the slots, which hold the gradients read but not landed.
         """
         plan = self.plan
         if plan is None:
             return {}
-        out = {"sync_position": np.array([plan.span.first, plan.version, plan.done], np.int64)}
+        out = {"sync_position": np.array([plan.span.first, plan.version, plan.done,
+                                          self.spec.span], np.int64)}
         for l, (d, a) in enumerate(zip(self.slots.deltas, self.slots.inputs, strict=True)):
             out[f"sync_deltas_{l}"], out[f"sync_inputs_{l}"] = d.copy(), a.copy()
         return out
@@ -247,9 +256,20 @@ class SyncSimulation:
         """Go on from :meth:`state` (a checkpoint's; nothing to do when empty)."""
         if "sync_position" not in state:
             return
-        start, version, done = (int(v) for v in state["sync_position"])
-        for l, (d, a) in enumerate(zip(self.slots.deltas, self.slots.inputs, strict=True)):
-            d[...], a[...] = state[f"sync_deltas_{l}"], state[f"sync_inputs_{l}"]
+        position = np.asarray(state["sync_position"])
+        slots = [(f"sync_{kind}_{l}", array) for kind in ("deltas", "inputs")
+                 for l, array in enumerate(getattr(self.slots, kind))]
+        if position.shape != (4,) or np.any(position < 0) \
+                or any(np.shape(state.get(name)) != array.shape for name, array in slots):
+            raise PdsgdError("cannot resume: the checkpoint's SSP/async simulation state is "
+                             "damaged or from another run; resume from another checkpoint")
+        start, version, done, length = (int(v) for v in position)
+        if length != self.spec.span:
+            raise PdsgdError(f"cannot resume: the checkpoint's SSP/async schedule was cut into "
+                             f"spans of {length} iterations, this run's of {self.spec.span}; "
+                             f"resume with span={length}")
+        for name, array in slots:
+            array[...] = state[name]
         self.version = version + done
         self.resumed = start, version, done
 
