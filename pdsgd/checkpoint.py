@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,10 @@ OLD_DEFAULTS = {"algorithm": "bsp", "local_steps": 1, "parallel": "data", "scali
 HISTORY = ("epoch", "loss", "train_accuracy", "test_accuracy", "seconds")
 
 
+#: Prefix of the runner's state arrays in a checkpoint file.
+STATE = "state_"
+
+
 class BadCheckpoint(PdsgdError):
     """A checkpoint file that cannot be resumed from: the message says why."""
 
@@ -58,6 +62,10 @@ class Checkpoint:
         Per-epoch metrics of the epochs already finished.
     config : dict
         The configuration of the run that wrote it.
+    state : dict of ndarray
+        What the runner needs beyond the weights to go on bit for bit (the
+        serial simulation of SSP and async in mid-window,
+        :meth:`pdsgd.engine.strategies.schedule.SyncSimulation.state`); often empty.
     """
 
     model: MLP
@@ -65,9 +73,10 @@ class Checkpoint:
     iteration: int
     history: dict
     config: dict
+    state: dict = field(default_factory=dict)
 
 
-def save_checkpoint(path, model, *, epoch, iteration, history, config):
+def save_checkpoint(path, model, *, epoch, iteration, history, config, state=None):
     """Write a checkpoint to ``path`` atomically (complete or absent, never half written).
 
     The new file replaces an existing one only after it has been read back
@@ -82,6 +91,8 @@ def save_checkpoint(path, model, *, epoch, iteration, history, config):
         The next iteration to run.
     history, config : dict
         JSON-serialisable.
+    state : dict of ndarray, optional
+        The runner's state beyond the weights (:attr:`Checkpoint.state`).
 
     Raises
     ------
@@ -96,7 +107,8 @@ def save_checkpoint(path, model, *, epoch, iteration, history, config):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     meta = json.dumps({"epoch": int(epoch), "iteration": int(iteration),
                        "history": history, "config": config}, default=str)
-    data = npz_bytes(**model.arrays(), meta=np.array(meta))
+    kept = {STATE + name: value for name, value in (state or {}).items()}
+    data = npz_bytes(**model.arrays(), **kept, meta=np.array(meta))
     with atomic_path(path) as tmp:
         write_bytes(tmp, data)
         read_checkpoint(tmp, path)  # whole, or the old one stays
@@ -129,6 +141,7 @@ def read_checkpoint(path, name=None):
             model = MLP(sizes, bias=bool(f["bias"]), dtype=str(f["dtype"]),
                         params=f["params"].copy())
             meta = json.loads(str(f["meta"]))
+            state = {k[len(STATE):]: f[k] for k in f.files if k.startswith(STATE)}
     except KeyError as error:
         raise BadCheckpoint(f"--resume {name}: not a pdsgd checkpoint (it has no "
                             f"{error} entry)") from None
@@ -139,7 +152,7 @@ def read_checkpoint(path, name=None):
         raise BadCheckpoint(f"--resume {name}: its weights are not all finite (nan or inf); "
                             "resume from an earlier checkpoint or start again")
     epoch, iteration, history, config = _position(meta, name)
-    return Checkpoint(model, epoch, iteration, history, config)
+    return Checkpoint(model, epoch, iteration, history, config, state)
 
 
 def _position(meta, name):

@@ -82,3 +82,46 @@ def test_a_data_parallel_checkpoint_does_not_resume_under_tensor_parallelism(dat
     train(data, backend="serial", checkpoint=ck, **{**KW, "epochs": 1})
     with pytest.raises(PdsgdError, match="parallel: 'data' there, 'tensor' here"):
         train(data, backend="serial", parallel="tensor", resume=ck, **KW)
+
+
+SYNCS = [{"sync": "ssp", "staleness": 2}, {"sync": "async"}]
+
+
+@pytest.mark.parametrize("sync", SYNCS, ids=["ssp", "async"])
+@pytest.mark.parametrize("span", [512, 6])
+def test_checkpoints_do_not_change_the_weights_of_the_ssp_and_async_simulation(
+        data, tmp_path, sync, span):
+    # Checkpoints cut spans (every 4 iterations here, 13 per epoch); the serial
+    # simulation must play its schedule across the cuts as if they were not there.
+    kw = {**KW, **sync, "backend": "serial", "micro_batch": 1, "span": span,
+          "straggler": 1, "straggler_factor": 2.0}
+    whole = train(data, **kw)
+    cut = train(data, **kw, checkpoint=tmp_path / "c.npz", checkpoint_every=4)
+    assert np.array_equal(cut.model.params, whole.model.params)
+
+
+@pytest.mark.parametrize("sync", SYNCS, ids=["ssp", "async"])
+def test_an_ssp_or_async_simulation_resumed_mid_window_equals_the_uninterrupted_run(
+        data, tmp_path, monkeypatch, sync):
+    kw = {**KW, **sync, "backend": "serial", "micro_batch": 1,
+          "straggler": 1, "straggler_factor": 2.0}
+    whole = train(data, **kw)
+    path = tmp_path / "ck.npz"
+    crash_after_saves(monkeypatch, 5)  # 25 iterations per epoch: saves at 7, 14, 21, end, 7
+    with pytest.raises(Crash):
+        train(data, **kw, checkpoint=path, checkpoint_every=7)
+    monkeypatch.undo()
+    state = load_checkpoint(path)
+    assert (state.epoch, state.iteration) == (1, 7)
+    assert "sync_position" in state.state  # gradients read but not yet landed went with it
+    resumed = train(data, **kw, resume=path)
+    assert np.array_equal(resumed.model.params, whole.model.params)
+    assert resumed.history["loss"] == whole.history["loss"]
+    # The windows are `span` long: another span would play another schedule.
+    with pytest.raises(PdsgdError, match="resume with span=512"):
+        train(data, **kw, span=6, resume=path)
+    with np.load(path) as f:
+        kept = {k: f[k] for k in f.files if k != "state_sync_inputs_0"}
+    np.savez(tmp_path / "damaged.npz", **kept)
+    with pytest.raises(PdsgdError, match="simulation state is damaged"):
+        train(data, **kw, resume=tmp_path / "damaged.npz")

@@ -139,6 +139,37 @@ def test_a_stopped_worker_is_named_alive_at_about_the_timeout(aggregate):
     assert worker_children() == []
 
 
+@pytest.mark.parametrize(("sync", "stopped_worker"), [("ssp", 0), ("async", 1), ("ssp", 1)])
+def test_a_stopped_worker_under_ssp_or_async_is_named_not_the_one_waiting(sync, stopped_worker):
+    # Without a barrier the healthy worker is the one whose wait runs out: the
+    # run must still name the silent one, with its pid, at about the timeout.
+    X, T = problem(n=400, n_in=30)
+    timeout, stopped = 2.0, []
+
+    def stop(broker):
+        pids = broker.backend.block["pids"]
+        while pids[stopped_worker] == 0 and not broker.backend.closed:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        stopped.append((int(pids[stopped_worker]), time.monotonic()))
+        os.kill(stopped[0][0], signal.SIGSTOP)
+
+    options = {"staleness": 1} if sync == "ssp" else {}
+    with pytest.raises(WorkerError) as info:
+        with Broker(MLP((30, 20, 3)), X, T, workers=2, backend="processes", sync=sync,
+                    span=50, timeout=timeout, **options) as broker:
+            threading.Thread(target=stop, args=(broker,), daemon=True).start()
+            for epoch in range(10_000):
+                broker.run_epoch(epoch_order(len(X), 0, epoch), 0.1)
+    pid, since = stopped[0]
+    elapsed = time.monotonic() - since
+    assert str(info.value).startswith(f"worker {stopped_worker} (pid {pid}) did not reach"), \
+        str(info.value)
+    assert timeout - 0.1 < elapsed < timeout + 1.5, elapsed
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert worker_children() == []
+
+
 def test_a_tiny_timeout_on_threads_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     from pdsgd.cli import main
     from pdsgd.spec import EngineSpec

@@ -150,6 +150,19 @@ class Broker:
                 if on_iteration is not None:
                     on_iteration(span.last)
 
+    def state(self):
+        """What a checkpoint must hold beyond the weights to go on bit for bit.
+
+        ``{name: ndarray}``, empty for every strategy and backend but the serial
+        simulation of SSP and async in mid-window (:mod:`pdsgd.engine.strategies.schedule`).
+        """
+        return self.backend.state()
+
+    def restore(self, state):
+        """Go on from :meth:`state` of the checkpointed run (after :meth:`start`)."""
+        self.start()
+        self.backend.restore(state)
+
     def _record_updates(self, span, updates):
         if updates is None:  # one update per iteration (BSP)
             updates = bsp_updates(span.n_rows, self.spec.workers, self.spec.round_batch)

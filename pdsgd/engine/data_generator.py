@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,11 +32,17 @@ class Span:
         ``n_rows[k]`` are used (the rest are padding).
     n_rows : ndarray of int, shape (count,)
         Samples in each iteration.
+    order : ndarray of int, optional
+        The whole epoch's sample order (a reference, not a copy), so that a
+        strategy may look past the span (:func:`make_span`): the serial
+        simulation of SSP and async plays a schedule over the span's window,
+        whatever cuts it (see :func:`window`).
     """
 
     first: int
     indices: np.ndarray
     n_rows: np.ndarray
+    order: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def count(self):
@@ -50,15 +56,45 @@ class Span:
 
 
 def span_bounds(first, total, span, every=None):
-    """Where spans start and end: at most ``span`` long, cut after multiples of ``every``."""
+    """Where spans start and end: cut after multiples of ``span`` and of ``every``.
+
+    Cut at multiples of ``span`` (not ``span`` after ``first``): a run resumed
+    in the middle of an epoch keeps the uninterrupted run's windows.
+    """
     bounds, t = [], first
     while t < total:
-        end = min(total, t + span)
+        end = min(total, (t // span + 1) * span)
         if every:
             end = min(end, (t // every + 1) * every)
         bounds.append((t, end))
         t = end
     return bounds
+
+
+def make_span(order, step, start, end):
+    """The :class:`Span` of iterations ``[start, end)`` of an epoch's ``order``, ``step`` = N*b."""
+    chunk = order[start * step:end * step]
+    count = end - start
+    indices = np.zeros(count * step, dtype=np.int64)
+    indices[:len(chunk)] = chunk
+    n_rows = np.full(count, step, dtype=np.int64)
+    n_rows[-1] = len(chunk) - (count - 1) * step
+    return Span(start, indices.reshape(count, step), n_rows, order)
+
+
+def window(span, length):
+    """The window of ``length`` iterations (from the epoch's start) that holds ``span``.
+
+    The :class:`Span` of the iterations ``[k*length, (k+1)*length)`` (fewer at
+    the epoch's end) around ``span``: the span itself when it does not know
+    its epoch's order.
+    """
+    if span.order is None:
+        return span
+    step = span.indices.shape[1]
+    start = span.first // length * length
+    total = n_iterations(len(span.order), step, 1)
+    return make_span(span.order, step, start, min(total, start + length))
 
 
 class DataGenerator:
@@ -101,13 +137,7 @@ class DataGenerator:
 
     def make_span(self, start, end):
         """The :class:`Span` of iterations ``[start, end)``."""
-        chunk = self.order[start * self.step:end * self.step]
-        count = end - start
-        indices = np.zeros(count * self.step, dtype=np.int64)
-        indices[:len(chunk)] = chunk
-        n_rows = np.full(count, self.step, dtype=np.int64)
-        n_rows[-1] = len(chunk) - (count - 1) * self.step
-        return Span(start, indices.reshape(count, self.step), n_rows)
+        return make_span(self.order, self.step, start, end)
 
     def _produce(self):
         try:

@@ -301,9 +301,7 @@ class Waits:
             self.stopped()
             waited = clock() - start
             if waited > self.timeout:
-                self.flags[0] = 1
-                # Not a BrokenBarrierError: this worker is the one to report it.
-                raise TimeoutError(f"waited {self.timeout:g} s for {what}")
+                self.give_up(what)
             if waited < self.spin:
                 _yield()
                 continue
@@ -313,8 +311,43 @@ class Waits:
             pause = min(2 * pause, 1e-3)
 
     def lock(self, lock):
-        """Acquire ``lock`` (a lock or semaphore), giving up if the run is stopped."""
+        """Acquire ``lock`` (a lock or semaphore), giving up if the run is stopped or late."""
+        start = time.perf_counter()
         while not lock.acquire(timeout=0.01):
+            self.beat()
             self.stopped()
             if self.check is not None:
                 self.check()
+            if time.perf_counter() - start > self.timeout:
+                self.give_up("the lock")
+
+    def late(self):
+        """The other worker whose last sign of life is oldest, if older than half the timeout.
+
+        Every worker that waits beats about every millisecond, and one that
+        computes beats before each block: the one that went silent while the
+        others waited for it is the one that stopped (or hangs). None when no
+        other worker has been silent that long (then nobody is blamed).
+        """
+        if self.beats is None:
+            return None
+        others = [w for w in range(len(self.beats)) if w != self.index]
+        if not others:
+            return None
+        w = min(others, key=lambda w: self.beats[w])
+        return w if time.perf_counter() - self.beats[w] > self.timeout / 2 else None
+
+    def give_up(self, what):
+        """Stop the run after waiting ``timeout`` s for ``what``, naming the late worker.
+
+        The late worker goes into ``flags[1]`` (``worker + 1``), as a barrier's
+        timeout puts its late party there, so that the processes backend's
+        broker names it with its pid (a worker per process); this worker then
+        reports the wait itself.
+        """
+        late = self.late()
+        if late is not None and self.flags[1] == 0:
+            self.flags[1] = late + 1
+        self.flags[0] = 1
+        # Not a BrokenBarrierError: this worker is the one to report it.
+        raise TimeoutError(f"waited {self.timeout:g} s for {what}")

@@ -151,12 +151,13 @@ def train(data=TrainPlan.dataset, *, hidden=EngineSpec.hidden, epochs=TrainPlan.
     if checkpoint is not None:
         check_room(checkpoint, 2 * checkpoint_bytes(spec), "--checkpoint")
     model = build_model(spec, plan.seed)
-    history, start_epoch, first_iteration = resume_from(resume, model, plan.record(spec))
+    history, start_epoch, first_iteration, state = resume_from(resume, model,
+                                                               plan.record(spec))
     runner = make_runner(model, prepared.X, prepared.T, spec)
     trace, startup = run_epochs(runner, model, prepared, plan, spec, history,
                                 start_epoch=start_epoch, first_iteration=first_iteration,
                                 checkpoint=checkpoint, progress=progress, on_epoch=on_epoch,
-                                on_step=on_step, stop=stop)
+                                on_step=on_step, stop=stop, state=state)
     return TrainResult(model=model, history=history, trace=trace,
                        config={**plan.record(spec), "startup_seconds": startup},
                        updates=getattr(runner, "updates", None))

@@ -16,18 +16,21 @@ from pdsgd.train.result import TrainingStopped, TrainResult, starting_workers
 
 
 def resume_from(path, model, config):
-    """Load checkpoint ``path`` into ``model``: ``(history, epoch, iteration)`` to go on from.
+    """Load checkpoint ``path`` into ``model``: ``(history, epoch, iteration, state)``.
+
+    ``state`` is the runner's state beyond the weights (:attr:`Checkpoint.state`);
+    the rest is the position to go on from.
 
     ``config`` is this run's record (:meth:`~pdsgd.train.plan.TrainPlan.record`),
     compared with the checkpoint's. With no ``path``: an empty history at epoch
     0, iteration 0.
     """
     if path is None:
-        return {k: [] for k in HISTORY}, 0, 0
+        return {k: [] for k in HISTORY}, 0, 0, {}
     state = load_checkpoint(path)
     check_resumable(state, config)
     model.params[...] = state.model.params
-    return state.history, state.epoch, state.iteration
+    return state.history, state.epoch, state.iteration, state.state
 
 
 class _StopRequested(Exception):
@@ -64,7 +67,8 @@ def progress_bar(progress, *, total, initial, desc):
 
 
 def run_epochs(runner, model, data, plan, spec, history, *, start_epoch=0, first_iteration=0,
-               checkpoint=None, progress=False, on_epoch=None, on_step=None, stop=None):
+               checkpoint=None, progress=False, on_epoch=None, on_step=None, stop=None,
+               state=None):
     """Train epochs ``start_epoch`` to ``plan.epochs``, evaluating after each.
 
     Appends to ``history`` and saves a checkpoint at every epoch's end (and
@@ -74,6 +78,8 @@ def run_epochs(runner, model, data, plan, spec, history, *, start_epoch=0, first
     every epoch; once it is set the runner is closed (workers ended, shared
     memory released) and :class:`TrainingStopped` is raised. ``on_step`` (see
     :func:`train`) is called with the model and the samples seen so far.
+    ``state`` is a checkpoint's runner state (:func:`resume_from`), handed to
+    the runner once it has started; the runner's own goes into every checkpoint.
 
     Returns
     -------
@@ -102,7 +108,8 @@ def run_epochs(runner, model, data, plan, spec, history, *, start_epoch=0, first
             raise diverged(plan.lr, training, "weights that are not finite")
         try:
             save_checkpoint(checkpoint, model, epoch=epoch, iteration=iteration,
-                            history=history, config=record())
+                            history=history, config=record(),
+                            state=runner.state() if hasattr(runner, "state") else None)
         except OSError as error:  # a full disk: the last good checkpoint stays
             failed_saves.append(error)
             if len(failed_saves) == 1:  # once a run is enough
@@ -136,6 +143,8 @@ def run_epochs(runner, model, data, plan, spec, history, *, start_epoch=0, first
         with runner, bar:
             # Starting the workers is timed apart from training (the seed's T(N) is training).
             startup = time.perf_counter() - started
+            if state and hasattr(runner, "restore"):
+                runner.restore(state)
             if on_step is not None:
                 on_step(model, done)  # where the run starts from
             for epoch in range(start_epoch, epochs):

@@ -77,6 +77,14 @@ class Backend(abc.ABC):
             iteration): :class:`~pdsgd.engine.strategies.base.Outcome`.
         """
 
+    def state(self):
+        """The run's state beyond the weights, for a checkpoint (:meth:`Broker.state`): none."""
+        return {}
+
+    def restore(self, state):
+        """Go on from :meth:`state`: nothing to do where it is empty."""
+        return None
+
     @abc.abstractmethod
     def close(self):
         """Stop the workers and release what they used; safe to call twice."""

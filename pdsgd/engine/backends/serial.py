@@ -24,5 +24,13 @@ class SerialBackend(Backend):
     def run_span(self, span, lr, first):
         return self.runner.run_span(span, lr, first, self.t0)
 
+    def state(self):
+        """The serial simulation's window in play, under SSP and async (else empty)."""
+        return self.runner.state() if hasattr(self.runner, "state") else {}
+
+    def restore(self, state):
+        if hasattr(self.runner, "restore"):
+            self.runner.restore(state)
+
     def close(self):
         """Nothing runs outside the calling thread: nothing to stop."""

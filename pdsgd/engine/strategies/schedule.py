@@ -12,8 +12,10 @@ Where the schedule comes from:
   block takes a random time (mean 1, drawn from a gamma distribution with
   shape :data:`SHAPE`), times ``straggler_factor`` for the straggler; blocks are
   handed out in order; SSP's two waits are honoured (:mod:`pdsgd.engine.sync`).
-  The random numbers are seeded by the span's samples and position, which the
-  run's seed fixes: the same seed gives the same schedule and the same weights.
+  The random numbers are seeded by the window's samples and position, which
+  the run's seed fixes: the same seed gives the same schedule and the same
+  weights. A window is ``spec.span`` iterations from the epoch's start, whatever
+  else cuts the spans (checkpoints): see :class:`SyncSimulation`.
 * :class:`Replay` takes the records of another run (``TrainResult.updates`` of a
   threads or processes run) and replays them: the weights then equal that
   run's, which is how the tests hold the parallel backends to the oracle.
@@ -25,6 +27,7 @@ import time
 
 import numpy as np
 
+from pdsgd.engine.data_generator import make_span, window
 from pdsgd.engine.strategies.base import Outcome
 from pdsgd.engine.sync import UPDATE_DTYPE, apply_block, span_blocks, take_block, trace_rows
 from pdsgd.engine.trace import AGGREGATE, COMPUTE
@@ -99,7 +102,9 @@ class Replay:
     """A schedule source that replays recorded updates (``TrainResult.updates``).
 
     The replaying run must cut its spans where the recorded one did (same
-    ``span`` and ``checkpoint_every``, same number of workers and micro-batch).
+    ``span`` and ``checkpoint_every``, same number of workers and micro-batch):
+    the recorded run landed every gradient at each of its spans' ends, which
+    the window's replay then does too.
     """
 
     def __init__(self, updates):
@@ -113,7 +118,7 @@ class Replay:
 
 
 def simulated(span, first_iteration, first_update, spec):
-    """The default schedule source: :func:`simulate`, seeded by the span."""
+    """The default schedule source: :func:`simulate`, seeded by the span (a window)."""
     iterations = span_blocks(span.n_rows, spec.workers, spec.micro_batch)[0]
     rng = np.random.default_rng([*np.abs(span.indices[0]).tolist(), span.first, span.count])
     durations = rng.gamma(SHAPE, 1.0 / SHAPE, size=(spec.workers, len(iterations)))
@@ -124,6 +129,15 @@ def simulated(span, first_iteration, first_update, spec):
 
 class SyncSimulation:
     """SSP and async on the serial backend: a schedule's arithmetic on the parent model.
+
+    The schedule is played over *windows* of ``spec.span`` iterations from the
+    epoch's start (:func:`~pdsgd.engine.data_generator.window`), whatever
+    else cuts the spans (checkpoints, a resumed run): a span runs the
+    window's landings up to the last one of its own iterations, and the
+    gradients read but not yet landed stay in their workers' slots for the
+    next span. Where spans are cut therefore changes nothing, and
+    :meth:`state` is what a checkpoint must hold so that a resumed run goes
+    on bit for bit.
 
     Parameters
     ----------
@@ -144,46 +158,142 @@ class SyncSimulation:
         self.model, self.pool, self.slots, self.spec = model, pool, slots, spec
         self.schedule = schedule
         self.version = 0  # updates applied since the run started
+        self.plan = None  # the window being played (_Window)
+        self.resumed = None  # (window's first iteration, version, landed) of a checkpoint
 
     def run_span(self, span, lr, first, t0):
         """Run a span as the schedule says: an :class:`~pdsgd.engine.strategies.base.Outcome`."""
-        spec, b, n = self.spec, self.spec.micro_batch, self.spec.workers
-        iterations, parts, sizes = span_blocks(span.n_rows, n, b)
-        entries = self.schedule(span, first, self.version, spec)
-        _check(entries, len(iterations), n)
-        # Which gradients are computed from version k: each before update k lands.
-        by_read = np.argsort(entries[:, 2], kind="stable")
+        spec, n = self.spec, self.spec.workers
+        plan = self._window(span, first)
+        # The landings up to the last one of the span's iterations (all, at the window's end).
+        stop = plan.stop(span.first + span.count - plan.span.first)
+        entries, iterations, parts, sizes = plan.entries, plan.iterations, plan.parts, plan.sizes
+        by_read, rows = plan.by_read, plan.span.indices
         indices = np.zeros(spec.iteration_rows, np.int64)
-        clock, ptr = time.perf_counter, 0
-        times = np.zeros((n + 1, len(iterations), 2, 2))
-        blocks = np.zeros((n + 1, len(iterations)), np.int64)
+        clock, begin = time.perf_counter, plan.done
+        count = stop - begin
+        times = np.zeros((n + 1, max(count, 1) + n, 2, 2))
+        blocks = np.zeros((n + 1, max(count, 1) + n), np.int64)
         done = np.zeros(n + 1, np.int64)
-        for k, (w, j, _) in enumerate(entries):
-            while ptr < len(entries) and entries[by_read[ptr], 2] == k:
-                rw, rj = entries[by_read[ptr], :2]
+        for k in range(begin, stop):
+            # Which gradients are computed from version k: each before update k lands.
+            while plan.ptr < len(entries) and entries[by_read[plan.ptr], 2] == k:
+                rw, rj = entries[by_read[plan.ptr], :2]
                 t, p, size = iterations[rj], parts[rj], sizes[rj]
-                end = take_block(spec, indices, rw, span.indices[t], p, size)
+                end = take_block(spec, indices, rw, rows[t], p, size)
                 s = clock()
                 self.pool[rw].compute(self.slots, indices, end)
                 times[rw, done[rw], 0] = s - t0, clock() - t0
                 blocks[rw, done[rw]] = rj
                 done[rw] += 1
-                ptr += 1
+                plan.ptr += 1
+            w, j, _ = entries[k]
             s = clock()
             apply_block(self.model, self.slots, spec.block(w)[0], sizes[j],
-                        -lr / span.n_rows[iterations[j]])
-            times[n, k, 1] = s - t0, clock() - t0
-            blocks[n, k] = j
-        done[n] = len(entries)
-        records = np.zeros(len(entries), UPDATE_DTYPE)
-        records["worker"], records["read"] = entries[:, 0], entries[:, 2]
-        records["iteration"] = iterations[entries[:, 1]]
-        records["block"] = parts[entries[:, 1]]
-        records["applied"] = np.arange(len(entries))
-        self.version += len(entries)
-        rows = trace_rows(times, blocks, done, (COMPUTE, AGGREGATE), first, n) if spec.trace \
-            else None
-        return Outcome(rows, records)
+                        -lr / plan.span.n_rows[iterations[j]])
+            times[n, k - begin, 1] = s - t0, clock() - t0
+            blocks[n, k - begin] = j
+        done[n] = count
+        mine = entries[begin:stop]
+        records = np.zeros(count, UPDATE_DTYPE)
+        records["worker"] = mine[:, 0]
+        records["read"] = mine[:, 2] + plan.version - self.version
+        records["iteration"] = iterations[mine[:, 1]] + plan.span.first - span.first
+        records["block"] = parts[mine[:, 1]]
+        records["applied"] = np.arange(count)
+        self.version += count
+        plan.done = stop
+        if span.first + span.count == plan.span.first + plan.span.count:
+            self.plan = None  # the window's end: every block has landed
+        trace = None
+        if spec.trace:
+            # Blocks numbered from the span's first iteration, as trace_rows counts them.
+            shifted = blocks + (plan.span.first - span.first) * n
+            trace = trace_rows(times, shifted, done, (COMPUTE, AGGREGATE), first, n)
+        return Outcome(trace, records)
+
+    def _window(self, span, first):
+        """The window that ``span`` (global iteration ``first``) belongs to, begun if new."""
+        plan = self.plan  # a window not played to its end is in this epoch
+        if plan is not None and 0 <= span.first - plan.span.first < plan.span.count:
+            return plan
+        whole = window(span, self.spec.span)
+        version, done = self.version, 0
+        if self.resumed is not None and self.resumed[0] == whole.first:
+            _, version, done = self.resumed  # a checkpoint's window: go on where it was
+            if done > whole.count * self.spec.workers:
+                raise PdsgdError("cannot resume: the checkpoint's SSP/async simulation state "
+                                 "is past its window; resume from another checkpoint")
+        elif whole.first != span.first:
+            # Mid-window without the window's state (a checkpoint that did not
+            # keep it): play the rest of the window from here.
+            whole = make_span(span.order, span.indices.shape[1], span.first,
+                              whole.first + whole.count)
+        self.resumed = None
+        start = first - (span.first - whole.first)
+        entries = self.schedule(whole, start, version, self.spec)
+        self.plan = _Window(whole, start, version, entries, self.spec, done)
+        return self.plan
+
+    def state(self):
+        """The window in play, as arrays for a checkpoint (empty between windows).
+
+        ``sync_position``: the window's first iteration (epoch-local), the
+        version it began at, how many of its updates landed and the windows'
+        length (``spec.span``); ``sync_deltas_l`` and
+        ``sync_inputs_l``: the slots, which hold the gradients read but not landed.
+        """
+        plan = self.plan
+        if plan is None:
+            return {}
+        out = {"sync_position": np.array([plan.span.first, plan.version, plan.done,
+                                          self.spec.span], np.int64)}
+        for l, (d, a) in enumerate(zip(self.slots.deltas, self.slots.inputs, strict=True)):
+            out[f"sync_deltas_{l}"], out[f"sync_inputs_{l}"] = d.copy(), a.copy()
+        return out
+
+    def restore(self, state):
+        """Go on from :meth:`state` (a checkpoint's; nothing to do when empty)."""
+        if "sync_position" not in state:
+            return
+        position = np.asarray(state["sync_position"])
+        slots = [(f"sync_{kind}_{l}", array) for kind in ("deltas", "inputs")
+                 for l, array in enumerate(getattr(self.slots, kind))]
+        if position.shape != (4,) or np.any(position < 0) \
+                or any(np.shape(state.get(name)) != array.shape for name, array in slots):
+            raise PdsgdError("cannot resume: the checkpoint's SSP/async simulation state is "
+                             "damaged or from another run; resume from another checkpoint")
+        start, version, done, length = (int(v) for v in position)
+        if length != self.spec.span:
+            raise PdsgdError(f"cannot resume: the checkpoint's SSP/async schedule was cut into "
+                             f"spans of {length} iterations, this run's of {self.spec.span}; "
+                             f"resume with span={length}")
+        for name, array in slots:
+            array[...] = state[name]
+        self.version = version + done
+        self.resumed = start, version, done
+
+
+class _Window:
+    """A window's schedule and how far it has been played (see :class:`SyncSimulation`)."""
+
+    def __init__(self, span, first, version, entries, spec, done=0):
+        self.span, self.first, self.version, self.entries = span, first, version, entries
+        self.iterations, self.parts, self.sizes = span_blocks(span.n_rows, spec.workers,
+                                                              spec.micro_batch)
+        _check(entries, len(self.iterations), spec.workers)
+        self.by_read = np.argsort(entries[:, 2], kind="stable")
+        self.done = done  # updates landed
+        # The gradients read before update `done` landed were computed already.
+        self.ptr = int(np.searchsorted(entries[self.by_read, 2], done))
+        # Where the last block of iteration t (and of every one before it) lands.
+        last = np.zeros(span.count, np.int64)
+        np.maximum.at(last, self.iterations[entries[:, 1]], np.arange(len(entries)))
+        self.last = np.maximum.accumulate(last)
+
+    def stop(self, end):
+        """How many landings it takes for every block of the first ``end`` iterations to land."""
+        return int(self.last[end - 1]) + 1
 
 
 def _check(entries, n_blocks, workers):
