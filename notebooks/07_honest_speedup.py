@@ -123,8 +123,13 @@ print(honest.summary(fast, to_target, workers=workers, micro_batch=micro_batch, 
 # Each takes under a minute on a 2-core laptop; worked answers are in
 # `solutions/07_honest_speedup_solutions.ipynb`.
 #
-# 1. Set `micro_batch = 16` and keep N = 2. How do S and the hardware speedup
-#    move apart, and why?
+# Check each answer in a cell of your own: `from pdsgd.course import checks`, then
+# `checks.check("07.1", answer)` prints "correct" or a hint, and `checks.ask("07.1")`
+# says what the answer should be (and which results to pass with it). (`make
+# assignments` builds the graded version.)
+#
+# 1. Set `micro_batch = 16` and keep N = 2. Against b = 1, do S and the
+#    hardware speedup come closer or move apart, and why?
 # 2. With `rule = "fixed"` at N = 4, b = 16, does the engine reach the target?
 #    Use the one-core grid's samples to explain the answer without running it.
 # 3. From the critical batch size and the noise scale, up to how many workers

@@ -5,6 +5,21 @@ import pytest
 from pdsgd.course import checks
 
 
+def _speedups(b, S, hardware):
+    """What honest.speedups returns at N = 2, micro-batch b (the fields 07.1 reads)."""
+    return {"workers": 2, "micro_batch": b, "S": S, "hardware": hardware}
+
+
+#: Two timings of exercise 07.1: S / hardware falls from 1.8 / 1.1 to 1.3 / 1.2.
+RUNS = {1: _speedups(1, 1.8, 1.1), 16: _speedups(16, 1.3, 1.2)}
+#: A quick one-core grid (07.2, P = 600): the fixed rate runs out of epochs at B = 16.
+GRID = {"max_epochs": 6, "critical": {"b_crit": 20.0, "s_min": 100.0},
+        "noise": {"b_simple": 40.0},
+        "curve": [{"batch": 1, "rules": {"fixed": 1500.0}},
+                  {"batch": 4, "rules": {"fixed": 2000.0, "linear": 900.0, "sqrt": 1200.0}},
+                  {"batch": 16, "rules": {"fixed": None, "linear": 1400.0, "sqrt": 1800.0}}]}
+
+
 @pytest.mark.parametrize("exercise,right,wrong,context", [
     ("01.2", {(50,): 39_760, (200, 100): 178_110}, {(50,): 39_200, (200, 100): 178_110}, ()),
     ("01.3", {"one epoch": 1.0, "ten epochs": 0.1}, {"one epoch": 1.0, "ten epochs": 1.0}, ()),
@@ -20,6 +35,9 @@ from pdsgd.course import checks
     ("05.3", "tcp://127.0.0.1:8786", "127.0.0.1", ()),
     ("06.1", False, True, ()),
     ("06.2", "grows", "shrinks", ()),
+    ("07.1", "closer", "apart", (RUNS,)),
+    ("07.2", False, True, (GRID, 600)),
+    ("07.3", 10, 100, (GRID,)),
 ])
 def test_right_answers_pass_and_wrong_ones_get_a_hint(exercise, right, wrong, context,
                                                       capsys):
@@ -60,3 +78,38 @@ def test_run_checks_read_the_run():
                             straggler_delay=0.001, train_size=40, epochs=1, hidden=(8,))
     assert checks.hint("04.1", 20 * 0.001, straggled) is None
     assert checks.hint("04.1", 0.5, straggled) is not None
+
+
+def test_the_batch_gain_check_follows_the_runs_and_asks_for_both():
+    apart = {1: _speedups(1, 1.3, 1.2), 16: _speedups(16, 1.8, 1.1)}
+    assert checks.hint("07.1", "apart", apart) is None
+    assert "'closer' or move 'apart'" in checks.hint("07.1", "closer", apart)
+    same = {1: RUNS[1], 16: RUNS[1]}  # b = 1 timed twice
+    assert "time N = 2 at b = 16" in checks.hint("07.1", "closer", same)
+    assert "time N = 2 at b = 1" in checks.hint("07.1", "closer", {16: RUNS[16]})
+
+
+def test_the_fixed_rate_check_scales_the_grid_s_samples_to_batch_64():
+    import numpy as np
+
+    reached = {**GRID, "curve": GRID["curve"][:2] + [{"batch": 16, "rules": {"fixed": 800.0}}]}
+    # 800 samples at B = 16: about 50 steps; at B = 64, 3,200 samples of the 3,600 allowed.
+    assert checks.hint("07.2", True, reached, 600) is None
+    assert checks.hint("07.2", np.bool_(True), reached, 600) is None
+    assert "scale them" in checks.hint("07.2", False, reached, 600)
+    assert checks.hint("07.2", False, reached, 500) is None  # 3,000 samples allowed
+    at_64 = {**GRID, "curve": [*GRID["curve"], {"batch": 64, "rules": {"fixed": 3000.0}}]}
+    assert checks.hint("07.2", True, at_64, 600) is None
+    assert "True" in checks.hint("07.2", "no", GRID, 600)
+
+
+def test_the_halving_check_reads_either_estimate():
+    assert checks.hint("07.3", 5, GRID) is None  # B_crit / 4
+    assert checks.hint("07.3", 40, GRID) is None  # B_simple
+    assert "B_crit" in checks.hint("07.3", 4, GRID)
+    only_noise = {**GRID, "critical": None}
+    assert checks.hint("07.3", 5, only_noise) is not None
+    assert checks.hint("07.3", 20, only_noise) is None
+    assert checks.hint("07.3", 1, {**GRID, "critical": {"b_crit": 0.5}, "noise": None}) is None
+    assert "neither" in checks.hint("07.3", 10, {"critical": None, "noise": None})
+    assert "expected form" in checks.hint("07.3", "ten", GRID)

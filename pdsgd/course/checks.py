@@ -193,6 +193,56 @@ def _staleness_grows(answer):
     return None
 
 
+def _batch_gain(answer, runs):
+    for b in (1, 16):
+        run = runs.get(b) or {}
+        if (run.get("workers"), run.get("micro_batch")) != (2, b):
+            return (f"time N = 2 at b = {b}: runs[{b}] = honest.speedups(data, workers=2, "
+                    f"micro_batch={b}), for b = 1 and 16, and pass runs")
+    # S / hardware is one core's samples/s at N b over those at b: what the batch alone buys.
+    gap_1, gap_16 = (runs[b]["S"] / runs[b]["hardware"] for b in (1, 16))
+    want = "closer" if gap_16 < gap_1 else "apart"
+    if str(answer).lower() != want:
+        return (f"S / hardware is {gap_1:.2f} at b = 1 and {gap_16:.2f} at b = 16 in your runs: "
+                "do the two speedups come 'closer' or move 'apart'? The ratio is one core's "
+                "samples/s at N b over those at b")
+    return None
+
+
+def _fixed_reaches(answer, grid, train_size):
+    import numpy as np
+
+    if not isinstance(answer, (bool, np.bool_)):
+        return "answer True (the engine reaches the target) or False"
+    fixed = {c["batch"]: c["rules"]["fixed"] for c in grid["curve"] if "fixed" in c["rules"]}
+    budget = grid["max_epochs"] * train_size
+    b = 64 if 64 in fixed else max(k for k in fixed if k < 64)
+    # At a fixed rate a step of B samples moves as far as one of b did: about as many steps
+    # to the target, each of B samples; samples to the target never fall as B grows.
+    want = bool(fixed[b] is not None and fixed[b] * 64 / b <= budget)
+    if bool(answer) != want:
+        return (f"N = 4 workers of b = 16 compute the sequential run at B = 64 with the same "
+                f"rate 0.1: read the fixed rule's samples at B = {b} in the grid, scale them "
+                f"to batch 64 (as many steps, of 64 samples each) and compare with the "
+                f"{grid['max_epochs']} epochs of P = {train_size} samples the run may use")
+    return None
+
+
+def _halving_workers(answer, grid):
+    estimates = [e for e in ((grid.get("critical") or {}).get("b_crit"),
+                             (grid.get("noise") or {}).get("b_simple")) if e]
+    if not estimates:
+        return ("this grid gave neither a critical batch nor a noise scale: run the "
+                "one-core grid again (more batches) before answering")
+    # steps(N) = S_min (1 + B_crit / N): doubling N divides them by nearly 2 while N is
+    # well below B_crit, by 4/3 at N = B_crit; nearly half holds up to about B_crit / 2.
+    if not any(e / 4 <= answer <= max(e, 1) for e in estimates):
+        return ("with micro-batch 1 the batch is N: steps(N) = S_min (1 + B_crit / N), so "
+                "a doubling of N nearly halves the steps while N is well below B_crit (or "
+                "B_simple, its estimate) and divides them by only 4/3 at N = B_crit")
+    return None
+
+
 #: exercise -> the function that returns None (correct) or a hint.
 CHECKS = {
     "01.1": _all_samples, "01.2": _parameter_counts, "01.3": _rates,
@@ -201,6 +251,7 @@ CHECKS = {
     "04.1": _delay_alone, "04.2": _replicated, "04.3": _waits_grow,
     "05.1": _rounds_k1, "05.2": _rounds, "05.3": _scheduler,
     "06.1": _barrier_buys, "06.2": _staleness_grows,
+    "07.1": _batch_gain, "07.2": _fixed_reaches, "07.3": _halving_workers,
 }
 
 
@@ -228,6 +279,12 @@ FORMS = {
     "06.1": ('True or False: without a straggler, on threads, dropping the barrier makes '
              'the run faster'),
     "06.2": '"grows" or "shrinks": async staleness with 4 workers against 2',
+    "07.1": '"closer" or "apart": S and the hardware speedup at b = 16 against b = 1, N = 2'
+            ' (call: checks.check("07.1", answer, runs), runs = {b: honest.speedups(...)})',
+    "07.2": 'True or False: the engine reaches the target with rule "fixed" at N = 4, b = 16'
+            ' (call: checks.check("07.2", answer, grid, P))',
+    "07.3": 'the number of workers of micro-batch 1 up to which each doubling nearly halves'
+            ' the steps to the target (call: checks.check("07.3", answer, grid))',
 }
 
 

@@ -85,7 +85,8 @@ def speedups(data, *, workers=2, micro_batch=1, strategy=TENSOR, repeats=None,
     Returns
     -------
     dict
-        ``S`` and ``hardware``, with the samples/s of the engine and both baselines.
+        ``S`` and ``hardware``, with the samples/s of the engine and both baselines,
+        and the ``workers`` and ``micro_batch`` timed.
     """
     sizes = (data.X.shape[1], *hidden, data.T.shape[1])
     engine = "processes:tensor" if strategy == TENSOR else "processes:replicated"
@@ -94,7 +95,8 @@ def speedups(data, *, workers=2, micro_batch=1, strategy=TENSOR, repeats=None,
                            repeats or pick(3, 2), sizes, min_seconds=min_seconds or pick(0.2, 0.05))
     return {"S": cell["speedup"], "hardware": cell["hardware_speedup"],
             "engine_per_s": cell["samples_per_s"], "sequential_per_s": cell["sequential_per_s"],
-            "hardware_per_s": cell["hardware_per_s"]}
+            "hardware_per_s": cell["hardware_per_s"], "workers": workers,
+            "micro_batch": micro_batch}
 
 
 def to_target_speedup(data, target, grid, *, workers=2, micro_batch=1, rule="linear",
