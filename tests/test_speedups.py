@@ -151,3 +151,24 @@ def test_the_time_to_accuracy_grid_follows_the_grid_set_by_the_user():
     grid, p = to_target_grid(shrunk, 60_000)
     assert p == 600 and grid.workers == (2,) and grid.repeats == 1
     assert grid.backend == "threads" and grid.strategies == ("tensor",)
+
+
+def test_where_each_split_wins_is_judged_on_the_hardware_speedup():
+    from pdsgd.study.splits import where_each_wins
+
+    def row(strategy, s, hw):
+        return {"strategy": strategy, "micro_batch": 4, "workers": 2, "speedup": s,
+                "speedup_lo": s - 0.1, "speedup_hi": s + 0.1, "hardware_speedup": hw,
+                "hardware_speedup_lo": hw - 0.05, "hardware_speedup_hi": hw + 0.05}
+
+    # S and the hardware speedup disagree on purpose: the sentence follows the hardware one.
+    rows = [row("data", 1.2, 1.3), row("tensor", 1.6, 0.9)]
+    (text,) = where_each_wins(rows)
+    assert text == ("b = 4: data parallelism 1.30 (hardware speedup) against tensor 0.90: it "
+                    "wins in every repeat; data parallelism beats sequential minibatch SGD at "
+                    "batch N b = 8 in every repeat.")
+    for r in rows:  # a study without the hardware baseline: the seed's S, against b
+        del r["hardware_speedup"]
+    (text,) = where_each_wins(rows)
+    assert text.startswith("b = 4: tensor parallelism 1.60 (S) against data 1.20: it wins")
+    assert text.endswith("beats the sequential run at b = 4 in every repeat.")

@@ -32,9 +32,12 @@ def _kb(n_bytes):
 def where_each_wins(sweep):
     """One sentence per b of the sweep: which strategy was faster, and by how much.
 
-    A strategy wins at b when its slowest repeat beats the other's fastest; when the
-    ranges overlap the sentence says the difference is within the spread.
+    Judged on the hardware speedup (against sequential minibatch SGD at batch N b, the same
+    arithmetic) where the rows have it, else on the seed's S. A strategy wins at b when its
+    slowest repeat beats the other's fastest; when the ranges overlap the sentence says the
+    difference is within the spread.
     """
+    key = "hardware_speedup" if all("hardware_speedup" in r for r in sweep) else "speedup"
     by_b = {}
     for r in sweep:
         by_b.setdefault(r["micro_batch"], {})[r["strategy"]] = r
@@ -42,18 +45,20 @@ def where_each_wins(sweep):
     for b, rows in sorted(by_b.items()):
         if len(rows) < 2:
             continue
-        ranked = sorted(rows.values(), key=lambda r: r["speedup"], reverse=True)
+        ranked = sorted(rows.values(), key=lambda r: r[key], reverse=True)
         best, rest = ranked[0], ranked[1:]
-        clear = all(best["speedup_lo"] > r["speedup_hi"] for r in rest)
-        others = and_list(f"{r['strategy']} {r['speedup']:.2f}" for r in rest)
-        text = (f"b = {b}: {best['strategy']} parallelism {best['speedup']:.2f} against "
+        clear = all(best[f"{key}_lo"] > r[f"{key}_hi"] for r in rest)
+        others = and_list(f"{r['strategy']} {r[key]:.2f}" for r in rest)
+        what = "hardware speedup" if key != "speedup" else "S"
+        text = (f"b = {b}: {best['strategy']} parallelism {best[key]:.2f} ({what}) against "
                 f"{others}: ")
         text += ("it wins in every repeat" if clear else
                  "the repeats' ranges overlap, so neither wins beyond the spread")
-        beats = best["speedup_lo"] > 1
+        baseline = (f"sequential minibatch SGD at batch N b = {best['workers'] * b}"
+                    if key != "speedup" else f"the sequential run at b = {b}")
         text += (f"; {best['strategy']} parallelism "
-                 + ("beats" if beats else "does not beat")
-                 + f" the sequential run at b = {b} in every repeat.")
+                 + ("beats" if best[f"{key}_lo"] > 1 else "does not beat")
+                 + f" {baseline} in every repeat.")
         out.append(text)
     return out
 

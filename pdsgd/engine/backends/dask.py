@@ -64,12 +64,16 @@ def local_cluster(workers):
     (it is a context manager). With ``workers=0`` it returns at once, and
     ``cluster.scale(N)`` starts the workers in the background.
     """
+    import dask
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None,
-                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                        silence_logs=logging.ERROR, preload=[__name__])
+    # Dask's active memory manager drops "extra" replicas of a key: the copies of the
+    # training data placed on every worker, which every round then fetched again.
+    with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                            host="127.0.0.1", dashboard_address=None,
+                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                            silence_logs=logging.ERROR, preload=[__name__])
 
 
 def dask_setup(worker):
