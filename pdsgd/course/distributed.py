@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pdsgd.errors import PdsgdError
 from pdsgd.train import train
+from pdsgd.train.result import n_iterations
 
 
 def rounds_per_epoch(train_size, workers, micro_batch, local_steps=1):
@@ -26,7 +27,7 @@ def rounds_per_epoch(train_size, workers, micro_batch, local_steps=1):
 
     Each round takes ``N * b * K`` samples; the last one may be partial.
     """
-    return -(-train_size // (workers * micro_batch * local_steps))
+    return n_iterations(train_size, workers, micro_batch * local_steps)
 
 
 def compare(data, *, scheduler, workers=2, micro_batch=10, local_steps=(10, 50), epochs=2,
