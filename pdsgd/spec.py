@@ -46,6 +46,9 @@ SEQUENTIAL = "sequential"
 BACKEND_CHOICES = (SEQUENTIAL, *BACKENDS)
 #: How a waiting process crosses the barrier: spin while it pays, or always spin first.
 BARRIERS = ("adaptive", "fixed")
+#: How the processes backend places workers: one process per usable core, each running its
+#: share of the workers in turns (as Go's threads run goroutines), or one process per worker.
+HOSTINGS = ("cores", "workers")
 #: Most workers per core on one machine (threads, processes, a local Dask cluster): past
 #: that a run is refused, since every extra worker only waits for a core.
 MAX_WORKERS_PER_CORE = 16
@@ -160,6 +163,11 @@ class EngineSpec:
     bundle: str | None = _option(
         None, "the class's join bundle, for a tls:// scheduler started by `pdsgd cluster "
         "serve`", metavar="FILE", engine_only=True)
+    hosting: str = _option(
+        "cores", "processes: cores starts one process per usable core, each running its share "
+        "of the workers in turns between crossings; workers starts one process per worker "
+        "(past the cores they take turns at every crossing: the lesson on oversubscription)",
+        choices=HOSTINGS)
     barrier: str = _option("adaptive", "processes: spin at the barrier only while spinning "
                           "pays, or always spin first (fixed)", choices=BARRIERS, flag=None)
 

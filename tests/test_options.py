@@ -29,7 +29,7 @@ RECORD_KEYS = ["dataset", "scaling", "train_size", "test_size", "epochs", "lr", 
                "n_outputs", "bias", "dtype", "workers", "micro_batch", "algorithm",
                "local_steps", "parallel", "backend", "aggregate", "send", "trace", "timeout",
                "span", "checkpoint_every", "straggler", "straggler_delay", "straggler_factor",
-               "sync", "staleness", "scheduler", "barrier", "sizes", "startup_seconds"]
+               "sync", "staleness", "scheduler", "hosting", "barrier", "sizes", "startup_seconds"]
 
 
 def test_the_committed_options_page_is_what_the_declarations_give_now():

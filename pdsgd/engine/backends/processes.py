@@ -179,12 +179,13 @@ class ProcessesBackend(PoolBackend):
     def hosts(self):
         """The workers each process runs, one tuple per process.
 
-        One worker each; for a strategy whose workers may share a process
-        (tensor parallelism), with more workers than cores, one process per
-        core (:func:`pdsgd.engine.tensor.hosts`).
+        One worker each, unless the strategy's workers may share a process
+        (tensor parallelism) and ``spec.hosting`` is ``"cores"``: then, with
+        more workers than cores, one process per core
+        (:func:`pdsgd.engine.tensor.hosts`).
         """
         n = self.spec.workers
-        if self.strategy.shares_hosts:
+        if self.strategy.shares_hosts and self.spec.hosting == "cores":
             return hosts(n, min(n, usable_cores()))
         return [(i,) for i in range(n)]
 
