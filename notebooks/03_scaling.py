@@ -41,7 +41,7 @@
 from pdsgd import load_dataset, plots
 from pdsgd.course import lessons, scaling, scratch, widgets
 from pdsgd.machine import usable_cores
-from pdsgd.study import analysis, costmodel, experiment
+from pdsgd.study import analysis, costmodel, experiment, oversubscription
 
 settings = lessons.defaults()
 P, repeats = settings["train_size"], settings["repeats"]
@@ -276,6 +276,55 @@ splits
 # measures both strategies against N and b (its "Two ways to split the work"
 # figure and table show where each wins), and counts what each moves per
 # iteration.
+
+# %% [markdown]
+# ## Workers past the cores: goroutines and processes
+#
+# The seed's workers are goroutines. Go runs them on a few operating-system
+# threads: with N = 64 goroutines on 16 hardware threads, each thread runs
+# its goroutines one after another, and a goroutine that waits at the barrier
+# costs nothing. So past the hardware threads the seed's speedup levels off.
+#
+# A Python process is not a goroutine. Start one process per worker, and past
+# the cores the operating system must take a core away from one process and
+# give it to another at every barrier crossing (an *involuntary context
+# switch*), and each switch costs the incoming process its cache. pdsgd
+# therefore *hosts* workers by default (`hosting="cores"`): one process per
+# core, each running its share of the workers in turn between crossings, as
+# Go's threads run goroutines. The weights are the same bit for bit; only who
+# runs which worker changes. One switch, `HOSTING`, runs the other way
+# (`"workers"`: one process per worker). Run the cell with each value and
+# compare the timelines: hosted workers compute one after another inside a
+# process; one process per worker shows the turns the scheduler forces as
+# long red waits.
+
+# %%
+HOSTING = "workers"  # the switch: "workers" (one process per worker) or "cores" (hosted)
+past = 4 * cores
+row, run = oversubscription.measure(data, past, HOSTING, epochs=1, train_size=P)
+print(f"N = {past} on {cores} cores, hosting = {HOSTING}: {row['samples/s']:,.0f} samples/s, "
+      f"{row['involuntary switches / iteration']:.1f} involuntary context switches per "
+      f"iteration, waiting {row['waiting']:.0%} of the workers' time")
+plots.plot_run_timeline(run.trace, count=4, title=f"hosting = {HOSTING}, N = {past}")
+
+# %% [markdown]
+# Both ways side by side, N from one per core to four per core, in
+# interleaved rounds (the context switches are counted by the operating
+# system for the worker processes, `getrusage`).
+
+# %%
+hosting_rows = oversubscription.compare(data, workers=[cores, 2 * cores, 4 * cores],
+                                        repeats=1, epochs=1, train_size=P)
+print("\n".join(oversubscription.table_lines(hosting_rows)))
+plots.plot_hosting(hosting_rows, cores=cores)
+
+# %% [markdown]
+# Hosted, the throughput stays near its value at one worker per core: more
+# workers only make each process's turn longer, as with goroutines. One
+# process per worker loses throughput as N grows past the cores, and the
+# involuntary switches per iteration grow with N: each is a worker taken off
+# its core while the others wait for it at the barrier. (`pdsgd bench scaling
+# --hosting cores,workers` measures both up to N = 32.)
 
 # %% [markdown]
 # ## Exercises

@@ -133,6 +133,9 @@ def _03_scaling(c):
         c.expect(lo - 0.05 <= _n(m[1]) <= hi + 0.05,
                  f"{m[0]!r}: sequential / aggregate is {lo:.2f} to {hi:.2f}")
     _splits_agree(c)
+    m = c.one(r"^N = (\d+) on (\d+) cores, hosting = (\w+): NUM samples/s, NUM involuntary")
+    if m:  # the lesson's run is past the cores: four workers per core
+        c.expect(int(m[1]) == 4 * int(m[2]), f"{m[0]!r}: not four workers per core")
 
 
 def _04_the_barrier(c):

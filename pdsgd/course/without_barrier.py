@@ -28,16 +28,8 @@ def setting_label(config):
     return f"ssp s={config['staleness']}" if sync == "ssp" else sync
 
 
-def wait_share(trace):
-    """Of the workers' recorded time (computing and waiting), the share spent waiting.
-
-    The red of the timeline against its blue, over the whole run and every worker.
-    """
-    totals = tr.summarize(trace)
-    workers = [w for w in totals if w != tr.AGGREGATOR]
-    compute = sum(totals[w]["compute"] for w in workers)
-    wait = sum(totals[w]["barrier wait"] for w in workers)
-    return wait / (compute + wait) if compute + wait > 0 else float("nan")
+#: Of the workers' recorded time, the share spent waiting (the red of the timeline).
+wait_share = tr.wait_share
 
 
 def run_row(result):

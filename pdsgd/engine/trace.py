@@ -44,6 +44,18 @@ def summarize(trace):
     return out
 
 
+def wait_share(trace):
+    """Of the workers' recorded time (computing and waiting), the share spent waiting.
+
+    The red of the timeline against its blue, over the whole run and every worker.
+    """
+    totals = summarize(trace)
+    workers = [w for w in totals if w != AGGREGATOR]
+    compute = sum(totals[w]["compute"] for w in workers)
+    wait = sum(totals[w]["barrier wait"] for w in workers)
+    return wait / (compute + wait) if compute + wait > 0 else float("nan")
+
+
 def from_times(times, first_iteration=0):
     """Trace rows from a ``(parties, iterations, 3, 2)`` array of start/end times.
 

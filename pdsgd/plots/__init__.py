@@ -5,8 +5,9 @@ work the same in a notebook, a test and a headless ``make reproduce``. Every
 figure reads the same way (:mod:`~pdsgd.plots.style`): plain-number ticks and
 legends off the data. The figures are grouped by what they show:
 :mod:`~pdsgd.plots.training` (one network, one run), :mod:`~pdsgd.plots.scaling`
-(the study's curves against N), :mod:`~pdsgd.plots.engine` (the engine at work) and
-:mod:`~pdsgd.plots.network` (the network lab).
+(the study's curves against N), :mod:`~pdsgd.plots.engine` (the engine at work),
+:mod:`~pdsgd.plots.hosting` (workers past the cores) and :mod:`~pdsgd.plots.network`
+(the network lab).
 """
 
 from pdsgd.plots.batch import plot_batch_size, plot_time_to_accuracy
@@ -16,6 +17,7 @@ from pdsgd.plots.engine import (
     plot_staleness,
     plot_sync_tradeoff,
 )
+from pdsgd.plots.hosting import plot_hosting
 from pdsgd.plots.network import plot_network
 from pdsgd.plots.runs import plot_run_history
 from pdsgd.plots.scaling import (
@@ -57,6 +59,7 @@ __all__ = [
     "plot_digits",
     "plot_efficiency",
     "plot_history",
+    "plot_hosting",
     "plot_loss_curve",
     "plot_messages",
     "plot_network",

@@ -3,7 +3,8 @@
 It also names the vocabulary of ``TrainResult.trace``
 (:data:`pdsgd.engine.trace.TRACE_DTYPE`): its phases (``COMPUTE``, ``WAIT``,
 ``PHASES``), the aggregator's worker id (``AGGREGATOR``), the seconds per worker
-and phase (``summarize``), the staleness histogram (``histogram``) and the iterations an
+and phase (``summarize``), the workers' share of time spent waiting
+(``wait_share``), the staleness histogram (``histogram``) and the iterations an
 epoch takes (``n_iterations``), so that
 the readers of a result (the course, the study) read it without importing the engine.
 """
@@ -18,13 +19,14 @@ import numpy as np
 from pdsgd.engine.shuffle import n_iterations
 from pdsgd.engine.strategies import TENSOR
 from pdsgd.engine.sync import histogram, staleness
-from pdsgd.engine.trace import AGGREGATOR, COMPUTE, PHASES, WAIT, summarize
+from pdsgd.engine.trace import AGGREGATOR, COMPUTE, PHASES, WAIT, summarize, wait_share
 from pdsgd.errors import PdsgdError
 from pdsgd.files import json_bytes, make_dirs, npz_bytes, remove_empty, write_files
 from pdsgd.mlp import MLP
 
 __all__ = ["AGGREGATOR", "COMPUTE", "PHASES", "WAIT", "TrainResult", "TrainingStopped",
-           "histogram", "n_iterations", "starting_workers", "summarize"]
+           "histogram", "n_iterations", "starting_workers", "summarize",
+           "wait_share"]
 
 
 def starting_workers(workers):
