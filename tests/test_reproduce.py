@@ -166,13 +166,14 @@ def test_reproduce_measures_speedup_against_the_sequential_run(reproduced):
 def test_cells_of_a_profile():
     cells = build_cells(PROFILES["quick"], n_train=4000)
     timing = cells["timing"]
-    # The quick profile's N follow the machine: 1, 2, 4, ... up to twice the usable cores.
+    # The quick profile's N follow the machine: 1, 2, 4, ... up to 4 per core, at least 32.
     assert {c.workers for c in timing} == set(machine_workers()) == set(
-        powers_of_two(2 * usable_cores()))
+        powers_of_two(min(16 * usable_cores(), max(32, 4 * usable_cores()))))
+    assert machine_workers(2) == (1, 2, 4, 8, 16, 32) and machine_workers(16)[-1] == 64
     assert {c.micro_batch for c in timing} == {1, 16}
     assert {c.micro_batch for c in timing if c.backend is None} == {1, 16}  # T(1) per b
-    if len(machine_workers()) <= 3:
-        assert {c.train_size for c in timing} == {1000, 2000, 4000}
+    if usable_cores() <= 8:  # six N: the middle P goes, to stay within the budget
+        assert {c.train_size for c in timing} == {1000, 4000}
     assert {c.lr_rule for c in cells["accuracy"]} == {"fixed", "linear"}
     assert {c.micro_batch for c in cells["accuracy"]} == {1}
     assert [c.keep_model for c in cells["accuracy"]][0]  # the seed's default run
@@ -190,8 +191,17 @@ def test_a_long_machine_grid_keeps_the_quick_profile_in_budget(monkeypatch):
 
     monkeypatch.setattr(pdsgd.study.profiles, "usable_cores", lambda: 16)
     timing = build_cells(PROFILES["quick"], n_train=4000)["timing"]
-    assert {c.workers for c in timing} == {1, 2, 4, 8, 16, 32}
+    assert {c.workers for c in timing} == {1, 2, 4, 8, 16, 32, 64}
     assert {c.train_size for c in timing} == {1000, 4000}  # the middle P goes
+
+
+def test_the_full_profile_drops_what_the_machine_cannot_run(monkeypatch):
+    import pdsgd.study.profiles
+
+    monkeypatch.setattr(pdsgd.study.profiles, "usable_cores", lambda: 2)
+    sizes, workers, notes = pdsgd.study.profiles.resolve(PROFILES["full"], 60_000)
+    assert workers == (1, 2, 4, 8, 16, 32)  # the seed's sweep, as far as 2 cores go
+    assert any(n.startswith("N = 64 dropped: this machine runs at most 32") for n in notes)
 
 
 def test_the_user_sets_the_grid():

@@ -16,16 +16,17 @@ from dataclasses import dataclass, field, replace
 from pdsgd.engine.strategies import TENSOR
 from pdsgd.errors import choice
 from pdsgd.machine import usable_cores
+from pdsgd.spec import MAX_WORKERS_PER_CORE
 from pdsgd.study.experiment import STRATEGIES, Cell
 from pdsgd.study.grid import powers_of_two
 from pdsgd.study.sync_report import SyncGrid, sync_cells
 from pdsgd.study.time_to_accuracy import ToTarget
 
 SEED_EPOCHS = 5
-#: The quick profile's engine timing cells on a 2-core machine (3 P x 3 N x 3 repeats x 3
+#: The quick profile's engine timing cells on a 2-core machine (2 P x 6 N x 3 repeats x 3
 #: curves: data at b = 1 and 16, tensor at b = 1): a machine whose N grid is longer drops
 #: middle sizes to stay near this many.
-QUICK_CELLS = 81
+QUICK_CELLS = 108
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ PROFILES = {
         batch_sweep=(1, 4, 16), accuracy_backend="serial", max_cells=QUICK_CELLS,
         sync=SyncGrid(), to_target=ToTarget(eval_every=250, max_epochs=7),
         notes=("quick profile: the embedded mnist-5k, P up to 4,000 (the seed: up to 60,000).",
-               "quick profile: N = 1, 2, 4, ... up to twice this machine's cores.",
+               "quick profile: N = 1, 2, 4, ... up to 4 workers per core and at least 32, "
+               "hosted (one process per core runs its workers in turns).",
                "quick profile: timing cells train 1 epoch each, not the seed's 5: an epoch's "
                "time is steady, so the speedups are the same, and three repeats fit in the "
                "time budget.",
@@ -135,7 +137,8 @@ PROFILES = {
                "configuration in 2 rounds.")),
     "full": Profile(
         name="full", datasets=("mnist", "fashion-mnist"), sizes=(1000, 10_000, 60_000),
-        workers=(1, 2, 4, 8, 16), micro_batches=(1, 16), timing_epochs=SEED_EPOCHS, repeats=3,
+        workers=(1, 2, 4, 8, 16, 32, 64), micro_batches=(1, 16), timing_epochs=SEED_EPOCHS,
+        repeats=3,
         timeline=(10_000, 4, 1), accuracy_backend="serial", strategies=("data", TENSOR),
         strategy_grid={TENSOR: {"micro_batches": (1,), "max_size": 10_000}},
         batch_sweep=(1, 4, 16),
@@ -158,8 +161,15 @@ PROFILES = {
 }
 
 def machine_workers(cores=None):
-    """The quick profile's N grid: 1, 2, 4, ... up to twice the usable cores."""
-    return powers_of_two(2 * (cores or usable_cores()))
+    """The quick profile's N grid: 1, 2, 4, ... up to 4 workers per core, and at least 32.
+
+    As the seed sweeps N far past its 16 hardware threads: hosted workers
+    (``hosting="cores"``, one process per core running its workers in turns)
+    make N = 32 on 2 cores cost about what N = 2 does. Never more than
+    :data:`pdsgd.spec.MAX_WORKERS_PER_CORE` per core.
+    """
+    cores = cores or usable_cores()
+    return powers_of_two(min(MAX_WORKERS_PER_CORE * cores, max(32, 4 * cores)))
 
 
 def resolve(profile, n_train):
@@ -170,9 +180,13 @@ def resolve(profile, n_train):
     sizes are dropped until the timing grid fits. Notes say what was dropped.
     """
     workers = profile.workers or machine_workers()
+    most = MAX_WORKERS_PER_CORE * usable_cores()
+    notes = [f"N = {n} dropped: this machine runs at most {most} workers "
+             f"({MAX_WORKERS_PER_CORE} per core)." for n in workers if n > most]
+    workers = [n for n in workers if n <= most]
     sizes = [p for p in profile.sizes if p <= n_train] or [n_train]
-    notes = [f"P = {p:,} dropped: the dataset holds {n_train:,} training samples."
-             for p in profile.sizes if p > n_train]
+    notes += [f"P = {p:,} dropped: the dataset holds {n_train:,} training samples."
+              for p in profile.sizes if p > n_train]
 
     def cells():
         return len(workers) * profile.repeats * sum(
