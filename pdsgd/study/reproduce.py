@@ -191,7 +191,7 @@ def add_parser(subparsers):
     p.add_argument("--quiet", action="store_true")
     grid = p.add_argument_group("the grid (each overrides the profile's)")
     grid.add_argument("--workers", type=int_list, metavar="1,2,4",
-                      help="worker counts N (quick: 1, 2, 4, ... up to twice the cores)")
+                      help="worker counts N (quick: 1, 2, 4, ... up to 4 per core, at least 32)")
     grid.add_argument("--max-workers", type=positive_int, metavar="M",
                       help="N = 1, 2, 4, ... up to M (the seed's #max_workers)")
     grid.add_argument("--train-sizes", type=int_list, metavar="1000,10000",
