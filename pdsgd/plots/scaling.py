@@ -322,7 +322,7 @@ def plot_cost_model(model, measured=(), n_max=64, train_size=60_000, ax=None, *,
         ax.plot(n, s, "ko", mfc="none", label="seed's S, measured here")
     _workers_axis(ax, [1, 2, 4, 8, 16, 32, 64][:max(1, n_max.bit_length())], model.cores)
     ax.set_yscale("log", base=2)
-    ax.set(ylabel="hardware speedup T_seq(N b) / T(N); S = T_seq(b) / T(N)" if hw
+    ax.set(ylabel="speedup (solid: hardware, dotted: S)" if hw
            else "speedup S = T_seq(b) / T(N)",
            title=f"Cost model (fitted from {model.source}), P = {train_size:,}, b = {b}")
     legend_outside(ax, fontsize="x-small")
