@@ -572,3 +572,26 @@ def test_a_scratch_folder_of_a_killed_kernel_goes_the_next_time(tmp_path, monkey
     for folder in (mine, other, again):
         folder.cleanup()
     assert not any(tmp_path.iterdir())
+
+
+def test_notebook_03_reads_the_hardware_baselines_that_make_reproduce_measured(tmp_path):
+    """From the cache of ``make reproduce``, notebook 03 takes the sequential runs at batch
+    N b too, and sets both speedups beside each other as the study computed them."""
+    from pdsgd.study.profiles import tiny_profile
+    from pdsgd.study.reproduce import reproduce
+
+    profile = tiny_profile(repeats=1)
+    study = reproduce(tmp_path, profile, progress=False, formats=("png",))
+    data = load_dataset(profile.datasets[0], **profile.data_options)
+    records = scaling.cached_records(data, cache_dir=tmp_path / ".cache", backend="serial")
+    cells = {(r["cell"]["backend"], r["cell"]["workers"], r["cell"]["micro_batch"])
+             for r in records}
+    assert cells == {(None, 1, 1), (None, 1, 2), ("serial", 1, 1), ("serial", 2, 1)}
+    table = scaling.speedups(records, backend="serial")
+    want = next(r for r in study["speedup"] if (r["strategy"], r["micro_batch"], r["workers"],
+                                                r["train_size"]) == ("data", 1, 2, 120))
+    (i,) = table.index[(table["backend"] == "serial") & (table["N"] == 2)]
+    row = table.loc[i]
+    assert row["hardware speedup (against sequential at N b)"] == pytest.approx(
+        want["hardware_speedup"], abs=1e-3)
+    assert row["S (against sequential at b)"] == pytest.approx(want["speedup"], abs=1e-3)

@@ -87,6 +87,11 @@ def cached_records(data, cache_dir=REPRODUCE_CACHE, train_size=None, backend="pr
         return None
     size = train_size if train_size in sizes else max(sizes)
     found = [r for r in found if r["cell"]["train_size"] == size]
+    # The timing cells' epochs (the most common among the engine's: its repeats), not those
+    # of an accuracy run of the same P, which trains longer and is no timing of this grid.
+    engine_epochs = [r["cell"]["epochs"] for r in found if r["cell"]["backend"] == backend]
+    epochs = max(set(engine_epochs), key=engine_epochs.count)
+    found = [r for r in found if r["cell"]["epochs"] == epochs]
     # The sequential runs that are a baseline here: batch 1, and N b = N of an engine cell.
     batches = {1} | {r["cell"]["workers"] for r in found if r["cell"]["backend"] == backend}
     return [r for r in found if r["cell"]["backend"] or r["cell"]["micro_batch"] in batches]
