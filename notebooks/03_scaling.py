@@ -137,8 +137,8 @@ table
 # In the speedup panel the hardware speedup is the solid curve with its bars
 # and the seed's S is dotted beside it, with open markers; efficiency is the
 # hardware speedup over N (1 would be perfect). The dotted vertical line marks
-# the number of cores. The next cell prints, per N, the three times each
-# speedup divides.
+# the number of cores. The next cell prints, per N, the three times the two
+# speedups come from: the engine's and each baseline's.
 
 # %%
 rows = experiment.summarize(records)
@@ -220,9 +220,10 @@ plots.plot_speedup(speedups, amdahl={P: f}, cores=cores)
 #
 # `fit_cost_model` reads $t_{compute}$ and $t_{aggregate}$ off the engine's
 # trace and fits the synchronisation to what remains, then predicts both
-# speedups on a machine with a core per worker. The seed's S divides the
-# sequential run at b by $T_{iter}$'s epoch; the hardware speedup divides
-# sequential minibatch SGD at batch N b, whose time the model reads from the
+# speedups on a machine with a core per worker. Both divide a sequential
+# epoch by the predicted one (its iterations times $T_{iter}$): the seed's S
+# that of the sequential run at b, the hardware speedup that of sequential
+# minibatch SGD at batch N b, whose time the model reads from the
 # sequential rates this grid measured at each batch (between two measured
 # batches it interpolates; past the largest it predicts nothing, and the
 # table's cell stays empty).
