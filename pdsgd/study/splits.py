@@ -145,7 +145,7 @@ def strategy_models_rows(study):
         "**A cost model per strategy**, each fitted on its own curve (microseconds: per "
         "sample, sequential, compute and update; per iteration, synchronisation). With data "
         "parallelism the update of all N b samples is applied whole, the serial part that "
-        "caps the speedup at sequential / update; with tensor parallelism each worker "
+        "caps the seed's S at sequential / update; with tensor parallelism each worker "
         "updates only its own units, in parallel, so nothing but the synchronisation stays "
         "serial (no limit from the update). The seed's S is against the sequential run at "
         "b; the hardware speedup against sequential minibatch SGD at batch N b, read from "
