@@ -119,19 +119,38 @@ def _splits_agree(c):
 
 
 def _03_scaling(c):
-    m = c.one(r"^fitted parallel fraction f = NUM; Amdahl's limit 1/\(1-f\) = (\S+)$")
+    lines = c.all(r"^N = (\d+), b = (\d+): the engine NUM s; the sequential run at b = (\d+) "
+                  r"NUM s, so the seed's S = NUM; sequential minibatch SGD at batch N b = "
+                  r"(\d+) NUM s, so the hardware speedup = NUM \(ideal (\d+)\)")
+    for m in lines:
+        n, b, engine = int(m[1]), int(m[2]), _n(m[3])
+        # S divides the sequential run at b, the hardware speedup the one at batch N b.
+        c.expect(int(m[4]) == b and int(m[7]) == n * b and int(m[10]) == n,
+                 f"{m[0][:60]!r}: the baselines are the sequential runs at b and N b")
+        for seq, speedup, name in ((_n(m[5]), _n(m[6]), "S"), (_n(m[8]), _n(m[9]), "hardware")):
+            lo, hi = _ratio_range(seq, engine, 0.00005)
+            c.expect(lo - 0.005 <= speedup <= hi + 0.005,
+                     f"{m[0][:60]!r}: {name} is its baseline's time over the engine's, "
+                     f"{lo:.2f} to {hi:.2f}")
+    m = c.one(r"^fitted to the hardware speedup: parallel fraction f = NUM; "
+              r"Amdahl's limit 1/\(1-f\) = (\S+)$")
     if m:
         f, limit = _n(m[1]), m[2]
         lo, hi = (1 / (1 - x) if x < 1 else math.inf for x in (f - 0.005, f + 0.005))
         c.expect(limit == "inf" or lo - 0.05 <= float(limit) <= hi + 0.05,
                  f"{m[0]!r}: 1/(1-f) is {lo:.2f} to {hi:.2f}")
     terms = c.one(r"^per sample: sequential NUM us, compute NUM us, aggregate NUM us")
-    m = c.one(r"^the speedup no number of workers exceeds: NUM$")
+    m = c.one(r"^the seed's S that no number of workers exceeds \(sequential / aggregate\): NUM$")
     if terms and m:
         # The cost model's limit: the sequential path's time over the serial part's.
         lo, hi = _ratio_range(_n(terms[1]), _n(terms[3]), 0.5)
         c.expect(lo - 0.05 <= _n(m[1]) <= hi + 0.05,
                  f"{m[0]!r}: sequential / aggregate is {lo:.2f} to {hi:.2f}")
+    rates = c.one(r"^sequential rates measured, per batch: batch 1: NUM us per sample")
+    if terms and rates:
+        # The model's T(1) is the sequential rate at batch 1: one measurement, one number.
+        c.expect(terms[1] == rates[1], f"{rates[0][:60]!r}: batch 1's rate is the sequential "
+                                       f"{terms[1]} us")
     _splits_agree(c)
     m = c.one(r"^N = (\d+) on (\d+) cores, hosting = (\w+): NUM samples/s, NUM involuntary")
     if m:  # the lesson's run is past the cores: four workers per core
@@ -201,9 +220,14 @@ def _02_solutions(c):
 
 
 def _03_solutions(c):
-    for m in c.all(r"^b = +\d+, N = \d+: speedup NUM \(NUM to NUM\)", 1):
-        c.expect(_n(m[2]) <= _n(m[1]) <= _n(m[3]), f"{m[0]!r}: the median is outside "
-                                                    "its range")
+    for m in c.all(r"^b = +(\d+), N = (\d+): the seed's S NUM \(NUM to NUM\) against "
+                   r"sequential at b = (\d+); hardware speedup NUM \(NUM to NUM\) against "
+                   r"sequential at batch (\d+)", 2):
+        c.expect(_n(m[4]) <= _n(m[3]) <= _n(m[5]) and _n(m[8]) <= _n(m[7]) <= _n(m[9]),
+                 f"{m[0][:60]!r}: a median is outside its range")
+        # Each speedup names its baseline: the sequential run at b, and at batch N b.
+        c.expect(m[6] == m[1] and int(m[10]) == int(m[1]) * int(m[2]),
+                 f"{m[0][:60]!r}: the baselines are the sequential runs at b and N b")
 
 
 def _04_solutions(c):

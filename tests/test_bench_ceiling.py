@@ -128,7 +128,16 @@ def test_the_notebook_sets_the_engine_beside_the_ceiling_in_words():
     words = ceiling_in_words(top, speedups)
     assert "ran 1.90x as fast as one alone (1.80x-1.95x over 3 rounds)" in words
     assert "the machine itself lost 0.10" in words
-    assert "N = 2 reached 0.80x: working together cost it another 1.10" in words
+    # Without a run at batch N b only the seed's S can be set beside the ceiling, named.
+    assert "N = 2 reached the seed's S of 0.80x (against the sequential run at b = 1; no run " \
+           "at batch N b here, so no hardware speedup): working together cost it another " \
+           "1.10" in words
+    # With one, the hardware speedup (the same arithmetic) is compared, S named beside it.
+    both = ceiling_in_words(top, [{"workers": 2, "micro_batch": 1, "speedup": 1.4,
+                                   "hardware_speedup": 1.1}])
+    assert ("N = 2 reached a hardware speedup of 1.10x (against sequential minibatch SGD at "
+            "batch 2; the seed's S, against the sequential run at b = 1, was 1.40x): working "
+            "together cost it another 0.80") in both
     beaten = ceiling_in_words(top, [{"workers": 2, "micro_batch": 1, "speedup": 2.0}])
     assert "beat the copies by 0.10" in beaten
     assert "N = 2" not in ceiling_in_words(top, [])  # no engine cell at N = cores: no comparison

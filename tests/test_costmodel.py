@@ -1,5 +1,6 @@
 """Amdahl's law, the logarithmic fit and the BSP cost model recover what generated their data."""
 
+import json
 import math
 
 import numpy as np
@@ -123,3 +124,38 @@ def test_bytes_moved_counts_what_traffic_counts_in_the_runs_dtype():
     # Every worker's 16 samples' factors up (784 + 200 in, 200 + 10 out), the weights down.
     assert data["numbers"] == 2 * 16 * (784 + 200 + 200 + 10) + 784 * 200 + 200 + 200 * 10 + 10
     assert data["bytes"] == 4 * data["numbers"] and data["crossings"] == 2
+
+
+def test_hardware_speedup_reads_the_sequential_rate_at_n_b_from_measured_batches():
+    """The hardware speedup's baseline is sequential minibatch SGD at batch N b: the model
+    reads its time from the measured rates, interpolates between two (log2 of the batch)
+    and predicts nothing outside them."""
+    truth = CostModel(sequential=80e-6, compute=60e-6, aggregate=25e-6, sync0=10e-6,
+                      sync1=4e-6, cores=2)
+    rates = {1: 80e-6, 2: 58e-6, 8: 30e-6}  # a larger batch is faster per sample
+    rows = _rows(truth, (1, 2, 4))
+    baselines = [dict(backend=None, workers=1, micro_batch=b, train_size=p, epochs=2,
+                      seconds=2 * p * t) for b, t in rates.items() if b > 1
+                 for p in (1000, 4000)]
+    fitted = fit_cost_model(rows, cores=2, baselines=baselines)
+    assert fitted.batch_seconds == [[b, pytest.approx(t)] for b, t in sorted(rates.items())]
+    # At N = 2, b = 1: the sequential run at batch 2 over the engine's predicted time.
+    t_engine = fitted.seconds(2, 4000)
+    assert fitted.hardware_speedup(2, 4000) == pytest.approx(4000 * 58e-6 / t_engine)
+    assert fitted.speedup(2, 4000) == pytest.approx(4000 * 80e-6 / t_engine)
+    # Batch 4 lies between the measured 2 and 8: halfway on log2, halfway in rate.
+    assert fitted.sequential_at(4) == pytest.approx(44e-6)
+    assert fitted.hardware_speedup(4, 4000, cores=4) == pytest.approx(
+        4000 * 44e-6 / fitted.seconds(4, 4000, cores=4))
+    # Batch 16 was not measured and lies past every measured batch: no prediction.
+    assert fitted.sequential_at(16) is None and fitted.hardware_speedup(16, 4000) is None
+    # N = 1 at b: the hardware baseline is the sequential run at b, so both speedups agree.
+    assert fitted.hardware_speedup(1, 4000) == pytest.approx(fitted.speedup(1, 4000))
+    # Kept through JSON (the study's cost model is drawn again from its dict).
+    again = CostModel(**json.loads(json.dumps(fitted.as_dict())))
+    assert again.hardware_speedup(2, 4000) == pytest.approx(fitted.hardware_speedup(2, 4000))
+
+
+def test_a_model_without_batch_rates_predicts_no_hardware_speedup():
+    m = CostModel(sequential=1.0, compute=1.0, aggregate=0.0, sync0=0.0, sync1=0.0, cores=2)
+    assert m.hardware_speedup(2, 800) is None and m.speedup(2, 800) == pytest.approx(2.0)

@@ -169,6 +169,36 @@ def test_a_notebooks_printed_check_that_fails_is_caught(change, failure):
         assert any(failure in f for f in failures), failures
 
 
+#: What notebook 03 printed in one run: both speedups, each from its own baseline's time.
+PRINTED_03 = """N = 2, b = 1: the engine 0.2193 s; the sequential run at b = 1 0.0879 s, so the \
+seed's S = 0.40; sequential minibatch SGD at batch N b = 2 0.0456 s, so the hardware speedup \
+= 0.21 (ideal 2)
+fitted to the hardware speedup: parallel fraction f = 0.00; Amdahl's limit 1/(1-f) = 1.0
+per sample: sequential 147 us, compute 76 us, aggregate 73 us; per iteration: \
+synchronisation 53 + 457 log2(N) us
+the seed's S that no number of workers exceeds (sequential / aggregate): 2.0
+sequential rates measured, per batch: batch 1: 147 us per sample, batch 2: 76 us per sample
+Both reached the same test accuracy, 0.3020, as two runs of one minibatch SGD should.
+"""
+
+
+@pytest.mark.parametrize("change,failure", [
+    (None, None),
+    # The hardware speedup computed against the sequential run at b, not at N b.
+    (("hardware speedup = 0.21", "hardware speedup = 0.40"), "hardware is its baseline's"),
+    (("batch N b = 2", "batch N b = 1"), "the baselines are the sequential runs at b and N b"),
+    (("seed's S = 0.40", "seed's S = 0.21"), "S is its baseline's"),
+    (("batch 1: 147 us", "batch 1: 150 us"), "batch 1's rate is the sequential"),
+])
+def test_notebook_03s_two_speedups_are_checked_against_their_baselines(change, failure):
+    printed = PRINTED_03 if change is None else PRINTED_03.replace(*change)
+    failures = verify("03_scaling", printed)
+    if failure is None:
+        assert failures == []
+    else:
+        assert any(failure in f for f in failures), failures
+
+
 def test_the_notebook_benchmark_reports_each_notebooks_time_and_slowest_cell(tmp_path,
                                                                               capsys):
     from pdsgd.cli import main

@@ -325,6 +325,15 @@ def test_a_kept_reference_run_and_its_index(tmp_path):
     assert "--reference ref-b" in index and "usable cores" in index
     assert "Which machine answered which claim" in index
     assert "b = 1: cannot tell" in index
+    # Each run names the speedup its claims were judged on; a run kept before the hardware
+    # speedup was measured was judged on the seed's S, and the index says so.
+    assert index.count("the hardware speedup (against sequential minibatch SGD at batch N b)") \
+        == 2
+    old = json.loads((root / "ref-a" / "study.json").read_text())
+    for c in old["claims"]:
+        c.pop("measure", None)
+    assert "| judged on | the seed's S (against the sequential run at b) |" in render_index(
+        {"old": old})
     assert not (tmp_path / "REPORT.md").exists()
     with pytest.raises(OptionError, match="plain folder name"):
         reproduce(tmp_path, tiny_profile(), progress=False, reference="../elsewhere")

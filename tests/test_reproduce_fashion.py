@@ -46,5 +46,19 @@ def test_the_full_profile_shrunk_on_fashion_mnist(tmp_path):
                                 "--reference full-fashion-mnist")
     report = (run / "REPORT.md").read_text()
     assert "Dataset **fashion-mnist**" in report and "speedup.png" in report
-    assert "[full-fashion-mnist](full-fashion-mnist/REPORT.md)" in (
-        tmp_path / "reference" / "README.md").read_text()
+    index = (tmp_path / "reference" / "README.md").read_text()
+    assert "[full-fashion-mnist](full-fashion-mnist/REPORT.md)" in index
+    # The hardware speedup: a baseline at batch N b for every engine cell, both speedups in
+    # the tables, the claims judged on it (the index says so), the cost model predicting it.
+    assert all(r.get("hardware_speedup") for r in study["speedup"] + study["sweep"])
+    assert {c["measure"] for c in study["claims"]} == {"hardware_speedup"}
+    assert "| judged on | the hardware speedup (against sequential minibatch SGD at batch N b) |" \
+        in index
+    assert "| S (seq b) | hardware speedup (seq N b) |" in report
+    at_2 = next(p for p in study["cost_predictions"] if p["workers"] == 2)
+    assert at_2["hardware_many_cores"] and at_2["hardware_measured"] == pytest.approx(
+        next(r["hardware_speedup"] for r in study["speedup"] if (
+            r["strategy"], r["micro_batch"], r["train_size"], r["workers"]) == ("data", 1, 600, 2)))
+    assert "| hardware speedup predicted, a core each |" in report
+    # Time to accuracy at the dataset's target, against the best one-core configuration.
+    assert study["to_target"]["target"] == 0.85 and "## Time to accuracy" in report

@@ -9,7 +9,7 @@ import pytest
 from pdsgd.study import slices
 from pdsgd.study.profiles import build_cells, tiny_profile
 from pdsgd.study.reproduce import reproduce
-from pdsgd.study.speedups import above_ideal
+from pdsgd.study.speedups import above_ideal, seed_s_above_n
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,17 @@ def test_a_hardware_speedup_above_n_is_explained_from_the_slice_measurement():
     (bare,) = above_ideal({"speedup": [_row(2.3, "data")], "slices": slices})
     assert "No per-slice measurement" in bare
     assert above_ideal({"speedup": [_row(1.9)]}) == []
+
+
+def test_the_seeds_s_above_n_is_explained_by_the_two_measured_baselines():
+    """S / hardware speedup = T_seq(b) / T_seq(N b): the larger batch's gain on one core."""
+    (text,) = seed_s_above_n({"speedup": [_row(1.5), _row(1.2)]})  # S 2.10 and 1.68
+    assert "the seed's S 2.10 > N" in text
+    assert "batch N b = 2 was 1.40x as fast as at b = 1" in text
+    assert "S = hardware speedup 1.50 x 1.40" in text
+    assert seed_s_above_n({"speedup": [_row(1.2)]}) == []
+    # Without the hardware baseline there is no measurement to explain it from: no sentence.
+    assert seed_s_above_n({"speedup": [{**_row(1.5), "hardware_speedup": None}]}) == []
 
 
 def test_slice_timing_measures_the_slice_and_the_whole(tmp_path, monkeypatch):

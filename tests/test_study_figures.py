@@ -239,22 +239,63 @@ def test_the_cost_model_figure_draws_the_predictions_and_the_measured_speedups(d
     _, study, _, figures = drawn
     (ax,) = figures["cost_model"].axes
     got = lines(ax)
-    for label, key in (("model, one core per worker", "many_cores"),
-                       (f"model, {study['cost_model']['cores']} cores (this machine)",
-                        "this_machine")):
+    cores = study["cost_model"]["cores"]
+    for label, key in (("seed's S (sequential at b), model, one core per worker", "many_cores"),
+                       (f"seed's S, model, {cores} cores (this machine)", "this_machine"),
+                       ("hardware speedup (sequential at N b), model, one core per worker",
+                        "hardware_many_cores"),
+                       (f"hardware speedup, model, {cores} cores (this machine)",
+                        "hardware_this_machine")):
         ((x, y),) = got[label]
         drawn_at = dict(zip(x.tolist(), y.tolist(), strict=True))
         for p in study["cost_predictions"]:
             if p["workers"] in drawn_at:
                 assert drawn_at[p["workers"]] == pytest.approx(p[key], **APPROX), (label, p)
-        assert set(PREDICT_WORKERS) <= set(drawn_at)
+        if key.startswith("hardware"):
+            # Predicted exactly where the sequential rate at N b was measured or lies
+            # between two measured batches, nowhere else.
+            predicted = {p["workers"] for p in study["cost_predictions"] if p[key]}
+            assert predicted and predicted <= set(drawn_at), (label, drawn_at)
+            assert all(p[key] is None for p in study["cost_predictions"]
+                       if p["workers"] not in drawn_at)
+        else:
+            assert set(PREDICT_WORKERS) <= set(drawn_at)
+    ((x, y),) = got["ideal of the hardware speedup: N"]
+    assert_same(x, y, "the ideal is N")
     # The measured points are the speedups of the seed's curve at the largest P.
     p_max = max(r["train_size"] for r in study["timing"])
-    measured = sorted((r["workers"], r["speedup"]) for r in study["speedup"]
-                      if (r["strategy"], r["micro_batch"], r["train_size"]) == ("data", 1, p_max))
-    ((x, y),) = got["measured here"]
-    assert_same(x, [n for n, _ in measured], "measured N")
-    assert_same(y, [s for _, s in measured], "measured speedups")
+    seed = [r for r in study["speedup"]
+            if (r["strategy"], r["micro_batch"], r["train_size"]) == ("data", 1, p_max)]
+    for label, key in (("seed's S, measured here", "speedup"),
+                       ("hardware speedup, measured here", "hardware_speedup")):
+        measured = sorted((r["workers"], r[key]) for r in seed)
+        ((x, y),) = got[label]
+        assert_same(x, [n for n, _ in measured], f"measured N ({label})")
+        assert_same(y, [s for _, s in measured], label)
+
+
+def test_the_reports_cost_model_table_gives_both_predicted_speedups(drawn):
+    """S and the hardware speedup, predicted and measured, per N, as the study holds them."""
+    _, study, report, _ = drawn
+    section = report.split("## A cost model, and machines larger than this one")[1]
+    header = next(line for line in section.splitlines() if line.startswith("| N |"))
+    assert [c.strip() for c in header.strip("|").split("|")][3:] == [
+        "S measured", "hardware speedup predicted, a core each",
+        f"hardware speedup predicted, {study['cost_model']['cores']} cores",
+        "hardware speedup measured"]
+    rows = {}
+    for line in section.splitlines()[section.splitlines().index(header) + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[int(cells[0])] = cells[1:]
+    fmt = lambda x: f"{x:.2f}" if x else ""  # noqa: E731
+    for p in study["cost_predictions"]:
+        assert rows[p["workers"]] == [fmt(p[k]) for k in (
+            "many_cores", "this_machine", "measured", "hardware_many_cores",
+            "hardware_this_machine", "hardware_measured")], p
+    assert any(p["hardware_many_cores"] for p in study["cost_predictions"])
+    assert "predicted from the sequential rates measured at each batch" in section
 
 
 def test_the_sweep_figure_draws_each_strategys_speedup_by_b(drawn):

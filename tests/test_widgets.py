@@ -416,7 +416,8 @@ def test_scaling_reads_the_reproduce_cache_of_this_machine_only(data, tmp_path):
     records = experiment.run_grid(grid, data, cache_dir=tmp_path, settings=settings,
                                   progress=False)
     found = scaling.cached_records(data, cache_dir=tmp_path)
-    assert found is not None and len(found) == len(records) == 4
+    # Per round: the sequential run at b = 1, at batch N b = 2, and the engine with N = 2.
+    assert found is not None and len(found) == len(records) == 6
     assert all(r["cached"] for r in found)
     assert scaling.cached_records(data, cache_dir=tmp_path / "none") is None
     other = load_dataset("synthetic", train_size=300, test_size=100, seed=3)
@@ -427,8 +428,23 @@ def test_scaling_reads_the_reproduce_cache_of_this_machine_only(data, tmp_path):
         path.write_text(json.dumps(record))
     assert scaling.cached_records(data, cache_dir=tmp_path) is None
     table = scaling.speedups(records)
-    assert list(table["N"]) == [1, 2] and list(table["repeats"]) == [2, 2]
-    assert table["speedup"][0] == 1.0 and "to" in table["speedup range"][1]
+    assert list(table["N"]) == [1, 1, 2] and list(table["repeats"]) == [2, 2, 2]
+    assert list(table["batch (N b)"]) == [1, 2, 2]
+    assert list(table["baseline of"]) == ["baseline of S",
+                                          "baseline of the hardware speedup at N = 2", ""]
+    # Each speedup divides its own baseline's median time (the sequential run at b, and
+    # sequential minibatch SGD at batch N b), computed here directly from the records.
+    median = {(c.backend, c.micro_batch): float(np.median(
+        [r["seconds"] for r in records if (r["cell"]["backend"], r["cell"]["micro_batch"])
+         == (c.backend, c.micro_batch)])) for c in grid}
+    engine = table.iloc[2]
+    assert engine["S (against sequential at b)"] == pytest.approx(
+        median[(None, 1)] / median[("processes", 1)], abs=1e-3)
+    assert engine["hardware speedup (against sequential at N b)"] == pytest.approx(
+        median[(None, 2)] / median[("processes", 1)], abs=1e-3)
+    assert "to" in table["S range"][2] and "to" in table["hardware speedup range"][2]
+    words = scaling.two_speedups_in_words(experiment.summarize(records))
+    assert "the seed's S = " in words and "batch N b = 2" in words
     budget = scaling.iteration_budget(records)
     assert list(budget["backend"]) == ["sequential", "processes"]
     row = budget.iloc[1]
@@ -556,3 +572,26 @@ def test_a_scratch_folder_of_a_killed_kernel_goes_the_next_time(tmp_path, monkey
     for folder in (mine, other, again):
         folder.cleanup()
     assert not any(tmp_path.iterdir())
+
+
+def test_notebook_03_reads_the_hardware_baselines_that_make_reproduce_measured(tmp_path):
+    """From the cache of ``make reproduce``, notebook 03 takes the sequential runs at batch
+    N b too, and sets both speedups beside each other as the study computed them."""
+    from pdsgd.study.profiles import tiny_profile
+    from pdsgd.study.reproduce import reproduce
+
+    profile = tiny_profile(repeats=1)
+    study = reproduce(tmp_path, profile, progress=False, formats=("png",))
+    data = load_dataset(profile.datasets[0], **profile.data_options)
+    records = scaling.cached_records(data, cache_dir=tmp_path / ".cache", backend="serial")
+    cells = {(r["cell"]["backend"], r["cell"]["workers"], r["cell"]["micro_batch"])
+             for r in records}
+    assert cells == {(None, 1, 1), (None, 1, 2), ("serial", 1, 1), ("serial", 2, 1)}
+    table = scaling.speedups(records, backend="serial")
+    want = next(r for r in study["speedup"] if (r["strategy"], r["micro_batch"], r["workers"],
+                                                r["train_size"]) == ("data", 1, 2, 120))
+    (i,) = table.index[(table["backend"] == "serial") & (table["N"] == 2)]
+    row = table.loc[i]
+    assert row["hardware speedup (against sequential at N b)"] == pytest.approx(
+        want["hardware_speedup"], abs=1e-3)
+    assert row["S (against sequential at b)"] == pytest.approx(want["speedup"], abs=1e-3)

@@ -278,28 +278,53 @@ def plot_accuracy_vs_time(rows, ax=None):
 
 
 @tidied
-def plot_cost_model(model, measured=(), n_max=64, train_size=60_000, ax=None):
-    """Predicted speedup up to ``n_max`` workers, with a core each and on the measuring
-    machine, beside the speedups measured there (``measured``: ``(N, S)`` pairs)."""
+def plot_cost_model(model, measured=(), n_max=64, train_size=60_000, ax=None, *,
+                    micro_batch=1, measured_hardware=()):
+    """Predicted speedups up to ``n_max`` workers, with a core each and on the measuring
+    machine, beside the speedups measured there.
+
+    Where the model knows the sequential rates at batch N b (``model.batch_seconds``)
+    it predicts the hardware speedup (against sequential minibatch SGD at batch N b,
+    solid), to which the ideal line N belongs, and the seed's S (against the
+    sequential run at b) is drawn beside it, dotted; without them, S alone.
+    ``measured`` and ``measured_hardware`` are ``(N, speedup)`` pairs: S and the
+    hardware speedup measured here.
+    """
     ax = axes_or_new(ax, width=7.0, height=4.0)
     # Powers of two and their midpoints: ceil(P / N) makes the curve jagged in between.
     ns = sorted({n for k in range(n_max.bit_length()) for n in (2 ** k, 3 * 2 ** k // 2)
                  if 1 <= n <= n_max})
-    ax.plot(ns, ns, color="0.6", lw=1, label="ideal S = N")
-    ax.plot(ns, [model.speedup(n, train_size, cores=n) for n in ns], color="C0",
-            label="model, one core per worker")
-    ax.plot(ns, [model.speedup(n, train_size) for n in ns], color="C1", ls="--",
-            label=f"model, {model.cores} cores (this machine)")
+    b = micro_batch
+    hw = {n: (model.hardware_speedup(n, train_size, b, cores=n),
+              model.hardware_speedup(n, train_size, b)) for n in ns}
+    hw = {n: v for n, v in hw.items() if v[0] is not None}
+    seed_style = {"ls": ":", "lw": 1} if hw else {}
+    ax.plot(ns, ns, color="0.6", lw=1,
+            label="ideal of the hardware speedup: N" if hw else "ideal: N")
+    if hw:
+        ax.plot(list(hw), [v[0] for v in hw.values()], color="C0",
+                label="hardware speedup (sequential at N b), model, one core per worker")
+        ax.plot(list(hw), [v[1] for v in hw.values()], color="C1", ls="--",
+                label=f"hardware speedup, model, {model.cores} cores (this machine)")
+    ax.plot(ns, [model.speedup(n, train_size, b, cores=n) for n in ns], color="C0",
+            **seed_style, label="seed's S (sequential at b), model, one core per worker")
+    ax.plot(ns, [model.speedup(n, train_size, b) for n in ns], color="C1",
+            **{**seed_style, "ls": ":" if hw else "--"},
+            label=f"seed's S, model, {model.cores} cores (this machine)")
     if model.limit() < n_max:
-        ax.axhline(model.limit(), color="C0", ls=":", lw=1,
-                   label=f"limit sequential / aggregate = {model.limit():.1f}")
+        ax.axhline(model.limit(), color="0.4", ls=(0, (1, 3)), lw=1,
+                   label=f"limit of S: sequential / aggregate = {model.limit():.1f}")
+    if measured_hardware:
+        n, s = zip(*measured_hardware, strict=True)
+        ax.plot(n, s, "ko", label="hardware speedup, measured here")
     if measured:
         n, s = zip(*measured, strict=True)
-        ax.plot(n, s, "ko", label="measured here")
+        ax.plot(n, s, "ko", mfc="none", label="seed's S, measured here")
     _workers_axis(ax, [1, 2, 4, 8, 16, 32, 64][:max(1, n_max.bit_length())], model.cores)
     ax.set_yscale("log", base=2)
-    ax.set(ylabel="speedup S = T(1) / T(N)",
-           title=f"Cost model (fitted from {model.source}), P = {train_size:,}")
+    ax.set(ylabel="speedup (solid: hardware, dotted: S)" if hw
+           else "speedup S = T_seq(b) / T(N)",
+           title=f"Cost model (fitted from {model.source}), P = {train_size:,}, b = {b}")
     legend_outside(ax, fontsize="x-small")
     return ax.figure
 

@@ -44,17 +44,10 @@ def analyse(profile, data, parts, notice, machine):
         r["step_lr"] = (parts["accuracy"][0]["settings"]["lr"]
                         * (r["workers"] * r["micro_batch"] if r["lr_rule"] == "linear" else 1))
         r["elapsed"], r["time_from"] = _elapsed(r, timing, profile)
-    model = fit_cost_model(seed_rows, cores)
+    baselines = sequential_baselines(timing, hardware)
+    model = fit_cost_model(seed_rows, cores, baselines=baselines)
     p_max = max(r["train_size"] for r in timing)
-    predictions = []
-    if model:
-        measured = {r["workers"]: r["speedup"] for r in table if r["train_size"] == p_max
-                    and (r["strategy"], r["micro_batch"]) == seed_family}
-        predictions = [{"workers": n, "many_cores": model.speedup(n, p_max, seed_family[1],
-                                                                   cores=n),
-                        "this_machine": model.speedup(n, p_max, seed_family[1]),
-                        "measured": measured.get(n)}
-                       for n in sorted(set(PREDICT_WORKERS) | set(measured))]
+    predictions = predict(model, table, seed_family, p_max) if model else []
     sweep = sweep_table(summarize(parts.get("sweep") or []), profile.backend, hardware)
     tl = summarize(parts["timeline"])[0]
     study = {
@@ -73,7 +66,7 @@ def analyse(profile, data, parts, notice, machine):
         "speedup": table, "curves": curve_fits(table, cores), "accuracy": accuracy,
         "breakdown": breakdown(seed_rows, p_max, cores),
         "cost_model": model.as_dict() if model else None, "cost_predictions": predictions,
-        "cost_models": strategy_models(timing, table, cores, p_max),
+        "cost_models": strategy_models(timing, table, cores, p_max, baselines),
         "traffic": traffic_table(parts["timing"] + (parts.get("sweep") or [])),
         "sweep": sweep,
         "timeline_cell": {k: v for k, v in tl.items() if k != "history"},
@@ -143,15 +136,18 @@ def sweep_table(rows, backend, baselines=()):
                                         r["micro_batch"]))
 
 
-def strategy_models(timing, table, cores, train_size):
+def strategy_models(timing, table, cores, train_size, baselines=()):
     """A cost model per strategy, fitted on its curve at its smallest b, with predictions.
+
+    ``baselines``: sequential rows at other batches (:func:`sequential_baselines`), from
+    which each model reads the hardware speedup's baseline.
 
     Returns
     -------
     list of dict
         Per strategy: ``strategy``, ``micro_batch``, ``model`` (the
         :class:`~pdsgd.study.costmodel.CostModel`'s terms) and ``predictions``
-        (``workers``, ``many_cores``, ``this_machine``, ``measured`` at P =
+        (:func:`predict`: both speedups, predicted and measured, at P =
         ``train_size``), the seed's data parallelism first.
     """
     out = []
@@ -160,18 +156,48 @@ def strategy_models(timing, table, cores, train_size):
             continue  # the strategy's smallest b comes first
         rows = [r for r in timing if r["micro_batch"] == b
                 and (r["backend"] is None or r["strategy"] == strategy)]
-        model = fit_cost_model(rows, cores, strategy=strategy)
+        model = fit_cost_model(rows, cores, strategy=strategy, baselines=baselines)
         if model is None:
             continue
-        measured = {r["workers"]: r["speedup"] for r in table if r["train_size"] == train_size
-                    and (r["strategy"], r["micro_batch"]) == (strategy, b)}
         out.append({"strategy": strategy, "micro_batch": b, "model": model.as_dict(),
-                    "predictions": [
-                        {"workers": n, "many_cores": model.speedup(n, train_size, b, cores=n),
-                         "this_machine": model.speedup(n, train_size, b),
-                         "measured": measured.get(n)}
-                        for n in sorted(set(PREDICT_WORKERS) | set(measured))]})
+                    "predictions": predict(model, table, (strategy, b), train_size)})
     return out
+
+
+def sequential_baselines(timing, hardware):
+    """The sequential rows of the timing grid and the hardware speedup's baselines (batch
+    N b), each (P, batch, epochs) once: the rates the cost model reads the hardware
+    speedup's baseline from."""
+    seen = {}
+    for r in list(timing) + list(hardware):
+        if r["backend"] is None:
+            seen.setdefault((r["train_size"], r["micro_batch"], r["epochs"]), r)
+    return list(seen.values())
+
+
+def predict(model, table, family, train_size):
+    """The cost model's predictions of both speedups beside the measured ones, per N.
+
+    Returns
+    -------
+    list of dict
+        Per N: ``many_cores`` and ``this_machine`` (the seed's S predicted with a
+        core per worker and on the measuring machine), ``measured`` (S); and
+        ``hardware_many_cores``, ``hardware_this_machine`` (None where the
+        sequential rate at N b was not measured, :meth:`CostModel.hardware_speedup`)
+        and ``hardware_measured``, for the curve ``family`` = (strategy, b) at P =
+        ``train_size``.
+    """
+    strategy, b = family
+    rows = {r["workers"]: r for r in table if r["train_size"] == train_size
+            and (r["strategy"], r["micro_batch"]) == (strategy, b)}
+    return [{"workers": n, "many_cores": model.speedup(n, train_size, b, cores=n),
+             "this_machine": model.speedup(n, train_size, b),
+             "measured": rows[n]["speedup"] if n in rows else None,
+             "hardware_many_cores": model.hardware_speedup(n, train_size, b, cores=n),
+             "hardware_this_machine": model.hardware_speedup(n, train_size, b),
+             "hardware_measured": rows[n].get("hardware_speedup") if n in rows else None}
+            for n in sorted(set(PREDICT_WORKERS) | set(rows))]
 
 
 def traffic_table(records):
@@ -325,10 +351,14 @@ def draw_figures(study, timeline_record, cache_dir, out, formats=("png", "svg"))
                          f"{timeline_record['config'].get('aggregate')} aggregation")
     if study["cost_model"]:
         model = CostModel(**study["cost_model"])
-        measured = [(p["workers"], p["measured"]) for p in study["cost_predictions"]
-                    if p["measured"]]
+        preds = study["cost_predictions"]
+        measured = [(p["workers"], p["measured"]) for p in preds if p["measured"]]
+        hardware = [(p["workers"], p["hardware_measured"]) for p in preds
+                    if p.get("hardware_measured")]
         p_max = max(r["train_size"] for r in study["timing"])
-        figs["cost_model"] = plots.plot_cost_model(model, measured, train_size=p_max)
+        b = families(study["speedup"])[0][1]  # the seed's curve, which the model was fitted on
+        figs["cost_model"] = plots.plot_cost_model(model, measured, train_size=p_max,
+                                                   micro_batch=b, measured_hardware=hardware)
     if study.get("sweep"):
         figs["speedup_vs_batch"] = plots.plot_speedup_vs_batch(study["sweep"])
     figs.update(draw_sync_figures(study))

@@ -20,7 +20,14 @@ phases); ``sync`` is what remains of the measured iteration time, fitted
 against ``log2 N`` (a tree barrier's depth). The sequential reference costs
 ``sequential`` seconds per sample. The model predicts speedup for machines
 with more cores than the one that measured it: as N grows, ``N * aggregate``
-dominates and the speedup levels off at ``sequential / aggregate``.
+dominates and the seed's S levels off at ``sequential / aggregate``.
+
+**Two speedups.** :meth:`CostModel.speedup` predicts the seed's S, against the
+sequential path at the same b. :meth:`CostModel.hardware_speedup` predicts the
+hardware speedup, against sequential minibatch SGD at batch N b (the same
+arithmetic): its baseline's time comes from the sequential rates measured at
+each batch (``batch_seconds``), read at N b, interpolated between two measured
+batches on a log2 scale and never extrapolated past them (no prediction there).
 
 **What crosses between the workers.** :func:`bytes_moved` counts, for a run's
 configuration, the numbers one worker writes for another to read per iteration
@@ -34,7 +41,7 @@ the network, where they would cost ``bytes / bandwidth`` per iteration.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize_scalar, nnls
@@ -156,6 +163,9 @@ class CostModel:
     strategy : str
         ``"data"`` (the update of all N b samples is applied whole: the serial
         part) or ``tensor`` (each worker applies its own share, in parallel).
+    batch_seconds : list of [int, float]
+        Seconds per sample of sequential minibatch SGD, measured at each batch
+        ``[batch, seconds]``: the baselines of the hardware speedup.
     """
 
     sequential: float
@@ -166,6 +176,7 @@ class CostModel:
     cores: int
     source: str = "trace"
     strategy: str = "data"
+    batch_seconds: list = field(default_factory=list)
 
     def iteration_seconds(self, n, micro_batch=1, cores=None):
         """Predicted seconds of one iteration with ``n`` workers on ``cores`` cores."""
@@ -181,12 +192,37 @@ class CostModel:
         return epochs * iters * self.iteration_seconds(n, micro_batch, cores)
 
     def speedup(self, n, train_size=60_000, micro_batch=1, cores=None):
-        """Predicted ``T(1) / T(n)``, T(1) being the sequential reference."""
+        """Predicted seed's S, ``T_seq(b) / T(n)``: against the sequential reference at b."""
         return (train_size * self.sequential
                 / self.seconds(n, train_size, 1, micro_batch, cores))
 
+    def sequential_at(self, batch):
+        """Seconds per sample of sequential minibatch SGD at ``batch``, from the measured rates.
+
+        Measured at ``batch``: that rate. Between two measured batches: interpolated
+        linearly in log2 of the batch. Outside the measured batches: None (the rates
+        were not measured there, and how a larger batch keeps paying off is a
+        property of the machine's caches that no formula here knows).
+        """
+        if not self.batch_seconds:
+            return None
+        pts = sorted((float(b), float(t)) for b, t in self.batch_seconds)
+        bs, ts = zip(*pts, strict=True)
+        if not bs[0] <= batch <= bs[-1]:
+            return None
+        return float(np.interp(math.log2(batch), np.log2(bs), ts))
+
+    def hardware_speedup(self, n, train_size=60_000, micro_batch=1, cores=None):
+        """Predicted hardware speedup, ``T_seq(n b) / T(n)``: against sequential minibatch
+        SGD at batch ``n * micro_batch`` (:meth:`sequential_at`), or None where that rate
+        was not measured and lies between no two measured batches."""
+        per_sample = self.sequential_at(n * micro_batch)
+        if per_sample is None:
+            return None
+        return train_size * per_sample / self.seconds(n, train_size, 1, micro_batch, cores)
+
     def limit(self):
-        """The speedup that no number of workers exceeds (``sequential / aggregate``).
+        """The seed's S that no number of workers exceeds (``sequential / aggregate``).
 
         Infinite for tensor parallelism, whose update is shared out: there the
         model's limit is the synchronisation, which it fits only as ``log2 N``.
@@ -200,7 +236,7 @@ class CostModel:
         return asdict(self)
 
 
-def fit_cost_model(rows, cores, strategy="data"):
+def fit_cost_model(rows, cores, strategy="data", baselines=()):
     """Fit a :class:`CostModel` to measured cells of one strategy.
 
     Parameters
@@ -217,6 +253,10 @@ def fit_cost_model(rows, cores, strategy="data"):
         are fitted, because the model's terms assume a core per worker.
     strategy : {data, tensor}
         The strategy of the engine rows (see :class:`CostModel`).
+    baselines : list of dict, optional
+        More sequential rows (``backend`` None) at other batches, such as the
+        hardware speedup's baselines at N b: with the sequential rows of ``rows``
+        they give ``batch_seconds``, the median seconds per sample at each batch.
 
     Returns
     -------
@@ -257,7 +297,21 @@ def fit_cost_model(rows, cores, strategy="data"):
     sync0, sync1 = _nonneg_lstsq(np.column_stack([iters, iters * np.log2(n)]), sync * iters)
     return CostModel(sequential=sequential, compute=compute, aggregate=aggregate,
                      sync0=float(sync0), sync1=float(sync1), cores=int(cores), source=source,
-                     strategy=strategy)
+                     strategy=strategy, batch_seconds=batch_rates([*rows, *baselines]))
+
+
+def batch_rates(rows):
+    """``[[batch, seconds per sample], ...]``: the median of the sequential rows at each batch.
+
+    Sequential rows are those with ``backend`` None and one worker; their
+    ``micro_batch`` is the batch of their minibatch SGD.
+    """
+    per = {}
+    for r in rows:
+        if r["backend"] is None and r["workers"] == 1:
+            per.setdefault(r["micro_batch"], []).append(
+                r["seconds"] / (r["epochs"] * r["train_size"]))
+    return [[int(b), float(np.median(ts))] for b, ts in sorted(per.items())]
 
 
 def bytes_moved(config):

@@ -7,7 +7,9 @@ are not kept: see ``.gitignore``). One machine rarely answers every claim of the
 machine cannot show a speedup curve, a 16-core one has no N beyond its
 threads), so :func:`write_index` writes ``results/reference/README.md``: one row
 per kept run with its machine, grid and command, and for each claim the
-verdict of every run, naming the machine that answered it.
+verdict of every run, naming the machine that answered it and the speedup the
+run judged it on (the hardware speedup, or the seed's S for a run kept before
+the hardware speedup was measured).
 """
 
 from __future__ import annotations
@@ -76,11 +78,20 @@ def render_index(studies):
     head = "| the seed says | " + " | ".join(
         f"{n} ({s['machine'].get('hardware_threads')} threads)" for n, s in studies.items())
     rows = [head + " |", "|" + " --- |" * (len(studies) + 1)]
+    rows.append("| judged on | " + " | ".join(judged_on_words(s) for s in studies.values())
+                + " |")
     for claim in claims:
         rows.append(f"| {claim} | " + " | ".join(claim_summary(s, claim)
                                                   for s in studies.values()) + " |")
     parts.append("\n".join(rows))
     return "\n\n".join(parts) + "\n"
+
+
+def judged_on_words(study):
+    """Which speedup a run's claims were judged on, named with its baseline."""
+    if any(c.get("measure") == "hardware_speedup" for c in study["claims"]):
+        return "the hardware speedup (against sequential minibatch SGD at batch N b)"
+    return "the seed's S (against the sequential run at b)"
 
 
 def write_index(root):

@@ -271,14 +271,39 @@ def _cost_model_section(s):
         f"{cm['sequential'] * us:.1f} us, worker compute {cm['compute'] * us:.1f} us, "
         f"aggregation {cm['aggregate'] * us:.1f} us; per iteration, synchronisation "
         f"{cm['sync0'] * us:.1f} us + {cm['sync1'] * us:.1f} us x log2 N. The aggregation is "
-        "applied once per sample whatever N, so it is the serial part: no N beats "
-        "sequential / aggregate. The model assumes a core per worker; where this machine has "
-        "fewer, measured and predicted part ways. " + _sync_caveat(s),
-        table(["N", "predicted, a core each", f"predicted, {cm['cores']} cores", "measured"],
-               [(p["workers"], f"{p['many_cores']:.2f}", f"{p['this_machine']:.2f}",
-                 f"{p['measured']:.2f}" if p.get("measured") else "")
-                for p in s["cost_predictions"]]),
+        "applied once per sample whatever N, so it is the serial part: no N makes the seed's "
+        "S pass sequential / aggregate. The model assumes a core per worker; where this "
+        "machine has fewer, measured and predicted part ways. " + _sync_caveat(s)
+        + " " + _hardware_prediction_note(cm),
+        table(["N", "S predicted, a core each", f"S predicted, {cm['cores']} cores",
+               "S measured", "hardware speedup predicted, a core each",
+               f"hardware speedup predicted, {cm['cores']} cores", "hardware speedup measured"],
+              [(p["workers"], f"{p['many_cores']:.2f}", f"{p['this_machine']:.2f}",
+                _num(p.get("measured")), _num(p.get("hardware_many_cores")),
+                _num(p.get("hardware_this_machine")), _num(p.get("hardware_measured")))
+               for p in s["cost_predictions"]]),
         *strategy_models_rows(s), *traffic_rows(s)]
+
+
+def _num(x):
+    return f"{x:.2f}" if x else ""
+
+
+def _hardware_prediction_note(cm):
+    """Where the hardware speedup's predictions come from, from the model's measured rates."""
+    rates = cm.get("batch_seconds") or []
+    if not rates:
+        return ("No sequential rate at batch N b was measured, so the model predicts the "
+                "seed's S (against the sequential run at b) alone.")
+    us = 1e6
+    return ("The hardware speedup (against sequential minibatch SGD at batch N b) is "
+            "predicted from the sequential rates measured at each batch ("
+            + ", ".join(f"batch {b}: {t * us:.1f} us" for b, t in rates)
+            + " per sample), read at N b and interpolated on log2 of the batch between two "
+            "measured batches; past the largest measured batch the model predicts nothing "
+            "(an empty cell), since how far a larger batch keeps paying off on one core is "
+            "the machine's, not the model's. Its ideal is N; the seed's S is predicted "
+            "beside it.")
 
 
 def _sync_caveat(study):

@@ -98,7 +98,7 @@ def sweep_section(study):
           f"b (the seed's S)" + (" and at batch N b (the hardware speedup, the solid lines)"
                                  if hw else "")
         + " (median of the repeats, their range in brackets). The sentences below compare "
-          "the seed's S.",
+        + ("the hardware speedup." if hw else "the seed's S."),
         table(header, rows),
         "\n\n".join(where_each_wins(sweep)),
     ]
@@ -128,28 +128,33 @@ def strategy_models_rows(study):
         return []
     us = 1e6
     terms = table(["strategy", "b", "sequential", "compute", "update", "sync (+ x log2 N)",
-                   "limit"],
+                   "limit of S"],
                   [(m["strategy"], m["micro_batch"], f"{m['model']['sequential'] * us:.1f}",
                     f"{m['model']['compute'] * us:.1f}", f"{m['model']['aggregate'] * us:.1f}",
                     f"{m['model']['sync0'] * us:.1f} + {m['model']['sync1'] * us:.1f}",
                     _limit(m["model"])) for m in models])
     ns = sorted({p["workers"] for m in models for p in m["predictions"]})
     pred = {(m["strategy"], p["workers"]): p for m in models for p in m["predictions"]}
-    header = ["N"] + [f"{m['strategy']}: predicted, a core each" for m in models] + [
-        f"{m['strategy']}: measured" for m in models]
-    rows = [[n] + [f"{pred[(m['strategy'], n)]['many_cores']:.2f}"
-                   if (m["strategy"], n) in pred else "" for m in models]
-            + [f"{pred[(m['strategy'], n)]['measured']:.2f}"
-               if pred.get((m["strategy"], n), {}).get("measured") else "" for m in models]
-            for n in ns]
+    columns = [("many_cores", "S predicted, a core each"), ("measured", "S measured"),
+               ("hardware_many_cores", "hardware speedup predicted, a core each"),
+               ("hardware_measured", "hardware speedup measured")]
+    header = ["N"] + [f"{m['strategy']}: {name}" for key, name in columns for m in models]
+    rows = [[n] + [_value(pred.get((m["strategy"], n), {}).get(key))
+                   for key, _ in columns for m in models] for n in ns]
     return [
         "**A cost model per strategy**, each fitted on its own curve (microseconds: per "
         "sample, sequential, compute and update; per iteration, synchronisation). With data "
         "parallelism the update of all N b samples is applied whole, the serial part that "
-        "caps the speedup at sequential / update; with tensor parallelism each worker "
+        "caps the seed's S at sequential / update; with tensor parallelism each worker "
         "updates only its own units, in parallel, so nothing but the synchronisation stays "
-        "serial (no limit from the update).",
+        "serial (no limit from the update). The seed's S is against the sequential run at "
+        "b; the hardware speedup against sequential minibatch SGD at batch N b, read from "
+        "the measured sequential rates (empty past the largest measured batch).",
         terms, table(header, rows)]
+
+
+def _value(x):
+    return f"{x:.2f}" if x else ""
 
 
 def _limit(model):
