@@ -32,7 +32,7 @@ class StragglerPanel(Panel):
     run up to ``staleness s`` iterations ahead of the slowest (the slider is
     active for ``ssp`` only), ``async`` applies every gradient as it arrives,
     ``hogwild`` lets each worker write its own update. Each run also draws the
-    staleness histogram of this panel's runs so far, one line per setting, and
+    staleness histograms of this panel's runs so far, one small panel per setting, and
     adds a row to a table of them (:func:`pdsgd.course.without_barrier.run_row`),
     kept in ``panel.runs``.
     """

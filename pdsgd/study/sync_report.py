@@ -278,7 +278,7 @@ def plot_sync_staleness(rows):
     hists = {name(r["setting"]): r["staleness"] for r in groups(rows)[key]
              if r["setting"] != "bsp" and sum(r["staleness"]["count"])}
     fig = plots.plot_staleness(hists)
-    fig.axes[0].set_title(f"N = {key[0]}, b = {key[1]}, {_straggler(key[2])}", fontsize="medium")
+    fig.suptitle(f"N = {key[0]}, b = {key[1]}, {_straggler(key[2])}", fontsize="medium")
     return fig
 
 
