@@ -155,7 +155,7 @@ tables.budget_table(fast_budget)
 # worker to arrive. Every other worker waits that long too, *plus* the time
 # until the last one arrives: two passes never take exactly the same time, and
 # on a shared machine a worker taken off its core (the operating system hands
-# the core to another program for a time slice of a few milliseconds) holds
+# the core to another program for a whole time slice) holds
 # its partner at the barrier all that while. The next cell splits worker 0's
 # wait, read off the same trace, into those two parts.
 
