@@ -384,8 +384,9 @@ CELL_TIMES = """() => {
     const cell = cells.get(i);
     const t = cell.type === "code" ? cell.getMetadata("execution") : null;
     if (t && t["iopub.execute_input"] && t["shell.execute_reply"]) {
-      out.push([i, (Date.parse(t["shell.execute_reply"]) - Date.parse(t["iopub.execute_input"]))
-                / 1000]);
+      const source = [].concat(cell.toJSON().source).join("").split("\n")[0];
+      out.push([source, (Date.parse(t["shell.execute_reply"])
+                         - Date.parse(t["iopub.execute_input"])) / 1000]);
     }
   }
   return out;
@@ -394,13 +395,13 @@ CELL_TIMES = """() => {
 
 def slowest_cell(page, name):
     """Print the slowest cell of the notebook open in ``page``, as the browser ran it (the
-    cells' timing metadata); return ``(cell index, seconds)``."""
+    cells' timing metadata); return ``(its first line, seconds)``."""
     times = page.evaluate(CELL_TIMES)
     assert times, "no cell recorded its timing"
-    index, seconds = max(times, key=lambda t: t[1])
-    print(f"{name}: slowest cell {index} took {seconds:.2f} s in the browser "
+    line, seconds = max(times, key=lambda t: t[1])
+    print(f"{name}: slowest cell {line[:50]!r} took {seconds:.2f} s in the browser "
           f"({len(times)} code cells timed)")
-    return index, seconds
+    return line, seconds
 
 
 def test_the_slowest_cell_of_notebook_02_in_the_browser(page):
