@@ -384,7 +384,7 @@ CELL_TIMES = """() => {
     const cell = cells.get(i);
     const t = cell.type === "code" ? cell.getMetadata("execution") : null;
     if (t && t["iopub.execute_input"] && t["shell.execute_reply"]) {
-      const source = [].concat(cell.toJSON().source).join("").split("\n")[0];
+      const source = [].concat(cell.toJSON().source).join("").split(String.fromCharCode(10))[0];
       out.push([source, (Date.parse(t["shell.execute_reply"])
                          - Date.parse(t["iopub.execute_input"])) / 1000]);
     }
