@@ -170,11 +170,12 @@ print(f"{parts['long_count']} of {parts['iterations']} iterations had worker 0 w
 
 # %% [markdown]
 # The two parts add up to the wait. The mean crossing is above the median
-# printed earlier: now and then the last arrival is itself slow to be woken.
-# Most of the wait is the second part: a worker waiting for its partner, and
-# the few iterations in which the partner lost its core carry a large share of
-# it. A faster barrier would shrink only the first part; the second shrinks
-# only when the workers' passes take the same time on cores of their own.
+# printed earlier: now and then the last arrival is itself slow to be woken
+# (on a busy machine, often). Whatever the crossing does not explain is a
+# worker waiting for its partner, and the last line says how much of the wait
+# the iterations with the longest waits (a partner that lost its core) carry.
+# A faster barrier would shrink only the first part; the second shrinks only
+# when the workers' passes take the same time on cores of their own.
 #
 # The time budget shows where the rest of the iteration goes: with
 # `aggregate="replicated"` every worker applies the *whole* summed update (both
