@@ -101,7 +101,7 @@ plots.plot_phase_totals(totals)
 # **Stop** ends a run early.
 
 # %%
-panel = widgets.StragglerPanel(data)
+panel = widgets.StragglerPanel(data, sync_controls=False)
 panel
 
 # %% [markdown]
@@ -147,6 +147,35 @@ tables.budget_table(fast_budget)
 # moment first, which is fast as long as every worker has a core of its own.
 # Whichever costs more than a sample's pass dominates a batch-1 iteration,
 # and the seed crosses once or twice per sample.
+#
+# ## A crossing is cheap; the wait is not
+#
+# The time budget's *barrier wait* per iteration is much more than one
+# crossing. The crossing is what the mechanism costs: the wait of the last
+# worker to arrive. Every other worker waits that long too, *plus* the time
+# until the last one arrives: two passes never take exactly the same time, and
+# on a shared machine a worker taken off its core (the operating system hands
+# the core to another program for a whole time slice) holds
+# its partner at the barrier all that while. The next cell splits worker 0's
+# wait, read off the same trace, into those two parts.
+
+# %%
+parts = lessons.wait_breakdown(fast.trace)
+budget_wait = fast_budget["parties"]["worker 0"]["barrier wait"]
+print(f"worker 0's barrier wait per iteration (time budget): {budget_wait * 1e6:7.1f} us")
+print(f"  the crossing (the last arrival's wait, mean):       {parts['crossing'] * 1e6:7.1f} us")
+print(f"  waiting for the other worker to arrive:             {parts['behind'] * 1e6:7.1f} us")
+print(f"{parts['long_count']} of {parts['iterations']} iterations had worker 0 wait over 1 ms; "
+      f"they hold {parts['long_share']:.0%} of its wait")
+
+# %% [markdown]
+# The two parts add up to the wait. The mean crossing is above the median
+# printed earlier: now and then the last arrival is itself slow to be woken
+# (on a busy machine, often). Whatever the crossing does not explain is a
+# worker waiting for its partner, and the last line says how much of the wait
+# the iterations with the longest waits (a partner that lost its core) carry.
+# A faster barrier would shrink only the first part; the second shrinks only
+# when the workers' passes take the same time on cores of their own.
 #
 # The time budget shows where the rest of the iteration goes: with
 # `aggregate="replicated"` every worker applies the *whole* summed update (both

@@ -66,8 +66,8 @@ print(f"BSP with a straggler: {row['samples/s']:,.0f} samples/s; the workers spe
 # ## Running ahead, up to a bound: SSP
 #
 # The straggler panel of notebook 4 has two more controls here: **sync**
-# (how the workers synchronize) and **staleness s** (the bound, active for
-# `ssp` only). With `ssp`, a worker computes iteration t from weights that
+# (how the workers synchronize; notebook 4's panel ran BSP only) and
+# **staleness s** (the bound, active for `ssp` only). With `ssp`, a worker computes iteration t from weights that
 # hold every update up to iteration t - s - 1, at least; a worker that far
 # ahead of the slowest waits. Choose `ssp`, move the slider and press **Run**:
 # the red of the timeline (waiting) shrinks as s grows, and the panel's table
@@ -116,9 +116,10 @@ for s in (0, 1, 4, 16):
 # applies an iteration's N gradients together, so every one of them has
 # staleness 0; SSP with s = 0 computes the same weights but applies them one
 # at a time, so the second of two counts one update, though both were
-# computed from the same weights). The histogram in the panel draws, for each run, the share
-# of gradients against their staleness (the y axis is logarithmic: the rare,
-# very stale gradients are the story). As s grows, it widens: the bound
+# computed from the same weights). The panel draws one small histogram per
+# setting, side by side on the same axes: the share of gradients against their
+# staleness (the y axis is logarithmic: the rare, very stale gradients are the
+# story). As s grows, the bars reach further right: the bound
 # caps how far the fast worker runs ahead, and so how many of its updates a
 # slow worker's gradient can miss.
 #

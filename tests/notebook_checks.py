@@ -167,6 +167,20 @@ def _04_the_barrier(c):
             lo, hi = _ratio_range(_n(cross[1]), _n(m[1]), 0.05)
             c.expect(lo - 0.005 <= _n(cross[2]) <= hi + 0.005,
                      f"{cross[0]!r}: the printed times give {lo:.3f} to {hi:.3f}")
+    # The wait (from the time budget) is the crossing plus waiting for the other worker
+    # (both from the trace): the parts add up, to the printed rounding and 1%.
+    wait = c.one(r"^worker 0's barrier wait per iteration \(time budget\):\s+NUM us$")
+    crossing = c.one(r"^  the crossing \(the last arrival's wait, mean\):\s+NUM us$")
+    behind = c.one(r"^  waiting for the other worker to arrive:\s+NUM us$")
+    if wait and crossing and behind:
+        total = _n(crossing[1]) + _n(behind[1])
+        c.expect(abs(total - _n(wait[1])) <= 0.01 * _n(wait[1]) + 0.15,
+                 f"the crossing and the waiting add up to {total:.1f} us, not {wait[1]} us")
+        c.expect(_n(crossing[1]) <= _n(wait[1]), f"{crossing[0]!r}: more than the wait")
+    long = c.one(r"^(\d+) of (\d+) iterations had worker 0 wait over 1 ms; they hold "
+                 r"(\d+)% of its wait$")
+    if long:
+        c.expect(int(long[1]) <= int(long[2]) and int(long[3]) <= 100, f"{long[0]!r}")
 
 
 def _05_going_distributed(c):

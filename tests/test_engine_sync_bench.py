@@ -78,9 +78,10 @@ def test_the_figures_draw_the_measured_rows(measured):
     fig = plot_sync_tradeoff(group)
     assert [t.get_text() for t in fig.axes[0].texts] == ["bsp", "ssp:0", "async"]
     fig = plot_staleness({r["setting"]: r["staleness"] for r in group})
-    assert len(fig.axes[0].lines) == 3
+    assert [ax.get_title().split(":")[0] for ax in fig.axes] == ["bsp", "ssp", "async"]
     fig = plot_staleness({"a": histogram([0, 0, 3])})
-    assert fig.axes[0].lines[0].get_xdata().tolist() == [0, 3]  # empty bins left out
+    bars = fig.axes[0].patches
+    assert [p.get_x() + p.get_width() / 2 for p in bars] == [0, 3]  # empty bins left out
 
 
 def test_bad_settings_are_refused_in_one_line_before_anything_runs(capsys):

@@ -214,3 +214,25 @@ def test_the_loss_axis_is_whole_and_a_saturated_run_is_drawn_flat(draw):
                "train_accuracy": [0.5, 0.8, 0.9], "test_accuracy": [0.5, 0.79, 0.88]}
     lo, hi = draw(falling).axes[0].get_ylim()
     assert hi - lo < 0.35  # a run that learns keeps its autoscaled axis
+
+
+def test_staleness_histograms_are_small_multiples_one_setting_each():
+    from pdsgd.engine.sync import histogram
+
+    hists = {"bsp": histogram([0] * 40), "ssp s=4": histogram([0] * 20 + [1] * 15 + [4] * 5),
+             "async": histogram([0] * 10 + [2] * 20 + [9] * 10), "hogwild": histogram([])}
+    fig = plots.plot_staleness(hists)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    # One panel per setting, none drawn over another: no lines, one bar per non-empty bin.
+    assert [ax.get_title() for ax in shown] == [
+        "bsp: mean 0.00, max 0", "ssp s=4: mean 0.88, max 4", "async: mean 3.25, max 9",
+        "hogwild: no gradients"]
+    assert [len(ax.patches) for ax in shown] == [1, 3, 3, 0]
+    assert all(not ax.lines for ax in shown)
+    centres = [p.get_x() + p.get_width() / 2 for p in shown[1].patches]
+    heights = [p.get_height() for p in shown[1].patches]
+    assert centres == [0, 1, 4] and heights == pytest.approx([0.5, 0.375, 0.125])
+    # Shared axes: the panels are read on the same ranges; one label each for x and y.
+    assert len({ax.get_ylim() for ax in shown}) == 1 and len({ax.get_xlim() for ax in shown}) == 1
+    assert "staleness" in fig.get_supxlabel() and fig.get_supylabel() == "share of gradients"
+    assert all(ax.get_yscale() == "log" for ax in shown)

@@ -179,7 +179,8 @@ synchronisation 53 + 457 log2(N) us
 the seed's S that no number of workers exceeds (sequential / aggregate): 2.0
 sequential rates measured, per batch: batch 1: 147 us per sample, batch 2: 76 us per sample
 Both reached the same test accuracy, 0.3020, as two runs of one minibatch SGD should.
-N = 8 on 2 cores, hosting = workers: 2,391 samples/s, 6.1 involuntary context switches per iteration, waiting 81% of the workers' time
+N = 8 on 2 cores, hosting = workers: 2,391 samples/s, 6.1 involuntary context switches per \
+iteration, waiting 81% of the workers' time
 """
 
 

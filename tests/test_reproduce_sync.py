@@ -192,3 +192,19 @@ def test_the_prose_follows_the_numbers_whichever_way_they_go():
     assert "every setting reached the same test accuracy, 0.8000" in text
     assert target_sentence(faster).endswith("the trade SSP promises.")
     assert target_sentence([_row("bsp", 1000, 0.8, False)]) is None
+
+
+def test_the_report_says_which_ratio_is_which_and_names_where_they_part():
+    from pdsgd.study.sync_report import ratio_note
+
+    # SSP s = 1 beat BSP in the same rounds (a median 1.15x), though its median rate is lower:
+    # the rounds' speeds swung. The note must give both numbers and say which is which.
+    swung = [_row("bsp", 10219, 0.8, False), {**_row("ssp:1", 6008, 0.8, False, bound=1),
+                                              "vs_bsp": 1.15}]
+    text = ratio_note(swung)
+    assert "median of a setting's rates" in text and "same round" in text
+    assert text.endswith("They differ most for SSP s = 1 at N = 2, b = 1, worker N-1 2x "
+                         "slower: its median rate is 0.59x BSP's median rate, its median "
+                         "same-round ratio 1.15x.")
+    steady = [_row("bsp", 1000, 0.8, False), _row("ssp:1", 1050, 0.8, True, bound=1)]
+    assert ratio_note(steady).endswith("Here the two agree within 10% in every row.")

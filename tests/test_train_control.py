@@ -166,3 +166,22 @@ def test_a_stop_inside_the_first_epoch_reports_the_time_trained(small, engine):
     stopped = info.value
     assert stopped.epochs_done == 0 and stopped.result.train_seconds == 0
     assert stopped.train_seconds >= 20 * 0.005  # the twenty waited steps, at least
+
+
+def test_the_progress_bar_rate_is_the_summarys_rate_not_counting_start_up_or_evaluation():
+    import io
+    import re
+    import time
+
+    from tqdm import tqdm
+
+    data = load_dataset("synthetic", train_size=1500, test_size=40, seed=5)
+    shown = io.StringIO()
+    # A slow evaluation (the on_epoch callback runs with it, off the training clock): a bar
+    # that counted it would show a third of the rate or less.
+    result = train(data, hidden=(16,), epochs=3, progress=lambda **kw: tqdm(file=shown, **kw),
+                   on_epoch=lambda *_: time.sleep(0.3))
+    rates = [float(r) for r in re.findall(r"([\d.]+)sample/s", shown.getvalue())]
+    assert rates, shown.getvalue()
+    assert 1 / 1.25 < rates[-1] / result.samples_per_second < 1.25, (
+        rates[-1], result.samples_per_second)

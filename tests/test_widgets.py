@@ -595,3 +595,47 @@ def test_notebook_03_reads_the_hardware_baselines_that_make_reproduce_measured(t
     assert row["hardware speedup (against sequential at N b)"] == pytest.approx(
         want["hardware_speedup"], abs=1e-3)
     assert row["S (against sequential at b)"] == pytest.approx(want["speedup"], abs=1e-3)
+
+
+def test_the_wait_splits_into_the_crossing_and_waiting_for_the_later_worker():
+    rows = trace.empty_trace(6)
+    rows["phase"] = trace.WAIT
+    rows["worker"] = [0, 1, 0, 1, 0, 1]
+    rows["iteration"] = [0, 0, 1, 1, 2, 2]
+    # Worker 0 waits 3 us, 5 ms (its partner lost its core), 2 us; worker 1 arrives last
+    # in iterations 0 and 1 (waits 1 us each), worker 0 in iteration 2.
+    rows["end"] = [3e-6, 1e-6, 5e-3, 1e-6, 2e-6, 4e-6]
+    parts = lessons.wait_breakdown(rows)
+    assert parts["iterations"] == 3
+    assert parts["wait"] == pytest.approx((3e-6 + 5e-3 + 2e-6) / 3)
+    assert parts["crossing"] == pytest.approx((1e-6 + 1e-6 + 2e-6) / 3)
+    assert parts["crossing"] + parts["behind"] == pytest.approx(parts["wait"])
+    assert parts["long_count"] == 1
+    assert parts["long_share"] == pytest.approx(5e-3 / (5e-3 + 5e-6))
+
+
+def test_notebook_4s_straggler_panel_leaves_the_sync_controls_to_notebook_6():
+    def described(panel):
+        found, todo = [], [panel]
+        while todo:
+            widget = todo.pop()
+            found.append(getattr(widget, "description", None))
+            todo.extend(getattr(widget, "children", ()))
+        return found
+
+    barrier = widgets.StragglerPanel(sync_controls=False)
+    assert "sync" not in described(barrier) and "staleness s" not in described(barrier)
+    assert barrier.options()["sync"] == "bsp" and "staleness" not in barrier.options()
+    assert "synchronize" not in barrier.heading
+    full = widgets.StragglerPanel()
+    assert "sync" in described(full) and "staleness s" in described(full)
+
+
+@pytest.mark.parametrize("delay_ms", [0.5, 2.0, 10.0])
+def test_a_straggler_run_looks_at_stop_at_least_every_quarter_second_of_its_delay(delay_ms):
+    # The broker looks at Stop between spans: a span of slowed iterations must stay short
+    # (at 1,024 samples and 10 ms a span took 5 s, and Stop waited for it).
+    for workers in (2, 4):
+        panel = widgets.StragglerPanel(workers=workers, delay_ms=delay_ms)
+        span = panel.options()["span"]
+        assert 1 <= span and span * delay_ms / 1e3 <= 0.25, (workers, span)

@@ -40,7 +40,7 @@ P = lessons.defaults()["train_size"]
 
 # %% nbgrader={"grade": false, "grade_id": "ex04-1-work", "locked": false, "schema_version": 3, "solution": true, "task": false}
 ### BEGIN SOLUTION
-panel = widgets.StragglerPanel(data, delay_ms=5.0, straggler=1)
+panel = widgets.StragglerPanel(data, sync_controls=False, delay_ms=5.0, straggler=1)
 delay = panel.delay_ms.value / 1e3
 for n in (2, 4):
     panel.workers.value = n

@@ -13,14 +13,26 @@ from pdsgd.data.datasets import Dataset, load_dataset
 #: checks the weights): at 256 samples per span an epoch took 1.16x as long.
 SPAN_SAMPLES = 1024
 DASK_SPAN = 2  # a dask round costs tens of milliseconds: a couple per span
+#: Seconds of known per-iteration delay (a straggler's) that one span may hold: a Stop is
+#: seen within about this long however slow the iterations are made.
+SPAN_SECONDS = 0.25
 WIDE = {"description_width": "initial"}
 
 
-def panel_span(workers, micro_batch, backend):
-    """The ``span`` a panel run asks for: see :data:`SPAN_SAMPLES`."""
+def panel_span(workers, micro_batch, backend, delay=0.0):
+    """The ``span`` a panel run asks for: see :data:`SPAN_SAMPLES`.
+
+    ``delay`` (seconds) is what every iteration takes at least (a straggler's
+    extra time): the span then holds no more than :data:`SPAN_SECONDS` of it.
+    At 1,024 samples, N = 2 and a 10 ms straggler, a span would last 5 s and a
+    Stop could wait that long.
+    """
     if backend == "dask":
         return DASK_SPAN
-    return max(1, SPAN_SAMPLES // (workers * micro_batch))
+    span = max(1, SPAN_SAMPLES // (workers * micro_batch))
+    if delay > 0:
+        span = min(span, max(1, int(SPAN_SECONDS / delay)))
+    return span
 
 
 def slider(cls, description, **kw):

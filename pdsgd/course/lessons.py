@@ -257,6 +257,39 @@ def crossing_cost(trace):
     return float(np.median(shortest))
 
 
+def wait_breakdown(trace, worker=0, long=1e-3):
+    """A worker's barrier wait per iteration, split into the crossing and waiting for others.
+
+    In every iteration the last worker to arrive waits for no one: its wait
+    (the shortest of the iteration, as in :func:`crossing_cost`) is what the
+    barrier itself costs. ``worker`` waits that long too, plus the time until
+    the last of the others arrived. Means per iteration, so that the parts add
+    up to the wait of :func:`pdsgd.course.tables.time_budget`.
+
+    Returns
+    -------
+    dict
+        ``wait`` (seconds per iteration), ``crossing`` (the last arrival's wait),
+        ``behind`` (``wait - crossing``: waiting for a later worker),
+        ``iterations``, and ``long_count`` / ``long_share``: the iterations in
+        which the worker waited more than ``long`` seconds (a partner taken
+        off its core for a time slice) and their share of the whole wait.
+    """
+    rows = trace[(trace["phase"] == WAIT) & (trace["worker"] >= 0)]
+    its = np.unique(trace["iteration"])
+    workers = np.unique(rows["worker"])
+    waits = np.zeros((len(workers), len(its)))  # per worker and iteration, summed
+    np.add.at(waits, (np.searchsorted(workers, rows["worker"]),
+                      np.searchsorted(its, rows["iteration"])), rows["end"] - rows["start"])
+    mine = waits[np.searchsorted(workers, worker)]
+    shortest = waits.min(axis=0)
+    total = max(float(mine.sum()), 1e-300)
+    return {"iterations": len(its), "wait": float(mine.mean()),
+            "crossing": float(shortest.mean()), "behind": float((mine - shortest).mean()),
+            "long_count": int((mine > long).sum()),
+            "long_share": float(mine[mine > long].sum() / total)}
+
+
 def iteration_profile(trace):
     """Median seconds per iteration, read off an engine run's trace.
 

@@ -32,16 +32,17 @@ class StragglerPanel(Panel):
     run up to ``staleness s`` iterations ahead of the slowest (the slider is
     active for ``ssp`` only), ``async`` applies every gradient as it arrives,
     ``hogwild`` lets each worker write its own update. Each run also draws the
-    staleness histogram of this panel's runs so far, one line per setting, and
+    staleness histograms of this panel's runs so far, one small panel per setting, and
     adds a row to a table of them (:func:`pdsgd.course.without_barrier.run_row`),
-    kept in ``panel.runs``.
+    kept in ``panel.runs``. With ``sync_controls=False`` (notebook 4, before
+    SSP is taught) the two controls of ``sync`` are left out and every run is BSP.
     """
 
     heading = "The barrier: make one worker a straggler, choose how to synchronize, press Run"
     #: Settings whose staleness histograms are drawn together (the most recent ones).
     KEEP_HISTOGRAMS = 5
 
-    def __init__(self, data="mnist-5k", **values):
+    def __init__(self, data="mnist-5k", sync_controls=True, **values):
         self.dataset = loaded(data)
         n_train = len(self.dataset.X_train)
         self.workers = slider(w.IntSlider, "workers N", value=2, min=2, max=4)
@@ -61,8 +62,11 @@ class StragglerPanel(Panel):
         self.sync.observe(self._staleness_applies, names="value")
         for name, value in values.items():
             getattr(self, name).value = value
+        if not sync_controls:
+            self.heading = "The barrier: make one worker a straggler, press Run"
         super().__init__([self.workers, self.straggler, self.delay_ms, self.backend,
-                          self.train_size, self.window, self.sync, self.staleness])
+                          self.train_size, self.window]
+                         + ([self.sync, self.staleness] if sync_controls else []))
 
     def _limit_straggler(self, change):
         self.straggler.max = change["new"] - 1
@@ -81,7 +85,8 @@ class StragglerPanel(Panel):
         """The keyword arguments of :func:`pdsgd.train` that the controls describe."""
         opts = dict(workers=self.workers.value, backend=self.backend.value, epochs=1,
                     train_size=self.train_size.value, sync=self.sync.value,
-                    span=panel_span(self.workers.value, 1, self.backend.value))
+                    span=panel_span(self.workers.value, 1, self.backend.value,
+                                    self.delay_ms.value / 1e3))
         if not self.staleness.disabled:
             opts["staleness"] = self.staleness.value
         if self.delay_ms.value > 0:

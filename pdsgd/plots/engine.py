@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from pdsgd.engine.trace import plot_timeline
@@ -48,8 +49,10 @@ def plot_phase_totals(totals, ax=None):
     return ax.figure
 
 
-def plot_staleness(histograms, ax=None):
-    """Staleness histograms: the share of gradients against how stale they were, one line each.
+@tidied
+def plot_staleness(histograms, columns=3):
+    """Staleness histograms, one small panel per setting: the share of gradients against
+    how stale they were, as bars.
 
     Parameters
     ----------
@@ -57,25 +60,42 @@ def plot_staleness(histograms, ax=None):
         ``{label: {"staleness": [0, 1, ...], "count": [...]}}``, as
         :func:`pdsgd.engine.sync.histogram` returns (of ``TrainResult.staleness``)
         and ``pdsgd bench sync`` stores in its rows.
-    ax : matplotlib Axes, optional
+    columns : int
+        Panels per row of the figure.
 
+    Lines of several settings drawn on one axes cross and hide each other;
+    panels side by side, on the same axes ranges, are compared at a glance.
+    Each panel's title gives the setting, the mean and the largest staleness.
     The y axis is logarithmic: the rare, very stale gradients are the story.
+    Empty bins are not drawn.
     """
-    if ax is None:
-        _, (ax,) = new_figure(1, width=5.5, height=3.6)
-    for label, hist in histograms.items():
+    labels = list(histograms) or ["no runs"]
+    ncols = min(columns, len(labels))
+    nrows = -(-len(labels) // ncols)
+    fig = Figure(figsize=(2.6 * ncols + 0.8, 2.1 * nrows + 0.9), layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    for i, (ax, label) in enumerate(zip(axes, labels, strict=False)):
+        hist = histograms.get(label, {"staleness": [0], "count": [0]})
         count = np.asarray(hist["count"], float)
+        stale = np.asarray(hist["staleness"])
         share = count / max(count.sum(), 1.0)
         keep = share > 0
-        ax.plot(np.asarray(hist["staleness"])[keep], share[keep], "o-", markersize=3,
-                label=label)
-    ax.set_yscale("log")
-    ax.set(xlabel="staleness: updates applied between a gradient's read and its own",
-           ylabel="share of gradients")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return ax.figure
+        ax.bar(stale[keep], share[keep], width=0.8, color=f"C{i % 10}")
+        if count.sum():
+            mean = float(stale @ count / count.sum())
+            ax.set_title(f"{label}: mean {mean:.2f}, max {int(stale[keep][-1])}",
+                         fontsize="medium")
+        else:
+            ax.set_title(f"{label}: no gradients", fontsize="medium")
+        ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3, axis="y")
+    for ax in axes[len(labels):]:
+        ax.set_visible(False)
+    fig.supxlabel("staleness: updates applied between a gradient's read and its own",
+                  fontsize="medium")
+    fig.supylabel("share of gradients", fontsize="medium")
+    return fig
 
 
 def plot_sync_tradeoff(rows, ax=None):

@@ -55,15 +55,32 @@ def stop_check(stop):
 def progress_bar(progress, *, total, initial, desc):
     """The run's progress bar: tqdm when ``progress`` is a bool, else ``progress(...)``.
 
-    A callable receives ``total``, ``initial``, ``unit`` and ``desc`` and must
-    return a tqdm-like object (``update``, ``set_description``,
-    ``set_postfix``, ``close``, a context manager): a notebook panel passes a
-    class that draws into the panel.
+    A callable receives ``total``, ``initial``, ``unit``, ``desc`` and
+    ``smoothing`` and must return a tqdm-like object (``update``,
+    ``set_description``, ``set_postfix``, ``close``, a context manager): a
+    notebook panel passes a class that draws into the panel.
+
+    The bar's rate is the run's average (``smoothing=0``), over training time
+    only: :func:`run_epochs` takes the workers' start-up and every evaluation
+    off its clock (:func:`pause_clock`), so the rate it shows at the end is the
+    summary's samples/s, not a smaller number that counts the waiting too.
     """
     if isinstance(progress, bool) or progress is None:
         return tqdm(total=total, unit="sample", disable=not progress, leave=False,
-                    initial=initial, desc=desc)
-    return progress(total=total, unit="sample", initial=initial, desc=desc)
+                    initial=initial, desc=desc, smoothing=0)
+    return progress(total=total, unit="sample", initial=initial, desc=desc, smoothing=0)
+
+
+def pause_clock(bar, seconds):
+    """Take ``seconds`` that were not training off a tqdm bar's clock (its rate and time).
+
+    tqdm divides the samples by the time since the bar was made; start-up and
+    evaluation are not training, and the summary's rate leaves them out. A
+    bar that is not tqdm's (without ``start_t``) is left alone.
+    """
+    if hasattr(bar, "start_t"):
+        bar.start_t += seconds
+        bar.last_print_t = getattr(bar, "last_print_t", bar.start_t) + seconds
 
 
 def run_epochs(runner, model, data, plan, spec, history, *, start_epoch=0, first_iteration=0,
@@ -143,6 +160,7 @@ def run_epochs(runner, model, data, plan, spec, history, *, start_epoch=0, first
         with runner, bar:
             # Starting the workers is timed apart from training (the seed's T(N) is training).
             startup = time.perf_counter() - started
+            pause_clock(bar, startup)
             if state and hasattr(runner, "restore"):
                 runner.restore(state)
             if on_step is not None:
@@ -156,7 +174,8 @@ def run_epochs(runner, model, data, plan, spec, history, *, start_epoch=0, first
                                  first_iteration=first_iteration,
                                  on_iteration=iteration_hook(epoch), progress=bar)
                 first_iteration = 0
-                seconds, start = time.perf_counter() - start, None
+                ended = time.perf_counter()
+                seconds, start = ended - start, None
                 train_acc, loss = evaluate(model, data.X, data.y, data.T)
                 if not np.isfinite(loss):
                     raise diverged(plan.lr, epoch, f"a loss of {loss}")
@@ -169,6 +188,7 @@ def run_epochs(runner, model, data, plan, spec, history, *, start_epoch=0, first
                     save(epoch + 1, 0, epoch)
                 if on_epoch is not None:
                     on_epoch(epoch + 1, history)
+                pause_clock(bar, time.perf_counter() - ended)  # evaluating is not training
     except _StopRequested as request:
         cut_short = 0.0 if start is None or not request.args else request.args[0] - start
         raise TrainingStopped(TrainResult(model, history, runner.trace, record()),
