@@ -157,7 +157,9 @@ def test_a_host_whose_cable_is_pulled_costs_time_not_weights(lab, tmp_path):
 def test_a_partitioned_scheduler_ends_the_run_in_one_line(lab, tmp_path):
     # Last of the lab's tests: the teacher's cable is pulled for good. The
     # broker (on the teacher's host) still reaches the scheduler, which reaches
-    # no worker: no round finishes, and the run stops with one line.
+    # no worker: no round finishes, and the run stops with one line, within
+    # --timeout of the round's start, closing the client included (the goodbye
+    # to the workers once waited seconds more on the network).
     args = dask_args(lab, tmp_path / "out", "--train-size", "2000", "--epochs", "3",
                      "--workers", "2", "--timeout", "5")
     run, said = start_and_wait_for_rounds(lab, args)
@@ -168,7 +170,9 @@ def test_a_partitioned_scheduler_ends_the_run_in_one_line(lab, tmp_path):
     time.sleep(0.2)  # the reader's last bytes
     last = said().strip().splitlines()[-1]
     assert last.startswith("pdsgd: error: ") and "--timeout 5 s" in last, said()
-    assert took < 5 + 10, f"the run took {took:.1f} s to stop after the partition"
+    # The round began before the cut, so the run ends within 5 s of the cut; the
+    # second more is the bound: the process's own end on a busy machine.
+    assert took < 5 + 1, f"the run took {took:.1f} s to stop after the partition"
     assert not (tmp_path / "out").exists()
 
 
