@@ -218,6 +218,29 @@ def test_a_killed_lab_is_swept_by_the_next(tmp_path):
     assert [n for n in hosts.namespaces() if n.startswith(tag)] == []
 
 
+@needs_namespaces
+def test_every_link_the_teachers_too_is_delayed_as_the_cost_model_counts():
+    # A message between two hosts crosses the sender's link and the receiver's:
+    # the round trip the cost model counts per crossing is 4 x the profile's delay,
+    # between the teacher and a student and between two students alike.
+    from pdsgd.netlab.lab import PORT, PROFILES, Lab
+
+    expected = PROFILES["wan"].round_trip
+    assert expected == pytest.approx(4 * PROFILES["wan"].delay)
+    with Lab(2, "wan") as lab:
+        paths = {"teacher to student 1": (0, lab.worker(1)),
+                 "student 1 to teacher": (1, f"tls://127.0.0.1:{PORT}"),  # its relay
+                 "student 2 to student 1": (2, lab.worker(1))}
+        for what, (host, address) in paths.items():
+            done = lab.run(["pdsgd.netlab.ping", address, str(lab.bundle), "9"], timeout=60,
+                           host=host)
+            assert done.returncode == 0, done.stderr
+            took = float(done.stdout.split()[-1])
+            # The relay's timer may fire a hair early; a busy machine adds, never takes.
+            assert 0.95 * expected <= took < expected + 0.03, \
+                f"{what}: a round trip of {1e3 * took:.1f} ms, the model's {1e3 * expected:g} ms"
+
+
 def test_the_prediction_is_the_bare_round_plus_bytes_over_bandwidth_plus_round_trips():
     from pdsgd.netlab import costs as network
 
@@ -228,7 +251,8 @@ def test_the_prediction_is_the_bare_round_plus_bytes_over_bandwidth_plus_round_t
                               "profiles": {}, "rows": measured})
     wan = result["rows"][1]
     # 3 workers' sufficient factors (3 x 1,194 numbers) and the new weights once
-    # (159,010), 8 bytes each, at 10 Mbit/s; two crossings of 2 x 30 ms.
+    # (159,010), 8 bytes each, at 10 Mbit/s; two crossings of a round trip through
+    # both ends' links, 15 ms each, both ways: 60 ms.
     numbers = 3 * (784 + 200 + 200 + 10) + 159_010
     assert wan["predicted_bytes_per_round"] == 8 * numbers
     expected = 0.01 + 8 * numbers * 8 / 10e6 + 2 * 0.060
