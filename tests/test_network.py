@@ -277,3 +277,48 @@ def test_bad_cluster_input_is_one_line(argv, says, capsys, tmp_path, monkeypatch
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("pdsgd: error: ") and says in err[0], err
+
+
+def kept_section(monkeypatch, why, live):
+    """The report's network section, namespaces made available (why None) or not."""
+    from pdsgd.netlab import costs
+    from pdsgd.study import network_report
+
+    kept = costs.load(costs.KEPT)
+    measured = {**kept, "rows": [{**row, "samples_per_second": 2 * row["samples_per_second"]}
+                                 for row in kept["rows"]]}
+    monkeypatch.setattr(hosts, "unavailable", lambda: why)
+    monkeypatch.setattr(costs, "run", lambda *a, **k: measured)
+    network = network_report.network_study(live=live)
+    return network, network_report.network_section({"network": network}), kept
+
+
+def test_the_report_says_in_one_line_that_it_shows_the_kept_network_run(monkeypatch):
+    why = "the network lab needs root to make network namespaces (run it as root)"
+    network, section, kept = kept_section(monkeypatch, why, live=True)
+    assert network["source"] == "kept" and network["result"] == kept
+    text = "\n\n".join(section)
+    assert section[0].startswith("## Over a network")
+    lines = [line for line in text.splitlines() if why in line]
+    assert lines == [f"Not measured here: {why}; the table is the run kept with the course "
+                     "(`notebooks/figures/network.json`)."]
+    # Every kept row, its measurement beside both predictions and how far they differ.
+    for row in kept["rows"]:
+        ratio = row["samples_per_second"] / row["predicted_samples_per_second"]
+        cells = (f"| {row['name']} | {row['samples_per_second']:,.1f} | "
+                 f"{row['predicted_samples_per_second']:,.1f} | {ratio:.2f}x | "
+                 f"{row['copied_samples_per_second']:,.1f} |")
+        assert cells in text, cells
+    for name in kept["profiles"]:
+        ratios = [r["samples_per_second"] / r["predicted_samples_per_second"]
+                  for r in kept["rows"] if r["profile"] == name]
+        assert f"- **{name}** (" in text and f"measured / predicted {min(ratios):.2f}x" in text
+    assert "What to take away" in text
+
+
+def test_the_report_shows_a_live_network_run_where_a_profile_asks_for_one(monkeypatch):
+    network, section, kept = kept_section(monkeypatch, None, live=True)
+    assert network["source"] == "live" and network["result"] != kept
+    assert "Measured in this run" in section[1]
+    network, section, _ = kept_section(monkeypatch, None, live=False)
+    assert network["source"] == "kept" and "run kept with the course" in section[1]
