@@ -8,6 +8,7 @@ weights computed here. Where namespaces cannot be made, every test skips with
 the reason.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -222,23 +223,33 @@ def test_a_killed_lab_is_swept_by_the_next(tmp_path):
 def test_every_link_the_teachers_too_is_delayed_as_the_cost_model_counts():
     # A message between two hosts crosses the sender's link and the receiver's:
     # the round trip the cost model counts per crossing is 4 x the profile's delay,
-    # between the teacher and a student and between two students alike.
-    from pdsgd.netlab.lab import PORT, PROFILES, Lab
+    # between the teacher and a student and between two students alike. The lab is
+    # built in a child: names carry the pid, and the module's lab holds this one's.
+    from pdsgd.netlab.lab import PROFILES
 
     expected = PROFILES["wan"].round_trip
     assert expected == pytest.approx(4 * PROFILES["wan"].delay)
-    with Lab(2, "wan") as lab:
-        paths = {"teacher to student 1": (0, lab.worker(1)),
-                 "student 1 to teacher": (1, f"tls://127.0.0.1:{PORT}"),  # its relay
-                 "student 2 to student 1": (2, lab.worker(1))}
-        for what, (host, address) in paths.items():
-            done = lab.run(["pdsgd.netlab.ping", address, str(lab.bundle), "9"], timeout=60,
-                           host=host)
-            assert done.returncode == 0, done.stderr
-            took = float(done.stdout.split()[-1])
-            # The relay's timer may fire a hair early; a busy machine adds, never takes.
-            assert 0.95 * expected <= took < expected + 0.03, \
-                f"{what}: a round trip of {1e3 * took:.1f} ms, the model's {1e3 * expected:g} ms"
+    script = ("import json\n"
+              "from pdsgd.netlab.lab import PORT, Lab\n"
+              "with Lab(2, 'wan') as lab:\n"
+              "    paths = {'teacher to student 1': (0, lab.worker(1)),\n"
+              "             'student 1 to teacher': (1, f'tls://127.0.0.1:{PORT}'),\n"
+              "             'student 2 to student 1': (2, lab.worker(1))}\n"
+              "    took = {}\n"
+              "    for what, (host, address) in paths.items():\n"
+              "        done = lab.run(['pdsgd.netlab.ping', address, str(lab.bundle), '9'],\n"
+              "                       timeout=60, host=host)\n"
+              "        assert done.returncode == 0, done.stderr\n"
+              "        took[what] = float(done.stdout.split()[-1])\n"
+              "print(json.dumps(took))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr
+    for what, took in json.loads(done.stdout.splitlines()[-1]).items():
+        # The fastest of 9: the relay's timer may fire a hair early, and a busy
+        # machine adds to a round trip, never takes from it.
+        assert 0.95 * expected <= took < 1.5 * expected, \
+            f"{what}: a round trip of {1e3 * took:.1f} ms, the model's {1e3 * expected:g} ms"
 
 
 def test_the_prediction_is_the_bare_round_plus_bytes_over_bandwidth_plus_round_trips():
