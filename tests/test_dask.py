@@ -137,6 +137,42 @@ def test_a_killed_worker_costs_time_not_weights(cluster):
     client.wait_for_workers(2, timeout=30)  # the nanny brought it back for the next test
 
 
+def test_workers_gone_silent_mid_run_end_it_within_the_timeout():
+    # SIGSTOP: their connections stay open and nothing answers, as behind a pulled
+    # cable. The round in flight, the goodbye to the workers and the client's close
+    # all share the round's budget: the run ends within --timeout of the stop (the
+    # round began before it), and a second more for the issue's bound on a busy machine.
+    from distributed import Client
+
+    from pdsgd.engine.backends.base import WorkerError
+    from pdsgd.engine.backends.dask import local_cluster
+
+    cluster = local_cluster(2)
+    client = Client(cluster, set_as_default=False)
+    workers = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+    stopped = []
+
+    def stop():
+        for worker in workers:
+            worker.suspend()
+        stopped.append(time.monotonic())
+
+    timer = threading.Timer(1.5, stop)
+    try:
+        timer.start()
+        with pytest.raises(WorkerError, match="--timeout 3 s"):
+            run("dask", epochs=100_000, n=24, scheduler=cluster.scheduler_address,
+                timeout=3.0)
+        took = time.monotonic() - stopped[0]
+        assert took < 3 + 1, f"the run took {took:.1f} s to stop after its workers did"
+    finally:
+        timer.cancel()
+        for worker in workers:
+            worker.resume()
+        client.close()
+        cluster.close()
+
+
 class FakeScheduler:
     """Something that is not a Dask scheduler, listening on 127.0.0.1 until closed."""
 

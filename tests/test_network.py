@@ -8,6 +8,7 @@ weights computed here. Where namespaces cannot be made, every test skips with
 the reason.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -157,7 +158,9 @@ def test_a_host_whose_cable_is_pulled_costs_time_not_weights(lab, tmp_path):
 def test_a_partitioned_scheduler_ends_the_run_in_one_line(lab, tmp_path):
     # Last of the lab's tests: the teacher's cable is pulled for good. The
     # broker (on the teacher's host) still reaches the scheduler, which reaches
-    # no worker: no round finishes, and the run stops with one line.
+    # no worker: no round finishes, and the run stops with one line, within
+    # --timeout of the round's start, closing the client included (the goodbye
+    # to the workers once waited seconds more on the network).
     args = dask_args(lab, tmp_path / "out", "--train-size", "2000", "--epochs", "3",
                      "--workers", "2", "--timeout", "5")
     run, said = start_and_wait_for_rounds(lab, args)
@@ -168,7 +171,9 @@ def test_a_partitioned_scheduler_ends_the_run_in_one_line(lab, tmp_path):
     time.sleep(0.2)  # the reader's last bytes
     last = said().strip().splitlines()[-1]
     assert last.startswith("pdsgd: error: ") and "--timeout 5 s" in last, said()
-    assert took < 5 + 10, f"the run took {took:.1f} s to stop after the partition"
+    # The round began before the cut, so the run ends within 5 s of the cut; the
+    # second more is the issue's bound: the process's own end on a busy machine.
+    assert took < 5 + 1, f"the run took {took:.1f} s to stop after the partition"
     assert not (tmp_path / "out").exists()
 
 
@@ -214,6 +219,39 @@ def test_a_killed_lab_is_swept_by_the_next(tmp_path):
     assert [n for n in hosts.namespaces() if n.startswith(tag)] == []
 
 
+@needs_namespaces
+def test_every_link_the_teachers_too_is_delayed_as_the_cost_model_counts():
+    # A message between two hosts crosses the sender's link and the receiver's:
+    # the round trip the cost model counts per crossing is 4 x the profile's delay,
+    # between the teacher and a student and between two students alike. The lab is
+    # built in a child: names carry the pid, and the module's lab holds this one's.
+    from pdsgd.netlab.lab import PROFILES
+
+    expected = PROFILES["wan"].round_trip
+    assert expected == pytest.approx(4 * PROFILES["wan"].delay)
+    script = ("import json\n"
+              "from pdsgd.netlab.lab import PORT, Lab\n"
+              "with Lab(2, 'wan') as lab:\n"
+              "    paths = {'teacher to student 1': (0, lab.worker(1)),\n"
+              "             'student 1 to teacher': (1, f'tls://127.0.0.1:{PORT}'),\n"
+              "             'student 2 to student 1': (2, lab.worker(1))}\n"
+              "    took = {}\n"
+              "    for what, (host, address) in paths.items():\n"
+              "        done = lab.run(['pdsgd.netlab.ping', address, str(lab.bundle), '9'],\n"
+              "                       timeout=60, host=host)\n"
+              "        assert done.returncode == 0, done.stderr\n"
+              "        took[what] = float(done.stdout.split()[-1])\n"
+              "print(json.dumps(took))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr
+    for what, took in json.loads(done.stdout.splitlines()[-1]).items():
+        # The fastest of 9: the relay's timer may fire a hair early, and a busy
+        # machine adds to a round trip, never takes from it.
+        assert 0.95 * expected <= took < 1.5 * expected, \
+            f"{what}: a round trip of {1e3 * took:.1f} ms, the model's {1e3 * expected:g} ms"
+
+
 def test_the_prediction_is_the_bare_round_plus_bytes_over_bandwidth_plus_round_trips():
     from pdsgd.netlab import costs as network
 
@@ -224,7 +262,8 @@ def test_the_prediction_is_the_bare_round_plus_bytes_over_bandwidth_plus_round_t
                               "profiles": {}, "rows": measured})
     wan = result["rows"][1]
     # 3 workers' sufficient factors (3 x 1,194 numbers) and the new weights once
-    # (159,010), 8 bytes each, at 10 Mbit/s; two crossings of 2 x 30 ms.
+    # (159,010), 8 bytes each, at 10 Mbit/s; two crossings of a round trip through
+    # both ends' links, 15 ms each, both ways: 60 ms.
     numbers = 3 * (784 + 200 + 200 + 10) + 159_010
     assert wan["predicted_bytes_per_round"] == 8 * numbers
     expected = 0.01 + 8 * numbers * 8 / 10e6 + 2 * 0.060
@@ -249,3 +288,48 @@ def test_bad_cluster_input_is_one_line(argv, says, capsys, tmp_path, monkeypatch
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("pdsgd: error: ") and says in err[0], err
+
+
+def kept_section(monkeypatch, why, live):
+    """The report's network section, namespaces made available (why None) or not."""
+    from pdsgd.netlab import costs
+    from pdsgd.study import network_report
+
+    kept = costs.load(costs.KEPT)
+    measured = {**kept, "rows": [{**row, "samples_per_second": 2 * row["samples_per_second"]}
+                                 for row in kept["rows"]]}
+    monkeypatch.setattr(hosts, "unavailable", lambda: why)
+    monkeypatch.setattr(costs, "run", lambda *a, **k: measured)
+    network = network_report.network_study(live=live)
+    return network, network_report.network_section({"network": network}), kept
+
+
+def test_the_report_says_in_one_line_that_it_shows_the_kept_network_run(monkeypatch):
+    why = "the network lab needs root to make network namespaces (run it as root)"
+    network, section, kept = kept_section(monkeypatch, why, live=True)
+    assert network["source"] == "kept" and network["result"] == kept
+    text = "\n\n".join(section)
+    assert section[0].startswith("## Over a network")
+    lines = [line for line in text.splitlines() if why in line]
+    assert lines == [f"Not measured here: {why}; the table is the run kept with the course "
+                     "(`notebooks/figures/network.json`)."]
+    # Every kept row, its measurement beside both predictions and how far they differ.
+    for row in kept["rows"]:
+        ratio = row["samples_per_second"] / row["predicted_samples_per_second"]
+        cells = (f"| {row['name']} | {row['samples_per_second']:,.1f} | "
+                 f"{row['predicted_samples_per_second']:,.1f} | {ratio:.2f}x | "
+                 f"{row['copied_samples_per_second']:,.1f} |")
+        assert cells in text, cells
+    for name in kept["profiles"]:
+        ratios = [r["samples_per_second"] / r["predicted_samples_per_second"]
+                  for r in kept["rows"] if r["profile"] == name]
+        assert f"- **{name}** (" in text and f"measured / predicted {min(ratios):.2f}x" in text
+    assert "What to take away" in text
+
+
+def test_the_report_shows_a_live_network_run_where_a_profile_asks_for_one(monkeypatch):
+    network, section, kept = kept_section(monkeypatch, None, live=True)
+    assert network["source"] == "live" and network["result"] != kept
+    assert "Measured in this run" in section[1]
+    network, section, _ = kept_section(monkeypatch, None, live=False)
+    assert network["source"] == "kept" and "run kept with the course" in section[1]

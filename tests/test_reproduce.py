@@ -130,6 +130,9 @@ def test_reproduce_writes_every_figure_and_the_report(reproduced):
     for name in FIGURES:
         assert f"({name}.png)" in report
     assert "The seed's claims" in report and "hardware_threads" in report
+    # The network's section, from the run kept with the course (no live run in a profile
+    # that does not ask for one: it takes minutes).
+    assert "## Over a network" in report and "the run kept with the course" in report
     assert len(study["claims"]) == 3 * 2  # three claims, two curves (b = 1 and 4)
     assert json.loads((out / "study.json").read_text())["profile"] == "tiny"
 

@@ -10,7 +10,11 @@ The prediction, per round, is the cost model's (:mod:`pdsgd.engine.traffic`)::
 
     seconds per round = the same round on the "bare" lab (no limit, measured here)
                       + bytes per round / bandwidth
-                      + crossings * round-trip time
+                      + crossings * round trip
+
+where a round trip between two hosts crosses both hosts' links each way (4
+times the profile's delay: the teacher's link is delayed as the students'
+are).
 
 and samples per second follow from the samples a round carries (N b K). The
 "bare" lab is always measured first: it is the baseline of every prediction.
@@ -52,7 +56,7 @@ def crossing_cost(algorithm, local_steps, workers, profile, copies=False, itemsi
     seconds = 0.0
     if profile.mbit is not None:
         seconds += size * 8 / (profile.mbit * 1e6)
-    seconds += moved.crossings * 2 * profile.delay
+    seconds += moved.crossings * profile.round_trip
     return size, seconds
 
 
@@ -139,7 +143,7 @@ def table(r):
         p = r["profiles"][row["profile"]]
         link = "no limit" if p["mbit"] is None else f"{p['mbit']:g} Mbit/s"
         if p["delay"]:
-            link += f" + {1e3 * p['delay']:g} ms"
+            link += f" + {1e3 * p['delay']:g} ms/end"
         lines.append(f"{row['profile']:<6} {link:<22} {row['name']:<14} "
                      f"{row['predicted_bytes_per_round'] / 1e6:8.2f} "
                      f"{row['seconds_per_round']:8.3f} "
@@ -149,7 +153,7 @@ def table(r):
                      f"{row['copied_samples_per_second']:9,.1f} "
                      f"{_duration(row.get('seconds_to_target'))}")
     lines += ["predicted = the bare lab's round + MB/round (engine.traffic) / bandwidth + "
-              "crossings x round trip;",
+              "crossings x round trip (4 x the delay: both ends' links, both ways);",
               "N copies = the same with the weights sent once per worker, as the Dask backend "
               "sends them"]
     acc = r.get("accuracy")

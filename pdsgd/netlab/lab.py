@@ -35,19 +35,36 @@ SIZES = (784, 200, 10)
 
 @dataclass(frozen=True)
 class Profile:
-    """A link: ``mbit`` Mbit/s each way (None: unlimited) and ``delay`` seconds one way."""
+    """Every host's link to the switch, the teacher's too: ``mbit`` Mbit/s each way (None:
+    unlimited) and ``delay`` seconds one way.
+
+    A classroom's Wi-Fi delays a message at both ends, the sender's link and
+    the receiver's, so between two hosts a message takes :attr:`path_delay`
+    and an exchange there and back :attr:`round_trip`: the latency the cost
+    model counts per crossing.
+    """
 
     name: str
     mbit: float | None
     delay: float
     what: str
 
+    @property
+    def path_delay(self):
+        """Seconds one way between two hosts: through the sender's link and the receiver's."""
+        return 2 * self.delay
+
+    @property
+    def round_trip(self):
+        """Seconds there and back between two hosts."""
+        return 2 * self.path_delay
+
 
 PROFILES = {p.name: p for p in (
     Profile("bare", None, 0.0, "no limit: the machine's own speed"),
     Profile("lan", 1000.0, 0.0, "wired Ethernet, 1 Gbit/s"),
-    Profile("wifi", 50.0, 0.003, "a classroom's Wi-Fi, 50 Mbit/s + 3 ms"),
-    Profile("wan", 10.0, 0.030, "laptops across a city, 10 Mbit/s + 30 ms"),
+    Profile("wifi", 50.0, 0.003, "a classroom's Wi-Fi, 50 Mbit/s + 3 ms at each end"),
+    Profile("wan", 10.0, 0.015, "laptops across a city, 10 Mbit/s + 15 ms at each end"),
 )}
 
 
@@ -137,7 +154,10 @@ class Lab:
         _wait_for(p, "scheduler:", self.start_timeout, "scheduler")
 
     def _join(self):
-        delay, started = self.profile.delay, []
+        # Every path between two hosts crosses two links (the switch is a star), so one
+        # relay per path, at its student end, holds each byte for both links' delay: the
+        # teacher's link gets its latency as the students' do, with no relay of its own.
+        delay, started = self.profile.path_delay, []
         for i in range(1, self.students + 1):
             me = self.hosts.address(i)
             join = ["cluster", "join", self.scheduler, "--bundle", str(self.bundle),
@@ -157,6 +177,11 @@ class Lab:
             started.append((i, self._serve_forever(self._pdsgd(*join), i, f"worker {i}")))
         for i, p in started:
             _wait_for(p, "joined", self.start_timeout, f"worker on host {i}")
+
+    def worker(self, i):
+        """Host i's worker's address, as the other hosts reach it (through its relay)."""
+        port = RELAY_PORT if self.profile.delay > 0 else WORKER_PORT
+        return f"tls://{self.hosts.address(i)}:{port}"
 
     def start(self, args, host=0):
         """Start ``python -m ARGS`` on a host (default the teacher's); it ends with the lab."""

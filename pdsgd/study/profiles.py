@@ -75,6 +75,9 @@ class Profile:
     max_cells : int, optional
         With ``workers=None``, a machine with many cores has a long N grid: middle
         sizes are dropped until the timing grid has at most this many cells.
+    network_live : bool
+        Measure the network section's table here (``pdsgd bench network``: root, a few
+        minutes) where namespaces can be made; False: the run kept with the course.
     notes : tuple of str
         Where the profile departs from the seed's settings, for the report.
     to_target : ToTarget, optional
@@ -109,6 +112,7 @@ class Profile:
     max_cells: int | None = None
     sync: SyncGrid | None = None
     to_target: ToTarget | None = None
+    network_live: bool = False
     notes: tuple = field(default=())
     data_options: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
@@ -144,6 +148,7 @@ PROFILES = {
         batch_sweep=(1, 4, 16),
         sync=SyncGrid(workers=(2, 4), micro_batches=(1, 16), train_size=4000, repeats=2),
         to_target=ToTarget(eval_every=1000, max_epochs=3, repeats=3),
+        network_live=True,
         notes=("full profile: tensor parallelism is timed at b = 1 and P up to 10,000, and "
                "in the sweep over b (N = 2, P = 10,000): at P = 60,000 its cells would take "
                "the profile past 30 minutes on 2 cores.",

@@ -11,6 +11,7 @@ from pdsgd.files import atomic_path
 from pdsgd.study.claims import claims_prose, curve_label, curves, families
 from pdsgd.study.costmodel import format_fit
 from pdsgd.study.markdown import and_list, table
+from pdsgd.study.network_report import network_section
 from pdsgd.study.speedups import (
     TWO_SPEEDUPS,
     hardware_baselines,
@@ -231,6 +232,7 @@ def render(study):
                       for r in s["accuracy"]])]
     parts += ["## One run's timeline", "![timeline](timeline.png)", s["timeline_note"]]
     parts += _cost_model_section(s)
+    parts += network_section(s)
     parts += sync_section(s)
     parts += ["## The seed's defaults", "`seed_defaults/`: " + s["seed_defaults"],
               "## Machine", _machine(s["machine"])]

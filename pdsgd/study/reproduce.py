@@ -33,6 +33,7 @@ from pdsgd.study import time_to_accuracy
 from pdsgd.study.analysis import analyse, draw_figures, save_seed_defaults
 from pdsgd.study.experiment import machine_facts, run_grid
 from pdsgd.study.grid import GRID_OPTIONS, check_sizes, customize
+from pdsgd.study.network_report import network_study
 from pdsgd.study.profiles import PROFILES, build_cells, resolve
 from pdsgd.study.reference import reference_dir, refuse_to_replace, write_index
 from pdsgd.study.report import write_report
@@ -121,6 +122,7 @@ def reproduce(out="results", profile="quick", *, progress=True, cache_dir=None, 
             hidden=tuple(study["settings"]["hidden"]), progress=progress))
     study["seed_defaults"] = save_seed_defaults(parts["accuracy"][0], cache_dir,
                                                 out / "seed_defaults")
+    study["network"] = network_study(live=prof.network_live)
     study["figures"] = draw_figures(study, parts["timeline"][0], cache_dir, out, formats)
     unique = list(by_cell.values())
     trained = sum(not r["cached"] for r in unique)

@@ -29,7 +29,11 @@ single-threaded worker processes on 127.0.0.1, and closes it on every exit path.
 Getting ready is bounded by ``timeout`` seconds in all: reaching the scheduler
 (an address that refuses connections fails at once), N workers joining, and
 the training data reaching them; past that, a one-line error says which step
-did not finish.
+did not finish. So is every round, with its retries: a round that cannot
+finish (a scheduler cut off from its workers) ends the run within ``timeout``
+seconds of its start, closing included. Each of these budgets keeps its last
+:data:`CLOSING` seconds (at most a quarter of it) for closing the client, whose
+goodbye to workers it cannot reach would otherwise wait on the network.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ from pdsgd.engine.security import for_address
 
 #: Seconds between two tries of a round whose data were lost with a worker.
 RETRY_PAUSE = 0.5
+#: Seconds of every budget (at most a quarter of it) kept for closing the client and
+#: for the process to end after it.
+CLOSING = 1.0
 _NOISY = ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker",
           "distributed.core", "distributed.comm", "distributed.deploy.spec", "tornado",
           "tornado.application", "bokeh")
@@ -132,6 +139,7 @@ class DaskBackend(Backend):
     def __init__(self, model, X, T, spec):
         super().__init__(model, X, T, spec)
         self.client = self.cluster = None
+        self.ends_by = None  # while a budget runs: when the run must have ended, closed
 
     # -------------------------------------------------------------- lifetime
     def start(self, t0):
@@ -140,7 +148,7 @@ class DaskBackend(Backend):
         self.token = secrets.token_hex(4)
         self._quiet()
         # Everything before the first round shares one deadline: --timeout.
-        self.deadline = time.monotonic() + self.spec.timeout
+        self._budget()
         try:
             self._connect()
             self._place()
@@ -149,6 +157,7 @@ class DaskBackend(Backend):
             self._end_starting_workers()
             self.close()
             raise
+        self.ends_by = None
         self.leader = self.strategy.rounds(self)
         self.rounds = 0
 
@@ -158,6 +167,11 @@ class DaskBackend(Backend):
         self._levels = {name: logging.getLogger(name).level for name in _NOISY}
         for name in _NOISY:
             logging.getLogger(name).setLevel(logging.ERROR)
+
+    def _budget(self):
+        """Start a budget of --timeout seconds: its steps' deadline, and the run's end."""
+        self.ends_by = time.monotonic() + self.spec.timeout
+        self.deadline = self.ends_by - min(CLOSING, self.spec.timeout / 4)
 
     def _left(self):
         """Seconds left before the deadline (at least a little, so that a call can fail)."""
@@ -191,8 +205,7 @@ class DaskBackend(Backend):
             raise unreachable(address, self.spec.timeout, why) from None
         self._wait_for_workers(self._left())
 
-    def _wait_for_workers(self, timeout=None):
-        timeout = self.spec.timeout if timeout is None else timeout
+    def _wait_for_workers(self, timeout):
         try:
             self.client.wait_for_workers(self.spec.workers, timeout=timeout)
         except TimeoutError:
@@ -214,11 +227,15 @@ class DaskBackend(Backend):
         while len(self.addresses) < self.spec.workers:
             self.addresses.append(alive[len(self.addresses) % len(alive)])
 
-    def _scatter_data(self, timeout=None):
-        timeout = self._left() if timeout is None else timeout
+    def _scatter(self, data, **where):
+        """``client.scatter`` within the budget: its own timeout bounds only the wait for
+        the workers to exist, not the transfer to a worker the scheduler cannot reach."""
+        return self.client.sync(self.client._scatter, data, hash=False, timeout=self._left(),
+                                callback_timeout=self._left(), **where)
+
+    def _scatter_data(self):
         try:
-            self.data = self.client.scatter([self.X, self.T], workers=self.addresses,
-                                            broadcast=True, hash=False, timeout=timeout)
+            self.data = self._scatter([self.X, self.T], workers=self.addresses, broadcast=True)
         except TimeoutError:
             size = (self.X.nbytes + self.T.nbytes) / 2**20
             raise WorkerError(f"the training data ({size:,.1f} MiB) did not reach the "
@@ -241,13 +258,27 @@ class DaskBackend(Backend):
 
     def close(self):
         client, cluster, self.client, self.cluster = self.client, self.cluster, None, None
+        # Within a budget (a failed start or round), closing gets what is left of it:
+        # the scheduler may not reach the workers to pass the goodbye on.
+        ends_by = time.monotonic() + self.spec.timeout if self.ends_by is None else \
+            self.ends_by
+
+        def left():
+            return max(0.1, ends_by - time.monotonic())
+
         try:
             if client is not None:
                 try:
                     if cluster is None:  # a shared scheduler lives on: tidy its workers
-                        client.run(forget, self.token, on_error="ignore")
+                        client.sync(client._run, forget, self.token, on_error="ignore",
+                                    callback_timeout=left() / 2)
+                except TimeoutError:
+                    pass  # the workers keep a few objects of this run, nothing more
                 finally:
-                    client.close()
+                    try:
+                        client.close(timeout=left() / 2)  # the rest: the process's end
+                    except TimeoutError:
+                        pass  # the scheduler did not answer: nothing of ours is left there
         finally:
             try:
                 if cluster is not None:
@@ -266,51 +297,54 @@ class DaskBackend(Backend):
         """Run one round on the cluster: ``[(result, seconds)]``, worker by worker.
 
         The gather is the barrier. A round whose data a lost worker took along
-        is repeated, until ``timeout`` seconds have passed.
+        is repeated; every wait of the round and its tries shares one budget,
+        so that a round that cannot finish ends the run within ``timeout``
+        seconds, closing included.
         """
-        deadline = time.monotonic() + self.spec.timeout
+        self._budget()
         while True:
             try:
-                return self._submit_and_gather(indices, n_rows, lr)
+                results = self._submit_and_gather(indices, n_rows, lr)
+                self.ends_by = None
+                return results
             except WorkerError:
                 raise
             except Exception as error:  # data lost with a worker, a worker gone mid-scatter
-                if time.monotonic() > deadline:
+                if time.monotonic() + RETRY_PAUSE >= self.deadline:
                     raise WorkerError(f"round {self.rounds} kept failing on the Dask cluster "
-                                      f"for --timeout {self.spec.timeout:g} s "
-                                      f"({type(error).__name__}: {error}); the run was stopped"
-                                      ) from error
+                                      f"({type(error).__name__}: {error}); the run was stopped "
+                                      f"within --timeout {self.spec.timeout:g} s") from error
                 time.sleep(RETRY_PAUSE)  # let the scheduler notice the loss (and a restart)
-                self._wait_for_workers()
+                self._wait_for_workers(self._left())
                 self._place()
-                self._scatter_data(self.spec.timeout)
+                self._scatter_data()
 
     def _submit_and_gather(self, indices, n_rows, lr):
         from distributed import wait
         from distributed.scheduler import KilledWorker
 
         client, X, T = self.client, *self.data
-        # One copy of the weights per worker, sent straight to it: no second hop.
-        copies = [client.scatter(self.model.params, workers=[address], hash=False,
-                                 timeout=self.spec.timeout)
-                  for address in self.addresses]
         # A fresh key for every try: Dask would hand back a failed key's old future.
         self.tries = getattr(self, "tries", 0) + 1
-        futures = [client.submit(round_task, self.token, i, self.spec, params, X, T, indices,
-                                 n_rows, lr, key=f"pdsgd-{self.token}-{self.tries}-{i}",
-                                 workers=[address], allow_other_workers=True, pure=False)
-                   for i, (address, params) in enumerate(zip(self.addresses, copies))]
         try:
+            # One copy of the weights per worker, sent straight to it: no second hop.
+            copies = [self._scatter(self.model.params, workers=[address])
+                      for address in self.addresses]
+            futures = [client.submit(round_task, self.token, i, self.spec, params, X, T,
+                                     indices, n_rows, lr,
+                                     key=f"pdsgd-{self.token}-{self.tries}-{i}",
+                                     workers=[address], allow_other_workers=True, pure=False)
+                       for i, (address, params) in enumerate(zip(self.addresses, copies))]
             with client.as_current():  # wait() asks for "the" client; ours is not the default
-                wait(futures, timeout=self.spec.timeout)
+                wait(futures, timeout=self._left())
             # Fetching the results is a wait on the network too: bounded like the rest.
-            results = client.sync(client._gather, futures, callback_timeout=self.spec.timeout)
+            results = client.sync(client._gather, futures, callback_timeout=self._left())
         except KilledWorker as error:
             raise WorkerError(f"a task of round {self.rounds} was running on every Dask "
                               f"worker that died ({error}); the run was stopped") from error
         except TimeoutError:
-            raise WorkerError(f"round {self.rounds} did not finish within --timeout "
-                              f"{self.spec.timeout:g} s on the Dask cluster; the run was stopped"
+            raise WorkerError(f"round {self.rounds} did not finish on the Dask cluster; the "
+                              f"run was stopped within --timeout {self.spec.timeout:g} s"
                               ) from None
         self.rounds += 1
         return results

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 
 from pdsgd.errors import PdsgdError
 
@@ -26,6 +27,7 @@ def probe(address, timeout, connection_args=None, *, limit=None):
     ``limit`` is the ``--timeout`` the message names (default ``timeout``).
     """
     limit = timeout if limit is None else limit
+    deadline = time.monotonic() + timeout  # one for every step: the connect and the exchange
     scheme, _, rest = address.rpartition("://")
     if scheme in ("", "tcp", "tls"):  # refused at once beats dask's retries until the timeout
         host, _, port = rest.rpartition(":")
@@ -35,17 +37,17 @@ def probe(address, timeout, connection_args=None, *, limit=None):
         except (OSError, ValueError) as error:
             raise unreachable(address, limit,
                               error.strerror or type(error).__name__) from None
-    answer = {}
+    answer, left = {}, max(0.05, deadline - time.monotonic())
 
     def ask():
         try:
-            answer["reply"] = asyncio.run(_identity(address, timeout, connection_args or {}))
+            answer["reply"] = asyncio.run(_identity(address, left, connection_args or {}))
         except BaseException as error:  # reported below, in one line
             answer["error"] = error
 
     asker = threading.Thread(target=ask, name="pdsgd-dask-probe", daemon=True)
     asker.start()
-    asker.join(timeout + 1.0)
+    asker.join(left + 0.2)  # _identity bounds itself; this, should it not
     reply = answer.get("reply")
     if isinstance(reply, dict) and reply.get("type") == "Scheduler":
         return
