@@ -1,0 +1,137 @@
+"""One thread or process of a data-parallel pool: its workers' blocks, one crossing, its update.
+
+A pool's thread or process (a *host*, :class:`~pdsgd.engine.backends.pool.Host`)
+runs one worker, or several when the ``processes`` backend hosts more workers
+than it has cores (``--hosting cores``: one process per core, like goroutines
+on Go's threads). Every iteration a host
+
+1. computes worker blocks into the result slots: it takes the next block
+   from the iteration's shared counter (*work stealing*: whichever host is
+   free computes the next worker's block, so a host that the scheduler took
+   off its core delays only the block it holds), or, without a lock, the
+   blocks of the workers it hosts;
+2. crosses the iteration barrier once (its parties are the hosts, and the
+   broker for ``central``);
+3. applies the update by the aggregation: ``replicated``, the whole update
+   once to the host's one replica; ``sharded``, row shares taken from a
+   second counter (the same N shares as one process per worker), then a
+   second crossing; ``central``, a second crossing while the broker applies.
+
+A block's result depends only on the weights it read and its worker's index
+(its rows of the slots), never on which host computed it, and the update
+reduces the slots in worker order: the weights are bit for bit those of the
+``serial`` backend and of one process per worker. The trace keeps one row per
+worker: a block's compute, its wait from there to its host's crossing, and
+its host's update.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from pdsgd.engine.shm import checksum, flat
+from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT
+
+
+def turn_fields(spec):
+    """Each iteration's two counters (blocks taken, shares taken), zeroed before a span."""
+    return {"turns": ((spec.span, 2), np.int64)}
+
+
+class Turns:
+    """Hands out an iteration's blocks: the next index from a shared counter, under ``lock``.
+
+    Without a lock (nothing to share the counter safely with), a host takes the
+    blocks of the workers it hosts, in order.
+    """
+
+    def __init__(self, block, lock, own, total):
+        self.lock, self.own, self.total = lock, list(own), total
+        self.counters = flat(block["turns"]) if lock is not None else None
+
+    def take(self, k, column):
+        """The indices this host computes in iteration ``k`` (``column``: blocks 0, shares 1)."""
+        if self.counters is None:
+            return self.own
+        return self._stolen(2 * k + column)
+
+    def _stolen(self, j):
+        counters, lock, total = self.counters, self.lock, self.total
+        while True:
+            with lock:
+                t = counters[j]
+                counters[j] = t + 1
+            if t >= total:
+                return
+            yield t
+
+
+def run_host(strategy, host, slots):
+    """The life of one host of a data-parallel pool: spans until the broker says stop.
+
+    ``slots``: the two parities of result slots in ``host.block``.
+    """
+    spec, block, step = host.spec, host.block, host.step_barrier
+    mode, parts, trace, t0 = strategy.aggregation(spec), spec.workers, spec.trace, host.t0
+    replicated, sharded = mode.replicas, mode.sharded
+    aggregator = strategy.make_aggregator(spec)
+    clock = time.perf_counter
+    own = [w.index for w in host.workers]
+    model, first = host.workers[0].model, host.workers[0]
+    lock = host.lock if strategy.steals else None
+    # Every worker's block may come this host's way: one Worker object each,
+    # all reading the host's one model (a Worker holds only scratch space).
+    hosted = {w.index: w for w in host.workers}
+    workers = [hosted.get(i) or strategy.make_worker(i, model, first.X, first.T, spec)
+               for i in range(parts)] if lock is not None else hosted
+    turns = Turns(block, lock, own, parts)
+    schedule, n_rows_of = block["schedule"], block["n_rows"]
+    times = [flat(block["trace"][i]) for i in range(parts)] if trace else None
+    done = []  # (worker, compute end) of this iteration's blocks
+    for count, lr in host.spans():
+        if replicated:
+            model.params[...] = block["params"]
+        for k in range(count):
+            parity = k & 1 if replicated else 0
+            n_rows, j = int(n_rows_of[k]), 6 * k
+            done.clear()
+            for i in turns.take(k, 0):
+                s = clock()
+                workers[i].compute(slots[parity], schedule[k], n_rows, lr)
+                c = clock()
+                done.append((i, c))
+                if trace:
+                    times[i][j + 2 * COMPUTE] = s - t0
+                    times[i][j + 2 * COMPUTE + 1] = c - t0
+            step.wait()
+            w = clock()
+            if replicated:
+                aggregator.apply(model, slots[parity], n_rows, lr)
+                e = clock()
+            elif sharded:
+                for part in turns.take(k, 1):
+                    aggregator.apply_rows(model, slots[0], n_rows, lr, part, parts)
+                e = clock()
+                step.wait()  # every share is in before anyone reads the weights
+            else:
+                step.wait()  # the broker's aggregator is publishing new weights
+                e = clock()
+            if trace:  # a few stores per block into a preallocated array
+                for i, c in done:
+                    row = times[i]
+                    row[j + 2 * WAIT] = c - t0
+                    # Sharded: the second wait shows as the gap before the next compute.
+                    if mode.broker_applies:
+                        row[j + 2 * WAIT + 1] = e - t0
+                    else:
+                        row[j + 2 * WAIT + 1] = w - t0
+                        row[j + 2 * AGGREGATE] = w - t0
+                        row[j + 2 * AGGREGATE + 1] = e - t0
+        if replicated:
+            total = checksum(model.params)
+            for i in own:
+                block["checksums"][i] = total
+            if 0 in own:
+                block["params"][...] = model.params
