@@ -1,8 +1,9 @@
 """The processes backend: N long-lived loky worker processes around shared memory.
 
-(For a strategy whose workers may share a process, with more workers than
-cores: one process per core, each running several workers in turns; see
-:func:`pdsgd.engine.tensor.hosts`.)
+(For a strategy whose workers may share a process, data and tensor
+parallelism, with more workers than cores and ``--hosting cores``: one
+process per core, each running several workers in turns, as Go runs many
+goroutines on few threads; see :attr:`ProcessesBackend.hosts`.)
 
 * The workers start once per run (a fresh loky executor, shut down at close, so
   none outlives the run) and stay: each runs the strategy's worker loop
@@ -180,9 +181,13 @@ class ProcessesBackend(PoolBackend):
         """The workers each process runs, one tuple per process.
 
         One worker each, unless the strategy's workers may share a process
-        (tensor parallelism) and ``spec.hosting`` is ``"cores"``: then, with
-        more workers than cores, one process per core
-        (:func:`pdsgd.engine.tensor.hosts`).
+        (data and tensor parallelism, parameter averaging) and
+        ``spec.hosting`` is ``"cores"``: then, with more workers than cores,
+        one process per core, each hosting consecutive workers
+        (:func:`pdsgd.engine.tensor.hosts`). The barriers' parties are the
+        processes; a failure names the workers of the process. Without a
+        barrier per iteration (``--sync ssp|async|hogwild``) every worker
+        keeps a process of its own.
         """
         n = self.spec.workers
         if self.strategy.shares_hosts and self.spec.hosting == "cores":
@@ -301,8 +306,10 @@ class ProcessesBackend(PoolBackend):
             error = future.exception(timeout=0) if future.done() else None
             if error is not None and not isinstance(error, BrokenBarrierError) \
                     and "Terminated" not in type(error).__name__:
-                raise WorkerError(f"{worker_name(self.hosts[i])} failed: "
-                                  f"{type(error).__name__}: {error}") from error
+                # A stolen block's error names the worker whose block it was.
+                who = getattr(error, "worker", None)
+                who = worker_name(self.hosts[i] if who is None else (who,))
+                raise WorkerError(f"{who} failed: {type(error).__name__}: {error}") from error
         i = laggard(self.block, len(self.hosts))
         if i is None:
             if broken:

@@ -62,6 +62,8 @@ class ThreadsBackend(PoolBackend):
 
     def _raise_worker_error(self):
         for i, error in sorted(self.errors.items()):
+            # A stolen block's error names the worker whose block it was.
+            i = getattr(error, "worker", i)
             raise WorkerError(f"worker {i} failed: {type(error).__name__}: {error}") from error
 
     def abort(self):

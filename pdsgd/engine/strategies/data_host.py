@@ -99,7 +99,11 @@ def run_host(strategy, host, slots):
             done.clear()
             for i in turns.take(k, 0):
                 s = clock()
-                workers[i].compute(slots[parity], schedule[k], n_rows, lr)
+                try:
+                    workers[i].compute(slots[parity], schedule[k], n_rows, lr)
+                except Exception as error:
+                    error.worker = i  # whose block failed, whichever host ran it
+                    raise
                 c = clock()
                 done.append((i, c))
                 if trace:
