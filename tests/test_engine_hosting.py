@@ -79,12 +79,12 @@ def test_a_killed_process_that_runs_several_workers_names_them(two_cores):
 
 
 def test_turns_hand_out_every_block_once_to_whoever_asks():
-    spec = type("Spec", (), {"span": 3})()
-    block = SharedArrays(turn_fields(spec), shared=False)
+    spec = type("Spec", (), {"span": 3, "workers": 3})()
+    block = SharedArrays({**turn_fields(spec), "flags": ((4,), np.int64)}, shared=False)
     lock, taken = threading.Lock(), [[], [], []]
 
     def host(h):
-        turns = Turns(block, lock, own=[h], total=50)
+        turns = Turns(block, lock, own=[h], total=50, party=h)
         for k in range(3):
             taken[h].extend((k, i) for i in turns.take(k, 0))
 

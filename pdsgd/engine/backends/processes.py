@@ -143,7 +143,7 @@ def _worker_main(party, hosted, block_spec, strategy, spec, t0, spin):
         lock = _SEMAPHORES[2][0] if _SEMAPHORES[2] else None
         strategy.work(host_of(strategy, spec, hosted, block, block["params"], block["X"],
                               block["T"], span, step, t0, check=parent_alive, lock=lock,
-                              spin=10 * spin))
+                              spin=10 * spin, party=party))
     except BaseException:
         span.abort()  # wake everyone: nobody waits for a worker that has gone
         step.abort()

@@ -30,7 +30,8 @@ class ThreadsBackend(PoolBackend):
         self.threads = []
         for i in range(n):
             host = host_of(self.strategy, spec, (i,), self.block, self.block["params"], self.X,
-                           self.T, self.span_barrier, self.step_barrier, self.t0, lock=lock)
+                           self.T, self.span_barrier, self.step_barrier, self.t0, lock=lock,
+                           party=i)
             thread = threading.Thread(target=self._work, args=(i, host), daemon=True,
                                       name=f"pdsgd-worker-{i}")
             thread.start()

@@ -55,6 +55,9 @@ class DataParallel(Strategy):
     uses_lock = True  # for the counters of work stealing
     #: Hosts take the next worker's block from a shared counter (work stealing).
     steals = True
+    #: With ``sharded`` and stealing, an iteration ends when its blocks and
+    #: shares are done, not when every host has crossed the barrier.
+    ends_when_done = True
 
     def fields(self, spec):
         return {**trace_fields(spec), **slot_fields(spec), **turn_fields(spec)}

@@ -27,17 +27,28 @@ its host's update.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 
+from pdsgd.engine.barrier import BarrierTimeout, BrokenBarrierError
 from pdsgd.engine.shm import checksum, flat
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT
 
+_yield = getattr(os, "sched_yield", lambda: time.sleep(0))
+
+
+#: Seconds a host waiting for the others' blocks yields the core before it naps.
+YIELD = 0.0002
+#: A nap: short, so that a host that was waiting starts on the next iteration soon.
+NAP = 0.00005
+
 
 def turn_fields(spec):
-    """Each iteration's two counters (blocks taken, shares taken), zeroed before a span."""
-    return {"turns": ((spec.span, 2), np.int64)}
+    """Each iteration's counters, zeroed before a span: blocks and shares taken, then done;
+    and what each party holds (1 + a block's worker, 0: nothing), to name a late one."""
+    return {"turns": ((spec.span, 4), np.int64), "holding": ((spec.workers,), np.int64)}
 
 
 class Turns:
@@ -47,15 +58,62 @@ class Turns:
     blocks of the workers it hosts, in order.
     """
 
-    def __init__(self, block, lock, own, total):
-        self.lock, self.own, self.total = lock, list(own), total
+    def __init__(self, block, lock, own, total, party=0):
+        self.lock, self.own, self.total, self.party = lock, list(own), total, party
         self.counters = flat(block["turns"]) if lock is not None else None
+        self.flags, self.holding = flat(block["flags"]), flat(block["holding"])
 
     def take(self, k, column):
         """The indices this host computes in iteration ``k`` (``column``: blocks 0, shares 1)."""
         if self.counters is None:
             return self.own
-        return self._stolen(2 * k + column)
+        return self._stolen(4 * k + column)
+
+    def hold(self, i):
+        """This party works on worker ``i``'s block or share now."""
+        self.holding[self.party] = i + 1
+
+    def finish(self, k, column):
+        """One more block (``column`` 0) or share (1) of iteration ``k`` is done."""
+        self.holding[self.party] = 0
+        with self.lock:
+            self.counters[4 * k + 2 + column] += 1
+
+    def wait(self, k, column, timeout, check=None, poll=0.01):
+        """Return once every block (``column`` 0) or share (1) of iteration ``k`` is done.
+
+        The iteration ends when its work is done, not when every host has
+        arrived: a host that the scheduler took off its core holds up only
+        the block it holds. The waiting host yields its core for a moment,
+        then naps, so that a descheduled one can run. Raises
+        ``BrokenBarrierError`` once the run is aborted, and after
+        ``timeout`` seconds (aborting it).
+        """
+        counters, j, total, flags = self.counters, 4 * k + 2 + column, self.total, self.flags
+        if counters[j] >= total:
+            return
+        clock = time.perf_counter
+        start = clock()
+        last = start
+        while counters[j] < total:
+            if flags[0]:
+                raise BrokenBarrierError("the run was stopped")
+            now = clock()
+            if now - start < YIELD:
+                _yield()
+                continue
+            time.sleep(NAP)
+            if now - last >= poll:
+                last = now
+                if check is not None:
+                    check()
+                if timeout is not None and now - start > timeout:
+                    late = [p for p in range(len(self.holding)) if self.holding[p]]
+                    if late and flags[1] == 0:
+                        flags[1] = late[0] + 1  # the party that holds a block: named
+                    flags[0] = 1
+                    raise BarrierTimeout(f"the blocks of an iteration were not done within "
+                                         f"{timeout:g} s")
 
     def _stolen(self, j):
         counters, lock, total = self.counters, self.lock, self.total
@@ -86,7 +144,11 @@ def run_host(strategy, host, slots):
     hosted = {w.index: w for w in host.workers}
     workers = [hosted.get(i) or strategy.make_worker(i, model, first.X, first.T, spec)
                for i in range(parts)] if lock is not None else hosted
-    turns = Turns(block, lock, own, parts)
+    turns = Turns(block, lock, own, parts, host.party)
+    # Sharded, stealing: an iteration ends when its N blocks and N shares are
+    # done (the counters), whoever did them; no crossing of the barrier.
+    counted = sharded and lock is not None and strategy.ends_when_done
+    timeout, check = spec.timeout, host.check
     schedule, n_rows_of = block["schedule"], block["n_rows"]
     times = [flat(block["trace"][i]) for i in range(parts)] if trace else None
     done = []  # (worker, compute end) of this iteration's blocks
@@ -98,6 +160,8 @@ def run_host(strategy, host, slots):
             n_rows, j = int(n_rows_of[k]), 6 * k
             done.clear()
             for i in turns.take(k, 0):
+                if counted:
+                    turns.hold(i)
                 s = clock()
                 try:
                     workers[i].compute(slots[parity], schedule[k], n_rows, lr)
@@ -106,19 +170,31 @@ def run_host(strategy, host, slots):
                     raise
                 c = clock()
                 done.append((i, c))
+                if counted:
+                    turns.finish(k, 0)
                 if trace:
                     times[i][j + 2 * COMPUTE] = s - t0
                     times[i][j + 2 * COMPUTE + 1] = c - t0
-            step.wait()
+            if counted:
+                turns.wait(k, 0, timeout, check)
+            else:
+                step.wait()
             w = clock()
             if replicated:
                 aggregator.apply(model, slots[parity], n_rows, lr)
                 e = clock()
             elif sharded:
                 for part in turns.take(k, 1):
+                    if counted:
+                        turns.hold(part)
                     aggregator.apply_rows(model, slots[0], n_rows, lr, part, parts)
+                    if counted:
+                        turns.finish(k, 1)
                 e = clock()
-                step.wait()  # every share is in before anyone reads the weights
+                if counted:  # every share is in before anyone reads the weights
+                    turns.wait(k, 1, timeout, check)
+                else:
+                    step.wait()
             else:
                 step.wait()  # the broker's aggregator is publishing new weights
                 e = clock()
