@@ -6,6 +6,7 @@ update once; the weights must stay bit for bit those of the serial backend.
 """
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -113,3 +114,13 @@ def test_a_slow_block_does_not_hold_up_the_blocks_after_it(two_cores):
         rows = computed[computed["iteration"] == k]
         end = {int(r["worker"]): r["end"] for r in rows}
         assert end[1] < end[0], k
+
+
+def test_many_hosted_workers_get_no_warning_about_taking_turns():
+    X, T = problem(n=200)
+    many = 4 * processes.usable_cores() + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Broker(MLP(SIZES), X, T, workers=many, backend="processes")  # not started
+    with pytest.warns(UserWarning, match="take turns"):
+        Broker(MLP(SIZES), X, T, workers=many, backend="processes", hosting="workers")
