@@ -5,7 +5,10 @@ counter: work stealing), crosses the iteration barrier once and applies the
 update once; the weights must stay bit for bit those of the serial backend.
 """
 
+import os
+import signal
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -13,6 +16,7 @@ import pytest
 from engine_helpers import kill_a_worker, problem, shm_segments, worker_children
 
 from pdsgd.engine.backends import processes
+from pdsgd.engine.backends.base import WorkerError
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.strategies.data_host import Turns, turn_fields
@@ -71,14 +75,6 @@ def test_one_process_per_worker_is_still_there_and_agrees(two_cores):
     assert np.array_equal(one_each, serial)
 
 
-def test_a_killed_process_that_runs_several_workers_names_them(two_cores):
-    before = shm_segments()
-    run = kill_a_worker(3, workers=4, aggregate="replicated")
-    assert f"workers 2-3 (pid {run.pid}) died" in run.message
-    assert shm_segments() <= before
-    assert worker_children() == []
-
-
 def test_turns_hand_out_every_block_once_to_whoever_asks():
     spec = type("Spec", (), {"span": 3, "workers": 3})()
     block = SharedArrays({**turn_fields(spec), "flags": ((4,), np.int64)}, shared=False)
@@ -124,3 +120,35 @@ def test_many_hosted_workers_get_no_warning_about_taking_turns():
         Broker(MLP(SIZES), X, T, workers=many, backend="processes")  # not started
     with pytest.warns(UserWarning, match="take turns"):
         Broker(MLP(SIZES), X, T, workers=many, backend="processes", hosting="workers")
+
+
+@pytest.mark.parametrize("aggregate", ["replicated", "sharded"])
+def test_a_killed_or_stopped_host_is_named_with_its_workers(two_cores, aggregate):
+    # Sharded ends an iteration by its counters, not at the barrier: the
+    # process left running goes on alone until the span's end, or until the
+    # block the stopped one holds times out; either way the stopped one is named.
+    before = shm_segments()
+    run = kill_a_worker(3, workers=4, aggregate=aggregate)
+    assert f"workers 2-3 (pid {run.pid}) died" in run.message
+    X, T = problem(n=400, n_in=30)
+    stopped = []
+
+    def stop_worker_3(broker):
+        pids = broker.backend.block["pids"]
+        while pids[3] == 0 and not broker.backend.closed:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        stopped.append((int(pids[3]), time.monotonic()))
+        os.kill(stopped[0][0], signal.SIGSTOP)
+
+    with pytest.raises(WorkerError) as info:
+        with Broker(MLP((30, 20, 3)), X, T, workers=4, backend="processes",
+                    aggregate=aggregate, span=50, timeout=2.0) as broker:
+            threading.Thread(target=stop_worker_3, args=(broker,), daemon=True).start()
+            for epoch in range(10_000):
+                broker.run_epoch(np.arange(len(X)), 0.1)
+                assert not stopped or time.monotonic() - stopped[0][1] < 30, epoch
+    pid = stopped[0][0]
+    assert f"workers 2-3 (pid {pid}) did not reach the barrier within 2 s" in str(info.value)
+    assert shm_segments() <= before
+    assert worker_children() == []
