@@ -310,7 +310,7 @@ class ProcessesBackend(PoolBackend):
                 who = getattr(error, "worker", None)
                 who = worker_name(self.hosts[i] if who is None else (who,))
                 raise WorkerError(f"{who} failed: {type(error).__name__}: {error}") from error
-        i = laggard(self.block, len(self.hosts))
+        i = laggard(self.block, len(self.hosts), [self._pid(p) for p in range(len(self.hosts))])
         if i is None:
             if broken:
                 return
