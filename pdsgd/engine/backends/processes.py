@@ -250,13 +250,23 @@ class ProcessesBackend(PoolBackend):
         the 2-core machine: 1.22x replicated at b = 8, 1.26x-1.36x at b = 16),
         and ``replicated`` below (b = 1 to 4: within noise of sharded, which
         also pulls the weights between the cores' caches every iteration).
-        Past N = cores, each extra replica adds the whole update to the cores'
-        work, so the seed's ``central`` aggregation (one update, by the broker)
-        degrades more gently (see the scaling table in docs/performance.md). An algorithm
-        that cannot shard (parameter averaging) stays replicated.
+
+        Past N = cores, hosted (``--hosting cores``): ``replicated``, one
+        replica per process, one update per process per iteration. Measured
+        hosted on the 2-core machine (``pdsgd bench scaling``, 3 interleaved
+        repeats, medians, S against the sequential path at b; other work ran
+        on the machine): b = 1, N = 4/8/16: replicated 0.47x/1.31x/1.48x,
+        sharded 0.74x/0.70x/0.95x, central 0.35x/0.64x/0.93x; b = 16:
+        replicated 1.12x/1.30x/1.31x, sharded 0.72x/1.39x/0.74x (its row
+        shares move between the cores' caches: fast or slow from one run to
+        the next), central 0.76x/0.89x/1.19x. One process per worker
+        (``--hosting workers``) past the cores: each extra replica adds the
+        whole update to the cores' work, so the seed's ``central`` aggregation
+        (one update, by the broker) degrades more gently (docs/performance.md).
+        An algorithm that cannot shard (parameter averaging) stays replicated.
         """
         if spec.workers > usable_cores():
-            return "central"
+            return "replicated" if spec.hosting == "cores" else "central"
         if spec.micro_batch >= SHARDED_FROM_BATCH and "sharded" in spec.strategy.aggregates:
             return "sharded"
         return "replicated"
