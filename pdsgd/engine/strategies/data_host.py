@@ -17,6 +17,14 @@ on Go's threads). Every iteration a host
    second counter (the same N shares as one process per worker), then a
    second crossing; ``central``, a second crossing while the broker applies.
 
+``sharded`` with stealing crosses no barrier inside a span: its weights are
+shared, so an iteration ends when counters say that its N blocks, then its N
+shares, are done (:meth:`Turns.wait`), whoever did them. A host that the
+scheduler took off its core between two blocks finds the counters ahead when
+it wakes and joins the current iteration; only a block or share it holds can
+delay the others (the ``holding`` words say which, to name a host that never
+finishes one).
+
 A block's result depends only on the weights it read and its worker's index
 (its rows of the slots), never on which host computed it, and the update
 reduces the slots in worker order: the weights are bit for bit those of the
