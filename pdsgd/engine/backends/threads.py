@@ -41,7 +41,9 @@ class ThreadsBackend(PoolBackend):
         try:
             self.strategy.work(host)
         except threading.BrokenBarrierError:
-            pass  # another party failed or the run was stopped; that one reports
+            # Another party failed or the run was stopped (that one reports), or
+            # this one waited too long for the others' blocks: the broker must wake.
+            self.abort()
         except BaseException as error:
             self.errors[i] = error
             self.abort()
