@@ -165,8 +165,9 @@ class EngineSpec:
         "serve`", metavar="FILE", engine_only=True)
     hosting: str = _option(
         "cores", "processes: cores starts one process per usable core, each running its share "
-        "of the workers in turns between crossings; workers starts one process per worker "
-        "(past the cores they take turns at every crossing: the lesson on oversubscription)",
+        "of the workers in turns between crossings (not ssp, async, hogwild: one per worker); "
+        "workers starts one process per worker (past the cores they take turns at every "
+        "crossing: the lesson on oversubscription)",
         choices=HOSTINGS)
     barrier: str = _option("adaptive", "processes: spin at the barrier only while spinning "
                           "pays, or always spin first (fixed)", choices=BARRIERS, flag=None)

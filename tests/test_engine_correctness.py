@@ -90,19 +90,23 @@ def test_train_uses_the_broker_for_several_workers():
     assert parallel.config["workers"] == 3 and len(parallel.history["loss"]) == 2
 
 
-def test_default_aggregation_is_replicated_only_while_every_worker_has_a_core(monkeypatch):
+def test_default_aggregation_is_replicated_past_the_cores_only_while_hosted(monkeypatch):
     from pdsgd.engine.backends import processes
     from pdsgd.spec import EngineSpec
 
-    def default_aggregate(backend, workers, micro_batch=1, algorithm="bsp"):
+    def default_aggregate(backend, workers, micro_batch=1, algorithm="bsp", hosting="cores"):
         return EngineSpec(workers=workers, micro_batch=micro_batch, backend=backend,
-                          algorithm=algorithm).aggregate
+                          algorithm=algorithm, hosting=hosting).aggregate
 
     monkeypatch.setattr(processes, "usable_cores", lambda: 2)
     assert default_aggregate("processes", 2) == "replicated"
     assert default_aggregate("processes", 2, micro_batch=16) == "sharded"
     assert default_aggregate("processes", 2, 16, algorithm="average") == "replicated"
-    assert default_aggregate("processes", 3, micro_batch=16) == "central"
-    assert default_aggregate("processes", 3) == "central"
+    # Past the cores: one replica per process when hosted, the broker's update when
+    # every worker has a process (each extra replica would add a whole update).
+    assert default_aggregate("processes", 3, micro_batch=16) == "replicated"
+    assert default_aggregate("processes", 3) == "replicated"
+    assert default_aggregate("processes", 3, micro_batch=16, hosting="workers") == "central"
+    assert default_aggregate("processes", 3, hosting="workers") == "central"
     assert default_aggregate("threads", 2) == "central"
     assert default_aggregate("dask", 8) == "central"

@@ -18,6 +18,7 @@ import pytest
 from engine_helpers import cmdline
 
 from pdsgd.engine.lifetime import Janitor, die_with_parent, names_of
+from pdsgd.machine import usable_cores
 
 TRAIN = ["-m", "pdsgd", "train", "--dataset", "synthetic", "--train-size", "2000", "--hidden",
          "20", "--epochs", "1000", "--backend", "processes", "--quiet"]
@@ -63,15 +64,18 @@ def assert_nothing_left(pid, tree, since):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("workers", [2, 4])
-def test_a_killed_trainer_leaves_no_process_and_no_shared_memory(tmp_path, workers):
-    proc = subprocess.Popen([sys.executable, *TRAIN, "--workers", str(workers), "--out",
-                             str(tmp_path)], stderr=subprocess.DEVNULL)
+@pytest.mark.parametrize("hosting", ["workers", "cores"])
+def test_a_killed_trainer_leaves_no_process_and_no_shared_memory(tmp_path, hosting):
+    # 4 workers: 4 processes, or one per usable core, each running its share.
+    workers = 4
+    processes = workers if hosting == "workers" else min(workers, usable_cores())
+    proc = subprocess.Popen([sys.executable, *TRAIN, "--workers", str(workers), "--hosting",
+                             hosting, "--out", str(tmp_path)], stderr=subprocess.DEVNULL)
     try:
-        _wait_until_training(proc.pid, workers)
+        _wait_until_training(proc.pid, processes)
         time.sleep(random.uniform(0.0, 1.0))  # a random moment of the training
         tree = _tree(proc.pid)
-        assert len(tree) >= workers + 1  # the workers, the janitor, the trackers
+        assert len(tree) >= processes + 1  # the workers, the janitor, the trackers
         os.kill(proc.pid, signal.SIGKILL)
         since = time.monotonic()
         proc.wait(timeout=10)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pdsgd.arguments import count_list
 from pdsgd.bench.common import add_shared_options, register
+from pdsgd.spec import AGGREGATIONS
 from pdsgd.study.busy_neighbours import run
 
 
@@ -26,6 +27,7 @@ def format_row(r):
 def format_table(result):
     """The result of :func:`~pdsgd.study.busy_neighbours.run` as a fixed-width table."""
     lines = [f"N={result['workers']} processes, b={result['micro_batch']}, "
+             f"{result.get('aggregate') or 'default'} aggregation, "
              f"{'-'.join(map(str, result['sizes']))}, {result['dataset']}: "
              f"{result['samples']} samples per timing, median of {result['repeats']} "
              "interleaved repeats (range of the per-repeat ratios)",
@@ -43,8 +45,11 @@ def add_parser(subparsers):
     add_shared_options(p, dataset="mnist-5k", samples=2000, repeats=5, workers=2,
                        micro_batch=1)
     p.add_argument("--neighbours", type=count_list, default=(0, 1, 2), metavar="0,1,2")
+    p.add_argument("--aggregate", choices=tuple(AGGREGATIONS), default=None,
+                   help="the engines' aggregation (default: the backend's, for N and b)")
 
 
 def _run_args(args):
     return run(args.dataset, args.samples, args.repeats, args.neighbours, args.workers,
-               args.micro_batch, progress=lambda row: print(format_row(row)))
+               args.micro_batch, progress=lambda row: print(format_row(row)),
+               aggregate=args.aggregate)

@@ -34,7 +34,8 @@ def format_row(r):
           if "hardware_speedup" in r else f"{'':>30}")
     top = (f"{r['ceiling']:>6.2f}x {100 * r['of_ceiling']:>4.0f}%" if "of_ceiling" in r
            else f"{r['ceiling']:>6.2f}x {'':>5}" if "ceiling" in r else f"{'':>13}")
-    return (f"{r['backend']:<10} {r['parallel']:<7} {r['aggregate'] or '-':<11} "
+    return (f"{r['backend']:<10} {r.get('hosting') or '-':<7} {r['parallel']:<7} "
+            f"{r['aggregate'] or '-':<11} "
             f"{r['workers']:>3} {r['micro_batch']:>3} {r['samples_per_s']:>10,.0f} "
             f"{r['sequential_per_s']:>10,.0f} {r['speedup']:>6.2f}x {lo:>5.2f}-{hi:<5.2f} "
             f"{hw} {top} {naive} {torch} {r['memory_mb']:>7.0f}")
@@ -48,7 +49,7 @@ def format_table(result):
     lines = [f"BSP scaling, {'-'.join(map(str, result['sizes']))}, {result['dataset']}, "
              f"{result['samples']} samples per pass, {window}"
              f"{result['repeats']} repeats interleaved with both baselines (medians)",
-             f"{'backend':<10} {'split':<7} {'aggregate':<11} {'N':>3} {'b':>3} "
+             f"{'backend':<10} {'hosting':<7} {'split':<7} {'aggregate':<11} {'N':>3} {'b':>3} "
              f"{'samples/s':>10} {'seq b /s':>10} {'S(seq b)':>7} {'range':>11} "
              f"{'seq Nb /s':>10} {'hw(seq Nb)':>7} {'range':>11} {'ceiling':>7} "
              f"{'share':>5} {'vs naive':>9} {'vs torch':>9} {'mem MB':>7}"]
@@ -85,6 +86,10 @@ def add_parser(subparsers):
     p.add_argument("--micro-batch", type=int_list, default=grid["micro_batch"], metavar="1,16")
     p.add_argument("--engines", type=lambda s: tuple(s.split(",")), default=grid["engines"],
                    metavar="BACKEND:AGGREGATE|BACKEND:tensor,...")
+    p.add_argument("--hosting", type=lambda s: tuple(s.split(",")), default=("cores",),
+                   metavar="cores,workers",
+                   help="processes: one process per usable core (cores, the default), one "
+                   "per worker (workers), or both, side by side in the same run")
     p.add_argument("--trace-overhead", action="store_true",
                    help="also measure what recording the trace costs")
     p.add_argument("--no-ceiling", dest="ceiling", action="store_false",
@@ -95,7 +100,8 @@ def add_parser(subparsers):
 def _run_args(args):
     result = throughput.run(args.dataset, args.samples, args.repeats, args.workers,
                             args.micro_batch, args.engines, with_ceiling=args.ceiling,
-                            on_row=lambda row: print(format_row(row)))
+                            on_row=lambda row: print(format_row(row)),
+                            hostings=args.hosting)
     if args.trace_overhead:
         result["trace_overhead"] = throughput.trace_overhead(args.dataset, args.samples)
     return result

@@ -113,7 +113,11 @@ def admit_engine(spec, n_samples, block_bytes, shared, data_bytes):
     check_round(spec, n_samples)
     cores = usable_cores()
     local = spec.backend != "dask" or spec.scheduler is None
-    if local and spec.backend != "serial" and spec.workers > WARN_WORKERS_PER_CORE * cores:
+    # Hosted workers share one process per core: no more processes than cores.
+    hosted = (spec.backend in (None, "processes") and spec.hosting == "cores"
+              and spec.strategy.shares_hosts)
+    if (local and spec.backend != "serial" and not hosted
+            and spec.workers > WARN_WORKERS_PER_CORE * cores):
         warnings.warn(f"{spec.workers} workers on {cores} cores: they take turns, and each "
                       "one only adds waiting; fewer workers will be faster", PdsgdWarning,
                       stacklevel=3)

@@ -56,10 +56,11 @@ def stop_neighbours(procs):
 
 
 def run(dataset="mnist-5k", samples=2000, repeats=5, neighbours=(0, 1, 2), workers=2,
-        micro_batch=1, progress=None):
+        micro_batch=1, progress=None, aggregate=None):
     """Time the three engines under each number of neighbours; return a JSON-ready dict.
 
     ``progress``, when given, is called with each load's row as soon as it is measured.
+    ``aggregate``: the engines' aggregation (None: the backend's default).
     """
     X, T = load_samples(dataset, samples)
     sizes = (X.shape[1], 200, T.shape[1])
@@ -67,9 +68,11 @@ def run(dataset="mnist-5k", samples=2000, repeats=5, neighbours=(0, 1, 2), worke
     runners = {"sequential": SequentialRunner(MLP(sizes), X, T, micro_batch)}
     for barrier in ("adaptive", "fixed"):
         runners[barrier] = Broker(MLP(sizes), X, T, workers=workers, micro_batch=micro_batch,
-                                  backend="processes", barrier=barrier, trace=False, span=4096)
+                                  backend="processes", barrier=barrier, trace=False, span=4096,
+                                  aggregate=aggregate)
     result = {"dataset": dataset, "samples": len(X), "repeats": repeats, "workers": workers,
-              "micro_batch": micro_batch, "sizes": list(sizes), "machine": machine_facts(),
+              "micro_batch": micro_batch, "aggregate": runners["adaptive"].spec.aggregate,
+              "sizes": list(sizes), "machine": machine_facts(),
               "rows": []}
     try:
         for runner in runners.values():

@@ -44,6 +44,7 @@ from pdsgd.engine.strategies import TENSOR
 from pdsgd.errors import PdsgdError
 from pdsgd.machine import machine_facts, usable_cores
 from pdsgd.mlp import MLP
+from pdsgd.spec import HOSTINGS
 
 # The module, not its names: it imports pdsgd.bench, whose commands import this module.
 from pdsgd.study import ceiling as machine_ceiling
@@ -105,9 +106,11 @@ def sequential_rates(X, T, micro_batch, repeats, sizes):
     return out
 
 
-def _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch, trace=True):
+def _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch, trace=True,
+            hosting="cores"):
     return Broker(MLP(sizes), X, T, workers=workers, micro_batch=micro_batch, backend=backend,
-                  parallel=parallel, aggregate=aggregate, trace=trace, span=4096)
+                  parallel=parallel, aggregate=aggregate, trace=trace, span=4096,
+                  hosting=hosting)
 
 
 def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, trace=True,
@@ -123,16 +126,18 @@ def engine_rate(X, T, backend, aggregate, workers, micro_batch, repeats, sizes, 
 
 
 def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1,
-                min_seconds=MIN_SECONDS, copies=None):
+                min_seconds=MIN_SECONDS, copies=None, hosting="cores"):
     """One cell, its repeats interleaved with both baselines' (and the ceiling's).
 
     The seed's baseline is the sequential path at b with ``threads`` BLAS
     threads; the hardware baseline is :func:`hardware_baseline` (batch N b) with
     one. Each timing repeats passes over the samples until the sequential path
     at b takes ``min_seconds`` (measured on a warm-up pass); every side runs as
-    many. With ``copies`` (a :class:`~pdsgd.study.ceiling.Copies` prepared for
-    ``micro_batch``) and N >= 2, every repeat also times min(N, copies)
-    sequential copies at once: the machine's ceiling in the same moments.
+    many. ``hosting`` is the processes backend's (``cores`` or ``workers``:
+    :attr:`pdsgd.spec.EngineSpec.hosting`). With ``copies`` (a
+    :class:`~pdsgd.study.ceiling.Copies` prepared for ``micro_batch``) and
+    N >= 2, every repeat also times min(N, copies) sequential copies at once:
+    the machine's ceiling in the same moments.
 
     Returns
     -------
@@ -150,7 +155,8 @@ def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1,
     same = hardware_baseline(MLP(sizes), X, T, workers, micro_batch)
     engine_s, sequential_s, same_s, ceilings = [], [], [], []
     k = min(workers, copies.count) if copies is not None else 0
-    with _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch) as broker:
+    with _broker(X, T, sizes, backend, parallel, aggregate, workers, micro_batch,
+                 hosting=hosting) as broker:
         broker.run_epoch(order[:64 * workers * micro_batch], 0.1)  # warm-up: workers started
         with threadpool_limits(limits=1):
             same.run_epoch(order[:64 * workers * micro_batch], 0.1)
@@ -169,6 +175,7 @@ def engine_cell(X, T, engine, workers, micro_batch, repeats, sizes, threads=1,
     ratios = np.array(sequential_s) / np.array(engine_s)
     row = {"backend": backend, "parallel": parallel, "aggregate": broker.spec.aggregate,
            "workers": workers, "micro_batch": micro_batch,
+           "hosting": hosting if backend == "processes" else None,
            "samples_per_s": passes * len(X) / float(np.median(engine_s)),
            "sequential_per_s": passes * len(X) / float(np.median(sequential_s)),
            "hardware_per_s": passes * len(X) / float(np.median(same_s)),
@@ -216,8 +223,11 @@ def _tree_memory_mb():
 
 def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
         micro_batches=GRID["micro_batch"], engines=GRID["engines"], progress=print,
-        min_seconds=MIN_SECONDS, with_ceiling=True, on_row=None):
+        min_seconds=MIN_SECONDS, with_ceiling=True, on_row=None, hostings=("cores",)):
     """Measure the grid; return a JSON-ready dict (rows, baselines, machine facts).
+
+    Every ``processes`` engine is measured with each of ``hostings`` (one
+    process per core, or one per worker: :attr:`pdsgd.spec.EngineSpec.hosting`).
 
     With ``with_ceiling``, cells with N >= 2 also time min(N, cores) copies of
     the sequential path at once in every repeat (:mod:`pdsgd.study.ceiling`).
@@ -226,6 +236,9 @@ def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
     """
     for engine in engines:
         parse_engine(engine)  # a typo fails before anything is measured
+    for hosting in hostings:
+        if hosting not in HOSTINGS:
+            raise PdsgdError(f"--hosting {hosting}: write cores, workers or cores,workers")
     X, T = load_samples(dataset, samples)
     sizes = (X.shape[1], 200, T.shape[1])
     result = {"dataset": dataset, "samples": len(X), "repeats": repeats,
@@ -245,10 +258,12 @@ def run(dataset="mnist-5k", samples=2000, repeats=3, workers=GRID["workers"],
             result["baselines"][b] = {**base, "best sequential": max(one, every)}
             progress(f"b={b}: best sequential {max(one, every):,.0f} samples/s "
                      f"({'one BLAS thread' if threads == 1 else 'all BLAS threads'})")
-            for engine in engines:
+            cells = [(engine, hosting) for engine in engines
+                     for hosting in (hostings if engine.startswith("processes:") else ("cores",))]
+            for engine, hosting in cells:
                 for n in workers:
                     row = engine_cell(X, T, engine, n, b, repeats, sizes, threads, min_seconds,
-                                      copies)
+                                      copies, hosting)
                     for key, name in (("vs_naive", "naive NumPy loop"),
                                       ("vs_torch", "PyTorch CPU")):
                         if name in base:

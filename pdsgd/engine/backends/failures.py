@@ -70,18 +70,20 @@ def worker_name(hosted):
     return f"workers {hosted[0]}-{hosted[-1]}"
 
 
-def laggard(block, parties):
+def laggard(block, parties, pids=None):
     """The process (barrier party) behind the others at the barriers (the one that died), or None.
 
-    Without the iteration barrier (``sync``, one worker per process) the
-    parties are the workers.
+    Without crossings of the iteration barrier (``sync``; ``sharded`` with
+    work stealing, which ends an iteration by its counters) the one gone.
+    ``pids``: each party's pid (default: ``block["pids"]``, one worker per process).
     """
     arrivals = [(int(block["span_arrive"][i]), int(block["step_arrive"][i]))
                 for i in range(parties)]
     if len(set(arrivals)) < 2:
         # No iteration barrier to fall behind at (``sync``): of the workers whose
         # process is gone, the one whose last sign of life is oldest.
-        gone = [i for i in range(parties) if not alive(int(block["pids"][i]))]
+        pids = block["pids"][:parties] if pids is None else pids
+        gone = [i for i in range(parties) if not alive(int(pids[i]))]
         beats = block.arrays.get("sync_beat")
         return min(gone, key=lambda i: beats[i] if beats is not None else 0, default=None)
     return int(np.argmin([s * 2**32 + t for s, t in arrivals]))

@@ -52,6 +52,8 @@ class Host:
         :attr:`~pdsgd.engine.strategies.base.Strategy.uses_lock`).
     spin : float
         Seconds a wait outside the barriers may spin before it sleeps.
+    party : int
+        Which party of the barriers this thread or process is.
     """
 
     workers: list
@@ -63,6 +65,7 @@ class Host:
     check: object = None
     lock: object = None
     spin: float = 0.0
+    party: int = 0
 
     def spans(self):
         """Yield ``(count, lr)`` for every span the broker starts; return when it says stop.

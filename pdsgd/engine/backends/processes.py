@@ -1,8 +1,9 @@
 """The processes backend: N long-lived loky worker processes around shared memory.
 
-(For a strategy whose workers may share a process, with more workers than
-cores: one process per core, each running several workers in turns; see
-:func:`pdsgd.engine.tensor.hosts`.)
+(For a strategy whose workers may share a process, data and tensor
+parallelism, with more workers than cores and ``--hosting cores``: one
+process per core, each running several workers in turns, as Go runs many
+goroutines on few threads; see :attr:`ProcessesBackend.hosts`.)
 
 * The workers start once per run (a fresh loky executor, shut down at close, so
   none outlives the run) and stay: each runs the strategy's worker loop
@@ -142,7 +143,7 @@ def _worker_main(party, hosted, block_spec, strategy, spec, t0, spin):
         lock = _SEMAPHORES[2][0] if _SEMAPHORES[2] else None
         strategy.work(host_of(strategy, spec, hosted, block, block["params"], block["X"],
                               block["T"], span, step, t0, check=parent_alive, lock=lock,
-                              spin=10 * spin))
+                              spin=10 * spin, party=party))
     except BaseException:
         span.abort()  # wake everyone: nobody waits for a worker that has gone
         step.abort()
@@ -180,9 +181,13 @@ class ProcessesBackend(PoolBackend):
         """The workers each process runs, one tuple per process.
 
         One worker each, unless the strategy's workers may share a process
-        (tensor parallelism) and ``spec.hosting`` is ``"cores"``: then, with
-        more workers than cores, one process per core
-        (:func:`pdsgd.engine.tensor.hosts`).
+        (data and tensor parallelism, parameter averaging) and
+        ``spec.hosting`` is ``"cores"``: then, with more workers than cores,
+        one process per core, each hosting consecutive workers
+        (:func:`pdsgd.engine.tensor.hosts`). The barriers' parties are the
+        processes; a failure names the workers of the process. Without a
+        barrier per iteration (``--sync ssp|async|hogwild``) every worker
+        keeps a process of its own.
         """
         n = self.spec.workers
         if self.strategy.shares_hosts and self.spec.hosting == "cores":
@@ -245,13 +250,23 @@ class ProcessesBackend(PoolBackend):
         the 2-core machine: 1.22x replicated at b = 8, 1.26x-1.36x at b = 16),
         and ``replicated`` below (b = 1 to 4: within noise of sharded, which
         also pulls the weights between the cores' caches every iteration).
-        Past N = cores, each extra replica adds the whole update to the cores'
-        work, so the seed's ``central`` aggregation (one update, by the broker)
-        degrades more gently (see the scaling table in docs/performance.md). An algorithm
-        that cannot shard (parameter averaging) stays replicated.
+
+        Past N = cores, hosted (``--hosting cores``): ``replicated``, one
+        replica per process, one update per process per iteration. Measured
+        hosted on the 2-core machine (``pdsgd bench scaling``, 3 interleaved
+        repeats, medians, S against the sequential path at b; other work ran
+        on the machine): b = 1, N = 4/8/16: replicated 0.47x/1.31x/1.48x,
+        sharded 0.74x/0.70x/0.95x, central 0.35x/0.64x/0.93x; b = 16:
+        replicated 1.12x/1.30x/1.31x, sharded 0.72x/1.39x/0.74x (its row
+        shares move between the cores' caches: fast or slow from one run to
+        the next), central 0.76x/0.89x/1.19x. One process per worker
+        (``--hosting workers``) past the cores: each extra replica adds the
+        whole update to the cores' work, so the seed's ``central`` aggregation
+        (one update, by the broker) degrades more gently (docs/performance.md).
+        An algorithm that cannot shard (parameter averaging) stays replicated.
         """
         if spec.workers > usable_cores():
-            return "central"
+            return "replicated" if spec.hosting == "cores" else "central"
         if spec.micro_batch >= SHARDED_FROM_BATCH and "sharded" in spec.strategy.aggregates:
             return "sharded"
         return "replicated"
@@ -301,9 +316,11 @@ class ProcessesBackend(PoolBackend):
             error = future.exception(timeout=0) if future.done() else None
             if error is not None and not isinstance(error, BrokenBarrierError) \
                     and "Terminated" not in type(error).__name__:
-                raise WorkerError(f"{worker_name(self.hosts[i])} failed: "
-                                  f"{type(error).__name__}: {error}") from error
-        i = laggard(self.block, len(self.hosts))
+                # A stolen block's error names the worker whose block it was.
+                who = getattr(error, "worker", None)
+                who = worker_name(self.hosts[i] if who is None else (who,))
+                raise WorkerError(f"{who} failed: {type(error).__name__}: {error}") from error
+        i = laggard(self.block, len(self.hosts), [self._pid(p) for p in range(len(self.hosts))])
         if i is None:
             if broken:
                 return

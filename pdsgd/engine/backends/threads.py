@@ -30,7 +30,8 @@ class ThreadsBackend(PoolBackend):
         self.threads = []
         for i in range(n):
             host = host_of(self.strategy, spec, (i,), self.block, self.block["params"], self.X,
-                           self.T, self.span_barrier, self.step_barrier, self.t0, lock=lock)
+                           self.T, self.span_barrier, self.step_barrier, self.t0, lock=lock,
+                           party=i)
             thread = threading.Thread(target=self._work, args=(i, host), daemon=True,
                                       name=f"pdsgd-worker-{i}")
             thread.start()
@@ -40,7 +41,9 @@ class ThreadsBackend(PoolBackend):
         try:
             self.strategy.work(host)
         except threading.BrokenBarrierError:
-            pass  # another party failed or the run was stopped; that one reports
+            # Another party failed or the run was stopped (that one reports), or
+            # this one waited too long for the others' blocks: the broker must wake.
+            self.abort()
         except BaseException as error:
             self.errors[i] = error
             self.abort()
@@ -62,6 +65,8 @@ class ThreadsBackend(PoolBackend):
 
     def _raise_worker_error(self):
         for i, error in sorted(self.errors.items()):
+            # A stolen block's error names the worker whose block it was.
+            i = getattr(error, "worker", i)
             raise WorkerError(f"worker {i} failed: {type(error).__name__}: {error}") from error
 
     def abort(self):

@@ -67,7 +67,8 @@ class Strategy:
     averages_parameters : bool
         Workers send their whole parameters (``--local-steps K`` applies).
     shares_hosts : bool
-        One process may run several of its workers, in turns (more workers than cores).
+        One process may run several of its workers, in turns (more workers than
+        cores, ``--hosting cores``); it crosses the iteration barrier once for them.
     uses_lock : bool
         Its workers take blocks under a lock shared by the pool.
     worker, aggregator : type

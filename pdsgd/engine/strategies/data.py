@@ -25,9 +25,10 @@ import time
 import numpy as np
 
 from pdsgd.engine.modes import AGGREGATIONS, SENDS
-from pdsgd.engine.shm import SharedArrays, checksum, flat
+from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.slots import ResultSlots, slot_fields
 from pdsgd.engine.strategies.base import Outcome, Strategy
+from pdsgd.engine.strategies.data_host import run_host, turn_fields
 from pdsgd.engine.trace import AGGREGATE, COMPUTE, WAIT, from_times
 from pdsgd.mlp import MLP
 
@@ -50,9 +51,16 @@ class DataParallel(Strategy):
     backends = ("serial", "threads", "processes", "dask")
     aggregates = tuple(AGGREGATIONS)
     sends = SENDS
+    shares_hosts = True
+    uses_lock = True  # for the counters of work stealing
+    #: Hosts take the next worker's block from a shared counter (work stealing).
+    steals = True
+    #: With ``sharded`` and stealing, an iteration ends when its blocks and
+    #: shares are done, not when every host has crossed the barrier.
+    ends_when_done = True
 
     def fields(self, spec):
-        return {**trace_fields(spec), **slot_fields(spec)}
+        return {**trace_fields(spec), **slot_fields(spec), **turn_fields(spec)}
 
     def serial(self, model, X, T, spec):
         return SerialSpan(self, model, X, T, spec)
@@ -69,52 +77,13 @@ class DataParallel(Strategy):
         return RoundWorker(self, index, spec, X, T)
 
     def work(self, host):
-        """Every iteration: compute, cross, then apply by the aggregation (see the module)."""
-        worker, = host.workers
-        spec, block, step = host.spec, host.block, host.step_barrier
-        mode, parts, trace, t0 = self.aggregation(spec), spec.workers, spec.trace, host.t0
-        replicated, sharded = mode.replicas, mode.sharded
-        slots, aggregator = result_slots(spec, block), self.make_aggregator(spec)
-        clock, i = time.perf_counter, worker.index
-        schedule, n_rows_of = block["schedule"], block["n_rows"]
-        times = flat(block["trace"][i])  # this worker's (span, phase, start/end) times
-        for count, lr in host.spans():
-            if replicated:
-                worker.model.params[...] = block["params"]
-            for k in range(count):
-                parity = k & 1 if replicated else 0
-                n_rows = int(n_rows_of[k])
-                s = clock()
-                worker.compute(slots[parity], schedule[k], n_rows, lr)
-                c = clock()
-                step.wait()
-                w = clock()
-                if replicated:
-                    aggregator.apply(worker.model, slots[parity], n_rows, lr)
-                    e = clock()
-                elif sharded:
-                    aggregator.apply_rows(worker.model, slots[0], n_rows, lr, i, parts)
-                    e = clock()
-                    step.wait()  # every share is in before anyone reads the weights
-                else:
-                    step.wait()  # the broker's aggregator is publishing new weights
-                    e = clock()
-                if trace:  # six stores into a preallocated array: well under 1 us
-                    j = 6 * k
-                    times[j + 2 * COMPUTE] = s - t0
-                    times[j + 2 * COMPUTE + 1] = c - t0
-                    times[j + 2 * WAIT] = c - t0
-                    # Sharded: the second wait shows as the gap before the next compute.
-                    if mode.broker_applies:
-                        times[j + 2 * WAIT + 1] = e - t0
-                    else:
-                        times[j + 2 * WAIT + 1] = w - t0
-                        times[j + 2 * AGGREGATE] = w - t0
-                        times[j + 2 * AGGREGATE + 1] = e - t0
-            if replicated:
-                block["checksums"][i] = checksum(worker.model.params)
-                if i == 0:
-                    block["params"][...] = worker.model.params
+        """Every iteration: compute blocks, cross, then apply by the aggregation.
+
+        See :func:`pdsgd.engine.strategies.data_host.run_host`: a host runs
+        one worker, or several in turns (``--hosting cores``), and takes the
+        next worker's block from a shared counter while it has a lock.
+        """
+        run_host(self, host, result_slots(host.spec, host.block))
 
 
 class SerialSpan:
@@ -233,6 +202,8 @@ class LockStep:
         if trace:
             times[:, :count] = 0.0
         pool.publish(span, lr)
+        if "turns" in pool.block.arrays:  # work stealing's counters: every block is free
+            pool.block["turns"][:count] = 0
         pool.go(count)
         if self.mode.broker_applies:
             self._aggregate_span(span, lr, times[pool.spec.workers])

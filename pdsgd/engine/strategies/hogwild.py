@@ -8,6 +8,9 @@ applies its own update, scaled by lr/N as in :mod:`pdsgd.engine.sync`, into the
 shared weights with BLAS, in place. Updates from two workers can interleave
 inside one matrix, and a forward pass can read a layer half updated.
 
+Every worker keeps a process (or thread) of its own, whatever ``--hosting``
+says: Hogwild!'s point is workers writing the weights at the same time.
+
 What that gives up, on purpose:
 
 * **reproducibility**: the weights depend on the timing of every run, and two

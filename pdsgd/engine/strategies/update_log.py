@@ -24,6 +24,11 @@ without a barrier per iteration, while keeping every gradient's version exact:
 At the end of a span every replica has applied the whole log, so all hold the
 same bits (checked by CRC-32, as for ``replicated``); worker 0's becomes the
 parent's. The broker takes no part in a span: it waits at the span barrier.
+
+Hosting: every worker keeps a process (or thread) of its own, whatever
+``--hosting`` says. Its replica, its staging buffers and its staleness are
+its own; several workers in one process would need a replica each and would
+share one clock, so a worker's staleness would count its host's turns too.
 """
 
 from __future__ import annotations
