@@ -36,6 +36,9 @@ VIEWPORT = {"width": 1400, "height": 1000}
 IN_CI = in_ci()
 NOTEBOOK = "02_parallel_sgd.ipynb"
 SYNC_NOTEBOOK = "06_without_the_barrier.ipynb"  # the straggler panel's sync controls
+#: The kernels' PDSGD_QUICK: the course's small sizes, unless "0" (the sizes a class runs,
+#: for the timings of tests/test_browser_course.py).
+QUICK = os.environ.get("PDSGD_BROWSER_QUICK", "1")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -90,7 +93,7 @@ def _stop(proc):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab, started as ``make lab`` starts it, on a copy of the notebook.
+    """JupyterLab, started as ``make lab`` starts it, on a copy of the course's notebooks.
 
     Yields ``(base_url, token, server process, folder)``. The server's PATH
     lacks this environment's ``bin`` folder: the launcher must put it there.
@@ -103,8 +106,8 @@ def lab(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("lab")
     work = tmp_path / "notebooks"
     work.mkdir()
-    for name in (NOTEBOOK, SYNC_NOTEBOOK):
-        shutil.copy(ROOT / "notebooks" / name, work / name)
+    for notebook in (ROOT / "notebooks").glob("[0-9]*.ipynb"):  # the course, 01-07
+        shutil.copy(notebook, work / notebook.name)
     # No "official Jupyter news?" toast over the screenshot.
     news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
@@ -117,7 +120,7 @@ def lab(tmp_path_factory):
     bin_dir = str(Path(sys.executable).parent)
     path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
                            if p and Path(p).resolve() != Path(bin_dir).resolve())
-    env = {**os.environ, "PDSGD_QUICK": "1", "TMPDIR": str(tmp_path), "PATH": path,
+    env = {**os.environ, "PDSGD_QUICK": QUICK, "TMPDIR": str(tmp_path), "PATH": path,
            "SHELL": "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh",
            "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
@@ -161,6 +164,12 @@ def lab(tmp_path_factory):
 
 def run_all(page, url):
     """Open the notebook at ``url`` in ``page`` and run all its cells once its kernel is up."""
+    open_notebook(page, url)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def open_notebook(page, url):
+    """Open the notebook at ``url`` in ``page`` and wait until its kernel is up."""
     page.set_default_timeout(90_000)
     page.goto(url)
     page.wait_for_selector(".jp-Notebook .jp-Cell")
@@ -169,7 +178,6 @@ def run_all(page, url):
                            " return w && w.sessionContext && w.sessionContext.session"
                            " && w.sessionContext.session.kernel"
                            " && w.sessionContext.session.kernel.status === 'idle'; }")
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
 @pytest.fixture(scope="module")
