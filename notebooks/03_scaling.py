@@ -358,13 +358,13 @@ print(f"N = {past} on {cores} cores, hosting = {HOSTING}: {row['samples/s']:,.0f
 plots.plot_run_timeline(run.trace, count=4, title=f"hosting = {HOSTING}, N = {past}")
 
 # %% [markdown]
-# Both ways side by side, N from one per core to four per core, in
+# Both ways side by side, at one worker per core and at four per core, in
 # interleaved rounds (the context switches are counted by the operating
 # system for the worker processes, `getrusage`).
 
 # %%
-hosting_rows = oversubscription.compare(data, workers=[cores, 2 * cores, 4 * cores],
-                                        repeats=1, epochs=1, train_size=P)
+hosting_rows = oversubscription.compare(data, workers=[cores, 4 * cores], repeats=1, epochs=1,
+                                        train_size=P)
 print("\n".join(oversubscription.table_lines(hosting_rows)))
 plots.plot_hosting(hosting_rows, cores=cores)
 
