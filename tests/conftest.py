@@ -18,6 +18,7 @@ starts clean). At the end, the session fails if anything of it is left.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 
@@ -29,6 +30,11 @@ from pdsgd.engine.lifetime import names_of
 MARK = "PDSGD_TEST_SESSION"
 ME = os.getpid()
 os.environ[MARK] = str(ME)
+# A suite started in the background of a non-interactive shell (``make test &``) inherits
+# SIGINT ignored, and every run a test starts would inherit that too: the tests of Ctrl-C
+# need runs that hear it. A handled signal, unlike an ignored one, is reset by exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 #: Seconds a test's leftovers get to go away on their own (a killed run's janitor).
 GRACE = 10.0
 

@@ -71,3 +71,19 @@ def test_a_straggler_makes_the_others_wait_without_changing_the_weights(parallel
         params[delay] = model.params
     assert np.array_equal(params[0.0], params[0.02])
     assert waits[0.02] > 6 * 0.02 * 0.9  # worker 0 waited for worker 1 every iteration
+
+
+def test_a_workers_iterations_never_overlap_whoever_computed_its_blocks():
+    from pdsgd.engine.trace import from_times, in_turn, summarize
+
+    times = np.zeros((2, 2, 3, 2))  # a worker and the aggregator, two iterations
+    times[0, 0, 0] = 1.0, 2.0   # compute
+    times[0, 0, 1] = 2.0, 5.0   # wait, ended by its host's crossing at 5
+    times[0, 1, 0] = 4.5, 6.0   # the next block, on another host that crossed at 4.5
+    times[0, 1, 1] = 6.0, 7.0
+    turned = in_turn(times)
+    np.testing.assert_array_equal(turned[0, 1, 0], [5.0, 6.0])  # starts where the last ended
+    assert turned[0, 0, 2].tolist() == [0.0, 0.0]  # what was not recorded stays so
+    np.testing.assert_array_equal(turned[0, 0], times[0, 0])
+    spent = sum(summarize(from_times(times))[0].values())
+    assert spent == pytest.approx(7.0 - 1.0)  # no more than the time that passed

@@ -56,12 +56,31 @@ def wait_share(trace):
     return wait / (compute + wait) if compute + wait > 0 else float("nan")
 
 
+def in_turn(times):
+    """``times`` with each party's iterations one after another, never overlapping.
+
+    With work stealing a worker's blocks of two iterations may be computed by
+    two hosts, and each host clocks its own crossing: the second host can
+    start the next block a few microseconds before the first one recorded the
+    end of its wait. Each recorded phase is moved to start no earlier than the
+    party's previous iteration ended, so that a party's phases add up to no
+    more than the time that passed (what the time budget of a run reads).
+    Without stealing nothing moves. Returns a new array.
+    """
+    recorded = times[..., 1] > 0
+    ends = np.where(recorded, times[..., 1], 0.0).max(axis=2)
+    floor = np.zeros_like(ends)
+    floor[:, 1:] = np.maximum.accumulate(ends, axis=1)[:, :-1]
+    return np.where(recorded[..., None], np.maximum(times, floor[:, :, None, None]), times)
+
+
 def from_times(times, first_iteration=0):
     """Trace rows from a ``(parties, iterations, 3, 2)`` array of start/end times.
 
     Party ``parties - 1`` is the aggregator; entries whose end is 0 were not
     recorded (for example no aggregate phase for workers in central mode).
     """
+    times = in_turn(times)
     parties = times.shape[0]
     party, k, phase = np.nonzero(times[..., 1] > 0)
     rows = empty_trace(len(party))
