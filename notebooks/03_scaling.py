@@ -369,12 +369,16 @@ print("\n".join(oversubscription.table_lines(hosting_rows)))
 plots.plot_hosting(hosting_rows, cores=cores)
 
 # %% [markdown]
-# Hosted, the throughput stays near its value at one worker per core: more
-# workers only make each process's turn longer, as with goroutines. One
-# process per worker loses throughput as N grows past the cores, and the
-# involuntary switches per iteration grow with N: each is a worker taken off
-# its core while the others wait for it at the barrier. (`pdsgd bench scaling
-# --hosting cores,workers` measures both up to N = 32.)
+# Hosted, the throughput does not fall past the cores, and usually grows: more
+# workers only make each process's turn longer, as with goroutines, and a
+# process applies one update for all the blocks it computed (one larger
+# matrix product instead of several small ones). One process per worker
+# loses throughput as N grows past the cores, and the involuntary switches
+# per iteration grow with N: each is a worker taken off its core while the
+# others wait for it at the barrier. (Hosted, a worker's "waiting" includes
+# waiting for its turn inside its process, as a goroutine waits for a thread;
+# the context switches tell the two apart. `pdsgd bench scaling --hosting
+# cores,workers` measures both up to N = 32.)
 
 # %% [markdown]
 # ## Exercises
