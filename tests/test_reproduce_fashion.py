@@ -8,6 +8,7 @@ that it did not.
 """
 
 import json
+from dataclasses import replace
 
 import pytest
 from data_helpers import needs_fashion_mnist
@@ -23,6 +24,8 @@ def test_the_full_profile_shrunk_on_fashion_mnist(tmp_path):
     full = PROFILES["full"]
     profile = customize(full, dataset="fashion-mnist", train_sizes=(300, 600), workers=(2,),
                         repeats=1, epochs=1)
+    # The live network lab takes minutes as root; tests/test_network.py measures it.
+    profile = replace(profile, network_live=False)
     assert (profile.backend, profile.micro_batches, profile.accuracy_backend) == (
         full.backend, full.micro_batches, full.accuracy_backend)
     study = reproduce(tmp_path, profile, progress=False, reference=True, formats=("png",))
