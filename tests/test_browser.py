@@ -523,13 +523,11 @@ def test_the_slowest_cell_of_notebook_06_in_the_browser(sync_page):
     assert seconds > 0
 
 
-def test_stop_on_the_straggler_panel_is_seen_within_about_a_second(sync_page):
+def start_slowest_straggler(page, panel):
+    """Start a long run on a straggler panel: BSP on threads, the slowest straggler the
+    slider allows (each iteration 10 ms or more); return once it is well into training."""
     from playwright.sync_api import expect
 
-    page = sync_page
-    panel = page.locator(".jp-OutputArea-output .widget-vbox").filter(
-        has_text="choose how to synchronize").first
-    # A long run: the slowest straggler the slider allows (each iteration 10 ms or more).
     _kernel(page, "panel.sync.value = 'bsp'; panel.backend.value = 'threads'; "
                   "panel.delay_ms.value = panel.delay_ms.max; "
                   "panel.train_size.value = panel.train_size.max")
@@ -537,6 +535,13 @@ def test_stop_on_the_straggler_panel_is_seen_within_about_a_second(sync_page):
     panel.get_by_role("button", name="Run").click()
     expect(panel.get_by_role("button", name="Stop")).to_be_enabled(timeout=60_000)
     time.sleep(2.0)  # well into training: threads start at once
+
+
+def test_stop_on_the_straggler_panel_is_seen_within_about_a_second(sync_page):
+    page = sync_page
+    panel = page.locator(".jp-OutputArea-output .widget-vbox").filter(
+        has_text="choose how to synchronize").first
+    start_slowest_straggler(page, panel)
     started = time.monotonic()
     panel.get_by_role("button", name="Stop").click()
     panel.get_by_text("stopped after epoch").first.wait_for(state="visible", timeout=60_000)

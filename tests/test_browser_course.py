@@ -32,12 +32,12 @@ from test_browser import (
     CHROMIUM_ARGS,
     QUICK,
     VIEWPORT,
-    _kernel,
     _panel,
     _start_a_long_run,
     lab,  # noqa: F401 (the fixture: the JupyterLab server)
     open_notebook,
     screenshot_on_failure,
+    start_slowest_straggler,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.skipif(
@@ -123,17 +123,9 @@ def _stop_parallel_sgd(page):
 
 def _stop_straggler(page):
     """As ``tests/test_browser.py`` stops 06's: BSP on threads, the slowest straggler."""
-    from playwright.sync_api import expect
-
     panel = page.locator(".jp-OutputArea-output .widget-vbox").filter(
         has_text="make one worker a straggler").first
-    _kernel(page, "panel.sync.value = 'bsp'; panel.backend.value = 'threads'; "
-                  "panel.delay_ms.value = panel.delay_ms.max; "
-                  "panel.train_size.value = panel.train_size.max")
-    panel.scroll_into_view_if_needed()
-    panel.get_by_role("button", name="Run").click()
-    expect(panel.get_by_role("button", name="Stop")).to_be_enabled(timeout=60_000)
-    time.sleep(2.0)  # well into training: threads start at once
+    start_slowest_straggler(page, panel)
     return _stop_seconds(page, panel)
 
 
