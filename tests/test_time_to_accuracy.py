@@ -75,8 +75,13 @@ def test_the_study_splits_every_speedup_into_its_three_factors(data, tmp_path):
     assert {c["batch"] for c in out["curve"]} == {1, 2, 4}
     fastest = min(r["seconds"] for r in out["best"]["sequential"])
     assert out["best"]["seconds"] == fastest
-    assert {(r["strategy"], r["workers"], r["micro_batch"]) for r in out["engine"]} <= {
-        (s, n, m) for s in ("data", "tensor") for n in (1, 2) for m in (1, 2)}
+    # The grid's (N, b), and the best one-core batch split over N workers.
+    b_star = out["best"]["batch"]
+    allowed = {(n, m) for n in (1, 2) for m in (1, 2)}
+    if b_star % 2 == 0:
+        allowed.add((2, b_star // 2))
+    configs = {(r["strategy"], r["workers"], r["micro_batch"]) for r in out["engine"]}
+    assert configs <= {(s, n, m) for s in ("data", "tensor") for n, m in allowed}
     assert out["engine"]
     for r in out["engine"]:
         assert r["speedup"] == pytest.approx(out["best"]["seconds"] / r["seconds"])
@@ -87,3 +92,29 @@ def test_the_study_splits_every_speedup_into_its_three_factors(data, tmp_path):
     again = analyse(run_study(GRID, data, tmp_path, hidden=(8,), progress=False))
     assert again["runs"]["trained"] == 0
     assert again["engine"] == out["engine"] and again["curve"] == out["curve"]
+
+
+def test_the_engine_also_runs_the_best_one_core_batch_split_over_its_workers():
+    from pdsgd.study.time_to_accuracy import engine_configs
+
+    grid = ToTarget(workers=(1, 2, 4), micro_batches=(1, 16))
+    own = [(1, 1), (2, 1), (4, 1), (1, 16), (2, 16), (4, 16)]
+    assert engine_configs(grid, 16) == own + [(2, 8), (4, 4)]
+    assert engine_configs(grid, 32) == own + [(4, 8)]  # 2 x 16 is the grid's own
+    assert engine_configs(grid, 6) == own + [(2, 3)]  # 4 does not divide 6
+    assert engine_configs(grid, 1) == own  # nothing to split
+
+
+def test_the_goal_sentence_names_the_better_strategy_and_the_split_best_batch():
+    from pdsgd.study.speedups import goal_sentence
+
+    def row(strategy, b, speedup, hardware, split=False):
+        return {"strategy": strategy, "workers": 2, "micro_batch": b, "speedup": speedup,
+                "hardware": hardware, "splits_best": split}
+
+    tt = {"engine": [row("data", 1, 0.3, 0.5), row("tensor", 1, 0.7, 1.3),
+                     row("data", 8, 1.1, 1.1, True), row("tensor", 8, 1.25, 1.25, True)]}
+    text = goal_sentence(tt)[0]
+    assert "At N = 2, b = 1, the better strategy is **tensor**: it reaches the target 0.70x" in text
+    assert ("At N = 2, b = 8 (the best one-core batch, 16, split in two), the better strategy "
+            "is **tensor**: it reaches the target 1.25x") in text

@@ -207,7 +207,9 @@ def goal_sentence(tt):
         if not rows:
             continue
         top = max(rows, key=lambda r: r["speedup"])
-        out.append(f"At N = 2, b = {b}, the better strategy is **{top['strategy']}**: it "
+        split = (f" (the best one-core batch, {2 * b}, split in two)"
+                 if top.get("splits_best") else "")
+        out.append(f"At N = 2, b = {b}{split}, the better strategy is **{top['strategy']}**: it "
                    f"reaches the target {top['speedup']:.2f}x as fast as the best one-core "
                    "configuration (" + ", ".join(
                        f"{r['strategy']} {r['speedup']:.2f}x, hardware "

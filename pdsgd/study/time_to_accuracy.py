@@ -13,7 +13,8 @@ what determines it, this machine included):
 2. **The comparison** (``repeats`` rounds, interleaved): in every round the best
    sequential configuration, the sequential path at each N b of the engine's
    grid, and the engine at N workers of micro-batch b for each strategy, each at
-   the best rule of its batch N b (the same arithmetic, the same rate).
+   the best rule of its batch N b (the same arithmetic, the same rate); the
+   engine also runs the best one-core batch B* split over N workers (b = B* / N).
 
 Each engine configuration's time-to-accuracy speedup over the best sequential
 one splits exactly into three factors:
@@ -118,13 +119,26 @@ def run_study(grid, data, cache_dir, *, hidden=(200,), progress=True):
                 if b in best and b != top["batch"]:
                     done.append(one(repeat=repeat, batch=b, rule=best[b]["rule"]))
             for s in grid.strategies:
-                for m in grid.micro_batches:
-                    for n in grid.workers:
-                        if n * m in best:
-                            done.append(one(repeat=repeat, batch=n * m, rule=best[n * m]["rule"],
-                                            workers=n, strategy=s, backend=grid.backend))
+                for n, m in engine_configs(grid, top["batch"]):
+                    if n * m in best:
+                        done.append(one(repeat=repeat, batch=n * m, rule=best[n * m]["rule"],
+                                        workers=n, strategy=s, backend=grid.backend))
             rounds.append(done)
     return {"target": target, "grid": runs, "rounds": rounds}
+
+
+def engine_configs(grid, best_batch):
+    """The engine's (N, b): the grid's, and the best one-core batch split over N workers.
+
+    The split (b = B* / N where N divides the best batch B*) is the COST question put
+    plainly: the best one-core configuration, the same batch and rate, on N workers.
+    Its statistical and batch-throughput factors are 1, so its time-to-accuracy
+    speedup is its hardware speedup.
+    """
+    grid_ones = [(n, m) for m in grid.micro_batches for n in grid.workers]
+    split = [(n, best_batch // n) for n in grid.workers
+             if n > 1 and best_batch % n == 0 and (n, best_batch // n) not in grid_ones]
+    return grid_ones + split
 
 
 def _rules(grid, batch):
@@ -172,7 +186,8 @@ def analyse(study):
         range over the curve's runs); ``best`` (batch, rule, lr, seconds,
         samples: medians of the comparison's rounds); ``engine`` (per strategy,
         N and b: seconds and samples to target, ``speedup`` over the best,
-        and its factors ``hardware``, ``statistical`` and ``throughput``).
+        its factors ``hardware``, ``statistical`` and ``throughput``, and
+        ``splits_best``: N b is the grid's best one-core batch).
     """
     best = best_per_batch(study["grid"])
     curve = []
@@ -229,7 +244,7 @@ def analyse(study):
                "rule": recs[0]["rule"], "lr": rule_lr(recs[0]["rule"], n * m), "seconds": t,
                "samples": e, "startup_seconds": float(np.median([r["startup_seconds"]
                                                                 for r in recs])),
-               "speedup": t_best / t}
+               "speedup": t_best / t, "splits_best": n > 1 and n * m == grid_best["batch"]}
         if same:
             t_same, e_same = _median(same, "seconds"), _median(same, "samples")
             row.update(hardware=t_same / t, statistical=e_best / e_same,
