@@ -22,8 +22,10 @@ How :class:`CyclicBarrier` works (docs/performance.md has the measured costs):
   time means that party was not running: the next waits block at once. Once
   :data:`FAST_STREAK` crossings in a row were fast (the last party arrived
   within the spin time, even while this one slept), the parties run side by
-  side again and the next wait spins. Each party stamps its arrival time, so
-  "late" is the others' lateness, not this party's own wake-up delay.
+  side again and the next wait spins. Each party stamps when it set off and
+  when it arrived, so "late" is how much longer the others took to get here,
+  not anyone's wake-up delay (which, once the parties block, would otherwise
+  keep them blocking).
   ``adaptive=False`` keeps the old fixed spin, for comparison
   (``pdsgd bench neighbours``).
 * A ``timeout`` and an :meth:`abort` flag make sure nothing waits forever: an
@@ -60,7 +62,13 @@ def barrier_fields(prefix, parties):
     """The shared arrays one :class:`CyclicBarrier` needs (for :class:`~.shm.SharedArrays`)."""
     return {f"{prefix}_arrive": ((parties,), np.int64),
             f"{prefix}_sleeping": ((parties,), np.int64),
-            f"{prefix}_stamps": ((parties, 2), np.float64)}
+            f"{prefix}_stamps": ((parties, 4), np.float64)}
+
+
+def set_off(barrier):
+    """:meth:`CyclicBarrier.resume` where ``barrier`` is one (a thread's barrier, or None, has none)."""
+    if isinstance(barrier, CyclicBarrier):
+        barrier.resume()
 
 
 class CyclicBarrier:
@@ -88,11 +96,12 @@ class CyclicBarrier:
     adaptive : bool, default True
         Spin only while the last crossing says that spinning pays; False
         always spins ``spin`` seconds first (the old behaviour).
-    stamps : ndarray of float64, shape (parties, 2), optional
-        Shared: each party's last two arrival times (``time.perf_counter``,
-        which all processes of a machine share), so that a party can tell how
-        late the others were, apart from how long it took to wake up. Without
-        them the adaptive rule uses this party's own waiting time.
+    stamps : ndarray of float64, shape (parties, 4), optional
+        Shared: each party's last two arrival times and the times it set off
+        towards them (``time.perf_counter``, which all processes of a machine
+        share), so that a party can tell whether the others were running,
+        apart from how long anyone took to wake up. Without them the adaptive
+        rule uses this party's own waiting time.
     """
 
     def __init__(self, arrive, sleeping, flags, semaphores, party, *, spin=0.0, timeout=None,
@@ -142,10 +151,11 @@ class CyclicBarrier:
         g = self.generation
         start = clock()
         if stamps is not None:  # written before arriving, so others read it once we arrive
-            stamps[2 * self.party + (g & 1)] = start
+            stamps[4 * self.party + (g & 1)] = start
         arrive[self.party] = g
         if min(arrive) >= g:
             self._wake(g)
+            self.resume()
             return g
         budget = self._budget
         if budget > 0:
@@ -157,6 +167,7 @@ class CyclicBarrier:
                     self.spun += 1
                     if self.adaptive:
                         self._learn(True)
+                    self.resume()
                     return g
                 if flags[0]:
                     raise BrokenBarrierError("the barrier was aborted")
@@ -168,7 +179,18 @@ class CyclicBarrier:
         if self.adaptive:
             # Fast: the others arrived within the spin time, so they were running.
             self._learn(self._lateness(g, start, clock) < self.spin)
+        self.resume()
         return g
+
+    def resume(self):
+        """Stamp that this party sets off now towards its next crossing.
+
+        :meth:`wait` calls it on leaving; a party that next waits elsewhere
+        first (a worker between spans, at the span barrier) calls it again
+        when it comes back, so its wake-up there is not taken for lateness here.
+        """
+        if self._stamps is not None:
+            self._stamps[4 * self.party + 2 + ((self.generation + 1) & 1)] = time.perf_counter()
 
     def _learn(self, fast):
         # One slow crossing and the party blocks at once; it spins again only
@@ -179,13 +201,24 @@ class CyclicBarrier:
         self._budget = self.spin if self._fast >= FAST_STREAK else 0.0
 
     def _lateness(self, g, start, clock):
-        """Seconds between this party's arrival and the last party's, for generation ``g``."""
+        """How much longer than this party the slowest took to get from its start to ``g``.
+
+        Arrival times alone would count a party's late start as lateness: once
+        the parties block, each crossing's wake-up (some 0.4 ms on a virtual
+        machine) delays the woken party's next arrival by as much, which a spin
+        time of 0.5 ms then reads as "not running" half the time, and the
+        parties never spin again. Time from setting off to arriving leaves the
+        wake-ups out and keeps what the rule is for: a party that was not
+        running (or had more to do) while this one was.
+        """
         stamps = self._stamps
         if stamps is None:
             return clock() - start  # the wait, wake-up included
-        # A party's stamp for g stays until it arrives at g + 2, which it cannot
-        # do before this party has arrived at g + 1.
-        return max(stamps[2 * p + (g & 1)] for p in range(self.parties)) - start
+        # A party's stamps for g stay until it sets off towards g + 2, which it
+        # cannot do before this party has arrived at g + 1.
+        a, b = g & 1, 2 + (g & 1)
+        mine = start - stamps[4 * self.party + b]
+        return max(stamps[4 * p + a] - stamps[4 * p + b] for p in range(self.parties)) - mine
 
     def _block(self, g, timeout, check):
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -21,6 +21,7 @@ from threading import BrokenBarrierError
 import numpy as np
 
 from pdsgd.engine.backends.base import Backend, WorkerError
+from pdsgd.engine.barrier import set_off
 from pdsgd.engine.shm import SharedArrays, checksum, nbytes
 
 RUN, STOP = 1, 2  # commands in control[0]
@@ -75,10 +76,13 @@ class Host:
         """
         wait = {} if self.check is None else {"check": self.check}
         control, lr = self.block["control"], self.block["lr"]
+        # The step barrier judges lateness from when each party set off: a
+        # span sets off at the span barrier's crossing, not the last step's.
         while True:
             self.span_barrier.wait(**wait)
             if control[0] == STOP:
                 return
+            set_off(self.step_barrier)
             yield int(control[1]), float(lr[0])
             self.span_barrier.wait(**wait)
 
@@ -158,6 +162,7 @@ class PoolBackend(Backend):
         """Let the workers run ``count`` iterations: the span barrier's first crossing."""
         self.block["control"][:2] = RUN, count
         self.span_wait()
+        set_off(getattr(self, "step_barrier", None))
 
     def check_replicas(self):
         """Raise :class:`WorkerError` unless every worker's replica has the checksum of ``params``.
