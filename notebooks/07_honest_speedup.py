@@ -93,7 +93,9 @@ if noise:
 # Change the four values below and run the two cells. The first times the
 # engine against the sequential path at b and at N b, in turns (what `pdsgd
 # bench scaling` does); the second trains the engine to the target with your
-# rule at batch N b, and the best one-core configuration again beside it.
+# rule at batch N b (the sequential path at N b finds where it crosses; the
+# engine, computing the same, is timed to that step without stopping to
+# evaluate), and the best one-core configuration again beside it.
 
 # %%
 workers, micro_batch, rule, strategy = 2, 1, "linear", "tensor"

@@ -71,6 +71,12 @@ GRID = ToTarget(target=0.14, batches=(1, 2, 4), workers=(1, 2), micro_batches=(1
 def test_the_study_splits_every_speedup_into_its_three_factors(data, tmp_path):
     runs = run_study(GRID, data, tmp_path, hidden=(8,), progress=False)
     out = analyse(runs)
+    # The comparison times every run to its batch's known crossing, without stopping.
+    grid_samples = {r["batch"]: r["crossing"]["samples"] for r in runs["grid"]
+                    if r["crossing"] and r["rule"] == next(c["rule"] for c in out["curve"]
+                                                           if c["batch"] == r["batch"])}
+    for r in (r for rnd in runs["rounds"] for r in rnd):
+        assert r["fields"]["replay"] == r["crossing"]["samples"] == grid_samples[r["batch"]]
     assert out["target"] == 0.14 and out["best"] is not None
     assert {c["batch"] for c in out["curve"]} == {1, 2, 4}
     fastest = min(r["seconds"] for r in out["best"]["sequential"])
@@ -118,3 +124,32 @@ def test_the_goal_sentence_names_the_better_strategy_and_the_split_best_batch():
     assert "At N = 2, b = 1, the better strategy is **tensor**: it reaches the target 0.70x" in text
     assert ("At N = 2, b = 8 (the best one-core batch, 16, split in two), the better strategy "
             "is **tensor**: it reaches the target 1.25x") in text
+
+
+@pytest.mark.parametrize("rule", ["fixed", "linear"])
+@pytest.mark.parametrize("workers, strategy", [(1, None), (2, "tensor"), (2, "data")])
+def test_a_replay_trains_the_same_steps_to_the_crossing_without_stopping(data, rule, workers,
+                                                                          strategy, monkeypatch):
+    from pdsgd.engine.sequential import SequentialRunner
+    from pdsgd.mlp import MLP
+
+    seen = to_target.measure(data, 2.0, batch=4, rule=rule, eval_every=12, max_epochs=2,
+                             hidden=(8,))["history"]
+    k = 13  # an evaluation in the second epoch (120 samples an epoch, 12 a chunk)
+    calls, evaluations = [], []
+    real_epoch, real_accuracy = SequentialRunner.run_epoch, MLP.accuracy
+    monkeypatch.setattr(SequentialRunner, "run_epoch",
+                        lambda self, part, lr, **kw: calls.append(len(part))
+                        or real_epoch(self, part, lr, **kw))
+    monkeypatch.setattr(MLP, "accuracy",
+                        lambda self, X, y: evaluations.append(1) or real_accuracy(self, X, y))
+    out = to_target.measure(data, 2.0, batch=4, rule=rule, workers=workers, strategy=strategy,
+                            backend="serial", eval_every=12, hidden=(8,),
+                            replay=seen["samples"][k])
+    # The same arithmetic to the same step: the accuracy the evaluated run saw there.
+    assert out["accuracy"] == pytest.approx(seen["accuracy"][k], abs=1e-12)
+    assert out["crossing"]["steps"] == seen["steps"][k] == 39
+    assert out["crossing"]["samples"] == seen["samples"][k] == 156
+    assert len(evaluations) == 1  # once, after the clock stopped
+    if strategy is None:  # stops only where an epoch ends or the warm-up changes the rate
+        assert calls == ([120, 36] if rule == "fixed" else [12] * 13)

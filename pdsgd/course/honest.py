@@ -104,16 +104,25 @@ def to_target_speedup(data, target, grid, *, workers=2, micro_batch=1, rule="lin
     """The engine's time to ``target`` against the best one-core run's, run again beside it.
 
     ``grid`` is :func:`one_core_grid`'s result (its ``best``, evaluation spacing
-    and epochs). Returns ``time_to_accuracy`` (None when the engine did not reach
-    the target), ``engine_seconds``, ``best_seconds``, ``samples``, ``best_samples``
-    and ``startup_seconds`` (the engine's workers starting, not counted).
+    and epochs). The step at which batch N b with ``rule`` crosses the target
+    comes from an evaluated sequential run (the engine's arithmetic is the
+    same); the engine and the best one-core configuration are then timed to
+    their crossings without stopping to evaluate
+    (:func:`pdsgd.study.to_target.replay_to`), as ``make reproduce`` times them.
+    Returns ``time_to_accuracy`` (None when batch N b did not reach the target),
+    ``engine_seconds``, ``best_seconds``, ``samples``, ``best_samples`` and
+    ``startup_seconds`` (the engine's workers starting, not counted).
     """
     best = grid["best"]
     kw = dict(eval_every=grid["eval_every"], max_epochs=grid["max_epochs"], hidden=hidden)
     with threadpool_limits(limits=1):
-        par = measure(data, target, batch=workers * micro_batch, rule=rule, workers=workers,
-                      strategy=strategy, **kw)
-        seq = measure(data, target, batch=best["batch"], rule=best["rule"], **kw)
+        where = measure(data, target, batch=workers * micro_batch, rule=rule, **kw)["crossing"]
+        par = seq = {"crossing": None, "startup_seconds": None}
+        if where is not None:
+            par = measure(data, target, batch=workers * micro_batch, rule=rule,
+                          workers=workers, strategy=strategy, replay=where["samples"], **kw)
+            seq = measure(data, target, batch=best["batch"], rule=best["rule"],
+                          replay=best["samples"], **kw)
     t_best = seq["crossing"]["seconds"] if seq["crossing"] else np.nan
     t_par = par["crossing"]["seconds"] if par["crossing"] else None
     return {"time_to_accuracy": None if t_par is None else t_best / t_par,

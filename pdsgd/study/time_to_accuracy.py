@@ -15,6 +15,10 @@ what determines it, this machine included):
    grid, and the engine at N workers of micro-batch b for each strategy, each at
    the best rule of its batch N b (the same arithmetic, the same rate); the
    engine also runs the best one-core batch B* split over N workers (b = B* / N).
+   Each is timed to the crossing that stage 1 found for its batch and rule,
+   without stopping to evaluate (:func:`pdsgd.study.to_target.replay_to`): the
+   same arithmetic reaches the target at the same step, and a stop costs the
+   engine (not the sequential path) two wake-ups of its worker processes.
 
 Each engine configuration's time-to-accuracy speedup over the best sequential
 one splits exactly into three factors:
@@ -97,12 +101,15 @@ def run_study(grid, data, cache_dir, *, hidden=(200,), progress=True):
               "hidden": list(hidden)}
     bar = tqdm(desc="time to accuracy", unit="run", disable=not progress)
 
-    def one(repeat=0, **config):
+    def one(repeat=0, replay=None, **config):
         def run():
             with threadpool_limits(limits=1):  # one core: each worker has one BLAS thread too
                 return measure(data, target, eval_every=grid.eval_every,
-                               max_epochs=grid.max_epochs, hidden=hidden, **config)
+                               max_epochs=grid.max_epochs, hidden=hidden, replay=replay,
+                               **config)
         fields = {**common, **config, "repeat": repeat}
+        if replay is not None:
+            fields["replay"] = replay
         record = _cached(cache_dir, fields, run)
         bar.update(1)
         return record
@@ -114,14 +121,17 @@ def run_study(grid, data, cache_dir, *, hidden=(200,), progress=True):
         # No batch reached the target: nothing to compare against (the report says so).
         for repeat in range(grid.repeats if best else 0):
             top = best_sequential(best)
-            done = [one(repeat=repeat, batch=top["batch"], rule=top["rule"])]
-            for b in sorted({n * m for n in grid.workers for m in grid.micro_batches}):
-                if b in best and b != top["batch"]:
-                    done.append(one(repeat=repeat, batch=b, rule=best[b]["rule"]))
+            configs = engine_configs(grid, top["batch"])
+            done = []
+            for b in [top["batch"]] + sorted({n * m for n, m in configs} - {top["batch"]}):
+                if b in best:
+                    done.append(one(repeat=repeat, batch=b, rule=best[b]["rule"],
+                                    replay=best[b]["crossing"]["samples"]))
             for s in grid.strategies:
-                for n, m in engine_configs(grid, top["batch"]):
+                for n, m in configs:
                     if n * m in best:
                         done.append(one(repeat=repeat, batch=n * m, rule=best[n * m]["rule"],
+                                        replay=best[n * m]["crossing"]["samples"],
                                         workers=n, strategy=s, backend=grid.backend))
             rounds.append(done)
     return {"target": target, "grid": runs, "rounds": rounds}
@@ -200,7 +210,7 @@ def analyse(study):
             row.update(rule=r["rule"], lr=rule_lr(r["rule"], b), **r["crossing"],
                        b_simple=r["noise"]["b_simple"] if r["noise"] else None)
         curve.append(row)
-    every = {}  # round 0 shares its runs with the grid: each counts once, as first met
+    every = {}  # each run counts once, as first met
     for r in study["grid"] + [r for rnd in study["rounds"] for r in rnd]:
         every.setdefault(json.dumps(r["fields"], sort_keys=True), r)
     out = {"target": study["target"], "curve": curve,
@@ -227,7 +237,8 @@ def analyse(study):
     b_top = min(seq, key=lambda b: _median(seq[b], "seconds"))
     top = seq[b_top][0]
     t_best, e_best = _median(seq[b_top], "seconds"), _median(seq[b_top], "samples")
-    out["noise"].update(b_simple=top["noise"]["b_simple"], batch=b_top)
+    if best.get(b_top, {}).get("noise"):  # measured by the evaluated run at the crossing
+        out["noise"].update(b_simple=best[b_top]["noise"]["b_simple"], batch=b_top)
     out["best"] = {"batch": b_top, "rule": top["rule"], "lr": rule_lr(top["rule"], b_top),
                    "seconds": t_best, "samples": e_best, "rounds": len(seq[b_top]),
                    "sequential": [{"batch": b, "seconds": _median(rs, "seconds"),

@@ -7,6 +7,7 @@ between chunks, outside the clock (the test set's forward pass). The history of
 evaluations gives the crossing of the target (:func:`pdsgd.study.batch_size.crossing`):
 the wall time and samples to reach it. At the crossing it also measures the
 gradient noise scale (:func:`pdsgd.study.batch_size.noise_scale`) on the training set.
+:func:`replay_to` then times a run to a crossing already found, without the stops.
 
 Learning-rate rules (:func:`lr_schedule`), each named in the results: ``fixed``
 (the seed's 0.1 whatever the batch), ``linear`` (Goyal et al. 2017: 0.1 x B,
@@ -115,14 +116,68 @@ def run_to_target(runner, data, target, *, batch, lr, eval_every=200, max_epochs
     return out
 
 
+def replay_to(runner, data, samples, *, batch, lr, eval_every=200, seed=0):
+    """Train ``runner`` without stopping to evaluate until it has seen ``samples`` samples.
+
+    The same steps and rates as :func:`run_to_target` with the same ``eval_every``
+    (so the same weights, step for step), but a new call only where the rate
+    changes (the warm-up) or an epoch ends: for a run whose crossing of the
+    target is already known (``samples``, from an evaluated run of the same
+    arithmetic), the time to it without the pauses that evaluating costs the
+    engine (a pause wakes sleeping worker processes twice: about 1 ms here).
+
+    Returns
+    -------
+    dict
+        ``crossing`` (``samples`` as given, ``steps`` and ``seconds``: the
+        training time of the ``ceil(samples / batch)`` steps), ``accuracy``
+        (the test accuracy after them, evaluated once, outside the clock),
+        ``diverged`` and ``startup_seconds``.
+    """
+    model, n = runner.model, len(data.X)
+    chunk = max(1, math.ceil(eval_every / batch)) * batch
+    steps = max(1, math.ceil(samples / batch))
+    seconds, done, seen, epoch = 0.0, 0, 0, 0  # steps and samples trained
+    started = time.perf_counter()
+    with runner:
+        startup = time.perf_counter() - started
+        while done < steps:
+            order, start = epoch_order(n, seed, epoch), 0
+            while start < n and done < steps:
+                rate, end = lr(seen), start + chunk
+                while end < n and lr(seen + end - start) == rate:
+                    end += chunk  # the next chunk has the same rate: no reason to stop
+                part = order[start:min(end, n, start + (steps - done) * batch)]
+                t0 = time.perf_counter()
+                runner.run_epoch(part, rate)
+                seconds += time.perf_counter() - t0
+                done += math.ceil(len(part) / batch)
+                seen += len(part)
+                start += len(part)
+            epoch += 1
+    finite = bool(np.all(np.isfinite(model.params)))
+    timed = {"samples": float(samples), "steps": float(steps), "seconds": seconds}
+    return {"crossing": timed if finite else None,
+            "accuracy": model.accuracy(data.X_test, data.y_test) if finite else None,
+            "diverged": not finite, "startup_seconds": startup, "noise": None}
+
+
 def measure(data, target, *, batch, rule, workers=1, strategy=None, backend="processes",
-            eval_every=200, max_epochs=10, seed=0, hidden=(200,)):
+            eval_every=200, max_epochs=10, seed=0, hidden=(200,), replay=None):
     """One run to ``target`` from the seed's initial weights: :func:`run_to_target`'s dict,
-    with the configuration (``batch`` is N b; the engine's micro-batch is ``batch / N``)."""
+    with the configuration (``batch`` is N b; the engine's micro-batch is ``batch / N``).
+
+    ``replay`` (samples to the target, known from an evaluated run of batch
+    ``batch`` and ``rule``) times the run with :func:`replay_to` instead.
+    """
     sizes = (data.X.shape[1], *hidden, data.T.shape[1])
     model = MLP(sizes, dtype=data.X.dtype.name, seed=seed)
     runner = make_runner(model, data.X, data.T, workers, batch // workers, strategy, backend)
-    out = run_to_target(runner, data, target, batch=batch, lr=lr_schedule(rule, batch),
-                        eval_every=eval_every, max_epochs=max_epochs, seed=seed)
+    if replay is None:
+        out = run_to_target(runner, data, target, batch=batch, lr=lr_schedule(rule, batch),
+                            eval_every=eval_every, max_epochs=max_epochs, seed=seed)
+    else:
+        out = replay_to(runner, data, replay, batch=batch, lr=lr_schedule(rule, batch),
+                        eval_every=eval_every, seed=seed)
     return {"batch": batch, "rule": rule, "workers": workers, "strategy": strategy,
             "micro_batch": batch // workers, "target": target, **out}
