@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make reproduce   regenerate every result, figure and report under results/ (PROFILE=quick|full)"
-	@echo "make reference   the full profile on Fashion-MNIST, kept in results/reference/ (~2 h on 2 cores)"
+	@echo "make reference   the full profile on Fashion-MNIST, kept in results/reference/ (~50 min on 2 cores)"
 	@echo "make test        lint and run the test suite (notebooks included)"
 	@echo "make lab         open the notebooks in JupyterLab (PORT=8890 IP=0.0.0.0 where to serve)"
 	@echo "make notebooks   rewrite notebooks/*.ipynb from their .py scripts, without outputs"
