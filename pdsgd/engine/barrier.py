@@ -66,7 +66,7 @@ def barrier_fields(prefix, parties):
 
 
 def set_off(barrier):
-    """:meth:`CyclicBarrier.resume` where ``barrier`` is one (a thread's barrier, or None, has none)."""
+    """:meth:`CyclicBarrier.resume` where ``barrier`` is one (a thread's barrier has none)."""
     if isinstance(barrier, CyclicBarrier):
         barrier.resume()
 
