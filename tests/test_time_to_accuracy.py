@@ -128,14 +128,17 @@ def test_the_goal_sentence_names_the_better_strategy_and_the_split_best_batch():
 
 @pytest.mark.parametrize("rule", ["fixed", "linear"])
 @pytest.mark.parametrize("workers, strategy", [(1, None), (2, "tensor"), (2, "data")])
-def test_a_replay_trains_the_same_steps_to_the_crossing_without_stopping(data, rule, workers,
-                                                                          strategy, monkeypatch):
+@pytest.mark.parametrize("batch, k, steps", [
+    (4, 13, 39),  # an evaluation in the second epoch (120 samples an epoch, 12 a chunk)
+    (16, 17, 17),  # in the third: each epoch ends in a short step of 8, two of them before
+])
+def test_a_replay_trains_the_same_steps_to_the_crossing_without_stopping(
+        data, rule, workers, strategy, batch, k, steps, monkeypatch):
     from pdsgd.engine.sequential import SequentialRunner
     from pdsgd.mlp import MLP
 
-    seen = to_target.measure(data, 2.0, batch=4, rule=rule, eval_every=12, max_epochs=2,
+    seen = to_target.measure(data, 2.0, batch=batch, rule=rule, eval_every=12, max_epochs=3,
                              hidden=(8,))["history"]
-    k = 13  # an evaluation in the second epoch (120 samples an epoch, 12 a chunk)
     calls, evaluations = [], []
     real_epoch, real_accuracy = SequentialRunner.run_epoch, MLP.accuracy
     monkeypatch.setattr(SequentialRunner, "run_epoch",
@@ -143,13 +146,17 @@ def test_a_replay_trains_the_same_steps_to_the_crossing_without_stopping(data, r
                         or real_epoch(self, part, lr, **kw))
     monkeypatch.setattr(MLP, "accuracy",
                         lambda self, X, y: evaluations.append(1) or real_accuracy(self, X, y))
-    out = to_target.measure(data, 2.0, batch=4, rule=rule, workers=workers, strategy=strategy,
-                            backend="serial", eval_every=12, hidden=(8,),
+    out = to_target.measure(data, 2.0, batch=batch, rule=rule, workers=workers,
+                            strategy=strategy, backend="serial", eval_every=12, hidden=(8,),
                             replay=seen["samples"][k])
     # The same arithmetic to the same step: the accuracy the evaluated run saw there.
     assert out["accuracy"] == pytest.approx(seen["accuracy"][k], abs=1e-12)
-    assert out["crossing"]["steps"] == seen["steps"][k] == 39
-    assert out["crossing"]["samples"] == seen["samples"][k] == 156
+    assert out["crossing"]["steps"] == seen["steps"][k] == steps
+    assert out["crossing"]["samples"] == seen["samples"][k]
     assert len(evaluations) == 1  # once, after the clock stopped
     if strategy is None:  # stops only where an epoch ends or the warm-up changes the rate
-        assert calls == ([120, 36] if rule == "fixed" else [12] * 13)
+        assert sum(calls) == seen["samples"][k]
+        if rule == "fixed":
+            assert calls == [120] * (len(calls) - 1) + [calls[-1]]
+        else:  # the rate changes at every chunk of the warm-up (2,000 samples)
+            assert len(calls) == k

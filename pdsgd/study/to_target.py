@@ -130,24 +130,26 @@ def replay_to(runner, data, samples, *, batch, lr, eval_every=200, seed=0):
     -------
     dict
         ``crossing`` (``samples`` as given, ``steps`` and ``seconds``: the
-        training time of the ``ceil(samples / batch)`` steps), ``accuracy``
+        steps trained, up to the one in which ``samples`` falls, and their
+        training time), ``accuracy``
         (the test accuracy after them, evaluated once, outside the clock),
         ``diverged`` and ``startup_seconds``.
     """
     model, n = runner.model, len(data.X)
     chunk = max(1, math.ceil(eval_every / batch)) * batch
-    steps = max(1, math.ceil(samples / batch))
     seconds, done, seen, epoch = 0.0, 0, 0, 0  # steps and samples trained
     started = time.perf_counter()
     with runner:
         startup = time.perf_counter() - started
-        while done < steps:
+        while seen < samples:
             order, start = epoch_order(n, seed, epoch), 0
-            while start < n and done < steps:
+            while start < n and seen < samples:
                 rate, end = lr(seen), start + chunk
                 while end < n and lr(seen + end - start) == rate:
                     end += chunk  # the next chunk has the same rate: no reason to stop
-                part = order[start:min(end, n, start + (steps - done) * batch)]
+                # Whole steps, up to the one in which the crossing falls.
+                last = start + math.ceil((samples - seen) / batch) * batch
+                part = order[start:min(end, n, last)]
                 t0 = time.perf_counter()
                 runner.run_epoch(part, rate)
                 seconds += time.perf_counter() - t0
@@ -156,7 +158,7 @@ def replay_to(runner, data, samples, *, batch, lr, eval_every=200, seed=0):
                 start += len(part)
             epoch += 1
     finite = bool(np.all(np.isfinite(model.params)))
-    timed = {"samples": float(samples), "steps": float(steps), "seconds": seconds}
+    timed = {"samples": float(samples), "steps": float(done), "seconds": seconds}
     return {"crossing": timed if finite else None,
             "accuracy": model.accuracy(data.X_test, data.y_test) if finite else None,
             "diverged": not finite, "startup_seconds": startup, "noise": None}
