@@ -80,12 +80,11 @@ def laggard(block, parties, pids=None):
     arrivals = [(int(block["span_arrive"][i]), int(block["step_arrive"][i]))
                 for i in range(parties)]
     if len(set(arrivals)) < 2:
-        # No iteration barrier to fall behind at (``sync``; work stealing): of the
-        # workers whose process is gone (loky, seeing one die, ends the others at
-        # once), the one whose last sign of life is oldest.
+        # No iteration barrier to fall behind at (``sync``): of the workers whose
+        # process is gone, the one whose last sign of life is oldest.
         pids = block["pids"][:parties] if pids is None else pids
         gone = [i for i in range(parties) if not alive(int(pids[i]))]
-        beats = block.arrays.get("sync_beat", block.arrays.get("turn_beat"))
+        beats = block.arrays.get("sync_beat")
         return min(gone, key=lambda i: beats[i] if beats is not None else 0, default=None)
     return int(np.argmin([s * 2**32 + t for s, t in arrivals]))
 

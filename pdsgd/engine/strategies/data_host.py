@@ -56,8 +56,7 @@ NAP = 0.00005
 def turn_fields(spec):
     """Each iteration's counters, zeroed before a span: blocks and shares taken, then done;
     and what each party holds (1 + a block's worker, 0: nothing), to name a late one."""
-    return {"turns": ((spec.span, 4), np.int64), "holding": ((spec.workers,), np.int64),
-            "turn_beat": ((spec.workers,), np.float64)}
+    return {"turns": ((spec.span, 4), np.int64), "holding": ((spec.workers,), np.int64)}
 
 
 class Turns:
@@ -71,9 +70,6 @@ class Turns:
         self.lock, self.own, self.total, self.party = lock, list(own), total, party
         self.counters = flat(block["turns"]) if lock is not None else None
         self.flags, self.holding = flat(block["flags"]), flat(block["holding"])
-        # Each host's last sign of life: when loky, seeing one host die, ends the
-        # others, the oldest beat names the one that died first.
-        self.beats = flat(block["turn_beat"])
 
     def take(self, k, column):
         """The indices this host computes in iteration ``k`` (``column``: blocks 0, shares 1)."""
@@ -84,12 +80,10 @@ class Turns:
     def hold(self, i):
         """This party works on worker ``i``'s block or share now."""
         self.holding[self.party] = i + 1
-        self.beats[self.party] = time.perf_counter()
 
     def finish(self, k, column):
         """One more block (``column`` 0) or share (1) of iteration ``k`` is done."""
         self.holding[self.party] = 0
-        self.beats[self.party] = time.perf_counter()
         with self.lock:
             self.counters[4 * k + 2 + column] += 1
 
@@ -118,7 +112,7 @@ class Turns:
                 continue
             time.sleep(NAP)
             if now - last >= poll:
-                last = self.beats[self.party] = now
+                last = now
                 if check is not None:
                     check()
                 if timeout is not None and now - start > timeout:
