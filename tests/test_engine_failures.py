@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -17,6 +19,7 @@ from engine_helpers import (
 )
 
 from pdsgd.engine.backends.base import WorkerError
+from pdsgd.engine.backends.failures import DeathOrder
 from pdsgd.engine.barrier import BarrierTimeout, BrokenBarrierError, CyclicBarrier
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.shuffle import epoch_order
@@ -206,3 +209,27 @@ def test_a_worker_late_at_the_end_of_a_span_is_found_after_the_timeout(monkeypat
     arrive[1] = 4
     now[0] += 10
     assert watch.late(arrive, 5) == -1
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs pidfds (Linux)")
+def test_the_death_order_sees_which_process_ended_first():
+    # loky ends the other processes moments after the first dies: only a
+    # watcher that wakes at the first end can tell them apart.
+    sleepers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+                for _ in range(3)]
+    deaths = DeathOrder()
+    try:
+        deaths.watch(p.pid for p in sleepers)
+        assert deaths.first == frozenset()
+        sleepers[1].kill()
+        sleepers[1].wait()
+        time.sleep(0.2)
+        for p in sleepers:
+            p.kill()
+    finally:
+        for p in sleepers:
+            p.kill()
+            p.wait()
+        deaths.close()
+    assert deaths.first == {sleepers[1].pid}
+    deaths.close()  # twice: harmless

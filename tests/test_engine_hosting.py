@@ -17,6 +17,7 @@ from engine_helpers import kill_a_worker, problem, shm_segments, worker_children
 
 from pdsgd.engine.backends import processes
 from pdsgd.engine.backends.base import WorkerError
+from pdsgd.engine.barrier import BarrierTimeout
 from pdsgd.engine.broker import Broker
 from pdsgd.engine.shm import SharedArrays
 from pdsgd.engine.strategies.data_host import Turns, turn_fields
@@ -94,6 +95,43 @@ def test_turns_hand_out_every_block_once_to_whoever_asks():
     assert everything == [(k, i) for k in range(3) for i in range(50)]
     # without a lock a host takes the blocks of its own workers only
     assert list(Turns(block, None, own=[4, 5], total=8).take(0, 0)) == [4, 5]
+
+
+def _turns_of_two(timeout):
+    # Four workers on two hosts: the arrays have a word per worker, the parties are two.
+    spec = type("Spec", (), {"span": 2, "workers": 4})()
+    block = SharedArrays({**turn_fields(spec), "flags": ((4,), np.int64)}, shared=False)
+    block["turn_beat"][1] = 1.0  # party 1's last sign of life, long ago
+    lock = threading.Lock()
+    return block, lock, Turns(block, lock, own=[0, 1], total=4, party=0, parties=2,
+                              timeout=timeout)
+
+
+@pytest.mark.parametrize("where", ["the lock", "between blocks"])
+def test_a_host_stopped_without_a_block_is_named_by_its_silence(where):
+    # Party 1 stopped (SIGSTOP) inside the lock on the counters, or after it
+    # finished a block: it holds no block, and party 0 must neither wait for
+    # good nor name itself.
+    block, lock, turns = _turns_of_two(timeout=0.3)
+    if where == "the lock":
+        lock.acquire()
+        work = lambda: list(turns.take(0, 0))  # noqa: E731
+    else:
+        block["turns"][0, 2] = 3  # three of the iteration's four blocks are done
+        work = lambda: turns.wait(0, 0)  # noqa: E731
+    raised = []
+
+    def host_0():
+        try:
+            work()
+        except BarrierTimeout as error:
+            raised.append(error)
+
+    thread = threading.Thread(target=host_0, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and raised, "party 0 waited for good"
+    assert block["flags"][0] == 1 and block["flags"][1] == 1 + 1  # party 1 named
 
 
 def test_a_slow_block_does_not_hold_up_the_blocks_after_it(two_cores):

@@ -274,3 +274,32 @@ def test_a_signal_to_the_whole_process_group_prints_one_line(tmp_path, backend, 
     assert err.strip() == f"pdsgd: interrupted{name}", err
     assert proc.returncode == 128 + signum
     assert_nothing_left(proc.pid, tree, since)
+
+
+@pytest.mark.slow
+def test_dask_workers_leave_a_stop_signal_to_the_trainer(tmp_path):
+    """Signals to the group reach the workers first at times: they must not die of them.
+
+    A worker killed by SIGTERM before the trainer's own handler ran had the
+    scheduler (in the trainer's process) log the lost worker as an error.
+    """
+    argv = [sys.executable, *TRAIN, "--workers", "2", "--out", str(tmp_path)]
+    argv[argv.index("processes")] = "dask"
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for_dask_workers(proc.pid, 2)
+        tree = _tree(proc.pid)
+        workers = [p for p in tree if "spawn_main" in " ".join(cmdline(p))]
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert all(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+        proc.send_signal(signal.SIGTERM)
+        since = time.monotonic()
+        err = proc.communicate(timeout=20)[1]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert err.strip() == "pdsgd: interrupted by SIGTERM", err
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert_nothing_left(proc.pid, tree, since)

@@ -86,12 +86,15 @@ def local_cluster(workers):
 def dask_setup(worker):
     """Run by each local Dask worker process as it starts (the cluster's ``preload``).
 
-    Ctrl-C or a closed terminal signals the whole process group: the workers
-    printed a KeyboardInterrupt traceback each. They ignore those signals; the
-    trainer, which gets them too, closes the cluster, and a worker whose nanny
-    has gone exits by itself (dask watches the pipe from its parent).
+    Ctrl-C, a closed terminal or ``kill`` of the process group signals every
+    process in it: the workers printed a KeyboardInterrupt traceback each, or
+    died at once from SIGTERM, and the scheduler (in the trainer's process)
+    logged the lost workers as errors before the trainer's own handler had run.
+    They ignore those signals; the trainer, which gets them too, closes the
+    cluster, and a worker whose nanny has gone exits by itself (dask watches
+    the pipe from its parent; closing ends a worker with SIGKILL if need be).
     """
-    for name in ("SIGINT", "SIGHUP"):
+    for name in ("SIGINT", "SIGHUP", "SIGTERM"):
         try:
             signal.signal(getattr(signal, name), signal.SIG_IGN)
         except (AttributeError, ValueError):  # no such signal, or not the main thread

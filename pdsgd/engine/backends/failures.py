@@ -9,6 +9,9 @@ stopped (SIGSTOP) or stuck is *late* and alive; one whose process has gone
 
 from __future__ import annotations
 
+import os
+import select
+import threading
 import time
 
 import numpy as np
@@ -47,6 +50,54 @@ class LateWatch:
         return there.index(False) if now - self.since >= self.timeout else -1
 
 
+class DeathOrder:
+    """Which worker processes ended first, seen the moment they end (Linux: pidfds).
+
+    loky, seeing one of its processes die, kills the others at once: by the
+    time the broker looks, every process is gone, and without an iteration
+    barrier (work stealing) no counter says which one went first. A thread
+    blocked on the processes' pidfds wakes when the first ends, before loky
+    has ended the rest. Elsewhere (no ``os.pidfd_open``) it sees nothing, and
+    :func:`laggard` goes by the last signs of life alone.
+    """
+
+    def __init__(self):
+        self.first, self._thread, self._stop = frozenset(), None, None
+
+    def watch(self, pids):
+        """Start watching ``pids``; :attr:`first` is then the pids that ended first."""
+        if not hasattr(os, "pidfd_open"):
+            return
+        fds = {}
+        for pid in set(pids):
+            try:
+                fds[os.pidfd_open(pid)] = pid
+            except OSError:  # already gone: nothing to tell about it
+                pass
+        self._stop = os.pipe()
+        self._thread = threading.Thread(target=self._wait, args=(fds,), daemon=True,
+                                        name="pdsgd-death-order")
+        self._thread.start()
+
+    def _wait(self, fds):
+        try:
+            ready = select.select([*fds, self._stop[0]], [], [])[0]
+            self.first = frozenset(fds[fd] for fd in ready if fd in fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def close(self):
+        """Stop watching (idempotent)."""
+        thread, stop, self._thread, self._stop = self._thread, self._stop, None, None
+        if thread is None:
+            return
+        os.write(stop[1], b"x")
+        thread.join()
+        for fd in stop:
+            os.close(fd)
+
+
 def late_error(hosted, pid, timeout, died=None):
     """The one-line error for the workers ``hosted`` of process ``pid``: alive but late, or dead."""
     if died is None:
@@ -70,22 +121,26 @@ def worker_name(hosted):
     return f"workers {hosted[0]}-{hosted[-1]}"
 
 
-def laggard(block, parties, pids=None):
+def laggard(block, parties, pids=None, first=frozenset()):
     """The process (barrier party) behind the others at the barriers (the one that died), or None.
 
     Without crossings of the iteration barrier (``sync``; ``sharded`` with
-    work stealing, which ends an iteration by its counters) the one gone.
-    ``pids``: each party's pid (default: ``block["pids"]``, one worker per process).
+    work stealing, which ends an iteration by its counters) the one gone:
+    one of ``first`` (pids seen ending first, :class:`DeathOrder`), else the
+    one silent longest. ``pids``: each party's pid (default: ``block["pids"]``,
+    one worker per process).
     """
     arrivals = [(int(block["span_arrive"][i]), int(block["step_arrive"][i]))
                 for i in range(parties)]
     if len(set(arrivals)) < 2:
-        # No iteration barrier to fall behind at (``sync``): of the workers whose
-        # process is gone, the one whose last sign of life is oldest.
+        # No iteration barrier to fall behind at (``sync``; work stealing): of the
+        # workers whose process is gone (loky, seeing one die, ends the others at
+        # once), the one seen ending first, or whose last sign of life is oldest.
         pids = block["pids"][:parties] if pids is None else pids
         gone = [i for i in range(parties) if not alive(int(pids[i]))]
-        beats = block.arrays.get("sync_beat")
-        return min(gone, key=lambda i: beats[i] if beats is not None else 0, default=None)
+        beats = block.arrays.get("sync_beat", block.arrays.get("turn_beat"))
+        return min(gone, key=lambda i: (int(pids[i]) not in first,
+                                        beats[i] if beats is not None else 0), default=None)
     return int(np.argmin([s * 2**32 + t for s, t in arrivals]))
 
 

@@ -44,7 +44,7 @@ from joblib.externals.loky.backend.context import get_context
 from threadpoolctl import threadpool_limits
 
 from pdsgd.engine.backends.base import WorkerError
-from pdsgd.engine.backends.failures import LateWatch, laggard, late_error, worker_name
+from pdsgd.engine.backends.failures import DeathOrder, LateWatch, laggard, late_error, worker_name
 from pdsgd.engine.backends.pool import PoolBackend, host_of
 from pdsgd.engine.barrier import BrokenBarrierError, CyclicBarrier, barrier_fields
 from pdsgd.engine.lifetime import Janitor, die_with_parent
@@ -167,9 +167,11 @@ class ProcessesBackend(PoolBackend):
         # must be there to unlink it if this process is killed.
         self.janitor = Janitor()
         self.watch = LateWatch(len(self.hosts), self.spec.timeout)
+        self.deaths = DeathOrder()
         try:
             super().start(t0)
             self.watch.active = True  # the workers are up: from now on, one can be late
+            self.deaths.watch(self._pid(p) for p in range(len(self.hosts)))
         except BaseException:
             # Ctrl-C while the workers start: close() must not wait for them.
             if hasattr(self, "block") and hasattr(self, "span_barrier"):
@@ -320,7 +322,8 @@ class ProcessesBackend(PoolBackend):
                 who = getattr(error, "worker", None)
                 who = worker_name(self.hosts[i] if who is None else (who,))
                 raise WorkerError(f"{who} failed: {type(error).__name__}: {error}") from error
-        i = laggard(self.block, len(self.hosts), [self._pid(p) for p in range(len(self.hosts))])
+        i = laggard(self.block, len(self.hosts), [self._pid(p) for p in range(len(self.hosts))],
+                    self.deaths.first)
         if i is None:
             if broken:
                 return
@@ -339,6 +342,8 @@ class ProcessesBackend(PoolBackend):
     def shutdown(self):
         broken = self.broken()
         self.abort()
+        if hasattr(self, "deaths"):
+            self.deaths.close()
         if getattr(self, "executor", None) is None:
             self._unlink_semaphores()
             return

@@ -55,21 +55,35 @@ NAP = 0.00005
 
 def turn_fields(spec):
     """Each iteration's counters, zeroed before a span: blocks and shares taken, then done;
-    and what each party holds (1 + a block's worker, 0: nothing), to name a late one."""
-    return {"turns": ((spec.span, 4), np.int64), "holding": ((spec.workers,), np.int64)}
+    what each party holds (1 + a block's worker, 0: nothing) and when it last showed life,
+    to name a late one."""
+    return {"turns": ((spec.span, 4), np.int64), "holding": ((spec.workers,), np.int64),
+            "turn_beat": ((spec.workers,), np.float64)}
 
 
 class Turns:
     """Hands out an iteration's blocks: the next index from a shared counter, under ``lock``.
 
     Without a lock (nothing to share the counter safely with), a host takes the
-    blocks of the workers it hosts, in order.
+    blocks of the workers it hosts, in order. ``party`` of ``parties`` (the
+    hosts; the broker is not one). ``timeout``: seconds a host waits
+    for the others' blocks, or for the lock, before it stops the run and names
+    the late one; ``check``: called every ``poll`` while it waits.
     """
 
-    def __init__(self, block, lock, own, total, party=0):
+    def __init__(self, block, lock, own, total, party=0, parties=1, timeout=None, check=None,
+                 poll=0.01):
         self.lock, self.own, self.total, self.party = lock, list(own), total, party
+        self.parties = parties
+        self.timeout, self.check, self.poll = timeout, check, poll
         self.counters = flat(block["turns"]) if lock is not None else None
         self.flags, self.holding = flat(block["flags"]), flat(block["holding"])
+        # Each party's last sign of life (perf_counter: one clock for every process),
+        # stamped at each block and lock, and every nap of a wait. A party stopped
+        # between two blocks, or inside the lock, holds no block; and when loky,
+        # seeing one process die, ends the others at once, the one silent longest
+        # is the one that died first.
+        self.beats = flat(block["turn_beat"])
 
     def take(self, k, column):
         """The indices this host computes in iteration ``k`` (``column``: blocks 0, shares 1)."""
@@ -80,14 +94,19 @@ class Turns:
     def hold(self, i):
         """This party works on worker ``i``'s block or share now."""
         self.holding[self.party] = i + 1
+        self.beats[self.party] = time.perf_counter()
 
     def finish(self, k, column):
         """One more block (``column`` 0) or share (1) of iteration ``k`` is done."""
         self.holding[self.party] = 0
-        with self.lock:
+        self.beats[self.party] = time.perf_counter()
+        self._acquire()
+        try:
             self.counters[4 * k + 2 + column] += 1
+        finally:
+            self.lock.release()
 
-    def wait(self, k, column, timeout, check=None, poll=0.01):
+    def wait(self, k, column):
         """Return once every block (``column`` 0) or share (1) of iteration ``k`` is done.
 
         The iteration ends when its work is done, not when every host has
@@ -97,38 +116,63 @@ class Turns:
         ``BrokenBarrierError`` once the run is aborted, and after
         ``timeout`` seconds (aborting it).
         """
-        counters, j, total, flags = self.counters, 4 * k + 2 + column, self.total, self.flags
+        counters, j, total = self.counters, 4 * k + 2 + column, self.total
         if counters[j] >= total:
             return
-        clock = time.perf_counter
-        start = clock()
+        clock, beats, party = time.perf_counter, self.beats, self.party
+        start = beats[party] = clock()
         last = start
         while counters[j] < total:
-            if flags[0]:
+            if self.flags[0]:
                 raise BrokenBarrierError("the run was stopped")
             now = clock()
             if now - start < YIELD:
                 _yield()
                 continue
+            beats[party] = now  # a nap apart: loky takes longer to end the others
             time.sleep(NAP)
-            if now - last >= poll:
+            if now - last >= self.poll:
                 last = now
-                if check is not None:
-                    check()
-                if timeout is not None and now - start > timeout:
-                    late = [p for p in range(len(self.holding)) if self.holding[p]]
-                    if late and flags[1] == 0:
-                        flags[1] = late[0] + 1  # the party that holds a block: named
-                    flags[0] = 1
-                    raise BarrierTimeout(f"the blocks of an iteration were not done within "
-                                         f"{timeout:g} s")
+                self._still_waiting(start, now, "the blocks of an iteration were not done")
+
+    def _acquire(self):
+        # Never block on the lock for good: a host stopped (SIGSTOP) while it
+        # held it would hold up the others without a block to be named by.
+        lock, clock = self.lock, time.perf_counter
+        start = self.beats[self.party] = clock()
+        while not lock.acquire(timeout=self.poll):
+            self._still_waiting(start, clock(), "the lock on the block counters was not free")
+
+    def _still_waiting(self, start, now, what):
+        """A poll of a wait: beat, check, and stop the run once it is aborted or too long."""
+        flags = self.flags
+        self.beats[self.party] = now
+        if flags[0]:
+            raise BrokenBarrierError("the run was stopped")
+        if self.check is not None:
+            self.check()
+        if self.timeout is not None and now - start > self.timeout:
+            if flags[1] == 0:
+                flags[1] = self.late() + 1
+            flags[0] = 1
+            raise BarrierTimeout(f"{what} within {self.timeout:g} s")
+
+    def late(self):
+        """The party that holds a block, or else the one silent longest (not this one)."""
+        holding, beats = self.holding, self.beats
+        others = [p for p in range(self.parties) if p != self.party]
+        holders = [p for p in others if holding[p]]
+        return holders[0] if holders else min(others, key=lambda p: beats[p], default=self.party)
 
     def _stolen(self, j):
         counters, lock, total = self.counters, self.lock, self.total
         while True:
-            with lock:
+            self._acquire()
+            try:
                 t = counters[j]
                 counters[j] = t + 1
+            finally:
+                lock.release()
             if t >= total:
                 return
             yield t
@@ -152,11 +196,11 @@ def run_host(strategy, host, slots):
     hosted = {w.index: w for w in host.workers}
     workers = [hosted.get(i) or strategy.make_worker(i, model, first.X, first.T, spec)
                for i in range(parts)] if lock is not None else hosted
-    turns = Turns(block, lock, own, parts, host.party)
+    turns = Turns(block, lock, own, parts, host.party, host.span_barrier.parties - 1,
+                  spec.timeout, host.check)
     # Sharded, stealing: an iteration ends when its N blocks and N shares are
     # done (the counters), whoever did them; no crossing of the barrier.
     counted = sharded and lock is not None and strategy.ends_when_done
-    timeout, check = spec.timeout, host.check
     schedule, n_rows_of = block["schedule"], block["n_rows"]
     times = [flat(block["trace"][i]) for i in range(parts)] if trace else None
     done = []  # (worker, compute end) of this iteration's blocks
@@ -184,7 +228,7 @@ def run_host(strategy, host, slots):
                     times[i][j + 2 * COMPUTE] = s - t0
                     times[i][j + 2 * COMPUTE + 1] = c - t0
             if counted:
-                turns.wait(k, 0, timeout, check)
+                turns.wait(k, 0)
             else:
                 step.wait()
             w = clock()
@@ -200,7 +244,7 @@ def run_host(strategy, host, slots):
                         turns.finish(k, 1)
                 e = clock()
                 if counted:  # every share is in before anyone reads the weights
-                    turns.wait(k, 1, timeout, check)
+                    turns.wait(k, 1)
                 else:
                     step.wait()
             else:
