@@ -14,9 +14,10 @@ from pdsgd.bench import (
     scaling,
     sequential,
     sync,
+    to_target,
 )
 
-MODULES = [sequential, scaling, ceiling, dask, neighbours, sync, notebooks, network]
+MODULES = [sequential, scaling, ceiling, to_target, dask, neighbours, sync, notebooks, network]
 
 
 def add_bench_parsers(subparsers):

@@ -19,7 +19,7 @@ from pdsgd.files import write_json
 SHARED = {
     "dataset": ("the dataset to train on", None),
     "samples": ("samples per timing", None),
-    "train_size": ("train on the first P training samples (default: all)", "P"),
+    "train_size": ("train on the first P training samples", "P"),
     "epochs": ("epochs of every timed run", None),
     "repeats": ("interleaved repeats; every figure is their median", None),
     "workers": ("N, the number of workers", "N"),
@@ -73,5 +73,6 @@ def add_shared_options(parser, **defaults):
             parser.add_argument(flag, type=int_list, default=default, metavar=listed,
                                 help=f"{help}, comma-separated (default {listed})")
         else:
+            shown = "all" if default is None and name == "train_size" else default
             parser.add_argument(flag, type=positive_int, default=default, metavar=metavar,
-                                help=help if default is None else f"{help} (default {default})")
+                                help=help if shown is None else f"{help} (default {shown})")

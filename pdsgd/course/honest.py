@@ -4,26 +4,25 @@ The notebook picks N, b, a learning-rate rule and a split; these functions
 measure, and the notebook prints and draws what they return:
 
 - :func:`one_core_grid`: the sequential path to a target accuracy over a grid of
-  batches and rules (:mod:`pdsgd.study.to_target`), summarised as
+  batches and rules (:mod:`pdsgd.study.best_split`), summarised as
   :func:`pdsgd.study.time_to_accuracy.analyse` does for ``make reproduce``
   (Shallue et al.'s curve, the critical batch, the noise scale, the best one-core
   configuration);
 - :func:`speedups`: the seed's S and the hardware speedup, from
   :func:`pdsgd.study.throughput.engine_cell` (the same interleaved repeats);
-- :func:`to_target_speedup`: the time-to-accuracy speedup over the best one-core
-  configuration.
+- :func:`to_target_speedup` (:mod:`pdsgd.study.best_split`): the time-to-accuracy
+  speedup over the best one-core configuration.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 from pdsgd.course.lessons import pick
 from pdsgd.spec import TENSOR
-from pdsgd.study import time_to_accuracy
+from pdsgd.study import best_split
+from pdsgd.study.best_split import to_target_speedup as to_target_speedup
 from pdsgd.study.throughput import engine_cell
-from pdsgd.study.to_target import measure, rule_lr
 from pdsgd.train.prepare import prepare_data
 
 
@@ -41,37 +40,9 @@ def course_data(name="mnist-5k"):
 
 def one_core_grid(data, target, batches=None, rules=("fixed", "linear", "sqrt"),
                   eval_every=None, max_epochs=None, hidden=(200,)):
-    """The sequential path to ``target`` at every batch and rule: the curve and the best.
-
-    Returns
-    -------
-    dict
-        :func:`pdsgd.study.time_to_accuracy.analyse`'s ``target``, ``curve``,
-        ``critical`` and ``noise``, and ``best``: the fastest run to the target
-        (``batch``, ``rule``, ``lr``, ``seconds``, ``samples``), or None.
-    """
-    batches = batches or pick((1, 4, 16, 64), (1, 4, 16))
-    eval_every = eval_every or pick(200, 100)
-    max_epochs = max_epochs or pick(6, 6)
-    runs = []
-    with threadpool_limits(limits=1):
-        for b in batches:
-            seen = set()
-            for rule in rules:
-                if rule_lr(rule, b) in seen:
-                    continue  # the same rate as a rule already run (all of them at b = 1)
-                seen.add(rule_lr(rule, b))
-                runs.append({**measure(data, target, batch=b, rule=rule, eval_every=eval_every,
-                                       max_epochs=max_epochs, hidden=hidden), "cached": False,
-                             "fields": {"batch": b, "rule": rule}})
-    out = time_to_accuracy.analyse({"target": target, "grid": runs, "rounds": []})
-    best = time_to_accuracy.best_per_batch(runs)
-    top = time_to_accuracy.best_sequential(best) if best else None
-    out["best"] = None if top is None else {
-        "batch": top["batch"], "rule": top["rule"], "lr": rule_lr(top["rule"], top["batch"]),
-        "seconds": top["crossing"]["seconds"], "samples": top["crossing"]["samples"]}
-    out["eval_every"], out["max_epochs"] = eval_every, max_epochs
-    return out
+    """:func:`pdsgd.study.best_split.one_core_grid` at the course's sizes (see ``pick``)."""
+    return best_split.one_core_grid(data, target, batches or pick((1, 4, 16, 64), (1, 4, 16)),
+                                    rules, eval_every or pick(200, 100), max_epochs or 6, hidden)
 
 
 def speedups(data, *, workers=2, micro_batch=1, strategy=TENSOR, repeats=None,
@@ -97,39 +68,6 @@ def speedups(data, *, workers=2, micro_batch=1, strategy=TENSOR, repeats=None,
             "engine_per_s": cell["samples_per_s"], "sequential_per_s": cell["sequential_per_s"],
             "hardware_per_s": cell["hardware_per_s"], "workers": workers,
             "micro_batch": micro_batch}
-
-
-def to_target_speedup(data, target, grid, *, workers=2, micro_batch=1, rule="linear",
-                      strategy=TENSOR, hidden=(200,)):
-    """The engine's time to ``target`` against the best one-core run's, run again beside it.
-
-    ``grid`` is :func:`one_core_grid`'s result (its ``best``, evaluation spacing
-    and epochs). The step at which batch N b with ``rule`` crosses the target
-    comes from an evaluated sequential run (the engine's arithmetic is the
-    same); the engine and the best one-core configuration are then timed to
-    their crossings without stopping to evaluate
-    (:func:`pdsgd.study.to_target.replay_to`), as ``make reproduce`` times them.
-    Returns ``time_to_accuracy`` (None when batch N b did not reach the target),
-    ``engine_seconds``, ``best_seconds``, ``samples``, ``best_samples`` and
-    ``startup_seconds`` (the engine's workers starting, not counted).
-    """
-    best = grid["best"]
-    kw = dict(eval_every=grid["eval_every"], max_epochs=grid["max_epochs"], hidden=hidden)
-    with threadpool_limits(limits=1):
-        where = measure(data, target, batch=workers * micro_batch, rule=rule, **kw)["crossing"]
-        par = seq = {"crossing": None, "startup_seconds": None}
-        if where is not None:
-            par = measure(data, target, batch=workers * micro_batch, rule=rule,
-                          workers=workers, strategy=strategy, replay=where["samples"], **kw)
-            seq = measure(data, target, batch=best["batch"], rule=best["rule"],
-                          replay=best["samples"], **kw)
-    t_best = seq["crossing"]["seconds"] if seq["crossing"] else np.nan
-    t_par = par["crossing"]["seconds"] if par["crossing"] else None
-    return {"time_to_accuracy": None if t_par is None else t_best / t_par,
-            "engine_seconds": t_par, "best_seconds": t_best,
-            "samples": par["crossing"]["samples"] if par["crossing"] else None,
-            "best_samples": seq["crossing"]["samples"] if seq["crossing"] else None,
-            "startup_seconds": par["startup_seconds"]}
 
 
 def summary(fast, to_target, *, workers, micro_batch, rule, strategy, best):
