@@ -51,6 +51,18 @@ def int_list(text):
     return tuple(positive_int(part) for part in text.split(","))
 
 
+def choice_list(allowed):
+    """A parser of comma-separated names, each one of ``allowed``: ``choice_list(("a", "b"))``."""
+    def parse(text):
+        names = tuple(t.strip() for t in text.split(",") if t.strip())
+        wrong = [n for n in names if n not in allowed]
+        if wrong or not names:
+            raise argparse.ArgumentTypeError(
+                f"{', '.join(wrong) or 'nothing'} is not one of {', '.join(allowed)}")
+        return names
+    return parse
+
+
 def count_list(text):
     """Comma-separated integers of zero or more: ``0,1,2``."""
     return tuple(non_negative_int(part) for part in text.split(","))

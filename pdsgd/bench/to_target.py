@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from pdsgd.arguments import int_list, positive_float
+from pdsgd.arguments import choice_list, int_list, positive_float
 from pdsgd.bench.common import add_shared_options, register
 from pdsgd.study.best_split import run
 from pdsgd.study.to_target import RULES
@@ -58,20 +58,13 @@ def add_parser(subparsers):
     p.add_argument("--target", type=_accuracy, default=None,
                    help="the test accuracy to reach (default: the dataset's, 0.88 on "
                         "mnist-5k, 0.85 on Fashion-MNIST)")
-    p.add_argument("--strategies", type=_strategies, default=STRATEGIES,
+    p.add_argument("--strategies", type=choice_list(STRATEGIES), default=STRATEGIES,
                    metavar=",".join(STRATEGIES), help="comma-separated (default: both)")
     p.add_argument("--batches", type=int_list, default=(1, 4, 16, 64), metavar="1,4,16,64",
                    help="batches of the one-core search, comma-separated")
-    p.add_argument("--rules", type=_rules, default=tuple(RULES), metavar=",".join(RULES),
+    p.add_argument("--rules", type=choice_list(tuple(RULES)), default=tuple(RULES),
+                   metavar=",".join(RULES),
                    help="learning-rate rules of the one-core search, comma-separated")
-
-
-def _strategies(text):
-    return _names(text, STRATEGIES)
-
-
-def _rules(text):
-    return _names(text, tuple(RULES))
 
 
 def _accuracy(text):
@@ -79,15 +72,6 @@ def _accuracy(text):
     if value >= 1:
         raise argparse.ArgumentTypeError(f"{text} is not an accuracy below 1 (e.g. 0.88)")
     return value
-
-
-def _names(text, allowed):
-    names = tuple(t.strip() for t in text.split(",") if t.strip())
-    wrong = [n for n in names if n not in allowed]
-    if wrong or not names:
-        raise argparse.ArgumentTypeError(
-            f"{', '.join(wrong) or 'nothing'} is not one of {', '.join(allowed)}")
-    return names
 
 
 def _run_args(args):
